@@ -1,0 +1,37 @@
+"""Trial checkpoints: the weights plus the trial's own config, so a checkpoint rebuilds alone."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.architectures import create_model
+from harness.config import TrialSpec
+from harness.datasets import get_task
+from harness.errors import HarnessError
+
+CHECKPOINT_FILE = "model.pt"
+
+
+def save_checkpoint(directory: str | Path, *, model: torch.nn.Module, spec: TrialSpec, epoch: int,
+                    metrics: dict[str, Any]) -> None:  # fmt: skip
+    torch.save(
+        {"model_state": model.state_dict(), "trial": asdict(spec), "epoch": epoch, "metrics": metrics},
+        Path(directory) / CHECKPOINT_FILE,
+    )
+
+
+def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrialSpec, dict[str, Any]]:
+    """Rebuild the trial's model on the CPU, in eval mode; also return its spec and the raw dict."""
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise HarnessError(f"checkpoint {str(path)!r} is missing", "re-run the sweep that wrote it")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    spec = TrialSpec.from_config(ckpt["trial"])
+    task = get_task(spec.task)
+    model = create_model(spec.arch, in_shape=task.input_shape, num_outputs=task.num_outputs)
+    model.load_state_dict(ckpt["model_state"])
+    return model.eval(), spec, ckpt

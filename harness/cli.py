@@ -1,0 +1,342 @@
+"""The `harness` command: parses flags, calls the library, prints. Nothing else lives here.
+
+Heavy imports (torch, ray, onnx) happen inside the command that needs them, so `--help` is
+instant and `harness predict` runs where torch is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Sequence
+
+from harness import __version__
+from harness.console import console, print_error, print_json, print_warning
+from harness.errors import HarnessError
+
+EXAMPLES = """examples:
+  harness sweep                                   the default: digits, 2 archs x 2 optimizers x 2 lrs
+  harness sweep --arch mlp --lr 0.01,0.1 --epochs 5
+  harness leaderboard --format json
+  harness export --task digits && harness predict results/onnx/*.onnx digit.png
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line with a pointer to --help (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        print_error(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        sys.exit(2)
+
+
+class ListAction(argparse.Action):
+    """Repeatable and comma-separated: `--lr 0.1,0.01 --lr 0.001` -> [0.1, 0.01, 0.001]."""
+
+    def __init__(self, *args: Any, convert: Callable[[str], Any] = str, **kwargs: Any) -> None:
+        self.convert = convert
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        items = list(getattr(namespace, self.dest, None) or [])
+        for part in str(values).split(","):
+            if not part.strip():
+                continue
+            try:
+                items.append(self.convert(part.strip()))
+            except ValueError:
+                parser.error(f"argument {option_string}: invalid value {part.strip()!r}")
+        setattr(namespace, self.dest, items)
+
+
+def _add_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)")
+
+
+def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
+    p.add_argument("--format", choices=("table", "json", *extra), default="table", help="output format (default: table)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="harness",
+        description="Benchmark harness for small image models: Ray Tune sweeps, a SQLite results store, "
+        "rich leaderboards and verified ONNX exports.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("sweep", help="run a sweep with Ray Tune, then export and verify the best trial",
+                       description="Run every combination of --arch x --optimizer x --lr x --batch-size as a Ray "
+                       "Tune trial, record every epoch in the store, print the leaderboard, then export the "
+                       "best trial to ONNX and verify it under onnxruntime. With no flags: the digits default.")  # fmt: skip
+    p.add_argument("--task", help="task to train on (default: digits); see `harness data`")
+    p.add_argument("--arch", action=ListAction, help="architectures, repeatable or comma-separated; see `harness archs`")
+    p.add_argument("--optimizer", action=ListAction, help="optimizers: sgd, momentum, nesterov, adam, adamw, rmsprop")
+    p.add_argument("--lr", action=ListAction, convert=float, help="learning rates, > 0 (default: 0.003,0.03)")
+    p.add_argument("--batch-size", action=ListAction, convert=int, help="batch sizes (default: 64)")
+    p.add_argument("--epochs", type=int, help="epochs per trial, >= 1 (default: 10)")
+    p.add_argument("--seed", type=int, help="seed for weights and shuffling (default: 0)")
+    p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
+    p.add_argument("--cpus-per-trial", type=float, help="CPUs Ray reserves per trial (default: 1)")
+    p.add_argument("--gpus-per-trial", type=float, help="GPU share per trial (default: 0.25 with CUDA, else 0)")
+    p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")
+    p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
+    p.add_argument("--verbose", action="store_true", help="show Ray's own output")
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("leaderboard", help="rank the stored trials of each task",
+                       description="One table per task: trials ranked by the task's validation metric.")  # fmt: skip
+    p.add_argument("--task", help="only this task")
+    p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep")
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("export", help="export the best (or a named) trial to ONNX and verify it",
+                       description="Export a trial's best checkpoint to ONNX (dynamic batch, metadata), check it "
+                       "with onnx.checker and verify it under onnxruntime on the whole test split. Default: "
+                       "the best trial of every task in the store.")  # fmt: skip
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--task", help="export the best trial of this task")
+    which.add_argument("--trial", metavar="ID", help="export this trial (ids: `harness leaderboard`)")
+    p.add_argument("--out", metavar="DIR", help="folder for .onnx files (default: RESULTS/onnx)")
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("verify", help="compare an exported model with its PyTorch checkpoint",
+                       description="Run the whole test split through onnxruntime and the trial's PyTorch "
+                       "checkpoint; exit 1 when they disagree.")  # fmt: skip
+    p.add_argument("model", metavar="MODEL.onnx")
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("predict", help="classify image files with an exported model (onnxruntime only)",
+                       description="Read preprocessing and labels from the model's metadata and classify each "
+                       "image; a folder means every image in it. Needs only onnxruntime, numpy and Pillow.")  # fmt: skip
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("inputs", metavar="FILE", nargs="+", help="image files or folders")
+    p.add_argument("--top", type=int, default=1, metavar="K", help="show the K most likely labels (default: 1)")
+    p.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
+    _add_format(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("archs", help="list the architectures",
+                       description="Every registered architecture with its report, input, head and parameters.")  # fmt: skip
+    p.add_argument("--task", help="count parameters at this task's input and classes; list only those that fit")
+    _add_format(p)
+    p.set_defaults(func=cmd_archs)
+
+    p = sub.add_parser("data", help="where each task's data is and how much of it",
+                       description="For each task: where its data was found, and images per split.")  # fmt: skip
+    p.add_argument("task", nargs="?", help="only this task")
+    p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
+    _add_format(p)
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def _results_dir(args: argparse.Namespace) -> Path:
+    from harness.store import resolve_results_dir
+
+    return resolve_results_dir(args.results)
+
+
+def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
+    from harness.leaderboard import render_board
+
+    if fmt == "json":
+        print_json(boards)
+        return
+    for board in boards:
+        console.print(render_board(board))
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from harness.config import SweepSpec
+
+    given = {
+        "task": args.task, "archs": args.arch, "optimizers": args.optimizer, "lrs": args.lr,
+        "batch_sizes": args.batch_size, "epochs": args.epochs, "seed": args.seed, "data_dir": args.data_dir,
+        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+    }  # fmt: skip
+    spec = SweepSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
+    spec.validate()
+    from harness.store import Store, prepare_results_dir
+
+    results_dir = prepare_results_dir(_results_dir(args))
+    from harness.sweep import run_sweep  # imports ray: only once the spec is known to be good
+
+    sweep_id = run_sweep(spec, results_dir=results_dir, argv=["harness", *args.argv], verbose=args.verbose,
+                         live=not args.no_live and args.format == "table")  # fmt: skip
+    from harness.leaderboard import best_trial_id, leaderboards
+
+    with Store.existing(results_dir) as store:
+        boards = leaderboards(store, task=spec.task, sweep_id=sweep_id)
+        best = best_trial_id(store, spec.task, sweep_id=sweep_id)
+        verification = _export(store, best, results_dir / "onnx") if best and not args.no_export else None
+        boards = leaderboards(store, task=spec.task, sweep_id=sweep_id)  # now with the export's status
+    if args.format == "json":
+        print_json({"sweep_id": sweep_id, "leaderboards": boards, "export": verification})
+    else:
+        _print_boards(boards, "table")
+        if verification:
+            _print_verification(verification)
+        elif not args.no_export:
+            print_error(f"no trial of sweep {sweep_id} trained normally, nothing to export")
+    return 0 if verification is None or verification["passed"] else 1
+
+
+def _export(store: Any, trial_id: str, out_dir: Path) -> dict[str, Any]:
+    from harness.export import export_trial
+
+    with console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):
+        return {"trial_id": trial_id, **asdict(export_trial(store, trial_id=trial_id, out_dir=out_dir))}
+
+
+def _print_verification(v: dict[str, Any]) -> None:
+    from harness.views import render_verification
+
+    console.print(render_verification(v))
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from harness.datasets import get_task
+    from harness.leaderboard import leaderboards
+    from harness.store import Store
+
+    if args.task:
+        get_task(args.task)  # an unknown name fails here, with the valid choices
+    with Store.existing(_results_dir(args)) as store:
+        boards = leaderboards(store, task=args.task, sweep_id=args.sweep)
+    if not boards and args.format == "table":
+        console.print("no trials in the store yet: run `harness sweep`")
+    _print_boards(boards, args.format)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from harness.datasets import get_task
+    from harness.leaderboard import best_trial_id
+    from harness.store import Store
+
+    results_dir = _results_dir(args)
+    out_dir = Path(args.out) if args.out else results_dir / "onnx"
+    with Store.existing(results_dir) as store:
+        if args.trial:
+            trials = [store.trial(args.trial)["id"]]
+        else:
+            tasks = [get_task(args.task).name] if args.task else store.tasks()
+            trials = [t for t in (best_trial_id(store, task) for task in tasks) if t]
+            if not trials:
+                raise HarnessError("no trained trial to export", "run `harness sweep` first")
+        verifications = [_export(store, t, out_dir) for t in trials]
+    if args.format == "json":
+        print_json(verifications)
+    else:
+        for v in verifications:
+            _print_verification(v)
+    return 0 if all(v["passed"] for v in verifications) else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from harness.export import verify_file
+    from harness.store import Store
+
+    with Store.existing(_results_dir(args)) as store:
+        result = asdict(verify_file(store, onnx_path=Path(args.model)))
+    print_json(result) if args.format == "json" else _print_verification(result)
+    return 0 if result["passed"] else 1
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from harness.predict import predict_files  # onnxruntime, numpy and Pillow only
+
+    if args.top < 1:
+        raise HarnessError(f"--top {args.top} is below 1", "pass --top K with K >= 1")
+    predictions = [asdict(p) for p in predict_files(args.model, args.inputs, top_k=args.top)]
+    if args.format == "json":
+        print_json(predictions)
+    else:
+        from harness.views import render_predictions
+
+        console.print(render_predictions(predictions))
+    skipped = [p for p in predictions if p["error"]]
+    if skipped:
+        print_warning(f"skipped {len(skipped)} unreadable file(s), first: {skipped[0]['path']}")
+    return 0
+
+
+def cmd_archs(args: argparse.Namespace) -> int:
+    from harness.architectures import describe_archs
+
+    if args.task:
+        from harness.datasets import get_task
+
+        task = get_task(args.task)
+        rows = describe_archs(in_shape=task.input_shape, num_outputs=task.num_outputs, head=task.head)
+        rows = [r for r in rows if r["params"] is not None]
+    else:
+        rows = describe_archs()
+    if args.format == "json":
+        print_json(rows)
+        return 0
+    from harness.views import simple_table
+
+    columns = {"name": "name", "report": "report", "input": "input", "head": "head", "params": "params",
+               "counted_at": "counted at", "published_params": "published", "description": "description"}  # fmt: skip
+    console.print(simple_table("architectures", rows, columns))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from harness.datasets import describe_task, get_task, list_tasks
+
+    names = [get_task(args.task).name] if args.task else list_tasks()
+    rows = [describe_task(name, args.data_dir) for name in names]
+    if args.format == "json":
+        print_json(rows)
+        return 0
+    from harness.views import simple_table
+
+    for row in rows:
+        counts = row.get("counts") or {}
+        row["splits"] = ", ".join(f"{k} {v:,}" for k, v in counts.items()) or None
+    columns = {"task": "task", "kind": "kind", "input": "input", "classes": "classes", "status": "status",
+               "splits": "images", "source": "source"}  # fmt: skip
+    console.print(simple_table("tasks", rows, columns))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    args.argv = argv  # recorded with each sweep
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        if args.debug:
+            raise
+        print_error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        print_error("interrupted; every finished epoch is in the store")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The rich consoles, the live sweep display and error printing: the only module that owns output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+# In a pipe or a CI log rich would assume 80 columns and squash wide tables into ellipses;
+# logs read better unsquashed. $COLUMNS still wins.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True)
+
+
+def print_error(message: str) -> None:
+    """One line on stderr, never wrapped, so scripts can grep it."""
+    err_console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+
+
+def print_warning(message: str) -> None:
+    err_console.print(Text(f"warning: {message}", style="yellow"), soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Plain JSON on stdout (no colour codes), for pipes and tests."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+STATUS_STYLE = {"pending": "dim", "running": "cyan", "finished": "green", "diverged": "yellow", "error": "bold red"}
+
+
+class SweepDisplay:
+    """A live table of trials: status, epoch / epochs, best metric, s/epoch, node."""
+
+    def __init__(self, *, title: str, metric: str, mode: str, enabled: bool = True) -> None:
+        self.title, self.metric, self.mode = title, metric, mode
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.live = Live(self.render(), console=console, refresh_per_second=4, transient=False) if enabled else None
+
+    def __enter__(self) -> "SweepDisplay":
+        if self.live:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.live.update(self.render())
+            self.live.stop()
+
+    def trial_started(self, trial_id: str, config: dict[str, Any]) -> None:
+        self.rows.setdefault(trial_id, {"config": config, "epoch": 0, "best": None, "s_epoch": None, "node": ""})
+        self.rows[trial_id]["status"] = "running"
+        self._refresh()
+
+    def trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        row = self.rows[trial_id]
+        value = result.get(self.metric)
+        better = max if self.mode == "max" else min
+        row["best"] = value if row["best"] is None else better(row["best"], value)
+        row.update(epoch=result["epoch"], s_epoch=result.get("epoch_time_s"), node=result.get("node_ip", ""))
+        if result.get("diverged"):
+            row["status"] = "diverged"
+        self._refresh()
+
+    def trial_ended(self, trial_id: str, status: str) -> None:
+        row = self.rows[trial_id]
+        row["status"] = row["status"] if row["status"] == "diverged" else status
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self.live:
+            self.live.update(self.render())
+
+    def render(self) -> Table:
+        done = sum(row["status"] in ("finished", "diverged", "error") for row in self.rows.values())
+        table = Table(title=self.title, title_justify="left", caption=f"{done}/{len(self.rows)} trials done",
+                      caption_justify="left")  # fmt: skip
+        # The node only tells something when trials spread over several machines.
+        show_node = len({row["node"] for row in self.rows.values()}) > 1
+        for name in ("trial", "arch", "optimizer", "lr", "status", "epoch", f"best {self.metric}", "s/epoch"):
+            table.add_column(name, no_wrap=True)
+        if show_node:
+            table.add_column("node", no_wrap=True)
+        for trial_id, row in self.rows.items():
+            cfg, status = row["config"], row["status"]
+            table.add_row(
+                trial_id, cfg["arch"], cfg["optimizer"], f"{cfg['lr']:g}",
+                f"[{STATUS_STYLE.get(status, '')}]{status}[/]", f"{row['epoch']}/{cfg['epochs']}",
+                "-" if row["best"] is None else f"{row['best']:.4f}",
+                "-" if row["s_epoch"] is None else f"{row['s_epoch']:.3f}", *([row["node"]] if show_node else []),
+            )  # fmt: skip
+        return table

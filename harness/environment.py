@@ -1,0 +1,49 @@
+"""What a sweep ran on: recorded with every sweep so that numbers are comparable."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from importlib import metadata
+from typing import Any
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def collect_environment(*, seed: int, argv: list[str] | None = None) -> dict[str, Any]:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "harness": _version("harness"),
+        "torch": torch.__version__,
+        "ray": _version("ray"),
+        "onnx": _version("onnx"),
+        "onnxruntime": _version("onnxruntime-gpu") or _version("onnxruntime"),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu": gpu,
+        "seed": seed,
+        "command": shlex.join(argv if argv is not None else sys.argv),
+    }

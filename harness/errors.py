@@ -1,0 +1,25 @@
+"""The one error type users can cause; the CLI prints it as one line and exits with 2."""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """A mistake the user can fix: a bad flag, an unknown name, missing data, a bad file.
+
+    `hint` says what to do about it; the CLI prints `error: <message> (<hint>)`.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+def unknown_choice(kind: str, value: object, choices: list[str]) -> HarnessError:
+    """The error for a name that is not in a registry, naming the valid choices."""
+    return HarnessError(
+        f"unknown {kind} {value!r}", f"choose from: {', '.join(sorted(choices))}"
+    )

@@ -1,0 +1,77 @@
+"""Leaderboards: store rows -> ranked rows -> rich tables or JSON. Pure: no I/O but the store read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from harness.store import Store
+
+# Trials that ended like this are never ranked above a trial that trained normally.
+UNRANKABLE = {"diverged", "error"}
+FIELDS = (
+    "rank", "trial_id", "arch", "optimizer", "lr", "batch_size", "epochs_run", "best_metric",
+    "mean_epoch_time_s", "mean_samples_per_s", "params", "status", "onnx",
+)  # fmt: skip
+
+
+def rank(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]]:
+    """Best first by the task's metric; unrankable or empty trials last; ranks from 1."""
+    sign = -1.0 if mode == "max" else 1.0
+
+    def key(row: dict[str, Any]) -> tuple:
+        usable = row["status"] not in UNRANKABLE and row["best_metric"] is not None
+        return (not usable, sign * row["best_metric"] if usable else 0.0, row["id"])
+
+    ranked = sorted(rows, key=key)
+    return [{**row, "rank": i, "trial_id": row["id"]} for i, row in enumerate(ranked, start=1)]
+
+
+def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None = None) -> list[dict[str, Any]]:
+    """One board per task: {"task", "metric", "mode", "rows"}, rows reduced to FIELDS."""
+    from harness.datasets import get_task
+
+    boards = []
+    for name in [task] if task else store.tasks(sweep_id):
+        spec = get_task(name)
+        summaries = store.trial_summaries(task=name, sweep_id=sweep_id, metric=spec.metric, mode=spec.mode)
+        rows = rank(list(summaries), mode=spec.mode)
+        boards.append({
+            "task": name, "metric": spec.metric, "mode": spec.mode,
+            "rows": [{f: row.get(f) for f in FIELDS} for row in rows],
+        })  # fmt: skip
+    return boards
+
+
+def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> str | None:
+    """The top-ranked trial of a task that trained normally, or None."""
+    rows = leaderboards(store, task=task, sweep_id=sweep_id)[0]["rows"]
+    top = rows[0] if rows else None
+    return top["trial_id"] if top and top["status"] not in UNRANKABLE and top["best_metric"] is not None else None
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+ONNX_STYLE = {"verified": "green", "failed": "bold red", None: "dim"}
+
+
+def render_board(board: dict[str, Any]) -> Table:
+    table = Table(title=f"{board['task']}: best {board['metric']} ({board['mode']})", title_justify="left")
+    for name, justify in (
+        ("#", "right"), ("trial", "left"), ("arch", "left"), ("optimizer", "left"), ("lr", "right"),
+        ("batch", "right"), ("epochs", "right"), (board["metric"], "right"), ("s/epoch", "right"),
+        ("img/s", "right"), ("params", "right"), ("status", "left"), ("onnx", "left"),
+    ):  # fmt: skip
+        table.add_column(name, justify=justify)
+    for row in board["rows"]:
+        table.add_row(
+            str(row["rank"]), row["trial_id"], row["arch"], row["optimizer"], _fmt(row["lr"], "g"),
+            str(row["batch_size"]), str(row["epochs_run"]), _fmt(row["best_metric"], ".4f"),
+            _fmt(row["mean_epoch_time_s"], ".3f"), _fmt(row["mean_samples_per_s"], ",.0f"),
+            _fmt(row["params"], ","), row["status"],
+            f"[{ONNX_STYLE.get(row['onnx'], '')}]{row['onnx'] or 'none'}[/]",
+        )  # fmt: skip
+    return table

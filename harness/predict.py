@@ -1,0 +1,121 @@
+"""Running an exported model with onnxruntime, numpy and Pillow only: never imports torch.
+
+The ONNX file describes itself (metadata_props), so prediction needs no harness registry:
+preprocessing, labels and output meaning all come from the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+JSON_KEYS = ("classes", "input_shape", "preprocessing", "metrics")  # metadata values stored as JSON
+
+
+def open_session(path: str | Path, *, cuda: bool = False) -> Any:
+    """An onnxruntime session; a missing, corrupt or non-ONNX file is a one-line HarnessError."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"no model file at {str(path)!r}", "pass the path of an .onnx file written by `harness export`")
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: the CUDA fallback is reported by us, not by ort's log
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types for every bad file
+        reason = str(exc).strip().splitlines()[0][:160]
+        raise HarnessError(
+            f"{str(path)!r} is not a model onnxruntime can load ({reason})",
+            "re-export it with `harness export`",
+        ) from None
+
+
+def read_metadata(session: Any) -> dict[str, Any]:
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    for key in JSON_KEYS:
+        if key in meta:
+            meta[key] = json.loads(meta[key])
+    return meta
+
+
+def normalize(images: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
+    """uint8 (N, C, H, W) -> float32 (x * scale - mean) / std, as the model was trained."""
+    mean = np.asarray(preprocessing["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(preprocessing["std"], dtype=np.float32).reshape(1, -1, 1, 1)
+    return ((images.astype(np.float32) * np.float32(preprocessing["scale"]) - mean) / std).astype(np.float32)
+
+
+def load_image(path: Path, *, shape: tuple[int, int, int]) -> np.ndarray:
+    """One image file -> uint8 (C, H, W) in the model's colour mode and size."""
+    from PIL import Image
+
+    channels, height, width = shape
+    with Image.open(path) as img:
+        img = img.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
+        array = np.asarray(img, dtype=np.uint8)
+    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def collect_images(inputs: list[str]) -> list[Path]:
+    """Files as given; directories expanded to the image files directly inside them."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif item.exists():
+            paths.append(item)
+        else:
+            raise HarnessError(f"no such file or folder {str(item)!r}", "pass image files or folders of images")
+    return paths
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def class_probabilities(outputs: np.ndarray, output_kind: str) -> np.ndarray:
+    """Model outputs -> (N, classes) probabilities, by the output meaning in the metadata."""
+    if output_kind == "single_logit":
+        p = 1.0 / (1.0 + np.exp(-outputs[:, 0]))
+        return np.stack([1.0 - p, p], axis=1)
+    return _softmax(outputs)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    top: list[tuple[str, float]] | None  # (label, probability), best first; None when skipped
+    error: str | None = None
+
+
+def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) -> list[Prediction]:
+    """Classify image files; unreadable images come back with `error` set instead of raising."""
+    session = open_session(model_path)
+    meta = read_metadata(session)
+    if "preprocessing" not in meta or "classes" not in meta:
+        raise HarnessError(f"{str(model_path)!r} has no harness metadata", "export it with `harness export`")
+    shape = tuple(meta["input_shape"])
+    classes = meta["classes"]
+    input_name = session.get_inputs()[0].name
+    results: list[Prediction] = []
+    for path in collect_images(inputs):
+        try:
+            image = load_image(path, shape=shape)
+        except Exception as exc:  # Pillow raises many types for truncated or non-image files
+            results.append(Prediction(str(path), None, f"unreadable image ({type(exc).__name__})"))
+            continue
+        x = normalize(image[None], meta["preprocessing"])
+        probs = class_probabilities(session.run(None, {input_name: x})[0], meta["output"])[0]
+        order = np.argsort(-probs)[:top_k]
+        results.append(Prediction(str(path), [(classes[i], float(probs[i])) for i in order]))
+    return results

@@ -1,0 +1,59 @@
+"""Rows -> rich renderables for the commands that are not leaderboards (archs, data, verify,
+predict). Pure: the CLI decides where they are printed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def simple_table(title: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> Table:
+    """A table of `rows` showing `columns` (key -> header), values formatted plainly."""
+    table = Table(title=title, title_justify="left")
+    for header in columns.values():
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*("-" if row.get(k) is None else _plain(row[k]) for k in columns))
+    return table
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def render_verification(v: dict[str, Any]) -> Table:
+    verdict = "[green]verified[/]" if v["passed"] else "[bold red]FAILED[/]"
+    table = Table(title=f"ONNX verification: {verdict}", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    provider = v["provider"] + (f" [yellow](asked for {v['requested']}: fell back)[/]" if v["provider"] != v["requested"] else "")
+    for what, value in (
+        ("model", v["path"]),
+        ("test images", f"{v['n']:,}"),
+        ("max abs difference", f"{v['max_abs_diff']:.3g}"),
+        ("top-1 agreement", f"{v['top1_agreement']:.2%}"),
+        ("accuracy, PyTorch", f"{v['torch_metric']:.4f}"),
+        ("accuracy, onnxruntime", f"{v['ort_metric']:.4f}"),
+        ("execution provider", provider),
+    ):  # fmt: skip
+        table.add_row(what, value)
+    return table
+
+
+def render_predictions(predictions: list[dict[str, Any]]) -> Table:
+    table = Table(title="predictions", title_justify="left")
+    table.add_column("file")
+    table.add_column("prediction")
+    for p in predictions:
+        if p["error"]:
+            table.add_row(p["path"], f"[yellow]skipped: {p['error']}[/]")
+        else:
+            table.add_row(p["path"], ", ".join(f"{label} ({prob:.1%})" for label, prob in p["top"]))
+    return table
