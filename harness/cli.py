@@ -159,7 +159,7 @@ def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
         print_json(boards)
         return
     for board in boards:
-        console.print(render_board(board))
+        console.print(render_board(board, width=console.width))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -12,6 +12,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from harness.views import fitted_table
+
 # In a pipe or a CI log rich would assume 80 columns and squash wide tables into ellipses;
 # logs read better unsquashed. $COLUMNS still wins.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
@@ -40,10 +42,12 @@ STATUS_STYLE = {"pending": "dim", "running": "cyan", "finished": "green", "diver
 class SweepDisplay:
     """A live table of trials: status, epoch / epochs, best metric, s/epoch, node."""
 
-    def __init__(self, *, title: str, metric: str, mode: str, enabled: bool = True) -> None:
-        self.title, self.metric, self.mode = title, metric, mode
+    def __init__(self, *, title: str, total: int, metric: str, mode: str, live: bool = True) -> None:
+        self.title, self.total, self.metric, self.mode = title, total, metric, mode
         self.rows: dict[str, dict[str, Any]] = {}
-        self.live = Live(self.render(), console=console, refresh_per_second=4, transient=False) if enabled else None
+        # A live table only makes sense on a terminal; a log gets a line per finished trial
+        # and the final table.
+        self.live = Live(self.render(), console=console, refresh_per_second=4) if live and console.is_terminal else None
 
     def __enter__(self) -> "SweepDisplay":
         if self.live:
@@ -54,6 +58,8 @@ class SweepDisplay:
         if self.live:
             self.live.update(self.render())
             self.live.stop()
+        else:
+            console.print(self.render())
 
     def trial_started(self, trial_id: str, config: dict[str, Any]) -> None:
         self.rows.setdefault(trial_id, {"config": config, "epoch": 0, "best": None, "s_epoch": None, "node": ""})
@@ -74,27 +80,37 @@ class SweepDisplay:
         row = self.rows[trial_id]
         row["status"] = row["status"] if row["status"] == "diverged" else status
         self._refresh()
+        if not self.live:
+            cfg, best = row["config"], row["best"]
+            console.print(
+                f"[{self._done()}/{self.total}] trial {trial_id} {cfg['arch']} {cfg['optimizer']} lr={cfg['lr']:g}:"
+                f" {row['status']} after {row['epoch']} epochs, best {self.metric}"
+                f" {'-' if best is None else f'{best:.4f}'}",
+                highlight=False, soft_wrap=True,
+            )
+
+    def _done(self) -> int:
+        return sum(row["status"] in ("finished", "diverged", "error") for row in self.rows.values())
 
     def _refresh(self) -> None:
         if self.live:
             self.live.update(self.render())
 
     def render(self) -> Table:
-        done = sum(row["status"] in ("finished", "diverged", "error") for row in self.rows.values())
-        table = Table(title=self.title, title_justify="left", caption=f"{done}/{len(self.rows)} trials done",
-                      caption_justify="left")  # fmt: skip
+        columns = [("trial", "left", 6), ("arch", "left", 9), ("optimizer", "left", 8), ("lr", "right", 7),
+                   ("status", "left", 10), ("epoch", "right", 5), (f"best {self.metric}", "right", 10),
+                   ("s/epoch", "right", 4), ("node", "left", 3)]  # fmt: skip
         # The node only tells something when trials spread over several machines.
-        show_node = len({row["node"] for row in self.rows.values()}) > 1
-        for name in ("trial", "arch", "optimizer", "lr", "status", "epoch", f"best {self.metric}", "s/epoch"):
-            table.add_column(name, no_wrap=True)
-        if show_node:
-            table.add_column("node", no_wrap=True)
+        if len({row["node"] for row in self.rows.values()}) <= 1:
+            columns.pop()
+        rows = []
         for trial_id, row in self.rows.items():
             cfg, status = row["config"], row["status"]
-            table.add_row(
+            rows.append([
                 trial_id, cfg["arch"], cfg["optimizer"], f"{cfg['lr']:g}",
                 f"[{STATUS_STYLE.get(status, '')}]{status}[/]", f"{row['epoch']}/{cfg['epochs']}",
                 "-" if row["best"] is None else f"{row['best']:.4f}",
-                "-" if row["s_epoch"] is None else f"{row['s_epoch']:.3f}", *([row["node"]] if show_node else []),
-            )  # fmt: skip
-        return table
+                "-" if row["s_epoch"] is None else f"{row['s_epoch']:.3f}", row["node"],
+            ][: len(columns)])  # fmt: skip
+        return fitted_table(self.title, columns, rows, width=console.width,
+                            caption=f"{self._done()}/{self.total} trials done", caption_justify="left")  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from harness.store import Store
+from harness.views import fitted_table
 
 # Trials that ended like this are never ranked above a trial that trained normally.
 UNRANKABLE = {"diverged", "error"}
@@ -58,20 +59,21 @@ def _fmt(value: Any, spec: str = "") -> str:
 ONNX_STYLE = {"verified": "green", "failed": "bold red", None: "dim"}
 
 
-def render_board(board: dict[str, Any]) -> Table:
-    table = Table(title=f"{board['task']}: best {board['metric']} ({board['mode']})", title_justify="left")
-    for name, justify in (
-        ("#", "right"), ("trial", "left"), ("arch", "left"), ("optimizer", "left"), ("lr", "right"),
-        ("batch", "right"), ("epochs", "right"), (board["metric"], "right"), ("s/epoch", "right"),
-        ("img/s", "right"), ("params", "right"), ("status", "left"), ("onnx", "left"),
-    ):  # fmt: skip
-        table.add_column(name, justify=justify)
-    for row in board["rows"]:
-        table.add_row(
+def render_board(board: dict[str, Any], *, width: int) -> Table:
+    columns = [  # (header, justify, priority): on a narrow terminal the lowest priority goes first
+        ("#", "right", 9), ("trial", "left", 7), ("arch", "left", 10), ("optimizer", "left", 8),
+        ("lr", "right", 8), ("batch", "right", 2), ("epochs", "right", 3), (board["metric"], "right", 10),
+        ("s/epoch", "right", 5), ("img/s", "right", 4), ("params", "right", 1), ("status", "left", 6),
+        ("onnx", "left", 5),
+    ]  # fmt: skip
+    rows = [
+        [
             str(row["rank"]), row["trial_id"], row["arch"], row["optimizer"], _fmt(row["lr"], "g"),
             str(row["batch_size"]), str(row["epochs_run"]), _fmt(row["best_metric"], ".4f"),
             _fmt(row["mean_epoch_time_s"], ".3f"), _fmt(row["mean_samples_per_s"], ",.0f"),
             _fmt(row["params"], ","), row["status"],
             f"[{ONNX_STYLE.get(row['onnx'], '')}]{row['onnx'] or 'none'}[/]",
-        )  # fmt: skip
-    return table
+        ]
+        for row in board["rows"]
+    ]  # fmt: skip
+    return fitted_table(f"{board['task']}: best {board['metric']} ({board['mode']})", columns, rows, width=width)

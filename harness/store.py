@@ -121,9 +121,10 @@ class Store:
                 f"results store {str(path)!r} has schema {version}, newer than this harness ({SCHEMA_VERSION})",
                 "upgrade harness or pass --results DIR for another store",
             )
-        with self.conn:
-            self.conn.executescript(SCHEMA)
-            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version < SCHEMA_VERSION:  # only a new file: opening an up-to-date store writes nothing
+            with self.conn:
+                self.conn.executescript(SCHEMA)
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def create(cls, results_dir: Path) -> "Store":

@@ -138,8 +138,8 @@ def run_sweep(
     status = "failed"
     try:
         display = SweepDisplay(
-            title=f"sweep {sweep_id}: {spec.task}, {spec.num_trials} trials",
-            metric=task.metric, mode=task.mode, enabled=live,
+            title=f"sweep {sweep_id}: {spec.task}, {spec.num_trials} trials", total=spec.num_trials,
+            metric=task.metric, mode=task.mode, live=live,
         )  # fmt: skip
         trainable = tune.with_resources(run_trial, trial_resources(spec, cuda=torch.cuda.is_available()))
         tuner = tune.Tuner(

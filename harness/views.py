@@ -6,6 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
+
+# A column: (header, justify, priority). On a narrow terminal the lowest priorities go first.
+Column = tuple[str, str, int]
+
+
+def fitted_table(title: str, columns: list[Column], rows: list[list[str]], *, width: int, **kwargs: Any) -> Table:
+    """A table that drops its least important columns rather than squash every cell into '…'."""
+    keep = list(range(len(columns)))
+
+    def needed(i: int) -> int:  # cell text plus one space of padding each side and a border
+        cells = [Text.from_markup(r[i]).cell_len for r in rows]
+        return max([len(columns[i][0]), *cells]) + 3
+
+    while len(keep) > 1 and sum(needed(i) for i in keep) + 1 > width:
+        keep.remove(min(keep, key=lambda i: columns[i][2]))
+    table = Table(title=title, title_justify="left", **kwargs)
+    for i in keep:
+        table.add_column(columns[i][0], justify=columns[i][1], no_wrap=True)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table
 
 
 def simple_table(title: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> Table:

@@ -1,0 +1,38 @@
+"""Shared fixtures: one Ray instance for the whole session (Ray takes ~7 s to start) and one
+real default sweep (1 epoch) whose store several tests read."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def swept(ray_session, tmp_path_factory) -> Path:
+    """A results folder holding the default digits sweep, 1 epoch, exported and verified."""
+    results = tmp_path_factory.mktemp("swept")
+    code = main(["sweep", "--epochs", "1", "--results", str(results), "--no-live"])
+    assert code == 0
+    return results
+
+
+@pytest.fixture
+def swept_copy(swept, tmp_path) -> Path:
+    """A private copy of the swept results, for tests that write or must prove nothing changed."""
+    target = tmp_path / "results"
+    shutil.copytree(swept, target, ignore=shutil.ignore_patterns("ray"))
+    return target

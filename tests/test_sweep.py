@@ -1,0 +1,97 @@
+"""The default sweep end to end on real Ray, real SQLite, real onnxruntime and the real digits."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+
+from harness.cli import main
+from harness.store import EPOCH_COLUMNS, Store
+
+DEFAULT_TRIALS = 8  # 2 architectures x 2 optimizers x 2 learning rates
+
+
+def test_default_sweep_stores_every_trial_epoch(swept):
+    with Store.existing(swept) as store:
+        trials = store._rows("SELECT * FROM trials")
+        assert len(trials) == DEFAULT_TRIALS
+        assert {(t["arch"], t["optimizer"], t["lr"]) for t in trials} == {
+            (a, o, lr) for a in ("mlp", "cnn_small") for o in ("momentum", "adam") for lr in (0.003, 0.03)
+        }
+        for trial in trials:
+            assert trial["status"] == "finished"
+            assert trial["params"] > 0 and trial["node"] and trial["checkpoint_path"]
+            rows = store.epochs(trial["id"])
+            assert [r["epoch"] for r in rows] == [1]
+            for column in EPOCH_COLUMNS:
+                assert rows[0][column] is not None, column
+            assert 0.0 <= rows[0]["val_acc"] <= 1.0
+            assert rows[0]["epoch_time_s"] > 0 and rows[0]["samples_per_s"] > 0
+
+
+def test_sweep_records_its_environment(swept):
+    with Store.existing(swept) as store:
+        (sweep,) = store._rows("SELECT * FROM sweeps")
+    env = json.loads(sweep["environment_json"])
+    assert sweep["status"] == "finished" and sweep["task"] == "digits"
+    for key in ("python", "torch", "ray", "onnxruntime", "cpu", "gpu", "seed", "command"):
+        assert key in env, key
+    assert env["gpu"] is None or isinstance(env["gpu"], str)
+    assert env["seed"] == 0 and "--epochs 1" in env["command"]
+
+
+def test_leaderboard_json_lists_trials_best_first(swept, capsys):
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(swept), "--format", "json"]) == 0
+    (board,) = json.loads(capsys.readouterr().out)
+    assert board["task"] == "digits" and board["metric"] == "val_acc"
+    metrics = [row["best_metric"] for row in board["rows"]]
+    assert len(metrics) == DEFAULT_TRIALS
+    assert metrics == sorted(metrics, reverse=True)
+    assert [row["rank"] for row in board["rows"]] == list(range(1, DEFAULT_TRIALS + 1))
+
+
+def test_sweep_exported_and_verified_the_best_trial(swept):
+    with Store.existing(swept) as store:
+        (export,) = store._rows("SELECT * FROM exports")
+        best = store._rows("SELECT trial_id, MAX(val_acc) AS acc FROM epochs")[0]
+    assert export["status"] == "verified"
+    assert export["trial_id"] == best["trial_id"]
+    assert export["provider"] == "CPUExecutionProvider"
+    assert export["max_abs_diff"] <= 1e-3 and export["top1_agreement"] >= 0.999
+    assert (swept / "onnx").is_dir() and export["path"].endswith(".onnx")
+
+
+def test_table_output_shows_leaderboard_and_verification(swept, capsys):
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(swept)]) == 0
+    out = capsys.readouterr().out
+    assert "digits" in out and "cnn_small" in out and "verified" in out
+
+
+def test_epochs_land_in_the_store_while_the_sweep_runs(tmp_path):
+    """One transaction per epoch as results arrive: rows are readable before the sweep ends."""
+    cmd = [sys.executable, "-m", "harness.cli", "sweep", "--arch", "cnn_small", "--optimizer", "adam",
+           "--lr", "0.01", "--epochs", "40", "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen_while_running = 0
+    db = tmp_path / "harness.db"
+    try:
+        while proc.poll() is None:
+            if db.exists():
+                conn = sqlite3.connect(db, timeout=30)
+                status = conn.execute("SELECT status FROM sweeps").fetchone()
+                epochs = conn.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+                conn.close()
+                if status and status[0] == "running":
+                    seen_while_running = max(seen_while_running, epochs)
+            time.sleep(0.2)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, proc.stderr.read()
+    assert seen_while_running >= 1
+    with Store.existing(tmp_path) as store:
+        assert store.counts()["epochs"] == 40

@@ -1,0 +1,123 @@
+"""Registries, the training loop and the store on their own: fast, no Ray."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from harness.architectures import check_fits, count_params, create_model, list_archs
+from harness.config import SweepSpec
+from harness.datasets import get_task
+from harness.errors import HarnessError
+from harness.optim import OPTIMIZERS, create_optimizer
+from harness.store import Store
+from harness.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
+
+
+@pytest.mark.parametrize("name", list_archs())
+def test_every_arch_builds_for_digits(name):
+    model = create_model(name, in_shape=(1, 8, 8), num_outputs=10)
+    assert model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    assert count_params(model) > 0
+
+
+def test_unknown_names_list_the_choices():
+    with pytest.raises(HarnessError, match="choose from: cnn_small, mlp"):
+        SweepSpec(archs=("nope",)).validate()
+    with pytest.raises(HarnessError, match="adam"):
+        SweepSpec(optimizers=("nope",)).validate()
+    with pytest.raises(HarnessError, match="--arch"):
+        SweepSpec(archs=()).validate()
+
+
+def test_fixed_input_archs_refuse_other_sizes():
+    from harness.architectures import register_arch
+    from harness.architectures._registry import _ARCHS
+
+    register_arch("fixed_test", input_shape=(3, 32, 32))(lambda **kw: torch.nn.Identity())
+    try:
+        with pytest.raises(HarnessError, match=r"takes input \(3, 32, 32\)"):
+            check_fits("fixed_test", in_shape=(1, 8, 8), head="logits")
+    finally:
+        del _ARCHS["fixed_test"]
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_table(name):
+    params = [torch.nn.Parameter(torch.ones(2))]
+    opt = create_optimizer(name, params, lr=0.1)
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_normalizer_matches_the_formula():
+    norm = Normalizer((0.5,), (0.25,), torch.device("cpu"))
+    x = torch.tensor([0, 255, 51], dtype=torch.uint8).view(1, 1, 1, 3)
+    assert torch.allclose(norm(x), (x.float() / 255 - 0.5) / 0.25)
+
+
+def test_training_learns_digits():
+    task = get_task("digits")
+    data = task.load()
+    torch.manual_seed(0)
+    model = create_model("mlp", in_shape=task.input_shape, num_outputs=10)
+    opt = create_optimizer("adam", model.parameters(), lr=0.003)
+    norm = Normalizer(task.mean, task.std, torch.device("cpu"))
+    tx, ty = torch.from_numpy(data.train.images), torch.from_numpy(data.train.labels)
+    vx, vy = torch.from_numpy(data.val.images), torch.from_numpy(data.val.labels)
+    before = evaluate(model=model, objective=OBJECTIVES["logits"], images=vx, labels=vy, batch_size=512, normalize=norm)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        stats = train_one_epoch(model=model, objective=OBJECTIVES["logits"], optimizer=opt, images=tx, labels=ty,
+                                batch_size=64, normalize=norm, generator=gen)  # fmt: skip
+    after = evaluate(model=model, objective=OBJECTIVES["logits"], images=vx, labels=vy, batch_size=512, normalize=norm)
+    assert after["acc"] > 0.9 > before["acc"] and after["loss"] < before["loss"]
+    assert stats["samples_per_s"] == pytest.approx(len(ty) / stats["time_s"])
+
+
+def test_single_logit_objective_counts_by_sign():
+    out = torch.tensor([[2.0], [-1.0], [0.5]])
+    y = torch.tensor([1, 1, 0])
+    assert OBJECTIVES["single_logit"].correct(out, y).item() == 1
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(out.squeeze(1), y.float())
+    assert OBJECTIVES["single_logit"].loss(out, y).item() == pytest.approx(expected.item())
+
+
+def test_digits_split_is_stratified_and_fixed():
+    a, b = get_task("digits").load(), get_task("digits").load()
+    assert (len(a.train), len(a.val), len(a.test)) == (1077, 360, 360)
+    assert (a.test.labels == b.test.labels).all()
+    assert a.train.images.dtype.name == "uint8" and a.train.images.shape[1:] == (1, 8, 8)
+    counts = [int((a.test.labels == c).sum()) for c in range(10)]
+    assert max(counts) - min(counts) <= 2
+
+
+def _store_with_trial(tmp_path):
+    store = Store.create(tmp_path)
+    store.create_sweep(sweep_id="s1", task="digits", seed=0, command="harness sweep", spec_json="{}", environment={})
+    config = {"task": "digits", "arch": "mlp", "optimizer": "adam", "lr": 0.1, "batch_size": 8, "epochs": 3, "seed": 0}
+    store.start_trial(trial_id="t1", sweep_id="s1", config=config)
+    return store
+
+
+def test_store_epochs_are_never_duplicated(tmp_path):
+    with _store_with_trial(tmp_path) as store:
+        store.record_epoch(trial_id="t1", result={"epoch": 1, "val_acc": 0.5, "params": 7})
+        store.record_epoch(trial_id="t1", result={"epoch": 1, "val_acc": 0.6})  # re-reported after a restore
+        store.record_epoch(trial_id="t1", result={"epoch": 2, "val_acc": 0.7})
+        assert [(e["epoch"], e["val_acc"]) for e in store.epochs("t1")] == [(1, 0.6), (2, 0.7)]
+        assert store.trial("t1")["params"] == 7
+
+
+def test_store_marks_diverged_trials_and_keeps_the_mark(tmp_path):
+    with _store_with_trial(tmp_path) as store:
+        store.record_epoch(trial_id="t1", result={"epoch": 1, "train_loss": math.nan, "diverged": True})
+        store.end_trial("t1", status="finished")
+        assert store.trial("t1")["status"] == "diverged"
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_unknown_trial_is_a_harness_error(tmp_path):
+    with _store_with_trial(tmp_path) as store, pytest.raises(HarnessError, match="'nope'"):
+        store.trial("nope")
