@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from harness import __version__
-from harness.console import console, print_error, print_json, print_warning
+from harness.console import console, err_console, print_error, print_json, print_warning
 from harness.errors import HarnessError
 
 EXAMPLES = """examples:
@@ -200,7 +200,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _export(store: Any, trial_id: str, out_dir: Path) -> dict[str, Any]:
     from harness.export import export_trial
 
-    with console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):
+    with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):
         return {"trial_id": trial_id, **asdict(export_trial(store, trial_id=trial_id, out_dir=out_dir))}
 
 

@@ -45,8 +45,8 @@ class SweepDisplay:
     def __init__(self, *, title: str, total: int, metric: str, mode: str, live: bool = True) -> None:
         self.title, self.total, self.metric, self.mode = title, total, metric, mode
         self.rows: dict[str, dict[str, Any]] = {}
-        # A live table only makes sense on a terminal; a log gets a line per finished trial
-        # and the final table.
+        # A live table only makes sense on a terminal; otherwise a line per finished trial on
+        # stderr, which keeps stdout clean for --format json.
         self.live = Live(self.render(), console=console, refresh_per_second=4) if live and console.is_terminal else None
 
     def __enter__(self) -> "SweepDisplay":
@@ -58,8 +58,6 @@ class SweepDisplay:
         if self.live:
             self.live.update(self.render())
             self.live.stop()
-        else:
-            console.print(self.render())
 
     def trial_started(self, trial_id: str, config: dict[str, Any]) -> None:
         self.rows.setdefault(trial_id, {"config": config, "epoch": 0, "best": None, "s_epoch": None, "node": ""})
@@ -82,7 +80,7 @@ class SweepDisplay:
         self._refresh()
         if not self.live:
             cfg, best = row["config"], row["best"]
-            console.print(
+            err_console.print(
                 f"[{self._done()}/{self.total}] trial {trial_id} {cfg['arch']} {cfg['optimizer']} lr={cfg['lr']:g}:"
                 f" {row['status']} after {row['epoch']} epochs, best {self.metric}"
                 f" {'-' if best is None else f'{best:.4f}'}",

@@ -95,3 +95,29 @@ def test_epochs_land_in_the_store_while_the_sweep_runs(tmp_path):
     assert seen_while_running >= 1
     with Store.existing(tmp_path) as store:
         assert store.counts()["epochs"] == 40
+
+
+def test_sweep_json_output_is_clean_json(ray_session, tmp_path, capsys):
+    capsys.readouterr()
+    argv = ["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.003", "--epochs", "2",
+            "--results", str(tmp_path), "--format", "json"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["export"]["passed"] and summary["export"]["trial_id"]
+    (board,) = summary["leaderboards"]
+    assert [row["epochs_run"] for row in board["rows"]] == [2]
+    assert "[1/1] trial" in captured.err  # progress goes to stderr
+
+
+def test_diverging_trial_is_marked_and_the_sweep_goes_on(ray_session, tmp_path):
+    argv = ["sweep", "--arch", "mlp", "--optimizer", "sgd", "--lr", "1e6,0.01", "--epochs", "3",
+            "--results", str(tmp_path), "--no-live"]  # fmt: skip
+    assert main(argv) == 0
+    with Store.existing(tmp_path) as store:
+        trials = {t["lr"]: t for t in store._rows("SELECT * FROM trials")}
+        assert trials[1e6]["status"] == "diverged"
+        assert len(store.epochs(trials[1e6]["id"])) == 1  # stopped at the first non-finite loss
+        assert trials[0.01]["status"] == "finished" and len(store.epochs(trials[0.01]["id"])) == 3
+        (export,) = store._rows("SELECT * FROM exports")
+        assert export["trial_id"] == trials[0.01]["id"]  # a diverged trial is never the best

@@ -1,0 +1,65 @@
+"""The command line itself: help, flag parsing, listing commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.cli import build_parser, main
+from harness.config import SweepSpec
+from harness.sweep import trial_resources
+
+COMMANDS = ("sweep", "leaderboard", "export", "verify", "predict", "archs", "data")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert f"harness {command}" in out and "--format" in out
+
+
+def test_sweep_help_names_the_shared_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--task", "--arch", "--optimizer", "--lr", "--epochs", "--batch-size", "--seed", "--data-dir", "--results"):
+        assert flag in out
+
+
+def test_list_flags_are_repeatable_and_comma_separated():
+    args = build_parser().parse_args(["sweep", "--lr", "0.1,0.01", "--lr", "1e-3", "--arch", "mlp", "--arch", "cnn_small"])
+    assert args.lr == [0.1, 0.01, 0.001]
+    assert args.arch == ["mlp", "cnn_small"]
+
+
+def test_trial_resources_share_gpus_only_when_cuda_exists():
+    spec = SweepSpec()
+    assert trial_resources(spec, cuda=False) == {"cpu": 1.0, "gpu": 0.0}
+    assert trial_resources(spec, cuda=True) == {"cpu": 1.0, "gpu": 0.25}
+    assert trial_resources(SweepSpec(cpus_per_trial=2, gpus_per_trial=0.5), cuda=True) == {"cpu": 2, "gpu": 0.5}
+
+
+def test_archs_and_data_list_as_json(capsys):
+    assert main(["archs", "--format", "json"]) == 0
+    archs = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert {"mlp", "cnn_small"} <= set(archs)
+    assert main(["archs", "--task", "digits", "--format", "json"]) == 0
+    assert {r["name"]: r["params"] for r in json.loads(capsys.readouterr().out)}["mlp"] == 64 * 256 + 256 + 256 * 10 + 10
+    assert main(["data", "digits", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "ready" and row["counts"] == {"train": 1077, "val": 360, "test": 360}
+    assert sum(row["per_class"]["test"].values()) == 360
+
+
+def test_archs_and_data_tables(capsys):
+    assert main(["archs"]) == 0 and "cnn_small" in capsys.readouterr().out
+    assert main(["data"]) == 0 and "scikit-learn" in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "sweep" in capsys.readouterr().out
