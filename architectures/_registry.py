@@ -11,7 +11,7 @@ from typing import Callable
 
 from torch import nn
 
-from harness.errors import HarnessError, unknown_choice
+from harness.errors import HarnessError, lookup
 
 # Builds a module from the task's input shape (C, H, W) and its number of outputs.
 Builder = Callable[..., nn.Module]
@@ -69,10 +69,7 @@ def list_archs() -> list[str]:
 
 
 def get_arch(name: str) -> ArchSpec:
-    try:
-        return _ARCHS[name]
-    except KeyError:
-        raise unknown_choice("architecture", name, list_archs()) from None
+    return lookup("architecture", _ARCHS, name)
 
 
 def check_fits(name: str, *, in_shape: tuple[int, int, int], head: str) -> None:

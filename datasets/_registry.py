@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from harness.errors import unknown_choice
+from harness.errors import lookup
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,7 @@ def list_tasks() -> list[str]:
 
 
 def get_task(name: str) -> DatasetSpec:
-    try:
-        return _TASKS[name]
-    except KeyError:
-        raise unknown_choice("task", name, list_tasks()) from None
+    return lookup("task", _TASKS, name)
 
 
 def resolve_data_root(data_dir: str | os.PathLike | None = None) -> Path:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Mapping, TypeVar
+
+T = TypeVar("T")
+
 
 class HarnessError(Exception):
     """A mistake the user can fix: a bad flag, an unknown name, missing data, a bad file.
@@ -23,3 +27,11 @@ def unknown_choice(kind: str, value: object, choices: list[str]) -> HarnessError
     return HarnessError(
         f"unknown {kind} {value!r}", f"choose from: {', '.join(sorted(choices))}"
     )
+
+
+def lookup(kind: str, table: Mapping[str, T], name: str) -> T:
+    """`table[name]`, or the HarnessError that names the valid choices: every registry's getter."""
+    try:
+        return table[name]
+    except KeyError:
+        raise unknown_choice(kind, name, list(table)) from None

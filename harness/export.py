@@ -21,7 +21,7 @@ from harness import __version__
 from harness.architectures import get_arch
 from harness.checkpoint import load_checkpoint
 from harness.config import TrialSpec
-from harness.datasets import DatasetSpec, get_task
+from harness.datasets import DatasetSpec, Split, get_task
 from harness.errors import HarnessError
 from harness.predict import normalize, open_session, read_metadata
 from harness.store import Store
@@ -115,9 +115,8 @@ class Verification:
         return self.provider != self.requested
 
 
-def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, task: DatasetSpec, data_dir: str | None = None) -> Verification:
+def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, task: DatasetSpec, test: Split) -> Verification:
     """The whole test split through onnxruntime and PyTorch (eval mode, CPU), compared."""
-    test = task.load(data_dir).test
     cuda = torch.cuda.is_available()  # ask onnxruntime for CUDA only when a GPU is really there
     session = open_session(onnx_path, cuda=cuda)
     meta = read_metadata(session)
@@ -150,12 +149,20 @@ def record(store: Store, *, trial_id: str, result: Verification, opset: int, ir_
     )  # fmt: skip
 
 
+def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec, dict[str, Any]]:
+    """A stored trial's best checkpoint, rebuilt."""
+    path = store.trial(trial_id)["checkpoint_path"]
+    if not path:
+        raise HarnessError(
+            f"trial {trial_id!r} has no checkpoint (it diverged or never finished an epoch)",
+            "pick another trial from `harness leaderboard`",
+        )
+    return load_checkpoint(path)
+
+
 def export_trial(store: Store, *, trial_id: str, out_dir: Path, opset: int = OPSET) -> Verification:
     """Export a stored trial's best checkpoint, verify it, and record both in the store."""
-    row = store.trial(trial_id)
-    if not row["checkpoint_path"]:
-        raise HarnessError(f"trial {trial_id!r} has no checkpoint", "it never finished an epoch; pick another trial")
-    model, spec, ckpt = load_checkpoint(row["checkpoint_path"])
+    model, spec, ckpt = load_trial(store, trial_id)
     task = get_task(spec.task)
     out_path = out_dir / f"{spec.task}-{spec.arch}-{trial_id}.onnx"
     test = task.load(spec.data_dir).test
@@ -163,7 +170,7 @@ def export_trial(store: Store, *, trial_id: str, out_dir: Path, opset: int = OPS
     metrics = {k: ckpt["metrics"][k] for k in ("epoch", "val_acc", "val_loss") if k in ckpt["metrics"]}
     meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)
-    result = verify_onnx(onnx_path=out_path, model=model, task=task, data_dir=spec.data_dir)
+    result = verify_onnx(onnx_path=out_path, model=model, task=task, test=test)
     record(store, trial_id=trial_id, result=result, opset=opset, ir_version=proto.ir_version)
     return result
 
@@ -173,9 +180,9 @@ def verify_file(store: Store, *, onnx_path: Path) -> Verification:
     meta = read_metadata(open_session(onnx_path))
     if "trial_id" not in meta:
         raise HarnessError(f"{str(onnx_path)!r} has no harness metadata", "verify files written by `harness export`")
-    row = store.trial(meta["trial_id"])
-    model, spec, _ = load_checkpoint(row["checkpoint_path"])
-    result = verify_onnx(onnx_path=onnx_path, model=model, task=get_task(spec.task), data_dir=spec.data_dir)
+    model, spec, _ = load_trial(store, meta["trial_id"])
+    task = get_task(spec.task)
+    result = verify_onnx(onnx_path=onnx_path, model=model, task=task, test=task.load(spec.data_dir).test)
     proto = onnx.load(str(onnx_path), load_external_data=False)
     record(store, trial_id=meta["trial_id"], result=result, opset=proto.opset_import[0].version, ir_version=proto.ir_version)
     return result

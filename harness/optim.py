@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import torch
 
-from harness.errors import unknown_choice
+from harness.errors import lookup
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,7 @@ def list_optimizers() -> list[str]:
 
 
 def get_optimizer(name: str) -> OptimizerSpec:
-    try:
-        return OPTIMIZERS[name]
-    except KeyError:
-        raise unknown_choice("optimizer", name, list_optimizers()) from None
+    return lookup("optimizer", OPTIMIZERS, name)
 
 
 def create_optimizer(

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS trials (
     batch_size INTEGER NOT NULL,
     epochs INTEGER NOT NULL,           -- planned; the epochs table holds those run
     seed INTEGER NOT NULL,
-    status TEXT NOT NULL,              -- running | finished | diverged | error
+    status TEXT NOT NULL,              -- running | finished | diverged | error | interrupted
     error TEXT,
     params INTEGER,
     node TEXT,                         -- IP of the Ray node it ran on
@@ -206,6 +206,14 @@ class Store:
                 "UPDATE trials SET status = CASE WHEN status = 'diverged' THEN status ELSE ? END,"
                 " error = ?, ended_at = ? WHERE id = ?",
                 (status, error, now(), trial_id),
+            )
+
+    def interrupt_trials(self, sweep_id: str) -> None:
+        """Trials of a stopped sweep that were still running: their finished epochs stay."""
+        with self.conn:
+            self.conn.execute(
+                "UPDATE trials SET status = 'interrupted', ended_at = ? WHERE sweep_id = ? AND status = 'running'",
+                (now(), sweep_id),
             )
 
     def record_export(self, *, trial_id: str, path: str, status: str, opset: int, ir_version: int,

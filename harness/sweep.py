@@ -57,11 +57,12 @@ class StoreCallback(tune.Callback):
 
     def __init__(self, *, store: Store, sweep_id: str, display: SweepDisplay) -> None:
         self.store, self.sweep_id, self.display = store, sweep_id, display
+        self.ended = 0  # trials that completed or failed for good
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles its callbacks into the experiment state for restores; a database
         # connection and a live display belong to this driver process only.
-        return {"sweep_id": self.sweep_id, "store": None, "display": None}
+        return {"sweep_id": self.sweep_id, "store": None, "display": None, "ended": 0}
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.store.start_trial(trial_id=trial.trial_id, sweep_id=self.sweep_id, config=trial.config)
@@ -76,12 +77,14 @@ class StoreCallback(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.store.end_trial(trial.trial_id, status="finished")
+        self.ended += 1
         self.display.trial_ended(trial.trial_id, "finished")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = trial.get_error()
         message = str(error).strip().splitlines()[-1] if error else "unknown error"
         self.store.end_trial(trial.trial_id, status="error", error=message)
+        self.ended += 1
         self.display.trial_ended(trial.trial_id, "error")
 
 
@@ -141,6 +144,7 @@ def run_sweep(
             title=f"sweep {sweep_id}: {spec.task}, {spec.num_trials} trials", total=spec.num_trials,
             metric=task.metric, mode=task.mode, live=live,
         )  # fmt: skip
+        callback = StoreCallback(store=store, sweep_id=sweep_id, display=display)
         trainable = tune.with_resources(run_trial, trial_resources(spec, cuda=torch.cuda.is_available()))
         tuner = tune.Tuner(
             trainable,
@@ -151,7 +155,7 @@ def run_sweep(
             run_config=tune.RunConfig(
                 name=sweep_id,
                 storage_path=str((results_dir / "ray").resolve()),
-                callbacks=[StoreCallback(store=store, sweep_id=sweep_id, display=display)],
+                callbacks=[callback],
                 # The kept checkpoint is the best by the task's metric: the one export wants.
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=1, checkpoint_score_attribute=task.metric, checkpoint_score_order=task.mode
@@ -162,6 +166,12 @@ def run_sweep(
         )
         with display:
             tuner.fit()
+        # Tune catches Ctrl-C itself and returns early instead of raising, with the stopped
+        # trials counted as terminated: only our own tally of ended trials tells.
+        if callback.ended < spec.num_trials:
+            status = "interrupted"
+            store.interrupt_trials(sweep_id)
+            raise KeyboardInterrupt
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -72,29 +73,36 @@ def test_table_output_shows_leaderboard_and_verification(swept, capsys):
     assert "digits" in out and "cnn_small" in out and "verified" in out
 
 
-def test_epochs_land_in_the_store_while_the_sweep_runs(tmp_path):
-    """One transaction per epoch as results arrive: rows are readable before the sweep ends."""
+def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path):
+    """One transaction per epoch as results arrive: rows are readable before the sweep ends,
+    and an interrupted sweep keeps them, marked as interrupted rather than finished."""
     cmd = [sys.executable, "-m", "harness.cli", "sweep", "--arch", "cnn_small", "--optimizer", "adam",
-           "--lr", "0.01", "--epochs", "40", "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
+           "--lr", "0.01", "--epochs", "500", "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seen_while_running = 0
     db = tmp_path / "harness.db"
+    seen_while_running = 0
     try:
-        while proc.poll() is None:
+        deadline = time.monotonic() + 120
+        while seen_while_running < 3 and proc.poll() is None and time.monotonic() < deadline:
             if db.exists():
                 conn = sqlite3.connect(db, timeout=30)
                 status = conn.execute("SELECT status FROM sweeps").fetchone()
-                epochs = conn.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
-                conn.close()
                 if status and status[0] == "running":
-                    seen_while_running = max(seen_while_running, epochs)
+                    seen_while_running = conn.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+                conn.close()
             time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
     finally:
-        proc.kill() if proc.poll() is None else None
-    assert proc.returncode == 0, proc.stderr.read()
-    assert seen_while_running >= 1
+        if proc.poll() is None:
+            proc.kill()
+    assert seen_while_running >= 3
+    assert proc.returncode == 130, proc.stderr.read()
     with Store.existing(tmp_path) as store:
-        assert store.counts()["epochs"] == 40
+        (sweep,) = store._rows("SELECT * FROM sweeps")
+        (trial,) = store._rows("SELECT * FROM trials")
+        assert sweep["status"] == "interrupted" and trial["status"] == "interrupted"
+        assert len(store.epochs(trial["id"])) >= seen_while_running
 
 
 def test_sweep_json_output_is_clean_json(ray_session, tmp_path, capsys):
@@ -110,7 +118,7 @@ def test_sweep_json_output_is_clean_json(ray_session, tmp_path, capsys):
     assert "[1/1] trial" in captured.err  # progress goes to stderr
 
 
-def test_diverging_trial_is_marked_and_the_sweep_goes_on(ray_session, tmp_path):
+def test_diverging_trial_is_marked_and_the_sweep_goes_on(ray_session, tmp_path, capsys):
     argv = ["sweep", "--arch", "mlp", "--optimizer", "sgd", "--lr", "1e6,0.01", "--epochs", "3",
             "--results", str(tmp_path), "--no-live"]  # fmt: skip
     assert main(argv) == 0
@@ -121,3 +129,7 @@ def test_diverging_trial_is_marked_and_the_sweep_goes_on(ray_session, tmp_path):
         assert trials[0.01]["status"] == "finished" and len(store.epochs(trials[0.01]["id"])) == 3
         (export,) = store._rows("SELECT * FROM exports")
         assert export["trial_id"] == trials[0.01]["id"]  # a diverged trial is never the best
+    capsys.readouterr()
+    assert main(["export", "--trial", trials[1e6]["id"], "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no checkpoint" in err
