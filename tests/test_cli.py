@@ -63,3 +63,28 @@ def test_archs_and_data_tables(capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "sweep" in capsys.readouterr().out
+
+
+def test_no_top_level_datasets_package():
+    """`datasets/` installs as harness.datasets; a top-level `datasets` would shadow Hugging Face's."""
+    import importlib.util
+
+    import harness.datasets
+
+    assert harness.datasets.__name__ == "harness.datasets"
+    spec = importlib.util.find_spec("datasets")
+    assert spec is None or "harness" not in str(spec.origin)
+
+
+def test_verification_shows_a_silent_cuda_fallback():
+    from rich.console import Console
+
+    from harness.views import render_verification
+
+    v = {"path": "m.onnx", "n": 10, "max_abs_diff": 1e-6, "top1_agreement": 1.0, "torch_metric": 0.9,
+         "ort_metric": 0.9, "provider": "CPUExecutionProvider", "requested": "CUDAExecutionProvider", "passed": True}  # fmt: skip
+    out = Console(width=200, record=True)
+    out.print(render_verification(v))
+    assert "fell back" in out.export_text()
+    out.print(render_verification({**v, "requested": "CPUExecutionProvider"}))
+    assert out.export_text().count("fell back") == 0
