@@ -46,7 +46,6 @@ class SweepSpec:
     data_dir: str | None = None
     cpus_per_trial: float | None = None  # None: 1 CPU each, trials share the machine's cores
     gpus_per_trial: float | None = None  # None: a quarter GPU each when CUDA exists, else 0
-    export: bool = True  # export and verify the best trial after the sweep
 
     def validate(self) -> "SweepSpec":
         """Raise HarnessError naming the first bad value; return self when all is well."""
