@@ -10,11 +10,14 @@ import argparse
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 from harness import __version__
 from harness.console import console, err_console, print_error, print_json, print_warning
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:  # the store is imported lazily at run time, like everything heavy here
+    from harness.store import Store
 
 EXAMPLES = """examples:
   harness sweep                                   the default: digits, 2 archs x 2 optimizers x 2 lrs
@@ -182,10 +185,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.leaderboard import best_trial_id, leaderboards
 
     with Store.existing(results_dir) as store:
-        boards = leaderboards(store, task=spec.task, sweep_id=sweep_id)
         best = best_trial_id(store, spec.task, sweep_id=sweep_id)
         verification = _export(store, best, results_dir / "onnx") if best and not args.no_export else None
-        boards = leaderboards(store, task=spec.task, sweep_id=sweep_id)  # now with the export's status
+        boards = leaderboards(store, task=spec.task, sweep_id=sweep_id)  # with the export's status
     if args.format == "json":
         print_json({"sweep_id": sweep_id, "leaderboards": boards, "export": verification})
     else:
@@ -193,11 +195,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if verification:
             _print_verification(verification)
         elif not args.no_export:
-            print_error(f"no trial of sweep {sweep_id} trained normally, nothing to export")
+            print_warning(f"no trial of sweep {sweep_id} trained normally, nothing to export")
     return 0 if verification is None or verification["passed"] else 1
 
 
-def _export(store: Any, trial_id: str, out_dir: Path) -> dict[str, Any]:
+def _export(store: Store, trial_id: str, out_dir: Path) -> dict[str, Any]:
     from harness.export import export_trial
 
     with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):

@@ -121,3 +121,27 @@ def test_store_marks_diverged_trials_and_keeps_the_mark(tmp_path):
 def test_unknown_trial_is_a_harness_error(tmp_path):
     with _store_with_trial(tmp_path) as store, pytest.raises(HarnessError, match="'nope'"):
         store.trial("nope")
+
+
+def test_rank_puts_unrankable_trials_last():
+    from harness.leaderboard import rank
+
+    rows = [
+        {"id": "a", "status": "finished", "best_metric": 0.5},
+        {"id": "b", "status": "diverged", "best_metric": 0.9},  # a lucky epoch before the NaN
+        {"id": "c", "status": "finished", "best_metric": 0.8},
+        {"id": "d", "status": "running", "best_metric": None},
+    ]
+    assert [r["id"] for r in rank(rows, mode="max")] == ["c", "a", "b", "d"]
+    assert [r["id"] for r in rank(rows, mode="min")][:2] == ["a", "c"]
+
+
+def test_fitted_table_drops_the_least_important_columns():
+    from harness.views import fitted_table
+
+    columns = [("name", "left", 9), ("extra", "left", 1), ("value", "right", 8)]
+    rows = [["alpha", "x" * 30, "1.0"]]
+    narrow = fitted_table("t", columns, rows, width=30)
+    assert [c.header for c in narrow.columns] == ["name", "value"]
+    wide = fitted_table("t", columns, rows, width=200)
+    assert [c.header for c in wide.columns] == ["name", "extra", "value"]
