@@ -121,8 +121,9 @@ def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, task: DatasetSpec, t
     session = open_session(onnx_path, cuda=cuda)
     meta = read_metadata(session)
     x = normalize(test.images, meta["preprocessing"])
+    input_name = session.get_inputs()[0].name
     ort_out = np.concatenate([
-        session.run(None, {"input": x[i : i + VERIFY_BATCH]})[0] for i in range(0, len(x), VERIFY_BATCH)
+        session.run(None, {input_name: x[i : i + VERIFY_BATCH]})[0] for i in range(0, len(x), VERIFY_BATCH)
     ])  # fmt: skip
     with torch.no_grad():
         torch_out = torch.cat([model.eval()(torch.from_numpy(x[i : i + VERIFY_BATCH])) for i in range(0, len(x), VERIFY_BATCH)])
