@@ -110,10 +110,6 @@ class Verification:
     requested: str  # the one we asked for first
     passed: bool
 
-    @property
-    def fell_back(self) -> bool:
-        return self.provider != self.requested
-
 
 def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, task: DatasetSpec, test: Split) -> Verification:
     """The whole test split through onnxruntime and PyTorch (eval mode, CPU), compared."""

@@ -38,9 +38,10 @@ def run_trial(config: dict[str, Any]) -> None:
 
     task = get_task(spec.task)
     data = task.load(spec.data_dir)
+    # Only train and val: the test split is for export verification, never for selection.
     tensors = {
         name: (torch.from_numpy(s.images).to(device), torch.from_numpy(s.labels).to(device))
-        for name, s in data.splits().items()
+        for name, s in (("train", data.train), ("val", data.val))
     }
     model = create_model(spec.arch, in_shape=task.input_shape, num_outputs=task.num_outputs).to(device)
     params = count_params(model)

@@ -15,12 +15,9 @@ Column = tuple[str, str, int]
 def fitted_table(title: str, columns: list[Column], rows: list[list[str]], *, width: int, **kwargs: Any) -> Table:
     """A table that drops its least important columns rather than squash every cell into '…'."""
     keep = list(range(len(columns)))
-
-    def needed(i: int) -> int:  # cell text plus one space of padding each side and a border
-        cells = [Text.from_markup(r[i]).cell_len for r in rows]
-        return max([len(columns[i][0]), *cells]) + 3
-
-    while len(keep) > 1 and sum(needed(i) for i in keep) + 1 > width:
+    # Cell text plus one space of padding each side and a border, measured once per column.
+    needed = [max([len(c[0]), *(Text.from_markup(r[i]).cell_len for r in rows)]) + 3 for i, c in enumerate(columns)]
+    while len(keep) > 1 and sum(needed[i] for i in keep) + 1 > width:
         keep.remove(min(keep, key=lambda i: columns[i][2]))
     table = Table(title=title, title_justify="left", **kwargs)
     for i in keep:
