@@ -4,11 +4,16 @@ Importing this package registers every architecture.
 """
 
 from ._registry import (
-    ArchSpec, check_fits, count_params, create_model, describe_archs, get_arch, list_archs, register_arch,
+    HEADS, ArchSpec, check_fits, check_input, count_macs, count_params, create_model, describe_archs, get_arch,
+    list_archs, register_arch,
 )  # fmt: skip
-from . import baselines  # noqa: F401  (registers on import)
+# Importing a module registers its architectures: one module per report, plus baselines.
+from . import (  # noqa: F401
+    baselines, itam2020_catsdogs_mnist, itesm2022_catsdogs, modern, uchile2020_cifar10, uni2022_catsdogs,
+    uni2022_pokemon,
+)
 
 __all__ = [
-    "ArchSpec", "check_fits", "count_params", "create_model", "describe_archs", "get_arch", "list_archs",
-    "register_arch",
+    "HEADS", "ArchSpec", "check_fits", "check_input", "count_macs", "count_params", "create_model", "describe_archs",
+    "get_arch", "list_archs", "register_arch",
 ]  # fmt: skip

@@ -7,30 +7,50 @@ mismatched task before any training starts instead of failing inside a Ray worke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Protocol
 
+import torch
 from torch import nn
 
 from harness.errors import HarnessError, lookup
 
 # Builds a module from the task's input shape (C, H, W) and its number of outputs.
 Builder = Callable[..., nn.Module]
+Shape = tuple[int, int, int]
+
+HEADS = ("logits", "single_logit", "image")  # multi-class logits | one logit (sigmoid in the loss) | image
 
 
 @dataclass(frozen=True)
 class ArchSpec:
     name: str
     builder: Builder
+    input_shape: Shape  # native (C, H, W): the report's resolution, or where a baseline is shown
+    num_outputs: int  # native outputs: classes, 1 for a single logit, channels for an image
+    head: str = "logits"
     report: str | None = None  # report id from REPORTS.md, None for baselines
-    input_shape: tuple[int, int, int] | None = None  # native (C, H, W); None: any size
-    head: str = "logits"  # logits | single_logit | image
-    published_params: int | None = None  # the report's own count, when it prints one
+    adaptive: bool = False  # builds for any channels and any H, W >= min_side (global pooling)
+    min_side: int = 1  # smallest H or W an adaptive network accepts
+    upscale: int = 1  # image heads: output side / input side
+    reference_params: int | None = None  # the count REPORTS.md gives for this network
+    params_published: bool = True  # False: the count is derived from the report's layers, not printed
     description: str = ""
 
+    def output_shape(self, in_shape: Shape, num_outputs: int) -> tuple[int, ...]:
+        """Per-sample output shape for an input of `in_shape`."""
+        if self.head == "image":
+            return (num_outputs, in_shape[1] * self.upscale, in_shape[2] * self.upscale)
+        return (num_outputs,)
+
+    def fits(self, in_shape: Shape) -> bool:
+        if self.adaptive:
+            return min(in_shape[1:]) >= self.min_side
+        return tuple(in_shape) == tuple(self.input_shape)
+
     @property
-    def adaptive(self) -> bool:
-        """True when the network builds for any input size (global pooling or sized layers)."""
-        return self.input_shape is None
+    def input_label(self) -> str:
+        native = "x".join(map(str, self.input_shape))
+        return f"any >= {self.min_side} px ({native})" if self.adaptive else native
 
 
 _ARCHS: dict[str, ArchSpec] = {}
@@ -39,26 +59,30 @@ _ARCHS: dict[str, ArchSpec] = {}
 def register_arch(
     name: str,
     *,
-    report: str | None = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: Shape,
+    num_outputs: int,
     head: str = "logits",
-    published_params: int | None = None,
+    report: str | None = None,
+    adaptive: bool = False,
+    min_side: int = 1,
+    upscale: int = 1,
+    reference_params: int | None = None,
+    params_published: bool = True,
 ) -> Callable[[Builder], Builder]:
     """Decorator: register `builder(in_shape=(C, H, W), num_outputs=N) -> nn.Module`."""
+    if head not in HEADS:
+        raise ValueError(f"head {head!r} is not one of {HEADS}")
 
     def wrap(builder: Builder) -> Builder:
         if name in _ARCHS:
             raise ValueError(f"architecture {name!r} registered twice")
         doc = (builder.__doc__ or "").strip().splitlines()
         _ARCHS[name] = ArchSpec(
-            name=name,
-            builder=builder,
-            report=report,
-            input_shape=input_shape,
-            head=head,
-            published_params=published_params,
+            name=name, builder=builder, input_shape=input_shape, num_outputs=num_outputs, head=head,
+            report=report, adaptive=adaptive, min_side=min_side, upscale=upscale,
+            reference_params=reference_params, params_published=params_published,
             description=doc[0] if doc else "",
-        )
+        )  # fmt: skip
         return builder
 
     return wrap
@@ -72,22 +96,40 @@ def get_arch(name: str) -> ArchSpec:
     return lookup("architecture", _ARCHS, name)
 
 
-def check_fits(name: str, *, in_shape: tuple[int, int, int], head: str) -> None:
+def _shape(shape: Shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def check_input(name: str, in_shape: Shape) -> None:
+    """Refuse an input the network cannot take: fixed flatten sizes take exactly one shape."""
+    spec = get_arch(name)
+    if spec.fits(in_shape):
+        return
+    if spec.adaptive:
+        raise HarnessError(
+            f"architecture {name!r} needs images of at least {spec.min_side} px, the task gives {_shape(in_shape)}",
+            "pick a task with larger images or a smaller network (see `harness archs`)",
+        )
+    raise HarnessError(
+        f"architecture {name!r} takes input {_shape(spec.input_shape)} only (a fixed flatten size), "
+        f"the task gives {_shape(in_shape)}",
+        f"run it on a task at {_shape(spec.input_shape)}, or pick one that adapts (`harness archs`)",
+    )
+
+
+def check_fits(name: str, *, in_shape: Shape, head: str) -> None:
     """Refuse, before training, an architecture whose input or head does not fit the task."""
     spec = get_arch(name)
-    if spec.input_shape is not None and tuple(spec.input_shape) != tuple(in_shape):
-        raise HarnessError(
-            f"architecture {name!r} takes input {spec.input_shape}, the task gives {tuple(in_shape)}",
-            "pick an architecture that adapts to any size (see `harness archs`)",
-        )
     if spec.head != head:
         raise HarnessError(
             f"architecture {name!r} has a {spec.head!r} head, the task needs {head!r}",
-            "see `harness archs` for the heads of each architecture",
+            "see `harness archs --task TASK` for the architectures that fit a task",
         )
+    check_input(name, in_shape)
 
 
-def create_model(name: str, *, in_shape: tuple[int, int, int], num_outputs: int) -> nn.Module:
+def create_model(name: str, *, in_shape: Shape, num_outputs: int) -> nn.Module:
+    check_input(name, in_shape)
     return get_arch(name).builder(in_shape=tuple(in_shape), num_outputs=num_outputs)
 
 
@@ -95,27 +137,55 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-# Where an architecture adapts to any input, `harness archs` counts it at this shape.
-DEFAULT_SHAPE = (3, 32, 32)
-DEFAULT_OUTPUTS = 10
+def count_macs(name: str, *, in_shape: Shape, num_outputs: int) -> int:
+    """Multiply-accumulates for one image, from torch's FLOP counter (2 FLOPs per MAC).
+
+    Built and run on the meta device: shapes only, no memory and no arithmetic, so listing
+    every architecture at 224 px costs milliseconds. Counts convolutions and matmuls, the
+    usual convention; BatchNorm, activations and pooling are not included.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = create_model(name, in_shape=in_shape, num_outputs=num_outputs).eval()
+        x = torch.zeros(1, *in_shape)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops() // 2
 
 
-def describe_archs(*, in_shape: tuple[int, int, int] | None = None, num_outputs: int | None = None,
-                   head: str | None = None) -> list[dict]:  # fmt: skip
-    """One row per architecture (those with `head` only, when given): parameters counted at
-    `in_shape` (else the native input, else DEFAULT_SHAPE)."""
+class TaskShape(Protocol):
+    """What an architecture needs to know of a task (a DatasetSpec has these)."""
+
+    name: str
+    input_shape: Shape
+    head: str
+
+
+def describe_archs(*, in_shape: Shape | None = None, num_outputs: int | None = None, head: str | None = None,
+                   tasks: Iterable[TaskShape] = ()) -> list[dict]:  # fmt: skip
+    """One row per architecture that fits (`in_shape`, `head`) when given, else every one at its
+    native input: parameters, the report's count and whether they match, MACs per image, and
+    which of `tasks` it can train on."""
+    tasks = list(tasks)
     rows = []
     for name in list_archs():
         spec = get_arch(name)
-        if head is not None and spec.head != head:
+        shape = tuple(in_shape or spec.input_shape)
+        outputs = num_outputs or spec.num_outputs
+        if (head is not None and spec.head != head) or not spec.fits(shape):
             continue
-        shape = in_shape or spec.input_shape or DEFAULT_SHAPE
-        outputs = num_outputs or (1 if spec.head == "single_logit" else DEFAULT_OUTPUTS)
-        fits = spec.input_shape is None or tuple(spec.input_shape) == tuple(shape)
-        params = count_params(spec.builder(in_shape=tuple(shape), num_outputs=outputs)) if fits else None
+        with torch.device("meta"):  # parameter counts need shapes only
+            params = count_params(create_model(name, in_shape=shape, num_outputs=outputs))
+        native = shape == tuple(spec.input_shape) and outputs == spec.num_outputs
         rows.append({
-            "name": name, "report": spec.report, "input": list(spec.input_shape) if spec.input_shape else "any",
-            "head": spec.head, "params": params, "counted_at": list(shape),
-            "published_params": spec.published_params, "description": spec.description,
+            "name": name, "report": spec.report, "input": spec.input_label, "head": spec.head,
+            "outputs": list(spec.output_shape(shape, outputs)), "counted_at": list(shape), "params": params,
+            "reference_params": spec.reference_params, "params_published": spec.params_published,
+            "params_match": (params == spec.reference_params) if spec.reference_params and native else None,
+            "macs": count_macs(name, in_shape=shape, num_outputs=outputs),
+            "tasks": [t.name for t in tasks if t.head == spec.head and spec.fits(t.input_shape)],
+            "description": spec.description,
         })  # fmt: skip
     return rows
+

@@ -135,8 +135,9 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("archs", help="list the architectures",
-                       description="Every registered architecture with its report, input, head and parameters.")  # fmt: skip
-    p.add_argument("--task", help="count parameters at this task's input and classes; list only those that fit")
+                       description="Every registered architecture: its report, input, outputs, parameters beside "
+                                   "the report's own count, multiply-accumulates per image and the tasks it fits.")  # fmt: skip
+    p.add_argument("--task", help="only the architectures that fit TASK, counted at its input and classes")
     _add_format(p)
     p.set_defaults(func=cmd_archs)
 
@@ -281,23 +282,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_archs(args: argparse.Namespace) -> int:
     from harness.architectures import describe_archs
+    from harness.datasets import get_task, list_tasks
 
+    tasks = [get_task(name) for name in list_tasks()]
     if args.task:
-        from harness.datasets import get_task
-
         task = get_task(args.task)
-        rows = describe_archs(in_shape=task.input_shape, num_outputs=task.num_outputs, head=task.head)
-        rows = [r for r in rows if r["params"] is not None]
+        rows = describe_archs(in_shape=task.input_shape, num_outputs=task.num_outputs, head=task.head, tasks=tasks)
     else:
-        rows = describe_archs()
+        rows = describe_archs(tasks=tasks)
     if args.format == "json":
         print_json(rows)
         return 0
-    from harness.views import simple_table
+    from harness.views import render_archs
 
-    columns = {"name": "name", "report": "report", "input": "input", "head": "head", "params": "params",
-               "counted_at": "counted at", "published_params": "published", "description": "description"}  # fmt: skip
-    console.print(simple_table("architectures", rows, columns))
+    title = f"architectures that fit {args.task}" if args.task else "architectures (at their native input)"
+    console.print(render_archs(title, rows, width=console.width))
     return 0
 
 

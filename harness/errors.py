@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Mapping, TypeVar
 
 T = TypeVar("T")
@@ -24,9 +25,9 @@ class HarnessError(Exception):
 
 def unknown_choice(kind: str, value: object, choices: list[str]) -> HarnessError:
     """The error for a name that is not in a registry, naming the valid choices."""
-    return HarnessError(
-        f"unknown {kind} {value!r}", f"choose from: {', '.join(sorted(choices))}"
-    )
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    did_you_mean = f"did you mean {close[0]!r}? " if close else ""
+    return HarnessError(f"unknown {kind} {value!r}", f"{did_you_mean}choose from: {', '.join(sorted(choices))}")
 
 
 def lookup(kind: str, table: Mapping[str, T], name: str) -> T:

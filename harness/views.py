@@ -47,6 +47,38 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def _reference(row: dict[str, Any]) -> str:
+    """The report's parameter count and whether ours equals it."""
+    if row["reference_params"] is None:
+        return "not printed" if row["report"] else "-"
+    mark = {True: "[green]✓ matched[/]", False: "[bold red]✗ differs[/]", None: "[dim](other input)[/]"}[row["params_match"]]
+    derived = "" if row["params_published"] else " [dim](derived)[/]"
+    return f"{row['reference_params']:,}{derived} {mark}"
+
+
+def _si(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.3g}"
+
+
+ARCH_COLUMNS: list[Column] = [
+    ("name", "left", 9), ("report", "left", 5), ("input", "left", 8), ("outputs", "left", 4),
+    ("params", "right", 8), ("report's count", "left", 7), ("MACs/image", "right", 6), ("fits tasks", "left", 3),
+    ("description", "left", 1),
+]  # fmt: skip
+
+
+def render_archs(title: str, rows: list[dict[str, Any]], *, width: int) -> Table:
+    cells = [
+        [r["name"], r["report"] or "[dim]baseline[/]", r["input"], _plain(r["outputs"]), f"{r['params']:,}",
+         _reference(r), _si(r["macs"]), ", ".join(r["tasks"]) or "[dim]none yet[/]", r["description"]]
+        for r in rows
+    ]  # fmt: skip
+    return fitted_table(title, ARCH_COLUMNS, cells, width=width)
+
+
 def render_verification(v: dict[str, Any]) -> Table:
     verdict = "[green]verified[/]" if v["passed"] else "[bold red]FAILED[/]"
     table = Table(title=f"ONNX verification: {verdict}", title_justify="left", show_header=False)
