@@ -117,12 +117,12 @@ def check_input(name: str, in_shape: Shape) -> None:
     )
 
 
-def check_fits(name: str, *, in_shape: Shape, head: str) -> None:
+def check_fits(name: str, *, in_shape: Shape, heads: tuple[str, ...]) -> None:
     """Refuse, before training, an architecture whose input or head does not fit the task."""
     spec = get_arch(name)
-    if spec.head != head:
+    if spec.head not in heads:
         raise HarnessError(
-            f"architecture {name!r} has a {spec.head!r} head, the task needs {head!r}",
+            f"architecture {name!r} has a {spec.head!r} head, the task needs {' or '.join(map(repr, heads))}",
             "see `harness archs --task TASK` for the architectures that fit a task",
         )
     check_input(name, in_shape)
@@ -158,22 +158,35 @@ class TaskShape(Protocol):
     """What an architecture needs to know of a task (a DatasetSpec has these)."""
 
     name: str
-    input_shape: Shape
-    head: str
+    heads: tuple[str, ...]
+    resizable: bool
+
+    def shape(self, image_size: int | None = None) -> Shape: ...
 
 
-def describe_archs(*, in_shape: Shape | None = None, num_outputs: int | None = None, head: str | None = None,
-                   tasks: Iterable[TaskShape] = ()) -> list[dict]:  # fmt: skip
-    """One row per architecture that fits (`in_shape`, `head`) when given, else every one at its
+def _fit(spec: ArchSpec, task: TaskShape) -> str | None:
+    """`task` when the network takes its default images, `task@Npx` when only at another size
+    (photo sets are decoded at any --image-size), else None."""
+    if spec.fits(task.shape()):
+        return task.name
+    side = spec.input_shape[1]
+    if task.resizable and spec.fits(task.shape(side)):
+        return f"{task.name}@{side}px"
+    return None
+
+
+def describe_archs(*, in_shape: Shape | None = None, num_outputs: Callable[[str], int] | None = None,
+                   heads: tuple[str, ...] | None = None, tasks: Iterable[TaskShape] = ()) -> list[dict]:  # fmt: skip
+    """One row per architecture that fits (`in_shape`, `heads`) when given, else every one at its
     native input: parameters, the report's count and whether they match, MACs per image, and
-    which of `tasks` it can train on."""
+    which of `tasks` it can train on (photo sets at the architecture's own input size)."""
     tasks = list(tasks)
     rows = []
     for name in list_archs():
         spec = get_arch(name)
         shape = tuple(in_shape or spec.input_shape)
-        outputs = num_outputs or spec.num_outputs
-        if (head is not None and spec.head != head) or not spec.fits(shape):
+        outputs = num_outputs(spec.head) if num_outputs else spec.num_outputs
+        if (heads is not None and spec.head not in heads) or not spec.fits(shape):
             continue
         with torch.device("meta"):  # parameter counts need shapes only
             params = count_params(create_model(name, in_shape=shape, num_outputs=outputs))
@@ -184,7 +197,7 @@ def describe_archs(*, in_shape: Shape | None = None, num_outputs: int | None = N
             "reference_params": spec.reference_params, "params_published": spec.params_published,
             "params_match": (params == spec.reference_params) if spec.reference_params and native else None,
             "macs": count_macs(name, in_shape=shape, num_outputs=outputs),
-            "tasks": [t.name for t in tasks if t.head == spec.head and spec.fits(t.input_shape)],
+            "tasks": [fit for t in tasks if spec.head in t.heads and (fit := _fit(spec, t))],
             "description": spec.description,
         })  # fmt: skip
     return rows

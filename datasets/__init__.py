@@ -1,11 +1,13 @@
 """Tasks, installed as `harness.datasets`: one module per task. Importing registers them all."""
 
+from ._cache import cache_root, describe_task, load_task, open_cached, prepare
 from ._registry import (
-    DatasetSpec, Split, TaskData, describe_task, get_task, list_tasks, register_task, resolve_data_root,
+    DatasetSpec, MissingData, Request, Split, TaskData, get_task, list_tasks, register_task, resolve_data_root,
 )  # fmt: skip
-from . import digits  # noqa: F401  (registers on import)
+# Importing a module registers its task(s).
+from . import cats_vs_dogs, cifar10, digits, mnist, mnist_upsample, pokemon150  # noqa: F401
 
 __all__ = [
-    "DatasetSpec", "Split", "TaskData", "describe_task", "get_task", "list_tasks", "register_task",
-    "resolve_data_root",
+    "DatasetSpec", "MissingData", "Request", "Split", "TaskData", "cache_root", "describe_task", "get_task",
+    "list_tasks", "load_task", "open_cached", "prepare", "register_task", "resolve_data_root",
 ]  # fmt: skip

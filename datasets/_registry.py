@@ -1,8 +1,8 @@
-"""The task registry: each task is a frozen `DatasetSpec`, filled by a decorator.
+"""The task registry: each task is a frozen `DatasetSpec`, filled by `register_task`.
 
-Splits are uint8 numpy arrays (N, C, H, W) decoded once; trials index them with shuffled
-permutations and normalise whole batches on the training device. This package never imports
-torch, so that `harness data` and the loaders stay cheap.
+A spec's `decode` reads the task's files once into uint8 numpy arrays (N, C, H, W); the cache
+(`_cache.py`) stores them on disk and every later user memory-maps them. This package never
+imports torch at module level, so `harness data` and the loaders stay cheap.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from typing import Callable
 
 import numpy as np
 
-from harness.errors import lookup
+from harness.errors import HarnessError, lookup
+
+Shape = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
 class Split:
-    images: np.ndarray  # uint8, (N, C, H, W), pixel values 0..255
-    labels: np.ndarray  # int64, (N,)
+    images: np.ndarray  # uint8 (N, C, H, W), pixels 0..255
+    labels: np.ndarray  # int64 (N,) class indices; uint8 (N, C, H, W) target images for image-to-image
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -32,31 +34,87 @@ class TaskData:
     val: Split
     test: Split
     source: str  # where the data was found, for `harness data` and the sweep record
+    skipped: tuple[str, ...] = ()  # files that could not be decoded (corrupt, truncated, bombs)
 
     def splits(self) -> dict[str, Split]:
         return {"train": self.train, "val": self.val, "test": self.test}
 
 
 @dataclass(frozen=True)
+class Request:
+    """Which copy of a task's data: the variant (a split recipe) and, for photo sets, the side."""
+
+    variant: str
+    image_size: int | None  # None: the task's images keep their fixed size
+
+
+# find(root, request) -> the folder holding the task's files under the data root, or MissingData.
+Finder = Callable[[Path, Request], Path]
+# decode(found, request) -> TaskData: reads every file once.
+Decoder = Callable[[Path, Request], TaskData]
+# download(root, request) fetches the files under root (online); its errors become MissingData.
+Downloader = Callable[[Path, Request], None]
+
+
+class MissingData(HarnessError):
+    """The task's files are not where the harness looked; the hint says what to put where."""
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     kind: str  # classification | image_to_image
-    input_shape: tuple[int, int, int]  # (C, H, W) the model sees
-    classes: tuple[str, ...]
+    input_shape: Shape  # (C, H, W) at the default image size
+    classes: tuple[str, ...]  # class names; for image_to_image, empty
     mean: tuple[float, ...]  # per channel, on pixels scaled to [0, 1]
     std: tuple[float, ...]
-    loader: Callable[[Path], TaskData] = field(repr=False)
-    head: str = "logits"  # the architecture head the task needs
+    find: Finder = field(repr=False)
+    decode: Decoder = field(repr=False)
+    heads: tuple[str, ...] = ("logits",)  # architecture heads it trains: binary tasks take one logit too
     metric: str = "val_acc"  # what sweeps rank trials by
     mode: str = "max"  # whether a larger metric is better
+    variants: tuple[str, ...] = ("default",)  # the first is the default
+    resizable: bool = False  # photo sets: decoded at any --image-size (default: input_shape's)
+    augment: str = "none"  # the batch augmentation preset its reports used (harness.augment)
+    download: Downloader | None = field(default=None, repr=False)
     description: str = ""
 
     @property
-    def num_outputs(self) -> int:
-        return 1 if self.head == "single_logit" else len(self.classes)
+    def head(self) -> str:
+        """The default head: what a model for this task outputs unless its architecture says otherwise."""
+        return self.heads[0]
 
-    def load(self, data_dir: str | os.PathLike | None = None) -> TaskData:
-        return self.loader(resolve_data_root(data_dir))
+    def num_outputs(self, head: str | None = None) -> int:
+        """Model outputs for `head`: classes, one logit, or the target image's channels."""
+        head = head or self.head
+        if head == "image":
+            return self.input_shape[0]
+        return 1 if head == "single_logit" else len(self.classes)
+
+    def request(self, variant: str | None = None, image_size: int | None = None) -> Request:
+        """The validated variant and image size (defaults filled in)."""
+        variant = variant or self.variants[0]
+        if variant not in self.variants:
+            lookup(f"variant of {self.name}", dict.fromkeys(self.variants), variant)
+        if image_size is not None and not self.resizable:
+            if image_size == self.input_shape[1]:
+                image_size = None
+            else:
+                raise HarnessError(
+                    f"task {self.name!r} has a fixed image size of {self.input_shape[1]} px",
+                    "drop --image-size; only photo sets (cats_vs_dogs, pokemon150) are resized",
+                )
+        if image_size is not None and not 8 <= image_size <= 1024:
+            raise HarnessError(f"image size {image_size} is out of range", "pass --image-size between 8 and 1024")
+        if self.resizable and image_size is None:
+            image_size = self.input_shape[1]
+        return Request(variant, image_size)
+
+    def shape(self, image_size: int | None = None) -> Shape:
+        """(C, H, W) the model sees at `image_size` (None: the default)."""
+        if image_size is None or not self.resizable:
+            return self.input_shape
+        return (self.input_shape[0], image_size, image_size)
 
 
 _TASKS: dict[str, DatasetSpec] = {}
@@ -85,30 +143,3 @@ def resolve_data_root(data_dir: str | os.PathLike | None = None) -> Path:
         return Path(os.environ["HARNESS_DATA_DIR"]).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "harness" / "data"
-
-
-def describe_task(name: str, data_dir: str | os.PathLike | None = None) -> dict:
-    """Where a task's data was found and how many images each split holds, per class.
-
-    Missing data is a row with its error, not an exception, so `harness data` lists every task.
-    """
-    from harness.errors import HarnessError
-
-    spec = get_task(name)
-    row: dict = {
-        "task": name, "kind": spec.kind, "input": list(spec.input_shape), "classes": len(spec.classes),
-        "metric": spec.metric, "description": spec.description,
-    }  # fmt: skip
-    try:
-        data = spec.load(data_dir)
-    except HarnessError as exc:
-        return {**row, "status": "missing", "source": str(exc)}
-    splits = data.splits()
-    per_class = {
-        split: {spec.classes[c]: int(n) for c, n in enumerate(np.bincount(s.labels, minlength=len(spec.classes)))}
-        for split, s in splits.items()
-    }  # fmt: skip
-    return {
-        **row, "status": "ready", "source": data.source,
-        "counts": {split: len(s) for split, s in splits.items()}, "per_class": per_class,
-    }  # fmt: skip

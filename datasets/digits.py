@@ -6,14 +6,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ._registry import DatasetSpec, Split, TaskData, register_task
+from ._registry import DatasetSpec, Request, Split, TaskData, register_task
 
 SPLIT_SEED = 0  # fixed, so every trial and every sweep sees the same split
 VAL_FRACTION = 0.2
 TEST_FRACTION = 0.2
 
 
-def load_digits_splits(_root: Path) -> TaskData:
+def find(_root: Path, _request: Request) -> Path:
+    """Bundled with scikit-learn: always there, wherever the data root points."""
+    import sklearn.datasets
+
+    return Path(sklearn.datasets.__file__).parent / "data"
+
+
+def decode(_folder: Path, _request: Request) -> TaskData:
     """Stratified 60/20/20 split of the 1,797 images; pixels 0..16 rescaled to 0..255."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -47,7 +54,8 @@ DIGITS = register_task(
         classes=tuple(str(d) for d in range(10)),
         mean=(0.305,),  # measured on the whole set after scaling to [0, 1]
         std=(0.375,),
-        loader=load_digits_splits,
+        find=find,
+        decode=decode,
         description="8x8 handwritten digits, 1,797 images, bundled with scikit-learn",
     )
 )

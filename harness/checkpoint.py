@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from harness.architectures import create_model
+from harness.architectures import create_model, get_arch
 from harness.config import TrialSpec
 from harness.datasets import get_task
 from harness.errors import HarnessError
@@ -32,6 +32,7 @@ def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrialSpec, 
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     spec = TrialSpec.from_config(ckpt["trial"])
     task = get_task(spec.task)
-    model = create_model(spec.arch, in_shape=task.input_shape, num_outputs=task.num_outputs)
+    head = get_arch(spec.arch).head
+    model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
     model.load_state_dict(ckpt["model_state"])
     return model.eval(), spec, ckpt

@@ -59,6 +59,13 @@ def _add_results(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)")
 
 
+def _add_data_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
+    p.add_argument("--variant", help="the task's split recipe, e.g. cifar10: report | full; cats_vs_dogs: A | B")
+    p.add_argument("--image-size", type=int, metavar="PX",
+                   help="photo sets: resize images to PX x PX (default: cats_vs_dogs 128, pokemon150 224)")  # fmt: skip
+
+
 def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
     p.add_argument("--format", choices=("table", "json", *extra), default="table", help="output format (default: table)")
 
@@ -86,7 +93,9 @@ def build_parser() -> Parser:
     p.add_argument("--batch-size", action=ListAction, convert=int, help="batch sizes (default: 64)")
     p.add_argument("--epochs", type=int, help="epochs per trial, >= 1 (default: 10)")
     p.add_argument("--seed", type=int, help="seed for weights and shuffling (default: 0)")
-    p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
+    _add_data_flags(p)
+    p.add_argument("--augment", help="batch augmentation preset (default: the task's reports'): "
+                                     "none, uni2022, itesm2022, pokemon, cifar")  # fmt: skip
     p.add_argument("--cpus-per-trial", type=float, help="CPUs Ray reserves per trial (default: 1)")
     p.add_argument("--gpus-per-trial", type=float, help="GPU share per trial (default: 0.25 with CUDA, else 0)")
     p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")
@@ -138,13 +147,16 @@ def build_parser() -> Parser:
                        description="Every registered architecture: its report, input, outputs, parameters beside "
                                    "the report's own count, multiply-accumulates per image and the tasks it fits.")  # fmt: skip
     p.add_argument("--task", help="only the architectures that fit TASK, counted at its input and classes")
+    p.add_argument("--image-size", type=int, metavar="PX", help="with --task: count at this image side (photo sets)")
     _add_format(p)
     p.set_defaults(func=cmd_archs)
 
-    p = sub.add_parser("data", help="where each task's data is and how much of it",
-                       description="For each task: where its data was found, and images per split.")  # fmt: skip
-    p.add_argument("task", nargs="?", help="only this task")
-    p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
+    p = sub.add_parser("data", help="where each task's data is, its cache, and `data prepare TASK`",
+                       description="`harness data [TASK]`: where each task's data was found, images per split and "
+                       "class, skipped files, and the decode-once cache (never downloads or decodes). "
+                       "`harness data prepare TASK...`: find (or download, when online) and decode into the cache.")  # fmt: skip
+    p.add_argument("words", nargs="*", metavar="[prepare] TASK", help="a task to show, or `prepare` and tasks")
+    _add_data_flags(p)
     _add_format(p)
     p.set_defaults(func=cmd_data)
     return parser
@@ -172,6 +184,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     given = {
         "task": args.task, "archs": args.arch, "optimizers": args.optimizer, "lrs": args.lr,
         "batch_sizes": args.batch_size, "epochs": args.epochs, "seed": args.seed, "data_dir": args.data_dir,
+        "variant": args.variant, "image_size": args.image_size, "augment": args.augment,
         "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
     }  # fmt: skip
     spec = SweepSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
@@ -287,7 +300,8 @@ def cmd_archs(args: argparse.Namespace) -> int:
     tasks = [get_task(name) for name in list_tasks()]
     if args.task:
         task = get_task(args.task)
-        rows = describe_archs(in_shape=task.input_shape, num_outputs=task.num_outputs, head=task.head, tasks=tasks)
+        rows = describe_archs(in_shape=task.shape(args.image_size), num_outputs=task.num_outputs, heads=task.heads,
+                              tasks=tasks)  # fmt: skip
     else:
         rows = describe_archs(tasks=tasks)
     if args.format == "json":
@@ -301,21 +315,32 @@ def cmd_archs(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from harness.datasets import describe_task, get_task, list_tasks
+    from harness.datasets import describe_task, get_task, list_tasks, prepare
 
-    names = [get_task(args.task).name] if args.task else list_tasks()
-    rows = [describe_task(name, args.data_dir) for name in names]
+    words = list(args.words)
+    if (args.variant or args.image_size) and len([w for w in words if w != "prepare"]) != 1:
+        raise HarnessError("--variant and --image-size apply to one task", "name exactly one task, e.g. harness data cifar10 --variant full")
+    if words[:1] == ["prepare"]:
+        if len(words) == 1:
+            raise HarnessError("`harness data prepare` needs a task", f"e.g. harness data prepare {list_tasks()[0]}")
+        names = [get_task(name).name for name in words[1:]]
+        for name in names:
+            with err_console.status(f"preparing {name}: finding (or downloading) and decoding once"):
+                meta = prepare(name, args.data_dir, variant=args.variant, image_size=args.image_size)
+            if meta["skipped"]:
+                print_warning(f"{name}: skipped {len(meta['skipped'])} unreadable file(s), first: "
+                              f"{', '.join(meta['skipped'][:3])}")  # fmt: skip
+    elif len(words) > 1:
+        raise HarnessError(f"`harness data` takes one task, got {len(words)}", "use `harness data prepare T1 T2` to prepare several")
+    else:
+        names = [get_task(words[0]).name] if words else list_tasks()
+    rows = [describe_task(name, args.data_dir, variant=args.variant, image_size=args.image_size) for name in names]
     if args.format == "json":
         print_json(rows)
         return 0
-    from harness.views import simple_table
+    from harness.views import render_data
 
-    for row in rows:
-        counts = row.get("counts") or {}
-        row["splits"] = ", ".join(f"{k} {v:,}" for k, v in counts.items()) or None
-    columns = {"task": "task", "kind": "kind", "input": "input", "classes": "classes", "status": "status",
-               "splits": "images", "source": "source"}  # fmt: skip
-    console.print(simple_table("tasks", rows, columns))
+    console.print(render_data(rows, width=console.width))
     return 0
 
 

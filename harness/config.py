@@ -25,6 +25,9 @@ class TrialSpec:
     epochs: int  # full passes over the training split
     seed: int  # seeds weights init and shuffling; the data split has its own fixed seed
     data_dir: str | None = None  # data root; None: HARNESS_DATA_DIR or the user cache
+    variant: str | None = None  # the task's split recipe; None: its default
+    image_size: int | None = None  # photo sets: the side images are resized to; None: the task's default
+    augment: str | None = None  # batch augmentation preset; None: the task's own (its reports')
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "TrialSpec":
@@ -44,6 +47,9 @@ class SweepSpec:
     epochs: int = 10
     seed: int = 0
     data_dir: str | None = None
+    variant: str | None = None
+    image_size: int | None = None
+    augment: str | None = None
     cpus_per_trial: float | None = None  # None: 1 CPU each, trials share the machine's cores
     gpus_per_trial: float | None = None  # None: a quarter GPU each when CUDA exists, else 0
 
@@ -53,10 +59,15 @@ class SweepSpec:
         from harness.datasets import get_task
         from harness.optim import get_optimizer
 
+        from harness.augment import get_augment
+
         task = get_task(self.task)
+        request = task.request(self.variant, self.image_size)
         for arch in _non_empty("--arch", self.archs):
             get_arch(arch)
-            check_fits(arch, in_shape=task.input_shape, head=task.head)
+            check_fits(arch, in_shape=task.shape(request.image_size), heads=task.heads)
+        if self.augment is not None:
+            get_augment(self.augment)
         for name in _non_empty("--optimizer", self.optimizers):
             get_optimizer(name)
         for lr in _non_empty("--lr", self.lrs):

@@ -21,7 +21,7 @@ from harness import __version__
 from harness.architectures import get_arch
 from harness.checkpoint import load_checkpoint
 from harness.config import TrialSpec
-from harness.datasets import DatasetSpec, Split, get_task
+from harness.datasets import DatasetSpec, Split, get_task, load_task
 from harness.errors import HarnessError
 from harness.predict import normalize, open_session, read_metadata
 from harness.store import Store
@@ -54,24 +54,25 @@ def ort_max_ir_version() -> int:
     raise RuntimeError("onnxruntime loads no IR version this onnx can write")
 
 
-def preprocessing(task: DatasetSpec) -> dict[str, Any]:
+def preprocessing(task: DatasetSpec, shape: tuple[int, int, int]) -> dict[str, Any]:
     """How raw pixels become the model's input; written into the file for other runtimes."""
     return {
         "scale": 1.0 / 255.0, "mean": list(task.mean), "std": list(task.std),
-        "resize": list(task.input_shape[1:]), "color": "L" if task.input_shape[0] == 1 else "RGB",
+        "resize": list(shape[1:]), "color": "L" if shape[0] == 1 else "RGB",
         "formula": "(pixel * scale - mean) / std, pixels 0..255, layout NCHW",
     }  # fmt: skip
 
 
 def model_metadata(*, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics: dict[str, Any]) -> dict[str, str]:
     """Everything another runtime needs to use the file without our code."""
+    shape = task.shape(spec.image_size)
     return {
         "task": task.name,
         "classes": json.dumps(list(task.classes)),
-        "input_shape": json.dumps(list(task.input_shape)),
+        "input_shape": json.dumps(list(shape)),
         "input_dtype": "float32",
-        "preprocessing": json.dumps(preprocessing(task)),
-        "output": task.head,  # logits | single_logit (pass through a sigmoid) | image
+        "preprocessing": json.dumps(preprocessing(task, shape)),
+        "output": get_arch(spec.arch).head,  # logits | single_logit (pass through a sigmoid) | image (0..1)
         "report_id": get_arch(spec.arch).report or "",
         "architecture": spec.arch,
         "trial_id": trial_id,
@@ -111,7 +112,7 @@ class Verification:
     passed: bool
 
 
-def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, task: DatasetSpec, test: Split) -> Verification:
+def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, head: str, test: Split) -> Verification:
     """The whole test split through onnxruntime and PyTorch (eval mode, CPU), compared."""
     cuda = torch.cuda.is_available()  # ask onnxruntime for CUDA only when a GPU is really there
     session = open_session(onnx_path, cuda=cuda)
@@ -123,14 +124,15 @@ def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, task: DatasetSpec, t
     ])  # fmt: skip
     with torch.no_grad():
         torch_out = torch.cat([model.eval()(torch.from_numpy(x[i : i + VERIFY_BATCH])) for i in range(0, len(x), VERIFY_BATCH)])
-    ort_t, labels = torch.from_numpy(ort_out), torch.from_numpy(test.labels)
-    predict = OBJECTIVES[task.head].predict
-    agreement = (predict(torch_out) == predict(ort_t)).float().mean().item()
+    ort_t, labels = torch.from_numpy(ort_out), torch.from_numpy(np.asarray(test.labels))
+    objective = OBJECTIVES[head]
+    # Top-1 agreement for classifiers; for image heads, the share of binarised pixels that agree.
+    agreement = (objective.predict(torch_out) == objective.predict(ort_t)).float().mean().item()
     diff = (torch_out - ort_t).abs().max().item()
     return Verification(
         path=str(onnx_path), n=len(labels), max_abs_diff=diff, top1_agreement=agreement,
-        torch_metric=(predict(torch_out) == labels).float().mean().item(),
-        ort_metric=(predict(ort_t) == labels).float().mean().item(),
+        torch_metric=objective.scores(torch_out, labels)["acc"].item() / len(labels),
+        ort_metric=objective.scores(ort_t, labels)["acc"].item() / len(labels),
         provider=session.get_providers()[0],
         requested="CUDAExecutionProvider" if cuda else "CPUExecutionProvider",
         passed=agreement >= MIN_AGREEMENT and diff <= MAX_ABS_DIFF,
@@ -157,17 +159,21 @@ def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec,
     return load_checkpoint(path)
 
 
+def _test_split(spec: TrialSpec) -> Split:
+    return load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size).test
+
+
 def export_trial(store: Store, *, trial_id: str, out_dir: Path, opset: int = OPSET) -> Verification:
     """Export a stored trial's best checkpoint, verify it, and record both in the store."""
     model, spec, ckpt = load_trial(store, trial_id)
     task = get_task(spec.task)
     out_path = out_dir / f"{spec.task}-{spec.arch}-{trial_id}.onnx"
-    test = task.load(spec.data_dir).test
-    example = torch.from_numpy(normalize(test.images[:2], preprocessing(task)))
-    metrics = {k: ckpt["metrics"][k] for k in ("epoch", "val_acc", "val_loss") if k in ckpt["metrics"]}
+    test = _test_split(spec)
+    example = torch.from_numpy(normalize(test.images[:2], preprocessing(task, task.shape(spec.image_size))))
+    metrics = {k: v for k, v in ckpt["metrics"].items() if k == "epoch" or k.startswith("val_")}
     meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)
-    result = verify_onnx(onnx_path=out_path, model=model, task=task, test=test)
+    result = verify_onnx(onnx_path=out_path, model=model, head=get_arch(spec.arch).head, test=test)
     record(store, trial_id=trial_id, result=result, opset=opset, ir_version=proto.ir_version)
     return result
 
@@ -178,8 +184,7 @@ def verify_file(store: Store, *, onnx_path: Path) -> Verification:
     if "trial_id" not in meta:
         raise HarnessError(f"{str(onnx_path)!r} has no harness metadata", "verify files written by `harness export`")
     model, spec, _ = load_trial(store, meta["trial_id"])
-    task = get_task(spec.task)
-    result = verify_onnx(onnx_path=onnx_path, model=model, task=task, test=task.load(spec.data_dir).test)
+    result = verify_onnx(onnx_path=onnx_path, model=model, head=get_arch(spec.arch).head, test=_test_split(spec))
     proto = onnx.load(str(onnx_path), load_external_data=False)
     record(store, trial_id=meta["trial_id"], result=result, opset=proto.opset_import[0].version, ir_version=proto.ir_version)
     return result

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from harness.errors import HarnessError
 
 DB_NAME = "harness.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EPOCH_COLUMNS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "eval_time_s", "samples_per_s",
 )  # fmt: skip
@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     epoch_time_s REAL,                 -- training only, seconds
     eval_time_s REAL,                  -- validation pass, seconds
     samples_per_s REAL,                -- training images per second
+    extra_json TEXT,                   -- the task's own scores, e.g. {"val_psnr": ...} for upsampling
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (trial_id, epoch)
 );
@@ -76,6 +77,8 @@ CREATE TABLE IF NOT EXISTS exports (
     details_json TEXT
 );
 """
+# Upgrades of an older store, in order: MIGRATIONS[v] takes a version-v store to v + 1.
+MIGRATIONS = {1: "ALTER TABLE epochs ADD COLUMN extra_json TEXT;"}
 
 
 def now() -> str:
@@ -121,9 +124,13 @@ class Store:
                 f"results store {str(path)!r} has schema {version}, newer than this harness ({SCHEMA_VERSION})",
                 "upgrade harness or pass --results DIR for another store",
             )
-        if version < SCHEMA_VERSION:  # only a new file: opening an up-to-date store writes nothing
+        if version < SCHEMA_VERSION:  # a new or older file: opening an up-to-date store writes nothing
             with self.conn:
-                self.conn.executescript(SCHEMA)
+                if version == 0:
+                    self.conn.executescript(SCHEMA)  # a new file: today's schema at once
+                else:
+                    for v in range(version, SCHEMA_VERSION):
+                        self.conn.executescript(MIGRATIONS[v])
                 self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
@@ -181,13 +188,17 @@ class Store:
     def record_epoch(self, *, trial_id: str, result: dict[str, Any], node: str | None = None) -> None:
         """One epoch's metrics; a re-reported epoch (after a restore) replaces the old row."""
         values = [result.get(c) for c in EPOCH_COLUMNS]
+        # Task-specific scores (val_psnr, ...): every train_/val_ number without a column of its own.
+        extra = {k: v for k, v in sorted(result.items())
+                 if k.startswith(("train_", "val_")) and k not in EPOCH_COLUMNS and isinstance(v, (int, float))}  # fmt: skip
         with self.conn:
             self.conn.execute(
-                f"INSERT INTO epochs (trial_id, epoch, {', '.join(EPOCH_COLUMNS)}, recorded_at)"
-                f" VALUES (?, ?, {', '.join('?' * len(EPOCH_COLUMNS))}, ?)"
+                f"INSERT INTO epochs (trial_id, epoch, {', '.join(EPOCH_COLUMNS)}, extra_json, recorded_at)"
+                f" VALUES (?, ?, {', '.join('?' * len(EPOCH_COLUMNS))}, ?, ?)"
                 f" ON CONFLICT(trial_id, epoch) DO UPDATE SET"
-                f" {', '.join(f'{c} = excluded.{c}' for c in EPOCH_COLUMNS)}, recorded_at = excluded.recorded_at",
-                (trial_id, result["epoch"], *values, now()),
+                f" {', '.join(f'{c} = excluded.{c}' for c in EPOCH_COLUMNS)}, extra_json = excluded.extra_json,"
+                f" recorded_at = excluded.recorded_at",
+                (trial_id, result["epoch"], *values, json.dumps(extra) if extra else None, now()),
             )
             self.conn.execute(
                 "UPDATE trials SET params = COALESCE(?, params), node = COALESCE(?, node),"

@@ -18,8 +18,8 @@ import ray
 from ray import tune
 
 from harness.config import SweepSpec
-from harness.console import SweepDisplay
-from harness.datasets import get_task, resolve_data_root
+from harness.console import SweepDisplay, err_console, print_warning
+from harness.datasets import get_task, prepare, resolve_data_root
 from harness.environment import collect_environment
 from harness.store import Store
 from harness.trial import run_trial
@@ -49,6 +49,9 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
         "epochs": spec.epochs,
         "seed": spec.seed,
         "data_dir": spec.data_dir,
+        "variant": spec.variant,
+        "image_size": spec.image_size,
+        "augment": spec.augment,
     }
 
 
@@ -112,6 +115,18 @@ def start_ray(*, verbose: bool) -> bool:
     return True
 
 
+def prepare_data(spec: SweepSpec) -> dict[str, Any]:
+    """Decode the task once into the cache, on the driver, before any trial starts; trials only
+    map it. Returns what the sweep records about its data (source, counts, skipped files)."""
+    with err_console.status(f"preparing {spec.task} data (decoded once, then cached)"):
+        meta = prepare(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
+    if meta["skipped"]:
+        first = ", ".join(meta["skipped"][:3])
+        print_warning(f"skipped {len(meta['skipped'])} unreadable image file(s) of {spec.task}, first: {first}")
+    keys = ("source", "variant", "image_size", "counts", "folder", "bytes")
+    return {**{k: meta[k] for k in keys}, "skipped": len(meta["skipped"]), "skipped_first": meta["skipped"][:5]}
+
+
 def run_sweep(
     spec: SweepSpec,
     *,
@@ -127,11 +142,14 @@ def run_sweep(
     import torch
 
     task = get_task(spec.task)
-    # Resolved here so that workers on other nodes get the path, not our environment.
-    spec = replace(spec, data_dir=str(resolve_data_root(spec.data_dir)))
+    request = task.request(spec.variant, spec.image_size)
+    # Resolved here so that workers on other nodes get the path and the defaults, not our environment.
+    spec = replace(spec, data_dir=str(resolve_data_root(spec.data_dir)), variant=request.variant,
+                   image_size=request.image_size)  # fmt: skip
+    data = prepare_data(spec)  # before the store: missing data is a user's error and writes nothing
     sweep_id = new_sweep_id()
     store = Store.create(results_dir)
-    env = collect_environment(seed=spec.seed, argv=argv)
+    env = {**collect_environment(seed=spec.seed, argv=argv), "data": data}
     store.create_sweep(
         sweep_id=sweep_id, task=spec.task, seed=spec.seed, command=env["command"],
         spec_json=spec.to_json(), environment=env,

@@ -21,8 +21,10 @@ class Objective:
     """How a head kind is trained and scored."""
 
     loss: Callable[[Tensor, Tensor], Tensor]  # mean loss over the batch
-    correct: Callable[[Tensor, Tensor], Tensor]  # number of correct predictions in the batch
-    predict: Callable[[Tensor], Tensor]  # class index per sample
+    # Sums over the batch's samples of each score ("acc" always, extras such as "psnr"): summed on
+    # the device during an epoch and divided by the sample count once at its end.
+    scores: Callable[[Tensor, Tensor], dict[str, Tensor]]
+    predict: Callable[[Tensor], Tensor]  # class index per sample (for images: the binarised pixels)
 
 
 def _single_logit_loss(out: Tensor, y: Tensor) -> Tensor:
@@ -33,17 +35,38 @@ def _single_logit_predict(out: Tensor) -> Tensor:
     return (out.squeeze(1) > 0).long()  # sigmoid(z) > 0.5 exactly when z > 0
 
 
+def _image_target(y: Tensor) -> Tensor:
+    return y.float() / 255.0  # targets are stored as uint8 images
+
+
+def _image_loss(out: Tensor, y: Tensor) -> Tensor:
+    return F.binary_cross_entropy(out.float(), _image_target(y))  # the module ends in a sigmoid
+
+
+def _image_scores(out: Tensor, y: Tensor) -> dict[str, Tensor]:
+    """Pixel accuracy against the target binarised at 0.5, PSNR, and the Keras-style accuracy the
+    report printed (round(prediction) == raw target: grey target pixels can never match)."""
+    target, out = _image_target(y), out.float()
+    mse = (out - target).square().mean((1, 2, 3)).clamp_min(1e-10)
+    return {
+        "acc": ((out > 0.5) == (target >= 0.5)).float().mean((1, 2, 3)).sum(),
+        "psnr": (10.0 * torch.log10(1.0 / mse)).sum(),
+        "keras_acc": (out.round() == target).float().mean((1, 2, 3)).sum(),
+    }
+
+
 OBJECTIVES: dict[str, Objective] = {
     "logits": Objective(
         loss=F.cross_entropy,
-        correct=lambda out, y: (out.argmax(1) == y).sum(),
+        scores=lambda out, y: {"acc": (out.argmax(1) == y).sum()},
         predict=lambda out: out.argmax(1),
     ),
     "single_logit": Objective(
         loss=_single_logit_loss,
-        correct=lambda out, y: (_single_logit_predict(out) == y).sum(),
+        scores=lambda out, y: {"acc": (_single_logit_predict(out) == y).sum()},
         predict=_single_logit_predict,
     ),
+    "image": Objective(loss=_image_loss, scores=_image_scores, predict=lambda out: out > 0.5),
 }
 
 
@@ -68,6 +91,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)  # so that timings cover the kernels, not their launch
 
 
+# augment(float pixels 0..255 (N, C, H, W), CPU generator) -> same shape; see harness.augment
+Augmentation = Callable[[Tensor, torch.Generator], Tensor]
+
+
 def train_one_epoch(
     *,
     model: nn.Module,
@@ -78,19 +105,21 @@ def train_one_epoch(
     batch_size: int,
     normalize: Normalizer,
     generator: torch.Generator,
+    augment: Augmentation | None = None,
 ) -> dict[str, float]:
-    """One pass over the split in a random order; returns loss, acc, time_s, samples_per_s."""
+    """One pass over the split in a random order; returns loss, acc (and extra scores), time_s, samples_per_s."""
     model.train()
     device = images.device
     n = len(labels)
     order = torch.randperm(n, generator=generator).to(device)
     loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
+    sums: dict[str, Tensor] = {}
     _sync(device)
     start = time.perf_counter()
     for i in range(0, n, batch_size):
         idx = order[i : i + batch_size]
-        x, y = normalize(images[idx]), labels[idx]
+        x, y = images[idx].to(device, non_blocking=True), labels[idx].to(device, non_blocking=True)
+        x = normalize(augment(x.float(), generator) if augment else x)
         out = model(x)
         loss = objective.loss(out, y)
         optimizer.zero_grad(set_to_none=True)
@@ -98,12 +127,13 @@ def train_one_epoch(
         optimizer.step()
         # Accumulate on the device: a .item() per step would stall the GPU every batch.
         loss_sum += loss.detach() * len(idx)
-        correct += objective.correct(out.detach(), y)
+        for key, value in objective.scores(out.detach(), y).items():
+            sums[key] = sums[key] + value if key in sums else value
     _sync(device)
     elapsed = time.perf_counter() - start
     return {
         "loss": loss_sum.item() / n,
-        "acc": correct.item() / n,
+        **{key: value.item() / n for key, value in sums.items()},
         "time_s": elapsed,
         "samples_per_s": n / elapsed,
     }
@@ -113,7 +143,8 @@ def train_one_epoch(
 def predict_outputs(*, model: nn.Module, images: Tensor, batch_size: int, normalize: Normalizer) -> Tensor:
     """Raw model outputs for a whole split, in eval mode, in order."""
     model.eval()
-    return torch.cat([model(normalize(images[i : i + batch_size])) for i in range(0, len(images), batch_size)])
+    device = next(model.parameters()).device
+    return torch.cat([model(normalize(images[i : i + batch_size].to(device))) for i in range(0, len(images), batch_size)])
 
 
 def evaluate(
@@ -125,12 +156,13 @@ def evaluate(
     batch_size: int,
     normalize: Normalizer,
 ) -> dict[str, float]:
-    """Clean evaluation (eval mode, no augmentation): loss, acc, time_s."""
-    device = images.device
+    """Clean evaluation (eval mode, no augmentation): loss, acc (and extra scores), time_s."""
+    device = next(model.parameters()).device
     _sync(device)
     start = time.perf_counter()
     out = predict_outputs(model=model, images=images, batch_size=batch_size, normalize=normalize)
+    labels = labels.to(device)
     loss = objective.loss(out, labels).item()
-    acc = objective.correct(out, labels).item() / len(labels)
+    scores = {key: value.item() / len(labels) for key, value in objective.scores(out, labels).items()}
     _sync(device)
-    return {"loss": loss, "acc": acc, "time_s": time.perf_counter() - start}
+    return {"loss": loss, **scores, "time_s": time.perf_counter() - start}

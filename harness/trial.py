@@ -14,20 +14,27 @@ from typing import Any
 import torch
 from ray import tune
 
-from harness.architectures import count_params, create_model
+from harness.architectures import count_params, create_model, get_arch
+from harness.augment import get_augment
 from harness.checkpoint import save_checkpoint
 from harness.config import TrialSpec
-from harness.datasets import get_task
+from harness.datasets import DatasetSpec, get_task, load_task
 from harness.optim import create_optimizer
-from harness.train import OBJECTIVES, Normalizer, evaluate, pick_device, train_one_epoch
+from harness.train import OBJECTIVES, Augmentation, Normalizer, evaluate, pick_device, train_one_epoch
 
 EVAL_BATCH = 512  # evaluation needs no gradients, so larger batches only save overhead
+BASE = ("loss", "acc", "time_s", "samples_per_s")  # what every objective reports; the rest are extras
 
 
 def allotted_cpus() -> int:
     """The CPUs Ray reserved for this trial (Ray itself sets OMP_NUM_THREADS=1)."""
     resources = tune.get_context().get_trial_resources().required_resources
     return max(1, int(resources.get("CPU", 1)))
+
+
+def _augmentation(spec: TrialSpec, task: DatasetSpec) -> Augmentation | None:
+    augment = get_augment(spec.augment or task.augment)
+    return None if augment.identity else augment
 
 
 def run_trial(config: dict[str, Any]) -> None:
@@ -37,17 +44,23 @@ def run_trial(config: dict[str, Any]) -> None:
     device = pick_device()
 
     task = get_task(spec.task)
-    data = task.load(spec.data_dir)
+    # Memory-mapped from the decode-once cache (built by the driver; built here, under its lock,
+    # only on a node that has none): trials on one node share the page cache.
+    data = load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
     # Only train and val: the test split is for export verification, never for selection.
+    # On CUDA the split moves to the GPU once; on CPU it stays a memory map.
     tensors = {
         name: (torch.from_numpy(s.images).to(device), torch.from_numpy(s.labels).to(device))
         for name, s in (("train", data.train), ("val", data.val))
     }
-    model = create_model(spec.arch, in_shape=task.input_shape, num_outputs=task.num_outputs).to(device)
+    head = get_arch(spec.arch).head
+    model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
+    model = model.to(device)
     params = count_params(model)
     optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr)
-    objective = OBJECTIVES[task.head]
+    objective = OBJECTIVES[head]
     normalize = Normalizer(task.mean, task.std, device)
+    augment = _augmentation(spec, task)
     generator = torch.Generator().manual_seed(spec.seed)
     sign = 1.0 if task.mode == "max" else -1.0
     best = -math.inf
@@ -56,6 +69,7 @@ def run_trial(config: dict[str, Any]) -> None:
         train = train_one_epoch(
             model=model, objective=objective, optimizer=optimizer, images=tensors["train"][0],
             labels=tensors["train"][1], batch_size=spec.batch_size, normalize=normalize, generator=generator,
+            augment=augment,
         )
         val = evaluate(
             model=model, objective=objective, images=tensors["val"][0], labels=tensors["val"][1],
@@ -73,6 +87,8 @@ def run_trial(config: dict[str, Any]) -> None:
             "samples_per_s": train["samples_per_s"],
             "params": params,
             "diverged": diverged,
+            # the task's own scores beyond acc (PSNR, Keras-style accuracy for upsampling)
+            **{f"{split}_{k}": v for split, r in (("train", train), ("val", val)) for k, v in r.items() if k not in BASE},
         }
         score = sign * metrics[task.metric]
         if diverged or score <= best:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -77,6 +78,29 @@ def render_archs(title: str, rows: list[dict[str, Any]], *, width: int) -> Table
         for r in rows
     ]  # fmt: skip
     return fitted_table(title, ARCH_COLUMNS, cells, width=width)
+
+
+DATA_COLUMNS: list[Column] = [
+    ("task", "left", 9), ("variant", "left", 5), ("input", "left", 6), ("status", "left", 8), ("images", "left", 7),
+    ("skipped", "right", 4), ("cache", "right", 3),
+]  # fmt: skip
+STATUS = {"cached": "[green]cached[/]", "found": "[yellow]found, not cached[/]", "missing": "[red]missing[/]"}
+
+
+def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
+    """`harness data`: one row per task, then where each was found (or what to put where)."""
+    cells = [
+        [r["task"], r["variant"], _plain(r["input"]), STATUS[r["status"]],
+         ", ".join(f"{k} {v:,}" for k, v in (r.get("counts") or {}).items()) or "-",
+         f"{r['skipped']:,}" if "skipped" in r else "-",
+         f"{r['cache_bytes'] / 1e6:,.1f} MB" if r.get("cache_bytes") else "-"]
+        for r in rows
+    ]  # fmt: skip
+    table = fitted_table("tasks (`harness data prepare TASK` decodes one into the cache)", DATA_COLUMNS, cells,
+                         width=width)  # fmt: skip
+    sources = [Text.assemble((f"{r['task']}: ", "bold"), (r["source"], "red" if r["status"] == "missing" else ""))
+               for r in rows]  # fmt: skip
+    return Group(table, *sources)
 
 
 def render_verification(v: dict[str, Any]) -> Table:

@@ -4,12 +4,20 @@ real default sweep (1 epoch) whose store several tests read."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
+
+# Set before Ray starts so that trial processes inherit them: tests never download anything,
+# and decoded caches go to a folder of this session's own, not the user's ~/.cache.
+os.environ["HARNESS_OFFLINE"] = "1"
+os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-cache-")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the project
 
 
 @pytest.fixture(scope="session")

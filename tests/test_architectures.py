@@ -87,12 +87,13 @@ def test_macs_match_a_hand_count():
 
 def test_fixed_inputs_are_refused_with_one_line_before_training():
     with pytest.raises(HarnessError, match=r"takes input 3x32x32 only") as exc:
-        check_fits("vgg8_bn", in_shape=(1, 8, 8), head="logits")
+        check_fits("vgg8_bn", in_shape=(1, 8, 8), heads=("logits",))
     assert "\n" not in str(exc.value) and "harness archs" in str(exc.value)
     with pytest.raises(HarnessError, match="at least 32 px"):
-        check_fits("cnn5_bn", in_shape=(3, 16, 16), head="logits")
+        check_fits("cnn5_bn", in_shape=(3, 16, 16), heads=("logits",))
     with pytest.raises(HarnessError, match="'single_logit' head"):
-        check_fits("keras_cnn2", in_shape=(3, 64, 64), head="logits")
+        check_fits("keras_cnn2", in_shape=(3, 64, 64), heads=("logits",))
+    check_fits("keras_cnn2", in_shape=(3, 64, 64), heads=("logits", "single_logit"))  # cats vs dogs takes both
     with pytest.raises(HarnessError, match="takes input 3x128x128"):
         create_model("keras_cnn4_drop", in_shape=(3, 64, 64), num_outputs=1)
 
@@ -120,7 +121,10 @@ def test_archs_lists_every_architecture_and_the_matched_counts(capsys):
     for name, count in REPORT_COUNTS.items():
         assert rows[name]["params"] == rows[name]["reference_params"] == count
         assert rows[name]["params_match"] is True
-    assert rows["mlp"]["tasks"] == ["digits"] and rows["vgg8_bn"]["macs"] > 0
+    assert rows["vgg8_bn"]["tasks"] == ["cats_vs_dogs@32px", "cifar10", "pokemon150@32px"]
+    assert rows["keras_cnn2"]["tasks"] == ["cats_vs_dogs@64px"] and rows["keras_cnn4_drop"]["tasks"] == ["cats_vs_dogs"]
+    assert rows["upsample_a"]["tasks"] == rows["espcn"]["tasks"] == ["mnist_upsample"]
+    assert "digits" in rows["mlp"]["tasks"] and rows["vgg8_bn"]["macs"] > 0
 
     assert main(["archs"]) == 0
     table = capsys.readouterr().out
@@ -131,6 +135,6 @@ def test_archs_lists_every_architecture_and_the_matched_counts(capsys):
 
 
 def test_archs_for_a_task_counts_at_its_input():
-    rows = {r["name"]: r for r in describe_archs(in_shape=(1, 8, 8), num_outputs=10, head="logits")}
+    rows = {r["name"]: r for r in describe_archs(in_shape=(1, 8, 8), num_outputs=lambda head: 10, heads=("logits",))}
     assert "vgg8_bn" not in rows and "keras_cnn2" not in rows
     assert rows["resnet9"]["counted_at"] == [1, 8, 8] and rows["resnet9"]["params_match"] is None

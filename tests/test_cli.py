@@ -49,9 +49,9 @@ def test_archs_and_data_list_as_json(capsys):
     assert {"mlp", "cnn_small"} <= set(archs)
     assert main(["archs", "--task", "digits", "--format", "json"]) == 0
     assert {r["name"]: r["params"] for r in json.loads(capsys.readouterr().out)}["mlp"] == 64 * 256 + 256 + 256 * 10 + 10
-    assert main(["data", "digits", "--format", "json"]) == 0
+    assert main(["data", "prepare", "digits", "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert row["status"] == "ready" and row["counts"] == {"train": 1077, "val": 360, "test": 360}
+    assert row["status"] == "cached" and row["counts"] == {"train": 1077, "val": 360, "test": 360}
     assert sum(row["per_class"]["test"].values()) == 360
 
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from harness.cli import main
-from harness.datasets import get_task
+from harness.datasets import get_task, load_task
 from harness.export import ort_max_ir_version
 from harness.store import Store
 
@@ -73,7 +73,7 @@ def test_corrupt_model_file_is_one_line_error(swept_copy, tmp_path, capsys):
 
 @pytest.fixture
 def digit_images(tmp_path):
-    test = get_task("digits").load().test
+    test = load_task("digits").test
     folder = tmp_path / "images"
     folder.mkdir()
     for i in range(6):

@@ -9,7 +9,7 @@ import torch
 
 from harness.architectures import check_fits, count_params, create_model, get_arch, list_archs
 from harness.config import SweepSpec
-from harness.datasets import get_task
+from harness.datasets import get_task, load_task
 from harness.errors import HarnessError
 from harness.optim import OPTIMIZERS, create_optimizer
 from harness.store import Store
@@ -39,7 +39,7 @@ def test_a_registered_fixed_input_arch_refuses_other_sizes():
     register_arch("fixed_test", input_shape=(3, 32, 32), num_outputs=10)(lambda **kw: torch.nn.Identity())
     try:
         with pytest.raises(HarnessError, match=r"takes input 3x32x32"):
-            check_fits("fixed_test", in_shape=(1, 8, 8), head="logits")
+            check_fits("fixed_test", in_shape=(1, 8, 8), heads=("logits",))
     finally:
         del _ARCHS["fixed_test"]
 
@@ -59,7 +59,7 @@ def test_normalizer_matches_the_formula():
 
 def test_training_learns_digits():
     task = get_task("digits")
-    data = task.load()
+    data = load_task("digits")
     torch.manual_seed(0)
     model = create_model("mlp", in_shape=task.input_shape, num_outputs=10)
     opt = create_optimizer("adam", model.parameters(), lr=0.003)
@@ -79,13 +79,13 @@ def test_training_learns_digits():
 def test_single_logit_objective_counts_by_sign():
     out = torch.tensor([[2.0], [-1.0], [0.5]])
     y = torch.tensor([1, 1, 0])
-    assert OBJECTIVES["single_logit"].correct(out, y).item() == 1
+    assert OBJECTIVES["single_logit"].scores(out, y)["acc"].item() == 1
     expected = torch.nn.functional.binary_cross_entropy_with_logits(out.squeeze(1), y.float())
     assert OBJECTIVES["single_logit"].loss(out, y).item() == pytest.approx(expected.item())
 
 
 def test_digits_split_is_stratified_and_fixed():
-    a, b = get_task("digits").load(), get_task("digits").load()
+    a, b = load_task("digits"), load_task("digits")
     assert (len(a.train), len(a.val), len(a.test)) == (1077, 360, 360)
     assert (a.test.labels == b.test.labels).all()
     assert a.train.images.dtype.name == "uint8" and a.train.images.shape[1:] == (1, 8, 8)

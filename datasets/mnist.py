@@ -1,0 +1,95 @@
+"""MNIST and Fashion-MNIST from IDX files, gzipped or not: torchvision's `MNIST/raw` and
+`FashionMNIST/raw` folders, or Debian's `dataset-fashion-mnist` package."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import HarnessError
+
+from ._download import torchvision_download
+from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, register_task
+from ._split import VAL_FRACTION, stratified
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
+}  # fmt: skip
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")  # fmt: skip
+# Where each set's files may be, relative to the data root (torchvision's layouts first).
+SOURCES = {
+    "mnist": ("mnist/MNIST/raw", "MNIST/raw", "mnist"),
+    "fashion_mnist": ("fashion_mnist/FashionMNIST/raw", "FashionMNIST/raw", "fashion_mnist"),
+}
+
+
+def _open(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (unsigned bytes, big-endian dims) as a uint8 array of its declared shape."""
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    try:
+        if raw[:2] != b"\0\0" or raw[2] != 0x08:
+            raise ValueError("not an unsigned-byte IDX file")
+        ndim = raw[3]
+        dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+        data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+        return data.reshape(dims)
+    except (ValueError, IndexError) as exc:
+        raise HarnessError(f"{path} is not a valid IDX file ({exc})", "download the set's files again") from None
+
+
+def find_idx(root: Path, name: str) -> Path:
+    candidates = [root / rel for rel in SOURCES[name]] + [root]
+    if name == "fashion_mnist":
+        candidates.append(DEBIAN_FASHION)
+    for folder in candidates:
+        if all(_open(folder, stem) for stem in FILES.values()):
+            return folder
+    hint = f"put {', '.join(FILES.values())} (.gz or not) in {root / SOURCES[name][0]}, or run online to download them"
+    if name == "fashion_mnist":
+        hint += f", or `apt-get install dataset-fashion-mnist` ({DEBIAN_FASHION})"
+    raise MissingData(f"{name} IDX files not found under {root}", hint)
+
+
+def read_set(folder: Path) -> dict[str, np.ndarray]:
+    arrays = {key: read_idx(_open(folder, stem)) for key, stem in FILES.items()}  # type: ignore[arg-type]
+    for split in ("train", "test"):
+        if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
+            raise HarnessError(f"{folder}: {split} images and labels differ in count", "download the files again")
+    return arrays
+
+
+def split_set(arrays: dict[str, np.ndarray]) -> tuple[Split, Split, Split]:
+    """Train / a stratified 10% validation from the training file / the test file."""
+    images, labels = arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64)
+    rest, held = stratified(labels, VAL_FRACTION)
+    test = Split(arrays["test_images"][:, None], arrays["test_labels"].astype(np.int64))
+    return Split(images[rest], labels[rest]), Split(images[held], labels[held]), test
+
+
+def _register(name: str, classes: tuple[str, ...], mean: float, std: float, dataset: str, description: str) -> None:
+    def decode(folder: Path, _request: Request) -> TaskData:
+        return TaskData(*split_set(read_set(folder)), source=f"{name} IDX files in {folder}")
+
+    register_task(DatasetSpec(
+        name=name, kind="classification", input_shape=(1, 28, 28), classes=classes, mean=(mean,), std=(std,),
+        find=lambda root, _request: find_idx(root, name), decode=decode,
+        download=torchvision_download(dataset, name), description=description,
+    ))  # fmt: skip
+
+
+_register("mnist", tuple(str(d) for d in range(10)), 0.1307, 0.3081, "MNIST",
+          "MNIST digits, 28x28 grey, 54k/6k/10k")  # fmt: skip
+_register("fashion_mnist", FASHION_CLASSES, 0.2860, 0.3530, "FashionMNIST",
+          "Fashion-MNIST, 28x28 grey, 10 clothing classes, 54k/6k/10k")  # fmt: skip
