@@ -21,13 +21,19 @@ def stratified(labels: np.ndarray, fraction: float, *, seed: int = SPLIT_SEED) -
 
 
 def per_class(labels: np.ndarray, counts: list[int], *, seed: int = SPLIT_SEED) -> list[np.ndarray]:
-    """Consecutive random parts with `counts[i]` samples of each class (fewer when a class runs out)."""
+    """Consecutive random parts with `counts[i]` samples of each class.
+
+    A class with fewer files than the counts ask for (corrupt files skipped, a smaller copy) is
+    split in the same proportions, so no part is starved."""
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[] for _ in counts]
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
+        want = counts
+        if len(idx) < sum(counts):
+            want = [int(round(n * len(idx) / sum(counts))) for n in counts]
         start = 0
-        for part, n in zip(parts, counts):
+        for part, n in zip(parts, want):
             part.append(idx[start : start + n])
             start += n
     return [np.sort(np.concatenate(p)) for p in parts]

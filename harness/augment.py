@@ -30,12 +30,15 @@ class Augment:
     shear_deg: float = 0.0  # Keras ImageDataGenerator shear_range: shear angle uniform in [-s, s] degrees
     zoom: float = 0.0  # Keras zoom_range: zoom factors uniform in [1 - zoom, 1 + zoom], independently for x and y
     crop_pad: int = 0  # random crop of the original size after zero padding by crop_pad pixels (CIFAR)
+    fill: str = "zeros"  # what rotation/shear/zoom read outside the image: "zeros" (torchvision) or "border" (Keras "nearest")
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.hflip <= 1.0 and 0.0 <= self.vflip <= 1.0):
             raise ValueError(f"flip probabilities must lie in [0, 1], got hflip={self.hflip}, vflip={self.vflip}")
         if min(self.rotate_deg, self.shear_deg, self.zoom, self.crop_pad) < 0:
             raise ValueError(f"augmentation ranges must be >= 0: {self}")
+        if self.fill not in ("zeros", "border"):
+            raise ValueError(f"fill must be 'zeros' or 'border', got {self.fill!r}")
         if self.zoom >= 1.0:
             raise ValueError(f"zoom must be < 1 so that every zoom factor stays positive, got {self.zoom}")
 
@@ -69,7 +72,7 @@ class Augment:
                 zooms=None if not self.zoom else 1.0 + _symmetric(self.zoom, (2, n), generator),  # x, y independent
                 height=height, width=width,
             )  # fmt: skip
-            out = _warp(out, theta.to(device=images.device, dtype=images.dtype))
+            out = _warp(out, theta.to(device=images.device, dtype=images.dtype), fill=self.fill)
         if self.hflip:
             out = _flip_where(out, torch.rand(n, generator=generator) < self.hflip, dim=3)
         if self.vflip:
@@ -114,10 +117,11 @@ def _affine_matrices(*, angles_deg: Tensor | None = None, shears_deg: Tensor | N
     return torch.cat([a, torch.zeros(a.shape[0], 2, 1, dtype=a.dtype)], dim=2)
 
 
-def _warp(images: Tensor, theta: Tensor) -> Tensor:
-    """One bilinear resampling of the whole batch; points outside the image read 0 (black)."""
+def _warp(images: Tensor, theta: Tensor, *, fill: str = "zeros") -> Tensor:
+    """One bilinear resampling of the whole batch; points outside the image read 0 (black), or
+    the nearest edge pixel with fill="border"."""
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode=fill, align_corners=False)
 
 
 def _shift(images: Tensor, offsets: Tensor, *, pad: int) -> Tensor:
@@ -143,9 +147,9 @@ def _flip_where(images: Tensor, mask: Tensor, *, dim: int) -> Tensor:
 AUGMENTATIONS: dict[str, Augment] = {
     "none": Augment(),
     "uni2022": Augment(hflip=0.5, rotate_deg=10),  # uni2022-catsdogs: RandomHorizontalFlip + RandomRotation(10)
-    # Keras ImageDataGenerator(shear_range=0.2, zoom_range=0.2, horizontal_flip=True); fill 0 here, where
-    # Keras' default fill_mode is "nearest".
-    "itesm2022": Augment(hflip=0.5, shear_deg=0.2, zoom=0.2),
+    # Keras ImageDataGenerator(shear_range=0.2, zoom_range=0.2, horizontal_flip=True), with Keras' default
+    # fill_mode "nearest" (edge pixels repeated), which the report did not change.
+    "itesm2022": Augment(hflip=0.5, shear_deg=0.2, zoom=0.2, fill="border"),
     "pokemon": Augment(hflip=0.5, vflip=0.5, rotate_deg=15),  # uni2022-pokemon: RandomRotation + h/v flips (15 deg)
     "cifar": Augment(hflip=0.5, crop_pad=4),  # the standard CIFAR crop + flip
 }

@@ -21,6 +21,13 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shar
 
 
 @pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real datasets kept beside the project (CI has them too): these tests never skip."""
+    assert SHARED_DATA.is_dir(), f"{SHARED_DATA} is missing: the real-data tests need ../shared/data"
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
 def ray_session():
     import ray
 

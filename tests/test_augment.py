@@ -164,3 +164,12 @@ def test_benchmark_uni2022_batch(benchmark):
     aug, gen = get_augment("uni2022"), _gen()
     out = benchmark.pedantic(lambda: aug(x, gen), rounds=5, iterations=1)
     assert out.shape == x.shape
+
+
+def test_border_fill_repeats_edge_pixels_where_zeros_fill_reads_black():
+    images = torch.full((4, 3, 16, 16), 100.0)
+    theta = _affine_matrices(zooms=torch.full((2, 4), 1.5, dtype=torch.float64), height=16, width=16)
+    zoomed_out = {fill: _warp(images, theta.float(), fill=fill) for fill in ("zeros", "border")}
+    assert zoomed_out["zeros"].min() == 0  # the corners come from outside the image
+    assert torch.allclose(zoomed_out["border"], images)  # a flat image stays flat with Keras' "nearest"
+    assert AUGMENTATIONS["itesm2022"].fill == "border"
