@@ -104,6 +104,9 @@ def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) 
     meta = read_metadata(session)
     if "preprocessing" not in meta or "classes" not in meta:
         raise HarnessError(f"{str(model_path)!r} has no harness metadata", "export it with `harness export`")
+    if meta.get("output") == "image":
+        raise HarnessError(f"{str(model_path)!r} is an image-to-image model, not a classifier",
+                           "run it with onnxruntime directly: its output is an image in [0, 1]")  # fmt: skip
     shape = tuple(meta["input_shape"])
     classes = meta["classes"]
     input_name = session.get_inputs()[0].name
