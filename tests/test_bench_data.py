@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ MAKE_CIFAR_BATCHES = SHARED_DATA / "cifar10" / "make_batches.py"
 SIDE = 128  # uni2022-catsdogs trains at 128 x 128
 BATCH = 128  # its batch size
 THREADS = 2  # the whole machine: both pipelines get the same intra-op threads
+BASELINE_ROUNDS = 2  # the report's data pass, per worker count (ours: the benchmark's 3 rounds)
 EPOCH_IMAGES = 512  # the epoch comparison runs on the first 512 train images: 2 cores, bounded time
 MIB = 2**20  # memory and sizes are reported in MiB (what free and top call MB)
 
@@ -167,13 +167,17 @@ def test_bench_cats_vs_dogs_data_and_epoch(benchmark, two_threads):
         our_seconds.append(time.perf_counter() - start)
         return n
 
+    load_before = os.getloadavg()[0]
     assert benchmark.pedantic(our_pass, rounds=3, iterations=1) == len(labels)
-    ours = len(labels) / statistics.median(our_seconds)
-    baseline = {}
-    for workers in (0, 2):
-        n, seconds = _loader_pass(_loader(folder, train_files, workers))
-        assert n == len(labels)
-        baseline[workers] = n / seconds
+    baseline_seconds: dict[int, list[float]] = {0: [], 2: []}
+    for _ in range(BASELINE_ROUNDS):
+        for workers in (0, 2):
+            n, seconds = _loader_pass(_loader(folder, train_files, workers))
+            assert n == len(labels)
+            baseline_seconds[workers].append(seconds)
+    # Best of the rounds for every pipeline: on a shared machine other work only ever adds time.
+    ours = len(labels) / min(our_seconds)
+    baseline = {workers: len(labels) / min(seconds) for workers, seconds in baseline_seconds.items()}
 
     # -- one training epoch of cnn4_bn_mlp through each pipeline, on the same first 512 train images
     _warm_up()
@@ -201,7 +205,11 @@ def test_bench_cats_vs_dogs_data_and_epoch(benchmark, two_threads):
     _positive(figures)
     benchmark.extra_info.update({key: round(value, 3) for key, value in figures.items()})
     benchmark.extra_info.update({
-        "data_images": len(labels), "data_rounds_ours_s": [round(s, 3) for s in our_seconds],
+        "data_images": len(labels), "data_rate": "best of the rounds", "data_rounds_ours_s": [round(s, 3) for s in our_seconds],
+        "data_rounds_baseline_w0_s": [round(s, 3) for s in baseline_seconds[0]],
+        "data_rounds_baseline_w2_s": [round(s, 3) for s in baseline_seconds[2]],
+        # other processes on a shared machine slow every figure: the load says how quiet it was
+        "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2),
         "epoch_images": EPOCH_IMAGES, "epoch_subset": f"first {EPOCH_IMAGES} of the 1,800 train images, both pipelines",
         "threads": THREADS, "batch_size": BATCH, "image_side": SIDE, "cache_bytes": meta["bytes"],
         "goal": "data time >= 5x lower (data_speedup >= 5), epoch never slower (epoch_speedup >= 1); reported, not asserted",

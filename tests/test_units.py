@@ -145,3 +145,19 @@ def test_fitted_table_drops_the_least_important_columns():
     assert [c.header for c in narrow.columns] == ["name", "value"]
     wide = fitted_table("t", columns, rows, width=200)
     assert [c.header for c in wide.columns] == ["name", "extra", "value"]
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    from harness.store import SCHEMA, SCHEMA_VERSION
+
+    v1 = "\n".join(line for line in SCHEMA.splitlines() if "extra_json" not in line)
+    conn = sqlite3.connect(tmp_path / "harness.db")
+    conn.executescript(v1)
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with Store.create(tmp_path) as store:
+        columns = [r["name"] for r in store._rows("PRAGMA table_info(epochs)")]
+        assert "extra_json" in columns
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
