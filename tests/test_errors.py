@@ -32,6 +32,11 @@ def _fingerprint(results):
         (["--lr", "0"], ["0.0", "--lr"]),
         (["--lr", "-0.1"], ["-0.1", "--lr"]),
         (["--epochs", "0"], ["epochs 0", "--epochs"]),
+        (["--task", "cifar10", "--arch", "mlp", "--variant", "huge"], ["variant of cifar10 'huge'", "full, report"]),
+        (["--image-size", "64"], ["fixed image size of 8 px", "--image-size"]),
+        (["--task", "cats_vs_dogs", "--arch", "mlp", "--image-size", "4"], ["image size 4 is out of range"]),
+        (["--augment", "wild"], ["augmentation 'wild'", "cifar"]),
+        (["--task", "pokemon150", "--arch", "cnn5_bn", "--data-dir", "/nonexistent"], ["not found", "PokemonData"]),
     ],
 )
 def test_bad_sweep_flags(flags, expected, swept_copy, capsys):
