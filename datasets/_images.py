@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.imagefile import read_image
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -32,13 +33,7 @@ def decode_image(path: Path, size: int) -> np.ndarray | None:
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            img.draft("RGB", (size, size))  # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that suffices
-            if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
-                rgba = img.convert("RGBA")  # transparent pixels on white, as the Pokemon copy was prepared
-                img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-            rgb = img.convert("RGB").resize((size, size), Image.BILINEAR)
-            return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
+        return read_image(path, width=size, height=size)
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         # OSError covers truncated files and "cannot identify image file"; bombs raise their own error.
         return None

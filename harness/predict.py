@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.imagefile import read_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 JSON_KEYS = ("classes", "input_shape", "preprocessing", "metrics")  # metadata values stored as JSON
@@ -55,14 +56,10 @@ def normalize(images: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
 
 
 def load_image(path: Path, *, shape: tuple[int, int, int]) -> np.ndarray:
-    """One image file -> uint8 (C, H, W) in the model's colour mode and size."""
-    from PIL import Image
-
+    """One image file -> uint8 (C, H, W) in the model's colour mode and size, decoded exactly as
+    the training data was."""
     channels, height, width = shape
-    with Image.open(path) as img:
-        img = img.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
-        array = np.asarray(img, dtype=np.uint8)
-    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+    return read_image(path, width=width, height=height, grey=channels == 1)
 
 
 def collect_images(inputs: list[str]) -> list[Path]:

@@ -350,3 +350,15 @@ def test_real_pokemon150(shared_data):
     assert len(labels) == 6_817 and len(np.unique(labels)) == 150
     per_class = np.bincount(labels, minlength=150)
     assert (np.bincount(data.test.labels, minlength=150) == np.rint(0.2 * per_class)).all()
+
+
+def test_predict_decodes_a_file_exactly_as_training_did(tmp_path):
+    from harness.datasets._images import decode_image
+    from harness.predict import load_image
+
+    write_image(tmp_path / "alpha.png", mode="RGBA")
+    write_image(tmp_path / "cmyk.jpg", mode="CMYK")
+    Image.fromarray(RNG.integers(0, 256, (300, 400, 3)).astype(np.uint8)).save(tmp_path / "big.jpg")  # draft-scaled
+    for path in tmp_path.iterdir():
+        assert (decode_image(path, 32) == load_image(path, shape=(3, 32, 32))).all(), path.name
+    assert (decode_image(tmp_path / "alpha.png", 8) == 255).all()  # fully transparent -> white
