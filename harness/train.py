@@ -83,7 +83,8 @@ class Normalizer:
         self.shift = (torch.tensor(mean, device=device) / torch.tensor(std, device=device)).view(1, -1, 1, 1)
 
     def __call__(self, images: Tensor) -> Tensor:
-        return images.float() * self.scale - self.shift
+        x = images.to(torch.float32, copy=True)  # a fresh tensor: the in-place steps never touch the input
+        return x.mul_(self.scale).sub_(self.shift)
 
 
 def _sync(device: torch.device) -> None:
@@ -91,8 +92,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)  # so that timings cover the kernels, not their launch
 
 
-# augment(float pixels 0..255 (N, C, H, W), CPU generator) -> same shape; see harness.augment
+# augment(pixels 0..255 (N, C, H, W), uint8 or float, CPU generator) -> same shape; see harness.augment
 Augmentation = Callable[[Tensor, torch.Generator], Tensor]
+
+
+def batch_inputs(images: Tensor, idx: Tensor, *, normalize: Normalizer, augment: Augmentation | None,
+                 generator: torch.Generator) -> Tensor:  # fmt: skip
+    """The model's input for the samples `idx`: gathered, augmented while still uint8 where the
+    augmentation allows (a quarter of the bytes to move), then normalised to float32."""
+    x = images[idx]
+    return normalize(augment(x, generator) if augment else x)
 
 
 def train_one_epoch(
@@ -118,8 +127,7 @@ def train_one_epoch(
     start = time.perf_counter()
     for i in range(0, n, batch_size):
         idx = order[i : i + batch_size]
-        x, y = images[idx].to(device, non_blocking=True), labels[idx].to(device, non_blocking=True)
-        x = normalize(augment(x.float(), generator) if augment else x)
+        x, y = batch_inputs(images, idx, normalize=normalize, augment=augment, generator=generator), labels[idx]
         out = model(x)
         loss = objective.loss(out, y)
         optimizer.zero_grad(set_to_none=True)

@@ -173,3 +173,33 @@ def test_border_fill_repeats_edge_pixels_where_zeros_fill_reads_black():
     assert zoomed_out["zeros"].min() == 0  # the corners come from outside the image
     assert torch.allclose(zoomed_out["border"], images)  # a flat image stays flat with Keras' "nearest"
     assert AUGMENTATIONS["itesm2022"].fill == "border"
+
+
+def test_nearest_gather_matches_grid_sample_nearest_and_keeps_uint8():
+    from harness.augment import _gather_warp
+
+    images = _batch(16, 3, 24, 40).round().to(torch.uint8)
+    theta = _affine_matrices(angles_deg=torch.linspace(-30, 30, 16, dtype=torch.float64),
+                             zooms=torch.full((2, 16), 1.1, dtype=torch.float64), height=24, width=40).float()  # fmt: skip
+    ours = _gather_warp(images, theta)
+    grid = F.affine_grid(theta, [16, 3, 24, 40], align_corners=False)
+    reference = F.grid_sample(images.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    assert ours.dtype == torch.uint8
+    assert (ours.float() == reference).float().mean() > 0.999  # only exact .5 ties may round apart
+    augmented = AUGMENTATIONS["uni2022"](images, _gen())
+    assert augmented.dtype == torch.uint8 and augmented.shape == images.shape
+
+
+def test_flips_folded_into_the_nearest_gather_equal_flipping_afterwards():
+    from harness.augment import _gather_warp
+
+    images = _batch(32, 3, 20, 28).round().to(torch.uint8)
+    theta = _affine_matrices(angles_deg=torch.linspace(-10, 10, 32, dtype=torch.float64), height=20, width=28).float()
+    h, v = torch.arange(32) % 2 == 0, torch.arange(32) % 3 == 0
+    plain = _gather_warp(images, theta)
+    expected = torch.where(v.view(-1, 1, 1, 1), torch.where(h.view(-1, 1, 1, 1), plain.flip(3), plain).flip(2),
+                           torch.where(h.view(-1, 1, 1, 1), plain.flip(3), plain))  # fmt: skip
+    folded = _gather_warp(images, theta, hflip=h, vflip=v)
+    assert (folded == expected).float().mean() > 0.999  # exact up to float ties at .5
+    border = _gather_warp(images, theta, fill="border")
+    assert (border > 0).float().mean() > (plain > 0).float().mean()  # corners repeat edges instead of black

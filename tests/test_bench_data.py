@@ -30,7 +30,7 @@ from harness.datasets import get_task, load_task, prepare
 from harness.datasets._split import VAL_FRACTION, stratified
 from harness.optim import create_optimizer
 from harness.store import Store
-from harness.train import OBJECTIVES, Normalizer, train_one_epoch
+from harness.train import OBJECTIVES, Normalizer, batch_inputs, train_one_epoch
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # as conftest: ../shared/data
 CATS_DOGS = SHARED_DATA / "cats_vs_dogs"
@@ -56,8 +56,8 @@ def _positive(figures: dict[str, float]) -> None:
 def _report_folder(root: Path) -> Any:
     """uni2022-catsdogs' pipeline (REPORTS.md): PIL decode, resize, crop, flip, rotate per sample.
 
-    RandomRotation keeps torchvision's default nearest-neighbour interpolation on uint8 pixels;
-    ours rotates with a bilinear grid_sample in float32, the dearer (and smoother) of the two.
+    RandomRotation keeps torchvision's default nearest-neighbour interpolation, as ours does
+    (the "uni2022" preset gathers nearest pixels on the uint8 batch).
     """
     from torchvision import datasets, transforms
 
@@ -85,13 +85,13 @@ def _loader_pass(loader: torch.utils.data.DataLoader) -> tuple[int, float]:
 
 
 def _our_data_pass(images: Tensor, normalize: Normalizer, generator: torch.Generator) -> int:
-    """What train_one_epoch does to the data, minus the model: permutation, gather, float,
-    batch augmentation, normalisation."""
+    """What train_one_epoch does to the data, minus the model: permutation, then per batch
+    `batch_inputs` (gather, augmentation, normalisation), the very function the epoch calls."""
     augment = get_augment("uni2022")
     order = torch.randperm(len(images), generator=generator)
     n = 0
     for i in range(0, len(images), BATCH):
-        x = normalize(augment(images[order[i : i + BATCH]].float(), generator))
+        x = batch_inputs(images, order[i : i + BATCH], normalize=normalize, augment=augment, generator=generator)
         assert x.shape[1:] == (3, SIDE, SIDE) and x.dtype == torch.float32
         n += len(x)
     return n
