@@ -11,7 +11,6 @@ generator, one call per knob, so a seed gives the same augmentation on any devic
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

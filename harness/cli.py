@@ -319,7 +319,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     words = list(args.words)
     if (args.variant or args.image_size) and len([w for w in words if w != "prepare"]) != 1:
-        raise HarnessError("--variant and --image-size apply to one task", "name exactly one task, e.g. harness data cifar10 --variant full")
+        raise HarnessError("--variant and --image-size apply to one task",
+                           "name exactly one task, e.g. harness data cifar10 --variant full")  # fmt: skip
     if words[:1] == ["prepare"]:
         if len(words) == 1:
             raise HarnessError("`harness data prepare` needs a task", f"e.g. harness data prepare {list_tasks()[0]}")
@@ -331,7 +332,8 @@ def cmd_data(args: argparse.Namespace) -> int:
                 print_warning(f"{name}: skipped {len(meta['skipped'])} unreadable file(s), first: "
                               f"{', '.join(meta['skipped'][:3])}")  # fmt: skip
     elif len(words) > 1:
-        raise HarnessError(f"`harness data` takes one task, got {len(words)}", "use `harness data prepare T1 T2` to prepare several")
+        raise HarnessError(f"`harness data` takes one task, got {len(words)}",
+                           "use `harness data prepare T1 T2` to prepare several")  # fmt: skip
     else:
         names = [get_task(words[0]).name] if words else list_tasks()
     rows = [describe_task(name, args.data_dir, variant=args.variant, image_size=args.image_size) for name in names]

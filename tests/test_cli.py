@@ -88,3 +88,15 @@ def test_verification_shows_a_silent_cuda_fallback():
     assert "fell back" in out.export_text()
     out.print(render_verification({**v, "requested": "CPUExecutionProvider"}))
     assert out.export_text().count("fell back") == 0
+
+
+def test_data_command_mistakes_are_one_line(capsys):
+    for argv, expected in (
+        (["data", "prepare"], "needs a task"),
+        (["data", "--variant", "full"], "apply to one task"),
+        (["data", "cifar10", "mnist"], "takes one task"),
+        (["data", "imagenet"], "unknown task 'imagenet'"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, (argv, err)

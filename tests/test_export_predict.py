@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from harness.cli import main
-from harness.datasets import get_task, load_task
+from harness.datasets import load_task
 from harness.export import ort_max_ir_version
 from harness.store import Store
 
