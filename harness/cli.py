@@ -55,6 +55,14 @@ class ListAction(argparse.Action):
         setattr(namespace, self.dest, items)
 
 
+def _lr_range(text: str) -> tuple[float, float]:
+    """`--lr-range 1e-4:1e-1` -> (0.0001, 0.1)."""
+    low, sep, high = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW:HIGH, e.g. 1e-4:1e-1")
+    return float(low), float(high)
+
+
 def _add_results(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)")
 
@@ -92,7 +100,19 @@ def build_parser() -> Parser:
     p.add_argument("--lr", action=ListAction, convert=float, help="learning rates, > 0 (default: 0.003,0.03)")
     p.add_argument("--batch-size", action=ListAction, convert=int, help="batch sizes (default: 64)")
     p.add_argument("--epochs", type=int, help="epochs per trial, >= 1 (default: 10)")
-    p.add_argument("--seed", type=int, help="seed for weights and shuffling (default: 0)")
+    p.add_argument("--weight-decay", action=ListAction, convert=float, help="weight decays, >= 0 (default: 0)")
+    p.add_argument("--seed", action=ListAction, convert=int, help="seeds for weights and shuffling (default: 0)")
+    p.add_argument("--config", metavar="FILE.toml", help="a sweep file (keys as in the README); flags override it")
+    p.add_argument("--search", help="grid (every combination), random or optuna (default: grid)")
+    p.add_argument("--num-samples", type=int, help="grid: repeats of the grid; random/optuna: trials drawn (default: 1)")
+    p.add_argument("--lr-range", type=_lr_range, metavar="LOW:HIGH", help="random/optuna: learning rate log-uniform in it")
+    p.add_argument("--scheduler", help="fifo (every trial runs all epochs) or asha (stops weak trials early)")
+    p.add_argument("--max-concurrent", type=int, help="at most this many trials at once (default: what resources allow)")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop the sweep after this long")
+    p.add_argument("--resume", nargs="?", const="latest", metavar="SWEEP_ID",
+                   help="continue an interrupted sweep (default: the latest one in the store)")  # fmt: skip
+    p.add_argument("--address", help="join an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
+    p.add_argument("--storage", metavar="PATH|URI", help="Ray's experiment storage, shared by all nodes (default: RESULTS/ray)")
     _add_data_flags(p)
     p.add_argument("--augment", help="batch augmentation preset (default: the task's reports'): "
                                      "none, uni2022, itesm2022, pokemon, cifar")  # fmt: skip
@@ -181,27 +201,49 @@ def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.config import SweepSpec
 
+    if args.resume:
+        return _resume(args)
     given = {
         "task": args.task, "archs": args.arch, "optimizers": args.optimizer, "lrs": args.lr,
-        "batch_sizes": args.batch_size, "epochs": args.epochs, "seed": args.seed, "data_dir": args.data_dir,
-        "variant": args.variant, "image_size": args.image_size, "augment": args.augment,
-        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+        "lr_range": args.lr_range, "batch_sizes": args.batch_size, "weight_decays": args.weight_decay,
+        "epochs": args.epochs, "seeds": args.seed, "search": args.search, "num_samples": args.num_samples,
+        "scheduler": args.scheduler, "max_concurrent": args.max_concurrent, "time_budget_s": args.time_budget,
+        "data_dir": args.data_dir, "variant": args.variant, "image_size": args.image_size, "augment": args.augment,
+        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial, "address": args.address,
+        "storage": args.storage,
     }  # fmt: skip
-    spec = SweepSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
+    spec = SweepSpec.from_toml(args.config, given) if args.config else SweepSpec(**given)
     spec.validate()
-    from harness.store import Store, prepare_results_dir
+    from harness.store import prepare_results_dir
 
     results_dir = prepare_results_dir(_results_dir(args))
     from harness.sweep import run_sweep  # imports ray: only once the spec is known to be good
 
     sweep_id = run_sweep(spec, results_dir=results_dir, argv=["harness", *args.argv], verbose=args.verbose,
                          live=not args.no_live and args.format == "table")  # fmt: skip
+    return _after_sweep(args, results_dir, spec.task, sweep_id)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """`harness sweep --resume [ID]`: the sweep's own spec; only output flags apply."""
+    from harness.sweep import resume_sweep
+
+    results_dir = _results_dir(args)
+    sweep_id, task = resume_sweep(results_dir, None if args.resume == "latest" else args.resume,
+                                  verbose=args.verbose, live=not args.no_live and args.format == "table")  # fmt: skip
+    return _after_sweep(args, results_dir, task, sweep_id)
+
+
+def _after_sweep(args: argparse.Namespace, results_dir: Path, task: str, sweep_id: str) -> int:
+    """The sweep's leaderboard, then its best trial exported and verified (unless --no-export)."""
     from harness.leaderboard import best_trial_id, leaderboards
+    from harness.store import Store
 
     with Store.existing(results_dir) as store:
-        best = best_trial_id(store, spec.task, sweep_id=sweep_id)
+        best = best_trial_id(store, task, sweep_id=sweep_id)
         verification = _export(store, best, results_dir / "onnx") if best and not args.no_export else None
-        boards = leaderboards(store, task=spec.task, sweep_id=sweep_id)  # with the export's status
+        boards = leaderboards(store, task=task, sweep_id=sweep_id)  # with the export's status
     if args.format == "json":
         print_json({"sweep_id": sweep_id, "leaderboards": boards, "export": verification})
     else:

@@ -7,10 +7,17 @@ a user's mistake costs one line on the terminal and nothing in the store.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, lookup, unknown_choice
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,7 @@ class TrialSpec:
     batch_size: int  # images per optimizer step
     epochs: int  # full passes over the training split
     seed: int  # seeds weights init and shuffling; the data split has its own fixed seed
+    weight_decay: float = 0.0
     data_dir: str | None = None  # data root; None: HARNESS_DATA_DIR or the user cache
     variant: str | None = None  # the task's split recipe; None: its default
     image_size: int | None = None  # photo sets: the side images are resized to; None: the task's default
@@ -35,23 +43,46 @@ class TrialSpec:
         return cls(**{k: v for k, v in config.items() if k in names})
 
 
+SEARCHES = ("grid", "random", "optuna")  # Ray Tune: grid/random variants, or its Optuna searcher
+SCHEDULERS = ("fifo", "asha")  # run every trial to the end, or stop weak ones early (ASHA)
+
+
 @dataclass(frozen=True)
 class SweepSpec:
-    """A grid over architectures x optimizers x learning rates x batch sizes for one task."""
+    """Architectures x optimizers x learning rates x batch sizes x weight decays x seeds for one task.
+
+    `search="grid"` runs every combination (`num_samples` times); "random" and "optuna" draw
+    `num_samples` trials from the same lists, with the learning rate log-uniform in `lr_range`
+    when one is given.
+    """
 
     task: str = "digits"
     archs: tuple[str, ...] = ("mlp", "cnn_small")
     optimizers: tuple[str, ...] = ("momentum", "adam")
     lrs: tuple[float, ...] = (0.003, 0.03)
+    lr_range: tuple[float, float] | None = None  # (low, high): log-uniform, random/optuna only
     batch_sizes: tuple[int, ...] = (64,)
+    weight_decays: tuple[float, ...] = (0.0,)
     epochs: int = 10
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+    search: str = "grid"
+    num_samples: int = 1
+    scheduler: str = "fifo"
+    max_concurrent: int | None = None  # None: as many trials as the resources allow
+    time_budget_s: float | None = None  # stop the whole sweep after this many seconds
     data_dir: str | None = None
     variant: str | None = None
     image_size: int | None = None
     augment: str | None = None
     cpus_per_trial: float | None = None  # None: 1 CPU each, trials share the machine's cores
     gpus_per_trial: float | None = None  # None: a quarter GPU each when CUDA exists, else 0
+    address: str | None = None  # an existing Ray cluster ("auto", HOST:PORT, ray://...); None: start one
+    storage: str | None = None  # where Ray keeps experiment state and checkpoints; None: RESULTS/ray
+
+    @property
+    def seed(self) -> int:
+        """The sweep's own seed (searchers draw from it): the first trial seed."""
+        return self.seeds[0]
 
     def validate(self) -> "SweepSpec":
         """Raise HarnessError naming the first bad value; return self when all is well."""
@@ -78,19 +109,72 @@ class SweepSpec:
                 raise HarnessError(f"batch size {bs} is below 1", "pass --batch-size >= 1, e.g. 64")
         if self.epochs < 1:
             raise HarnessError(f"epochs {self.epochs} is below 1", "pass --epochs >= 1")
-        if self.seed < 0:
-            raise HarnessError(f"seed {self.seed} is negative", "pass --seed >= 0")
+        for seed in _non_empty("--seed", self.seeds):
+            if seed < 0:
+                raise HarnessError(f"seed {seed} is negative", "pass --seed >= 0")
+        for wd in _non_empty("--weight-decay", self.weight_decays):
+            if not wd >= 0:
+                raise HarnessError(f"weight decay {wd} is negative", "pass --weight-decay >= 0, e.g. 0.0005")
+        self._validate_search()
         for flag, value in (("--cpus-per-trial", self.cpus_per_trial), ("--gpus-per-trial", self.gpus_per_trial)):
             if value is not None and value < 0:
                 raise HarnessError(f"{flag} {value} is negative", f"pass {flag} >= 0")
         return self
 
+    def _validate_search(self) -> None:
+        lookup("search", dict.fromkeys(SEARCHES), self.search)
+        lookup("scheduler", dict.fromkeys(SCHEDULERS), self.scheduler)
+        if self.num_samples < 1:
+            raise HarnessError(f"num_samples {self.num_samples} is below 1", "pass --num-samples >= 1")
+        if self.lr_range is not None:
+            low, high = self.lr_range
+            if not 0 < low < high:
+                raise HarnessError(f"learning-rate range {low}:{high} is not 0 < low < high", "e.g. --lr-range 1e-4:1e-1")
+            if self.search == "grid":
+                raise HarnessError("--lr-range needs a search that samples", "add --search random or --search optuna")
+        if self.max_concurrent is not None and self.max_concurrent < 1:
+            raise HarnessError(f"max concurrent trials {self.max_concurrent} is below 1", "pass --max-concurrent >= 1")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise HarnessError(f"time budget {self.time_budget_s} s is not positive", "pass --time-budget > 0 seconds")
+
     @property
     def num_trials(self) -> int:
-        return len(self.archs) * len(self.optimizers) * len(self.lrs) * len(self.batch_sizes)
+        """Trials the sweep will run: the grid's size times num_samples, or num_samples draws."""
+        if self.search != "grid":
+            return self.num_samples
+        grid = (self.archs, self.optimizers, self.lrs, self.batch_sizes, self.weight_decays, self.seeds)
+        return math.prod(len(values) for values in grid) * self.num_samples
+
+    @classmethod
+    def from_toml(cls, path: str, overrides: dict[str, Any]) -> "SweepSpec":
+        """A spec from a TOML file (keys: this class's fields), with command-line values on top."""
+        try:
+            with open(path, "rb") as f:
+                table = tomllib.load(f)
+        except FileNotFoundError:
+            raise HarnessError(f"sweep file {path!r} does not exist", "pass the path of a .toml file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
+        known = {f.name for f in fields(cls)}
+        for key in table:
+            if key not in known:
+                raise unknown_choice(f"key in {path}", key, sorted(known))
+        lists = {f.name for f in fields(cls) if isinstance(f.default, tuple)}  # a lone value means a list of one
+        merged = {k: tuple(v) if isinstance(v, list) else (v,) if k in lists and not isinstance(v, tuple) else v
+                  for k, v in {**table, **overrides}.items()}  # fmt: skip
+        try:
+            return cls(**merged)
+        except TypeError as exc:
+            raise HarnessError(f"sweep file {path!r}: {exc}", "see the README's sweep file example") from None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SweepSpec":
+        """The spec a sweep recorded (lists back to tuples); keys it did not know get defaults."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items() if k in names})
 
 
 def _non_empty(flag: str, values: tuple) -> tuple:

@@ -69,7 +69,7 @@ class SweepDisplay:
         value = result.get(self.metric)
         better = max if self.mode == "max" else min
         row["best"] = value if row["best"] is None else better(row["best"], value)
-        row.update(epoch=result["epoch"], s_epoch=result.get("epoch_time_s"), node=result.get("node_ip", ""))
+        row.update(epoch=result["epoch"], s_epoch=result.get("epoch_time_s"), node=result.get("node") or result.get("node_ip", ""))
         if result.get("diverged"):
             row["status"] = "diverged"
         self._refresh()

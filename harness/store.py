@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS trials (
     status TEXT NOT NULL,              -- running | finished | diverged | error | interrupted
     error TEXT,
     params INTEGER,
-    node TEXT,                         -- IP of the Ray node it ran on
+    node TEXT,                         -- the Ray node it ran on: IP/node-id prefix
     checkpoint_path TEXT,              -- best checkpoint so far (directory)
     started_at TEXT NOT NULL,
     ended_at TEXT
@@ -168,6 +168,24 @@ class Store:
                 " VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
                 (sweep_id, task, now(), seed, command, spec_json, json.dumps(environment, sort_keys=True)),
             )
+
+    def sweep(self, sweep_id: str | None = None) -> dict[str, Any]:
+        """A sweep by id, or the latest one."""
+        rows = (self._rows("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)) if sweep_id
+                else self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC LIMIT 1"))  # fmt: skip
+        if not rows:
+            which = f"no sweep {sweep_id!r}" if sweep_id else "no sweep"
+            raise HarnessError(f"{which} in {str(self.path)!r}", "see `harness leaderboard --format json` for sweep ids")
+        return rows[0]
+
+    def reopen_sweep(self, sweep_id: str) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE sweeps SET status = 'running', finished_at = NULL WHERE id = ?", (sweep_id,))
+
+    def trial_statuses(self, sweep_id: str) -> dict[str, int]:
+        """How many of the sweep's trials are in each status."""
+        rows = self._rows("SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", (sweep_id,))
+        return {r["status"]: r["n"] for r in rows}
 
     def finish_sweep(self, sweep_id: str, status: str) -> None:
         with self.conn:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,7 +17,7 @@ from ray import tune
 
 from harness.architectures import count_params, create_model, get_arch
 from harness.augment import get_augment
-from harness.checkpoint import save_checkpoint
+from harness.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
 from harness.optim import create_optimizer
@@ -35,6 +36,15 @@ def allotted_cpus() -> int:
 def _augmentation(spec: TrialSpec, task: DatasetSpec) -> Augmentation | None:
     augment = get_augment(spec.augment or task.augment)
     return None if augment.identity else augment
+
+
+def _node_name() -> str:
+    """The Ray node this trial runs on: its IP and the start of its node id (two nodes of a
+    one-machine cluster share an IP)."""
+    import ray
+
+    context = ray.get_runtime_context()
+    return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
 
 
 def run_trial(config: dict[str, Any]) -> None:
@@ -57,15 +67,24 @@ def run_trial(config: dict[str, Any]) -> None:
     model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
     model = model.to(device)
     params = count_params(model)
-    optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr)
+    optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     objective = OBJECTIVES[head]
     normalize = Normalizer(task.mean, task.std, device)
     augment = _augmentation(spec, task)
     generator = torch.Generator().manual_seed(spec.seed)
     sign = 1.0 if task.mode == "max" else -1.0
-    best = -math.inf
+    best, start = -math.inf, 1
+    restored = tune.get_checkpoint()  # set when a resumed sweep continues this trial
+    if restored:
+        with restored.as_directory() as directory:
+            ckpt = torch.load(Path(directory) / CHECKPOINT_FILE, map_location=device, weights_only=True)
+        model.load_state_dict(ckpt["model_state"])
+        optimizer.load_state_dict(ckpt["optimizer_state"])
+        generator.set_state(ckpt["generator_state"])
+        best, start = sign * ckpt["metrics"][task.metric], ckpt["epoch"] + 1
+    node = _node_name()
 
-    for epoch in range(1, spec.epochs + 1):
+    for epoch in range(start, spec.epochs + 1):
         train = train_one_epoch(
             model=model, objective=objective, optimizer=optimizer, images=tensors["train"][0],
             labels=tensors["train"][1], batch_size=spec.batch_size, normalize=normalize, generator=generator,
@@ -87,6 +106,7 @@ def run_trial(config: dict[str, Any]) -> None:
             "samples_per_s": train["samples_per_s"],
             "params": params,
             "diverged": diverged,
+            "node": node,
             # the task's own scores beyond acc (PSNR, Keras-style accuracy for upsampling)
             **{f"{split}_{k}": v for split, r in (("train", train), ("val", val)) for k, v in r.items() if k not in BASE},
         }
@@ -96,7 +116,8 @@ def run_trial(config: dict[str, Any]) -> None:
         else:
             best = score
             with tempfile.TemporaryDirectory() as tmp:
-                save_checkpoint(tmp, model=model, spec=spec, epoch=epoch, metrics=metrics)
+                save_checkpoint(tmp, model=model, spec=spec, epoch=epoch, metrics=metrics, optimizer=optimizer,
+                                generator=generator)  # fmt: skip
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
         if diverged:
             return  # a NaN/inf loss never recovers; the store marks the trial diverged
