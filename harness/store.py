@@ -262,10 +262,6 @@ class Store:
     def _rows(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute(sql, params)]
 
-    def sweep(self, sweep_id: str) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))
-        return rows[0] if rows else None
-
     def trial(self, trial_id: str) -> dict[str, Any]:
         rows = self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,))
         if not rows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -139,9 +140,13 @@ def start_ray(*, verbose: bool, address: str | None = None) -> bool:
     True when we connected (and so must disconnect)."""
     if ray.is_initialized():
         return False
+    if address not in (None, "auto"):
+        _check_reachable(address)
     options: dict[str, Any] = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else logging.ERROR}
     if address is None:
-        options["include_dashboard"] = False
+        # "local": a fresh instance of our own, even when `ray start` left a cluster running here
+        # (a plain ray.init() would quietly join that one).
+        address, options["include_dashboard"] = "local", False
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -150,6 +155,16 @@ def start_ray(*, verbose: bool, address: str | None = None) -> bool:
             "check `ray status` on the head node; a token-auth cluster also needs RAY_AUTH_MODE=token here",
         ) from None
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not minutes: ray.init waits a long time for a head that is not there."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot join the Ray cluster at {address!r} ({exc})",
+                           "check the head's address with `ray status` on it; HOST:PORT, ray://HOST:PORT or auto") from None  # fmt: skip
 
 
 def prepare_data(spec: SweepSpec) -> dict[str, Any]:

@@ -1,0 +1,210 @@
+"""The sweep engine on real Ray: search spaces, ASHA, sweep files, resuming a killed driver,
+and a real two-node Ray cluster on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.config import SweepSpec
+from harness.store import Store
+
+
+def _trials(results: Path) -> list[dict]:
+    with Store.existing(results) as store:
+        return [{**t, "epochs_run": [e["epoch"] for e in store.epochs(t["id"])]}
+                for t in store._rows("SELECT * FROM trials ORDER BY id")]  # fmt: skip
+
+
+def test_asha_stops_weak_trials_early(ray_session, tmp_path):
+    # One trial at a time, best learning rate first: later, weaker trials meet a full rung.
+    assert main(["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.01,0.003,0.00003,0.00001",
+                 "--epochs", "6", "--scheduler", "asha", "--max-concurrent", "1", "--no-export", "--no-live",
+                 "--results", str(tmp_path)]) == 0  # fmt: skip
+    trials = {t["lr"]: t for t in _trials(tmp_path)}
+    assert len(trials) == 4
+    assert trials[0.01]["epochs_run"] == list(range(1, 7)) and trials[0.01]["status"] == "finished"
+    stopped = [t for t in trials.values() if t["status"] == "stopped"]
+    assert stopped and all(len(t["epochs_run"]) < 6 for t in stopped)
+
+
+def test_random_and_optuna_search_draw_num_samples(ray_session, tmp_path):
+    for search in ("random", "optuna"):
+        results = tmp_path / search
+        assert main(["sweep", "--arch", "mlp", "--optimizer", "adam,sgd", "--lr-range", "1e-4:1e-1",
+                     "--search", search, "--num-samples", "3", "--epochs", "1", "--no-export", "--no-live",
+                     "--results", str(results)]) == 0  # fmt: skip
+        trials = _trials(results)
+        assert len(trials) == 3 and all(1e-4 <= t["lr"] <= 1e-1 for t in trials)
+        assert len({t["lr"] for t in trials}) == 3  # drawn log-uniformly, not from a list
+
+
+def test_a_sweep_file_with_flags_on_top(ray_session, tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text('task = "digits"\narchs = ["mlp"]\noptimizers = "adamw"\nlrs = [0.01]\n'
+                      "weight_decays = [0.0, 0.01]\nepochs = 3\nseeds = [1]\n")  # fmt: skip
+    assert main(["sweep", "--config", str(config), "--epochs", "1", "--no-export", "--no-live",
+                 "--results", str(tmp_path / "r")]) == 0  # fmt: skip
+    trials = _trials(tmp_path / "r")
+    assert [(t["optimizer"], t["seed"], t["epochs_run"]) for t in trials] == [("adamw", 1, [1])] * 2
+    spec = SweepSpec.from_toml(str(config), {})
+    assert spec.weight_decays == (0.0, 0.01) and spec.optimizers == ("adamw",) and spec.num_trials == 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--search", "bayes"], ["unknown search 'bayes'", "optuna"]),
+        (["--scheduler", "hyperband"], ["unknown scheduler", "asha"]),
+        (["--num-samples", "0"], ["num_samples 0"]),
+        (["--lr-range", "1e-2:1e-4", "--search", "random"], ["not 0 < low < high"]),
+        (["--lr-range", "1e-4:1e-2"], ["needs a search that samples", "--search random"]),
+        (["--lr-range", "fast"], ["LOW:HIGH"]),
+        (["--weight-decay", "-1"], ["weight decay -1.0"]),
+        (["--config", "/nonexistent.toml"], ["does not exist"]),
+        (["--address", "127.0.0.1:1"], ["cannot join the Ray cluster at '127.0.0.1:1'"]),
+    ],
+)
+def test_bad_sweep_specs_are_one_line_and_write_nothing(flags, expected, tmp_path):
+    # A fresh process: the session's own Ray instance must not stand in for --address.
+    cmd = [sys.executable, "-m", "harness.cli", "sweep", *flags, "--results", str(tmp_path)]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    for text in expected:
+        assert text in run.stderr
+    assert not (tmp_path / "harness.db").exists()
+
+
+def test_a_bad_key_in_a_sweep_file_is_named(tmp_path, capsys):
+    config = tmp_path / "sweep.toml"
+    config.write_text('task = "digits"\narchitectures = ["mlp"]\n')
+    assert main(["sweep", "--config", str(config), "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "'architectures'" in err and "archs" in err
+
+
+# ------------------------------------------------------------------ resume after SIGKILL
+
+
+def _wait_for(db: Path, condition: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            conn = sqlite3.connect(db, timeout=30)
+            try:
+                if conn.execute(condition).fetchone()[0]:
+                    return
+            except sqlite3.OperationalError:
+                pass  # tables not created yet
+            finally:
+                conn.close()
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for: {condition}")
+
+
+def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_session, tmp_path):
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "harness.cli", "sweep", "--arch", "cnn_small", "--optimizer", "adam,momentum",
+           "--lr", "0.01,0.003", "--epochs", "8", "--no-export", "--no-live", "--results", str(results)]  # fmt: skip
+    # Its own process group, so that the Ray instance it started can be cleaned up after the kill.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        db = results / "harness.db"
+        _wait_for(db, "SELECT COUNT(*) FROM trials WHERE status = 'finished'")
+        _wait_for(db, "SELECT COUNT(*) FROM epochs e JOIN trials t ON t.id = e.trial_id WHERE t.status = 'running'")
+        os.kill(proc.pid, signal.SIGKILL)  # the driver only: no handler, no cleanup
+        proc.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # then the orphaned Ray processes it had started
+        except ProcessLookupError:
+            pass
+    before = {t["id"]: t for t in _trials(results)}
+    finished_before = {i for i, t in before.items() if t["status"] == "finished"}
+    with Store.existing(results) as store:
+        stamps = {i: [e["recorded_at"] for e in store.epochs(i)] for i in finished_before}
+        assert store.sweep()["status"] == "running"  # killed: nobody could mark it
+    assert finished_before and len(finished_before) < 4
+
+    assert main(["sweep", "--resume", "--no-export", "--no-live", "--results", str(results)]) == 0
+    after = {t["id"]: t for t in _trials(results)}
+    assert len(after) == 4 and set(before) <= set(after)
+    for trial in after.values():
+        assert trial["status"] == "finished"
+        assert trial["epochs_run"] == list(range(1, 9)), trial  # every epoch once: none lost, none twice
+    with Store.existing(results) as store:
+        assert store.sweep()["status"] == "finished"
+        for i in finished_before:  # finished trials were not run again
+            assert [e["recorded_at"] for e in store.epochs(i)] == stamps[i]
+
+
+def test_resume_mistakes_are_one_line(tmp_path, swept_copy, capsys):
+    assert main(["sweep", "--resume", "--results", str(tmp_path)]) == 2
+    assert "no results store" in capsys.readouterr().err
+    assert main(["sweep", "--resume", "--results", str(swept_copy)]) == 2
+    assert "already finished" in capsys.readouterr().err
+    assert main(["sweep", "--resume", "nope", "--results", str(swept_copy)]) == 2
+    assert "no sweep 'nope'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ a real two-node cluster
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    ray = Path(sys.executable).with_name("ray")
+    return subprocess.Popen([str(ray), "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+                             "--disable-usage-stats", *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def _temp_dir() -> str:
+    """A Ray temp folder of the test cluster's own: `ray start --head` records itself as the
+    machine's current cluster in its temp folder, which other Ray users here must not find."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="ray-2node-", dir="/tmp")  # short: Ray's socket paths have a length limit
+
+
+def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
+    port = _free_port()
+    # Ray 2.60's `ray start --head` turns on token authentication: every joiner needs this.
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    temp = _temp_dir()
+    nodes = [_ray_start(["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}"], env)]
+    try:
+        time.sleep(8)  # the head must be up before a worker can join it
+        nodes.append(_ray_start([f"--address=127.0.0.1:{port}"], env))
+        time.sleep(8)
+        results = tmp_path / "results"
+        cmd = [sys.executable, "-m", "harness.cli", "sweep", "--address", f"127.0.0.1:{port}", "--arch", "mlp",
+               "--optimizer", "adam,momentum", "--lr", "0.01", "--epochs", "3", "--no-export", "--no-live",
+               "--results", str(results)]  # fmt: skip
+        run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+        assert run.returncode == 0, run.stderr[-2000:]
+    finally:
+        for node in nodes:
+            try:
+                os.killpg(node.pid, signal.SIGKILL)  # `ray start --block` and every process it started
+            except ProcessLookupError:
+                pass
+    trials = _trials(results)
+    assert len(trials) == 2 and all(t["status"] == "finished" for t in trials)
+    assert len({t["node"] for t in trials}) == 2, [t["node"] for t in trials]  # one trial per node
+    with Store.existing(results) as store:
+        assert json.loads(store.sweep()["environment_json"])["ray_nodes"] == 2
