@@ -110,6 +110,17 @@ class DatasetSpec:
             image_size = self.input_shape[1]
         return Request(variant, image_size)
 
+    def pixel_stats(self, pixels: str | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) on [0, 1]-scaled pixels: the task's own ("standard"), or as a report fed them:
+        "unit" (x / 255, Keras' rescale and torchvision's ToTensor) or "raw" (0..255 floats)."""
+        channels = self.input_shape[0]
+        table = {
+            "standard": (self.mean, self.std),
+            "unit": ((0.0,) * channels, (1.0,) * channels),
+            "raw": ((0.0,) * channels, (1.0 / 255.0,) * channels),
+        }
+        return lookup("pixel scaling", table, pixels or "standard")
+
     def shape(self, image_size: int | None = None) -> Shape:
         """(C, H, W) the model sees at `image_size` (None: the default)."""
         if image_size is None or not self.resizable:

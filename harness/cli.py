@@ -103,6 +103,8 @@ def build_parser() -> Parser:
     p.add_argument("--weight-decay", action=ListAction, convert=float, help="weight decays, >= 0 (default: 0)")
     p.add_argument("--seed", action=ListAction, convert=int, help="seeds for weights and shuffling (default: 0)")
     p.add_argument("--config", metavar="FILE.toml", help="a sweep file (keys as in the README); flags override it")
+    p.add_argument("--preset", metavar="REPORT", help="a report's sweep: its recipe first, then the space around it "
+                   "(uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist)")
     p.add_argument("--search", help="grid (every combination), random or optuna (default: grid)")
     p.add_argument("--num-samples", type=int, help="grid: repeats of the grid; random/optuna: trials drawn (default: 1)")
     p.add_argument("--lr-range", type=_lr_range, metavar="LOW:HIGH", help="random/optuna: learning rate log-uniform in it")
@@ -116,6 +118,8 @@ def build_parser() -> Parser:
     _add_data_flags(p)
     p.add_argument("--augment", help="batch augmentation preset (default: the task's reports'): "
                                      "none, uni2022, itesm2022, pokemon, cifar")  # fmt: skip
+    p.add_argument("--pixels", help="input scaling: standard (the task's mean/std), unit (x/255) or raw (0..255)")
+    p.add_argument("--train-limit", type=int, metavar="N", help="train on N training images only (quick checks)")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs Ray reserves per trial (default: 1)")
     p.add_argument("--gpus-per-trial", type=float, help="GPU share per trial (default: 0.25 with CUDA, else 0)")
     p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")
@@ -124,6 +128,21 @@ def build_parser() -> Parser:
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("reproduce", help="re-run a report's published runs and print ours beside its figures",
+                       description="Run each recipe of REPORT (its network, optimizer, learning rate, batch, epochs, "
+                       "augmentation, split, image size and input scaling) as one trial, export and verify it, and "
+                       "print the report's published figure beside ours, with how the report measured differently.")  # fmt: skip
+    p.add_argument("report", help="uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, "
+                                  "itam2020-catsdogs-mnist")  # fmt: skip
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. 1 for a quick check)")
+    p.add_argument("--train-limit", type=int, metavar="N", help="train on N training images only (quick checks)")
+    p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
+    p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
+    p.add_argument("--verbose", action="store_true", help="show Ray's own output")
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("leaderboard", help="rank the stored trials of each task",
                        description="One table per task: trials ranked by the task's validation metric.")  # fmt: skip
@@ -209,20 +228,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         "epochs": args.epochs, "seeds": args.seed, "search": args.search, "num_samples": args.num_samples,
         "scheduler": args.scheduler, "max_concurrent": args.max_concurrent, "time_budget_s": args.time_budget,
         "data_dir": args.data_dir, "variant": args.variant, "image_size": args.image_size, "augment": args.augment,
-        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial, "address": args.address,
-        "storage": args.storage,
+        "pixels": args.pixels, "train_limit": args.train_limit, "cpus_per_trial": args.cpus_per_trial,
+        "gpus_per_trial": args.gpus_per_trial, "address": args.address, "storage": args.storage,
     }  # fmt: skip
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
-    spec = SweepSpec.from_toml(args.config, given) if args.config else SweepSpec(**given)
-    spec.validate()
+    if args.preset:
+        from harness.presets import preset_sweeps
+
+        specs = preset_sweeps(args.preset, given)
+    else:
+        specs = [SweepSpec.from_toml(args.config, given) if args.config else SweepSpec(**given)]
+    for spec in specs:
+        spec.validate()  # every sweep of a preset, before the first one starts
     from harness.store import prepare_results_dir
 
     results_dir = prepare_results_dir(_results_dir(args))
     from harness.sweep import run_sweep  # imports ray: only once the spec is known to be good
 
-    sweep_id = run_sweep(spec, results_dir=results_dir, argv=["harness", *args.argv], verbose=args.verbose,
-                         live=not args.no_live and args.format == "table")  # fmt: skip
-    return _after_sweep(args, results_dir, spec.task, sweep_id)
+    code = 0
+    for spec in specs:
+        sweep_id = run_sweep(spec, results_dir=results_dir, argv=["harness", *args.argv], verbose=args.verbose,
+                             live=not args.no_live and args.format == "table")  # fmt: skip
+        code = max(code, _after_sweep(args, results_dir, spec.task, sweep_id))
+    return code
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -253,6 +281,27 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, task: str, sweep_i
         elif not args.no_export:
             print_warning(f"no trial of sweep {sweep_id} trained normally, nothing to export")
     return 0 if verification is None or verification["passed"] else 1
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from harness.presets import get_preset
+
+    get_preset(args.report)  # an unknown report fails here, naming the five
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("train_limit", args.train_limit),
+                                   ("data_dir", args.data_dir)) if v is not None}  # fmt: skip
+    from harness.reproduce import reproduce
+    from harness.store import prepare_results_dir
+
+    rows = reproduce(args.report, results_dir=prepare_results_dir(_results_dir(args)), overrides=overrides,
+                     argv=["harness", *args.argv], verbose=args.verbose,
+                     live=not args.no_live and args.format == "table")  # fmt: skip
+    if args.format == "json":
+        print_json(rows)
+    else:
+        from harness.views import render_reproduction
+
+        console.print(render_reproduction(rows))
+    return 0
 
 
 def _export(store: Store, trial_id: str, out_dir: Path) -> dict[str, Any]:

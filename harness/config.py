@@ -36,6 +36,8 @@ class TrialSpec:
     variant: str | None = None  # the task's split recipe; None: its default
     image_size: int | None = None  # photo sets: the side images are resized to; None: the task's default
     augment: str | None = None  # batch augmentation preset; None: the task's own (its reports')
+    pixels: str | None = None  # standard (task mean/std) | unit (x/255) | raw (0..255); None: standard
+    train_limit: int | None = None  # train on the first N training images only (smoke tests)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "TrialSpec":
@@ -74,6 +76,8 @@ class SweepSpec:
     variant: str | None = None
     image_size: int | None = None
     augment: str | None = None
+    pixels: str | None = None
+    train_limit: int | None = None
     cpus_per_trial: float | None = None  # None: 1 CPU each, trials share the machine's cores
     gpus_per_trial: float | None = None  # None: a quarter GPU each when CUDA exists, else 0
     address: str | None = None  # an existing Ray cluster ("auto", HOST:PORT, ray://...); None: start one
@@ -99,6 +103,9 @@ class SweepSpec:
             check_fits(arch, in_shape=task.shape(request.image_size), heads=task.heads)
         if self.augment is not None:
             get_augment(self.augment)
+        task.pixel_stats(self.pixels)
+        if self.train_limit is not None and self.train_limit < 1:
+            raise HarnessError(f"train limit {self.train_limit} is below 1", "pass --train-limit >= 1")
         for name in _non_empty("--optimizer", self.optimizers):
             get_optimizer(name)
         for lr in _non_empty("--lr", self.lrs):

@@ -54,10 +54,11 @@ def ort_max_ir_version() -> int:
     raise RuntimeError("onnxruntime loads no IR version this onnx can write")
 
 
-def preprocessing(task: DatasetSpec, shape: tuple[int, int, int]) -> dict[str, Any]:
+def preprocessing(task: DatasetSpec, shape: tuple[int, int, int], pixels: str | None = None) -> dict[str, Any]:
     """How raw pixels become the model's input; written into the file for other runtimes."""
+    mean, std = task.pixel_stats(pixels)
     return {
-        "scale": 1.0 / 255.0, "mean": list(task.mean), "std": list(task.std),
+        "scale": 1.0 / 255.0, "mean": list(mean), "std": list(std),
         "resize": list(shape[1:]), "color": "L" if shape[0] == 1 else "RGB",
         "formula": "(pixel * scale - mean) / std, pixels 0..255, layout NCHW",
     }  # fmt: skip
@@ -71,7 +72,7 @@ def model_metadata(*, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics
         "classes": json.dumps(list(task.classes)),
         "input_shape": json.dumps(list(shape)),
         "input_dtype": "float32",
-        "preprocessing": json.dumps(preprocessing(task, shape)),
+        "preprocessing": json.dumps(preprocessing(task, shape, spec.pixels)),
         "output": get_arch(spec.arch).head,  # logits | single_logit (pass through a sigmoid) | image (0..1)
         "report_id": get_arch(spec.arch).report or "",
         "architecture": spec.arch,
@@ -169,7 +170,7 @@ def export_trial(store: Store, *, trial_id: str, out_dir: Path, opset: int = OPS
     task = get_task(spec.task)
     out_path = out_dir / f"{spec.task}-{spec.arch}-{trial_id}.onnx"
     test = _test_split(spec)
-    example = torch.from_numpy(normalize(test.images[:2], preprocessing(task, task.shape(spec.image_size))))
+    example = torch.from_numpy(normalize(test.images[:2], preprocessing(task, task.shape(spec.image_size), spec.pixels)))
     metrics = {k: v for k, v in ckpt["metrics"].items() if k == "epoch" or k.startswith("val_")}
     meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)

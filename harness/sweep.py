@@ -59,6 +59,8 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
         "variant": spec.variant,
         "image_size": spec.image_size,
         "augment": spec.augment,
+        "pixels": spec.pixels,
+        "train_limit": spec.train_limit,
     }
 
 

@@ -59,9 +59,13 @@ def run_trial(config: dict[str, Any]) -> None:
     data = load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
     # Only train and val: the test split is for export verification, never for selection.
     # On CUDA the split moves to the GPU once; on CPU it stays a memory map.
+    train_images, train_labels = torch.from_numpy(data.train.images), torch.from_numpy(data.train.labels)
+    if spec.train_limit:  # a seeded subset: some stored splits are ordered by class
+        keep = torch.randperm(len(train_labels), generator=torch.Generator().manual_seed(0))[: spec.train_limit]
+        train_images, train_labels = train_images[keep], train_labels[keep]
     tensors = {
-        name: (torch.from_numpy(s.images).to(device), torch.from_numpy(s.labels).to(device))
-        for name, s in (("train", data.train), ("val", data.val))
+        "train": (train_images.to(device), train_labels.to(device)),
+        "val": (torch.from_numpy(data.val.images).to(device), torch.from_numpy(data.val.labels).to(device)),
     }
     head = get_arch(spec.arch).head
     model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
@@ -69,7 +73,7 @@ def run_trial(config: dict[str, Any]) -> None:
     params = count_params(model)
     optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     objective = OBJECTIVES[head]
-    normalize = Normalizer(task.mean, task.std, device)
+    normalize = Normalizer(*task.pixel_stats(spec.pixels), device)
     augment = _augmentation(spec, task)
     generator = torch.Generator().manual_seed(spec.seed)
     sign = 1.0 if task.mode == "max" else -1.0

@@ -103,6 +103,21 @@ def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
     return Group(table, *sources)
 
 
+def render_reproduction(rows: list[dict[str, Any]]) -> Table:
+    """`harness reproduce`: each recipe's published figure beside ours, measured the same way."""
+    table = Table(title=f"{rows[0]['report']}: the report's runs, re-run", title_justify="left")
+    for header, justify in (("recipe", "left"), ("network", "left"), ("epochs", "right"), ("measure", "left"),
+                            ("published", "right"), ("ours", "right"), ("difference", "right"), ("note", "left")):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        published, ours = r["published"], r["ours"]
+        diff = "-" if published is None or ours is None else f"{100 * (ours - published):+.2f} pp"
+        table.add_row(r["recipe"], r["arch"], str(r["epochs"]), r["measure"],
+                      "-" if published is None else f"{published:.2%}", "-" if ours is None else f"{ours:.2%}",
+                      diff, r["notes"] or "")  # fmt: skip
+    return table
+
+
 def render_verification(v: dict[str, Any]) -> Table:
     verdict = "[green]verified[/]" if v["passed"] else "[bold red]FAILED[/]"
     table = Table(title=f"ONNX verification: {verdict}", title_justify="left", show_header=False)

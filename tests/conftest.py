@@ -38,9 +38,9 @@ def ray_session():
 
 @pytest.fixture(scope="session")
 def swept(ray_session, tmp_path_factory) -> Path:
-    """A results folder holding the default digits sweep, 1 epoch, exported and verified."""
+    """A results folder holding the default digits sweep (2 x 2 x 2 grid), 2 epochs, exported and verified."""
     results = tmp_path_factory.mktemp("swept")
-    code = main(["sweep", "--epochs", "1", "--results", str(results), "--no-live"])
+    code = main(["sweep", "--epochs", "2", "--results", str(results), "--no-live"])
     assert code == 0
     return results
 

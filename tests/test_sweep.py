@@ -26,7 +26,7 @@ def test_default_sweep_stores_every_trial_epoch(swept):
             assert trial["status"] == "finished"
             assert trial["params"] > 0 and trial["node"] and trial["checkpoint_path"]
             rows = store.epochs(trial["id"])
-            assert [r["epoch"] for r in rows] == [1]
+            assert [r["epoch"] for r in rows] == [1, 2]  # every epoch of every trial
             for column in EPOCH_COLUMNS:
                 assert rows[0][column] is not None, column
             assert 0.0 <= rows[0]["val_acc"] <= 1.0
@@ -41,7 +41,7 @@ def test_sweep_records_its_environment(swept):
     for key in ("python", "torch", "ray", "onnxruntime", "cpu", "gpu", "seed", "command"):
         assert key in env, key
     assert env["gpu"] is None or isinstance(env["gpu"], str)
-    assert env["seed"] == 0 and "--epochs 1" in env["command"]
+    assert env["seed"] == 0 and "--epochs 2" in env["command"]
 
 
 def test_leaderboard_json_lists_trials_best_first(swept, capsys):
