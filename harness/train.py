@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from harness.device import Placement
+
 
 @dataclass(frozen=True)
 class Objective:
@@ -70,6 +72,9 @@ OBJECTIVES: dict[str, Objective] = {
 }
 
 
+PLAIN = Placement(torch.device("cpu"), None, False)  # float32, NCHW: what callers get unless they ask
+
+
 def pick_device() -> torch.device:
     """CUDA when present (Ray has already narrowed CUDA_VISIBLE_DEVICES to our share), else CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -115,8 +120,10 @@ def train_one_epoch(
     normalize: Normalizer,
     generator: torch.Generator,
     augment: Augmentation | None = None,
+    placement: Placement | None = None,
 ) -> dict[str, float]:
     """One pass over the split in a random order; returns loss, acc (and extra scores), time_s, samples_per_s."""
+    placement = placement or PLAIN
     model.train()
     device = images.device
     n = len(labels)
@@ -128,7 +135,9 @@ def train_one_epoch(
     for i in range(0, n, batch_size):
         idx = order[i : i + batch_size]
         x, y = batch_inputs(images, idx, normalize=normalize, augment=augment, generator=generator), labels[idx]
-        out = model(x)
+        with placement.autocast():  # the forward only: losses such as BCE are unsafe under autocast
+            out = model(placement.inputs(x))
+        out = out.float()
         loss = objective.loss(out, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -148,11 +157,17 @@ def train_one_epoch(
 
 
 @torch.no_grad()
-def predict_outputs(*, model: nn.Module, images: Tensor, batch_size: int, normalize: Normalizer) -> Tensor:
-    """Raw model outputs for a whole split, in eval mode, in order."""
+def predict_outputs(*, model: nn.Module, images: Tensor, batch_size: int, normalize: Normalizer,
+                    placement: Placement | None = None) -> Tensor:  # fmt: skip
+    """Raw model outputs (float32) for a whole split, in eval mode, in order."""
+    placement = placement or PLAIN
     model.eval()
     device = next(model.parameters()).device
-    return torch.cat([model(normalize(images[i : i + batch_size].to(device))) for i in range(0, len(images), batch_size)])
+    outputs = []
+    for i in range(0, len(images), batch_size):
+        with placement.autocast():
+            outputs.append(model(placement.inputs(normalize(images[i : i + batch_size].to(device)))).float())
+    return torch.cat(outputs)
 
 
 def evaluate(
@@ -163,12 +178,13 @@ def evaluate(
     labels: Tensor,
     batch_size: int,
     normalize: Normalizer,
+    placement: Placement | None = None,
 ) -> dict[str, float]:
     """Clean evaluation (eval mode, no augmentation): loss, acc (and extra scores), time_s."""
     device = next(model.parameters()).device
     _sync(device)
     start = time.perf_counter()
-    out = predict_outputs(model=model, images=images, batch_size=batch_size, normalize=normalize)
+    out = predict_outputs(model=model, images=images, batch_size=batch_size, normalize=normalize, placement=placement)
     labels = labels.to(device)
     loss = objective.loss(out, labels).item()
     scores = {key: value.item() / len(labels) for key, value in objective.scores(out, labels).items()}

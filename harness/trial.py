@@ -20,6 +20,7 @@ from harness.augment import get_augment
 from harness.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
+from harness.device import placement
 from harness.optim import create_optimizer
 from harness.train import OBJECTIVES, Augmentation, Normalizer, evaluate, pick_device, train_one_epoch
 
@@ -51,9 +52,9 @@ def run_trial(config: dict[str, Any]) -> None:
     spec = TrialSpec.from_config(config)
     torch.set_num_threads(allotted_cpus())
     torch.manual_seed(spec.seed)
-    device = pick_device()
 
     task = get_task(spec.task)
+    device = pick_device()
     # Memory-mapped from the decode-once cache (built by the driver; built here, under its lock,
     # only on a node that has none): trials on one node share the page cache.
     data = load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
@@ -69,7 +70,8 @@ def run_trial(config: dict[str, Any]) -> None:
     }
     head = get_arch(spec.arch).head
     model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
-    model = model.to(device)
+    where = placement(model)  # CUDA (bf16 autocast) when Ray gave us a GPU share; channels_last for conv nets
+    model = where.model(model)
     params = count_params(model)
     optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     objective = OBJECTIVES[head]
@@ -92,11 +94,11 @@ def run_trial(config: dict[str, Any]) -> None:
         train = train_one_epoch(
             model=model, objective=objective, optimizer=optimizer, images=tensors["train"][0],
             labels=tensors["train"][1], batch_size=spec.batch_size, normalize=normalize, generator=generator,
-            augment=augment,
+            augment=augment, placement=where,
         )
         val = evaluate(
             model=model, objective=objective, images=tensors["val"][0], labels=tensors["val"][1],
-            batch_size=EVAL_BATCH, normalize=normalize,
+            batch_size=EVAL_BATCH, normalize=normalize, placement=where,
         )
         diverged = not (math.isfinite(train["loss"]) and math.isfinite(val["loss"]))
         metrics = {

@@ -161,3 +161,36 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
         columns = [r["name"] for r in store._rows("PRAGMA table_info(epochs)")]
         assert "extra_json" in columns
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_placement_is_decided_at_run_time_and_guards_cuda():
+    from harness.device import placement
+
+    conv = create_model("cnn_small", in_shape=(1, 8, 8), num_outputs=10)
+    mlp = create_model("mlp", in_shape=(1, 8, 8), num_outputs=10)
+    cpu = placement(conv, cuda=False)
+    assert cpu.device.type == "cpu" and cpu.autocast_dtype is None and cpu.channels_last
+    assert not placement(mlp, cuda=False).channels_last  # nothing to gain without convolutions
+    gpu = placement(conv, cuda=True, bf16=True)  # built without touching a GPU: none is needed here
+    assert gpu.device.type == "cuda" and gpu.autocast_dtype == torch.bfloat16 and gpu.channels_last
+    assert placement(conv, cuda=True, bf16=False).autocast_dtype is None  # no bf16: float32, no loss scaling
+    x = cpu.inputs(torch.zeros(2, 1, 8, 8))
+    assert x.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_an_epoch_under_autocast_and_channels_last_runs_on_cpu():
+    """The CUDA code path (autocast around the forward, channels_last) exercised with CPU bf16."""
+    from harness.device import Placement
+
+    where = Placement(torch.device("cpu"), torch.bfloat16, True)
+    data = load_task("digits")
+    torch.manual_seed(0)
+    model = where.model(create_model("cnn_small", in_shape=(1, 8, 8), num_outputs=10))
+    opt = create_optimizer("adam", model.parameters(), lr=0.003)
+    norm = Normalizer(*get_task("digits").pixel_stats(), torch.device("cpu"))
+    tx, ty = torch.from_numpy(data.train.images), torch.from_numpy(data.train.labels)
+    stats = train_one_epoch(model=model, objective=OBJECTIVES["logits"], optimizer=opt, images=tx, labels=ty,
+                            batch_size=64, normalize=norm, generator=torch.Generator().manual_seed(0), placement=where)  # fmt: skip
+    val = evaluate(model=model, objective=OBJECTIVES["logits"], images=torch.from_numpy(data.val.images),
+                   labels=torch.from_numpy(data.val.labels), batch_size=256, normalize=norm, placement=where)  # fmt: skip
+    assert math.isfinite(stats["loss"]) and val["acc"] > 0.5
