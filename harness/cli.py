@@ -1,4 +1,5 @@
-"""The `harness` command: parses flags, calls the library, prints. Nothing else lives here.
+"""The `harness` command line: the parser, its flags, and `main`, which routes each command to
+its function in `harness.commands` and turns a HarnessError into one line and exit code 2.
 
 Heavy imports (torch, ray, onnx) happen inside the command that needs them, so `--help` is
 instant and `harness predict` runs where torch is not installed.
@@ -8,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from harness import __version__
-from harness.console import console, err_console, print_error, print_json, print_warning
+from harness.commands import (
+    cmd_archs, cmd_data, cmd_export, cmd_leaderboard, cmd_predict, cmd_reproduce, cmd_sweep, cmd_verify,
+)  # fmt: skip
+from harness.console import print_error
 from harness.errors import HarnessError
-
-if TYPE_CHECKING:  # the store is imported lazily at run time, like everything heavy here
-    from harness.store import Store
 
 EXAMPLES = """examples:
   harness sweep                                   the default: digits, 2 archs x 2 optimizers x 2 lrs
@@ -199,242 +198,6 @@ def build_parser() -> Parser:
     _add_format(p)
     p.set_defaults(func=cmd_data)
     return parser
-
-
-def _results_dir(args: argparse.Namespace) -> Path:
-    from harness.store import resolve_results_dir
-
-    return resolve_results_dir(args.results)
-
-
-def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
-    from harness.leaderboard import render_board
-
-    if fmt == "json":
-        print_json(boards)
-        return
-    for board in boards:
-        console.print(render_board(board, width=console.width))
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from harness.config import SweepSpec
-
-    if args.resume:
-        return _resume(args)
-    given = {
-        "task": args.task, "archs": args.arch, "optimizers": args.optimizer, "lrs": args.lr,
-        "lr_range": args.lr_range, "batch_sizes": args.batch_size, "weight_decays": args.weight_decay,
-        "epochs": args.epochs, "seeds": args.seed, "search": args.search, "num_samples": args.num_samples,
-        "scheduler": args.scheduler, "max_concurrent": args.max_concurrent, "time_budget_s": args.time_budget,
-        "data_dir": args.data_dir, "variant": args.variant, "image_size": args.image_size, "augment": args.augment,
-        "pixels": args.pixels, "train_limit": args.train_limit, "cpus_per_trial": args.cpus_per_trial,
-        "gpus_per_trial": args.gpus_per_trial, "address": args.address, "storage": args.storage,
-    }  # fmt: skip
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
-    if args.preset:
-        from harness.presets import preset_sweeps
-
-        specs = preset_sweeps(args.preset, given)
-    else:
-        specs = [SweepSpec.from_toml(args.config, given) if args.config else SweepSpec(**given)]
-    for spec in specs:
-        spec.validate()  # every sweep of a preset, before the first one starts
-    from harness.store import prepare_results_dir
-
-    results_dir = prepare_results_dir(_results_dir(args))
-    from harness.sweep import run_sweep  # imports ray: only once the spec is known to be good
-
-    code = 0
-    for spec in specs:
-        sweep_id = run_sweep(spec, results_dir=results_dir, argv=["harness", *args.argv], verbose=args.verbose,
-                             live=not args.no_live and args.format == "table")  # fmt: skip
-        code = max(code, _after_sweep(args, results_dir, spec.task, sweep_id))
-    return code
-
-
-def _resume(args: argparse.Namespace) -> int:
-    """`harness sweep --resume [ID]`: the sweep's own spec; only output flags apply."""
-    from harness.sweep import resume_sweep
-
-    results_dir = _results_dir(args)
-    sweep_id, task = resume_sweep(results_dir, None if args.resume == "latest" else args.resume,
-                                  verbose=args.verbose, live=not args.no_live and args.format == "table")  # fmt: skip
-    return _after_sweep(args, results_dir, task, sweep_id)
-
-
-def _after_sweep(args: argparse.Namespace, results_dir: Path, task: str, sweep_id: str) -> int:
-    """The sweep's leaderboard, then its best trial exported and verified (unless --no-export)."""
-    from harness.leaderboard import best_trial_id, leaderboards
-    from harness.store import Store
-
-    with Store.existing(results_dir) as store:
-        best = best_trial_id(store, task, sweep_id=sweep_id)
-        verification = _export(store, best, results_dir / "onnx") if best and not args.no_export else None
-        boards = leaderboards(store, task=task, sweep_id=sweep_id)  # with the export's status
-    if args.format == "json":
-        print_json({"sweep_id": sweep_id, "leaderboards": boards, "export": verification})
-    else:
-        _print_boards(boards, "table")
-        if verification:
-            _print_verification(verification)
-        elif not args.no_export:
-            print_warning(f"no trial of sweep {sweep_id} trained normally, nothing to export")
-    return 0 if verification is None or verification["passed"] else 1
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from harness.presets import get_preset
-
-    get_preset(args.report)  # an unknown report fails here, naming the five
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("train_limit", args.train_limit),
-                                   ("data_dir", args.data_dir)) if v is not None}  # fmt: skip
-    from harness.reproduce import reproduce
-    from harness.store import prepare_results_dir
-
-    rows = reproduce(args.report, results_dir=prepare_results_dir(_results_dir(args)), overrides=overrides,
-                     argv=["harness", *args.argv], verbose=args.verbose,
-                     live=not args.no_live and args.format == "table")  # fmt: skip
-    if args.format == "json":
-        print_json(rows)
-    else:
-        from harness.views import render_reproduction
-
-        console.print(render_reproduction(rows))
-    return 0
-
-
-def _export(store: Store, trial_id: str, out_dir: Path) -> dict[str, Any]:
-    from harness.export import export_trial
-
-    with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):
-        return {"trial_id": trial_id, **asdict(export_trial(store, trial_id=trial_id, out_dir=out_dir))}
-
-
-def _print_verification(v: dict[str, Any]) -> None:
-    from harness.views import render_verification
-
-    console.print(render_verification(v))
-
-
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from harness.datasets import get_task
-    from harness.leaderboard import leaderboards
-    from harness.store import Store
-
-    if args.task:
-        get_task(args.task)  # an unknown name fails here, with the valid choices
-    with Store.existing(_results_dir(args)) as store:
-        boards = leaderboards(store, task=args.task, sweep_id=args.sweep)
-    if not boards and args.format == "table":
-        console.print("no trials in the store yet: run `harness sweep`")
-    _print_boards(boards, args.format)
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from harness.datasets import get_task
-    from harness.leaderboard import best_trial_id
-    from harness.store import Store
-
-    results_dir = _results_dir(args)
-    out_dir = Path(args.out) if args.out else results_dir / "onnx"
-    with Store.existing(results_dir) as store:
-        if args.trial:
-            trials = [store.trial(args.trial)["id"]]
-        else:
-            tasks = [get_task(args.task).name] if args.task else store.tasks()
-            trials = [t for t in (best_trial_id(store, task) for task in tasks) if t]
-            if not trials:
-                raise HarnessError("no trained trial to export", "run `harness sweep` first")
-        verifications = [_export(store, t, out_dir) for t in trials]
-    if args.format == "json":
-        print_json(verifications)
-    else:
-        for v in verifications:
-            _print_verification(v)
-    return 0 if all(v["passed"] for v in verifications) else 1
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    from harness.export import verify_file
-    from harness.store import Store
-
-    with Store.existing(_results_dir(args)) as store:
-        result = asdict(verify_file(store, onnx_path=Path(args.model)))
-    print_json(result) if args.format == "json" else _print_verification(result)
-    return 0 if result["passed"] else 1
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from harness.predict import predict_files  # onnxruntime, numpy and Pillow only
-
-    if args.top < 1:
-        raise HarnessError(f"--top {args.top} is below 1", "pass --top K with K >= 1")
-    predictions = [asdict(p) for p in predict_files(args.model, args.inputs, top_k=args.top)]
-    if args.format == "json":
-        print_json(predictions)
-    else:
-        from harness.views import render_predictions
-
-        console.print(render_predictions(predictions))
-    skipped = [p for p in predictions if p["error"]]
-    if skipped:
-        print_warning(f"skipped {len(skipped)} unreadable file(s), first: {skipped[0]['path']}")
-    return 0
-
-
-def cmd_archs(args: argparse.Namespace) -> int:
-    from harness.architectures import describe_archs
-    from harness.datasets import get_task, list_tasks
-
-    tasks = [get_task(name) for name in list_tasks()]
-    if args.task:
-        task = get_task(args.task)
-        rows = describe_archs(in_shape=task.shape(args.image_size), num_outputs=task.num_outputs, heads=task.heads,
-                              tasks=tasks)  # fmt: skip
-    else:
-        rows = describe_archs(tasks=tasks)
-    if args.format == "json":
-        print_json(rows)
-        return 0
-    from harness.views import render_archs
-
-    title = f"architectures that fit {args.task}" if args.task else "architectures (at their native input)"
-    console.print(render_archs(title, rows, width=console.width))
-    return 0
-
-
-def cmd_data(args: argparse.Namespace) -> int:
-    from harness.datasets import describe_task, get_task, list_tasks, prepare
-
-    words = list(args.words)
-    if (args.variant or args.image_size) and len([w for w in words if w != "prepare"]) != 1:
-        raise HarnessError("--variant and --image-size apply to one task",
-                           "name exactly one task, e.g. harness data cifar10 --variant full")  # fmt: skip
-    if words[:1] == ["prepare"]:
-        if len(words) == 1:
-            raise HarnessError("`harness data prepare` needs a task", f"e.g. harness data prepare {list_tasks()[0]}")
-        names = [get_task(name).name for name in words[1:]]
-        for name in names:
-            with err_console.status(f"preparing {name}: finding (or downloading) and decoding once"):
-                meta = prepare(name, args.data_dir, variant=args.variant, image_size=args.image_size)
-            if meta["skipped"]:
-                print_warning(f"{name}: skipped {len(meta['skipped'])} unreadable file(s), first: "
-                              f"{', '.join(meta['skipped'][:3])}")  # fmt: skip
-    elif len(words) > 1:
-        raise HarnessError(f"`harness data` takes one task, got {len(words)}",
-                           "use `harness data prepare T1 T2` to prepare several")  # fmt: skip
-    else:
-        names = [get_task(words[0]).name] if words else list_tasks()
-    rows = [describe_task(name, args.data_dir, variant=args.variant, image_size=args.image_size) for name in names]
-    if args.format == "json":
-        print_json(rows)
-        return 0
-    from harness.views import render_data
-
-    console.print(render_data(rows, width=console.width))
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
