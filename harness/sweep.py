@@ -226,7 +226,8 @@ def run_sweep(
     return _drive(spec, sweep_id, store, fit, started_ray=started_ray, verbose=verbose, live=live)
 
 
-def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = False, live: bool = True) -> tuple[str, str]:
+def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = False,
+                 live: bool = True) -> tuple[str, str]:  # fmt: skip
     """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
     unfinished ones continue from their last checkpoint. Returns (sweep id, task)."""
     store = Store.existing(results_dir)
@@ -239,12 +240,12 @@ def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = Fal
         if not tune.Tuner.can_restore(path):
             raise HarnessError(f"sweep {row['id']} has no Ray experiment state at {path}",
                                "pass --storage as the sweep used it, or start a new sweep")  # fmt: skip
+        prepare_data(spec)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
+        quiet_ray(verbose=verbose)
+        started_ray = start_ray(verbose=verbose, address=spec.address)
     except BaseException:
-        store.close()
+        store.close()  # nothing was written: the sweep keeps the status it had
         raise
-    task = get_task(spec.task)
-    quiet_ray(verbose=verbose)
-    started_ray = start_ray(verbose=verbose, address=spec.address)
     store.reopen_sweep(row["id"])
 
     def fit(display: SweepDisplay) -> None:
