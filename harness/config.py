@@ -91,10 +91,9 @@ class SweepSpec:
     def validate(self) -> "SweepSpec":
         """Raise HarnessError naming the first bad value; return self when all is well."""
         from harness.architectures import check_fits, get_arch
+        from harness.augment import get_augment
         from harness.datasets import get_task
         from harness.optim import get_optimizer
-
-        from harness.augment import get_augment
 
         task = get_task(self.task)
         request = task.request(self.variant, self.image_size)
@@ -162,10 +161,11 @@ class SweepSpec:
             raise HarnessError(f"sweep file {path!r} does not exist", "pass the path of a .toml file") from None
         except tomllib.TOMLDecodeError as exc:
             raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
-        known = {f.name for f in fields(cls)}
-        for key in table:
-            if key not in known:
-                raise unknown_choice(f"key in {path}", key, sorted(known))
+        defaults = {f.name: f.default for f in fields(cls)}
+        for key, value in table.items():
+            if key not in defaults:
+                raise unknown_choice(f"key in {path}", key, sorted(defaults))
+            _check_type(path, key, value, defaults[key])
         lists = {f.name for f in fields(cls) if isinstance(f.default, tuple)}  # a lone value means a list of one
         merged = {k: tuple(v) if isinstance(v, list) else (v,) if k in lists and not isinstance(v, tuple) else v
                   for k, v in {**table, **overrides}.items()}  # fmt: skip
@@ -182,6 +182,18 @@ class SweepSpec:
         """The spec a sweep recorded (lists back to tuples); keys it did not know get defaults."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items() if k in names})
+
+
+def _check_type(path: str, key: str, value: Any, default: Any) -> None:
+    """A sweep file's value has the type of the field's default (a list of them for lists)."""
+    if default is None:
+        return
+    kind = type(default[0]) if isinstance(default, tuple) else type(default)
+    ok = (float, int) if kind is float else (kind,)
+    items = value if isinstance(value, list) and isinstance(default, tuple) else [value]
+    if any(isinstance(v, bool) or not isinstance(v, ok) for v in items):
+        want = f"a list of {kind.__name__}" if isinstance(default, tuple) else kind.__name__
+        raise HarnessError(f"sweep file {path!r}: {key} = {value!r} is not {want}", "fix that line of the file")
 
 
 def _non_empty(flag: str, values: tuple) -> tuple:

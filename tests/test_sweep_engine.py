@@ -208,3 +208,14 @@ def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
     assert len({t["node"] for t in trials}) == 2, [t["node"] for t in trials]  # one trial per node
     with Store.existing(results) as store:
         assert json.loads(store.sweep()["environment_json"])["ray_nodes"] == 2
+
+
+def test_a_wrongly_typed_value_in_a_sweep_file_is_named(tmp_path, capsys):
+    config = tmp_path / "sweep.toml"
+    config.write_text('epochs = "ten"\n')
+    assert main(["sweep", "--config", str(config), "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "epochs = 'ten' is not int" in err
+    config.write_text("lrs = [0.1, \"fast\"]\n")
+    assert main(["sweep", "--config", str(config), "--results", str(tmp_path)]) == 2
+    assert "is not a list of float" in capsys.readouterr().err
