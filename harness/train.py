@@ -75,11 +75,6 @@ OBJECTIVES: dict[str, Objective] = {
 PLAIN = Placement(torch.device("cpu"), None, False)  # float32, NCHW: what callers get unless they ask
 
 
-def pick_device() -> torch.device:
-    """CUDA when present (Ray has already narrowed CUDA_VISIBLE_DEVICES to our share), else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 class Normalizer:
     """uint8 (N, C, H, W) 0..255 -> float32 ((x / 255) - mean) / std, on the batch's device."""
 

@@ -22,7 +22,7 @@ from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
 from harness.device import placement
 from harness.optim import create_optimizer
-from harness.train import OBJECTIVES, Augmentation, Normalizer, evaluate, pick_device, train_one_epoch
+from harness.train import OBJECTIVES, Augmentation, Normalizer, evaluate, train_one_epoch
 
 EVAL_BATCH = 512  # evaluation needs no gradients, so larger batches only save overhead
 BASE = ("loss", "acc", "time_s", "samples_per_s")  # what every objective reports; the rest are extras
@@ -54,7 +54,10 @@ def run_trial(config: dict[str, Any]) -> None:
     torch.manual_seed(spec.seed)
 
     task = get_task(spec.task)
-    device = pick_device()
+    head = get_arch(spec.arch).head
+    model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
+    where = placement(model)  # CUDA (bf16 autocast) when Ray gave us a GPU share; channels_last for conv nets
+    model, device = where.model(model), where.device
     # Memory-mapped from the decode-once cache (built by the driver; built here, under its lock,
     # only on a node that has none): trials on one node share the page cache.
     data = load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
@@ -68,10 +71,6 @@ def run_trial(config: dict[str, Any]) -> None:
         "train": (train_images.to(device), train_labels.to(device)),
         "val": (torch.from_numpy(data.val.images).to(device), torch.from_numpy(data.val.labels).to(device)),
     }
-    head = get_arch(spec.arch).head
-    model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
-    where = placement(model)  # CUDA (bf16 autocast) when Ray gave us a GPU share; channels_last for conv nets
-    model = where.model(model)
     params = count_params(model)
     optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     objective = OBJECTIVES[head]
