@@ -1,7 +1,9 @@
-"""Sweeps on Ray Tune: the search space, resources, the Tuner, and the driver-side store writer.
+"""Sweeps on Ray Tune: the search space, searcher and scheduler, resources, joining or starting
+Ray, running and resuming the Tuner, and the driver-side store writer.
 
 The driver is the only writer of the store: `StoreCallback` receives each trial's results from
-Ray's result stream and writes one transaction per epoch as it arrives.
+Ray's result stream and writes one transaction per epoch as it arrives. Whether a sweep ended
+or was interrupted is read back from the store, since Tune swallows Ctrl-C.
 """
 
 from __future__ import annotations

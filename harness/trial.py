@@ -1,8 +1,9 @@
 """The Ray Tune trainable: one trial trains one configuration and reports every epoch.
 
 This is a thin shell around harness.train: it reads its config, sizes torch's thread pool to
-the CPUs Ray gave it, and turns each epoch into a `tune.report` (with a checkpoint whenever
-the validation metric improves, so the kept checkpoint is always the best one).
+the CPUs Ray gave it, places itself (device, autocast, memory format), continues from its
+checkpoint when a sweep is resumed, and turns each epoch into a `tune.report` (with a
+checkpoint whenever the validation metric improves, so the kept checkpoint is always the best).
 """
 
 from __future__ import annotations
