@@ -147,8 +147,9 @@ def build_parser() -> Parser:
                        description="One table per task: trials ranked by the task's validation metric.")  # fmt: skip
     p.add_argument("--task", help="only this task")
     p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep")
+    p.add_argument("--top", type=int, metavar="N", help="only the N best trials of each task")
     _add_results(p)
-    _add_format(p)
+    _add_format(p, extra=("markdown", "csv"))
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("export", help="export the best (or a named) trial to ONNX and verify it",

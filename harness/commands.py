@@ -24,13 +24,19 @@ def _results_dir(args: argparse.Namespace) -> Path:
 
 
 def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
-    from harness.leaderboard import render_board
+    from harness.leaderboard import board_markdown, boards_csv, render_board, render_references
 
     if fmt == "json":
         print_json(boards)
-        return
-    for board in boards:
-        console.print(render_board(board, width=console.width))
+    elif fmt == "csv":
+        print(boards_csv(boards), end="")
+    elif fmt == "markdown":
+        print("\n".join(board_markdown(board) for board in boards), end="")
+    else:
+        for board in boards:
+            console.print(render_board(board, width=console.width))
+            if board["references"]:
+                console.print(render_references(board))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -141,7 +147,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.task:
         get_task(args.task)  # an unknown name fails here, with the valid choices
     with Store.existing(_results_dir(args)) as store:
-        boards = leaderboards(store, task=args.task, sweep_id=args.sweep)
+        boards = leaderboards(store, task=args.task, sweep_id=args.sweep, top=args.top)
     if not boards and args.format == "table":
         console.print("no trials in the store yet: run `harness sweep`")
     _print_boards(boards, args.format)

@@ -29,8 +29,23 @@ def rank(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]]:
     return [{**row, "rank": i, "trial_id": row["id"]} for i, row in enumerate(ranked, start=1)]
 
 
-def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None = None) -> list[dict[str, Any]]:
-    """One board per task: {"task", "metric", "mode", "rows"}, rows reduced to FIELDS."""
+def references(task: str, best: float | None) -> list[dict[str, Any]]:
+    """The reports' published figures for `task` (from the presets' recipes), each with the
+    difference of our best validation metric to it."""
+    from harness.presets import PRESETS
+
+    return [
+        {"report": p.report, "run": r.label, "arch": r.spec["archs"][0], "measure": r.measure,
+         "published": r.published, "ours_best": best,
+         "difference": None if best is None or r.published is None else best - r.published}
+        for p in PRESETS.values() for r in p.recipes if r.spec["task"] == task
+    ]  # fmt: skip
+
+
+def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None = None,
+                 top: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """One board per task: {"task", "metric", "mode", "rows", "references"}, rows reduced to
+    FIELDS (the first `top` only, when given), references beside the published numbers."""
     from harness.datasets import get_task
 
     boards = []
@@ -38,11 +53,53 @@ def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None 
         spec = get_task(name)
         summaries = store.trial_summaries(task=name, sweep_id=sweep_id, metric=spec.metric, mode=spec.mode)
         rows = rank(list(summaries), mode=spec.mode)
+        usable = [r["best_metric"] for r in rows if r["status"] not in UNRANKABLE and r["best_metric"] is not None]
         boards.append({
             "task": name, "metric": spec.metric, "mode": spec.mode,
-            "rows": [{f: row.get(f) for f in FIELDS} for row in rows],
+            "rows": [{f: row.get(f) for f in FIELDS} for row in rows[:top]],
+            "references": references(name, usable[0] if usable else None),
         })  # fmt: skip
     return boards
+
+
+def board_markdown(board: dict[str, Any]) -> str:
+    """A GitHub-flavoured markdown table of the board's trials, then its published references."""
+    lines = [f"### {board['task']}: best {board['metric']} ({board['mode']})", "",
+             "| " + " | ".join(FIELDS) + " |", "|" + "---|" * len(FIELDS)]  # fmt: skip
+    lines += ["| " + " | ".join("" if row[f] is None else str(row[f]) for f in FIELDS) + " |" for row in board["rows"]]
+    if board["references"]:
+        keys = ("report", "run", "arch", "measure", "published", "difference")
+        lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+        lines += ["| " + " | ".join("" if ref[k] is None else str(ref[k]) for k in keys) + " |" for ref in board["references"]]
+    return "\n".join(lines) + "\n"
+
+
+def boards_csv(boards: list[dict[str, Any]]) -> str:
+    """Every board's trials as one CSV (a `task` column first), for spreadsheets and pandas."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["task", *FIELDS], lineterminator="\n")
+    writer.writeheader()
+    for board in boards:
+        for row in board["rows"]:
+            writer.writerow({"task": board["task"], **row})
+    return out.getvalue()
+
+
+def render_references(board: dict[str, Any]) -> Table:
+    """The reports' published numbers for the board's task, and how far our best is from each."""
+    table = Table(title=f"{board['task']}: published (REPORTS.md) vs our best {board['metric']}", title_justify="left")
+    for header, justify in (("report", "left"), ("run", "left"), ("network", "left"), ("measure", "left"),
+                            ("published", "right"), (f"ours ({board['metric']})", "right"), ("difference", "right")):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for ref in board["references"]:
+        diff = ref["difference"]
+        style = "dim" if diff is None else "green" if diff >= 0 else "red"
+        table.add_row(ref["report"], ref["run"], ref["arch"], ref["measure"], _fmt(ref["published"], ".2%"),
+                      _fmt(ref["ours_best"], ".2%"), f"[{style}]{'-' if diff is None else f'{100 * diff:+.2f} pp'}[/]")  # fmt: skip
+    return table
 
 
 def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> str | None:

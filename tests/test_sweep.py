@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from harness.cli import main
 from harness.store import EPOCH_COLUMNS, Store
 
@@ -133,3 +135,30 @@ def test_diverging_trial_is_marked_and_the_sweep_goes_on(ray_session, tmp_path, 
     assert main(["export", "--trial", trials[1e6]["id"], "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no checkpoint" in err
+
+
+def test_leaderboard_markdown_and_csv_parse_back_and_top_cuts(swept, capsys):
+    import csv
+    import io
+
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(swept), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == DEFAULT_TRIALS and [int(r["rank"]) for r in rows] == list(range(1, DEFAULT_TRIALS + 1))
+    assert {r["task"] for r in rows} == {"digits"} and all(float(r["best_metric"]) <= 1 for r in rows)
+    assert main(["leaderboard", "--results", str(swept), "--format", "markdown", "--top", "3"]) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    header, body = table[0].strip("| ").split(" | "), [line.strip("| ").split(" | ") for line in table[1:]]
+    assert header[:3] == ["rank", "trial_id", "arch"] and [r[0] for r in body] == ["1", "2", "3"]
+    assert [r["trial_id"] for r in rows[:3]] == [r[1] for r in body]  # the same order in both formats
+
+
+def test_each_reports_task_has_its_published_reference_rows():
+    from harness.leaderboard import references
+
+    for task in ("cats_vs_dogs", "cifar10", "pokemon150", "mnist_upsample"):
+        assert references(task, None), task
+    (grande, pequena) = references("cifar10", 0.8)
+    assert (grande["arch"], grande["published"]) == ("vgg8_bn", 0.729)
+    assert grande["difference"] == pytest.approx(0.8 - 0.729) and pequena["difference"] == pytest.approx(0.8 - 0.6923)
+    assert references("digits", 0.9) == []
