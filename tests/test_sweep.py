@@ -75,7 +75,7 @@ def test_table_output_shows_leaderboard_and_verification(swept, capsys):
     assert "digits" in out and "cnn_small" in out and "verified" in out
 
 
-def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path):
+def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path, capsys):
     """One transaction per epoch as results arrive: rows are readable before the sweep ends,
     and an interrupted sweep keeps them, marked as interrupted rather than finished."""
     cmd = [sys.executable, "-m", "harness.cli", "sweep", "--arch", "cnn_small", "--optimizer", "adam",
@@ -93,12 +93,16 @@ def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path):
                     seen_while_running = conn.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
                 conn.close()
             time.sleep(0.2)
+        # Readers never block the writer (WAL): the leaderboard works mid-sweep.
+        assert main(["leaderboard", "--results", str(tmp_path), "--format", "json"]) == 0
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert seen_while_running >= 3
+    (board,) = json.loads(capsys.readouterr().out)
+    assert board["task"] == "digits" and len(board["rows"]) == 1
     assert proc.returncode == 130, proc.stderr.read()
     with Store.existing(tmp_path) as store:
         (sweep,) = store._rows("SELECT * FROM sweeps")
