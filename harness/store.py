@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from harness.errors import HarnessError
 
 DB_NAME = "harness.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EPOCH_COLUMNS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "eval_time_s", "samples_per_s",
 )  # fmt: skip
@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS trials (
     params INTEGER,
     node TEXT,                         -- the Ray node it ran on: IP/node-id prefix
     checkpoint_path TEXT,              -- best checkpoint so far (directory)
+    config_json TEXT,                  -- the whole trial config (weight decay, split, size, ...)
+    best_epoch INTEGER,                -- the epoch of the best checkpoint
+    test_json TEXT,                    -- that checkpoint on the test split: scores, confusion matrix
     started_at TEXT NOT NULL,
     ended_at TEXT
 );
@@ -78,7 +81,11 @@ CREATE TABLE IF NOT EXISTS exports (
 );
 """
 # Upgrades of an older store, in order: MIGRATIONS[v] takes a version-v store to v + 1.
-MIGRATIONS = {1: "ALTER TABLE epochs ADD COLUMN extra_json TEXT;"}
+MIGRATIONS = {
+    1: "ALTER TABLE epochs ADD COLUMN extra_json TEXT;",
+    2: "ALTER TABLE trials ADD COLUMN config_json TEXT; ALTER TABLE trials ADD COLUMN best_epoch INTEGER;"
+       " ALTER TABLE trials ADD COLUMN test_json TEXT;",
+}
 
 
 def now() -> str:
@@ -197,10 +204,11 @@ class Store:
         with self.conn:
             self.conn.execute(
                 "INSERT INTO trials (id, sweep_id, task, arch, optimizer, lr, batch_size, epochs, seed,"
-                " status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)"
+                " status, started_at, config_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET status = 'running', ended_at = NULL",
                 (trial_id, sweep_id, config["task"], config["arch"], config["optimizer"], config["lr"],
-                 config["batch_size"], config["epochs"], config["seed"], now()),
+                 config["batch_size"], config["epochs"], config["seed"], now(),
+                 json.dumps(config, sort_keys=True, default=str)),
             )  # fmt: skip
 
     def record_epoch(self, *, trial_id: str, result: dict[str, Any], node: str | None = None) -> None:
@@ -223,6 +231,9 @@ class Store:
                 " status = CASE WHEN ? THEN 'diverged' ELSE status END WHERE id = ?",
                 (result.get("params"), node, bool(result.get("diverged")), trial_id),
             )
+            if result.get("test_json"):  # a new best checkpoint, scored on the test split
+                self.conn.execute("UPDATE trials SET best_epoch = ?, test_json = ? WHERE id = ?",
+                                  (result["epoch"], result["test_json"], trial_id))  # fmt: skip
 
     def set_checkpoint(self, trial_id: str, path: str) -> None:
         with self.conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -165,6 +165,12 @@ def predict_outputs(*, model: nn.Module, images: Tensor, batch_size: int, normal
     return torch.cat(outputs)
 
 
+def confusion_matrix(predicted: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """Counts, row = true class, column = predicted class (one bincount, no Python loop)."""
+    flat = labels.long() * num_classes + predicted.long()
+    return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
 def evaluate(
     *,
     model: nn.Module,
@@ -174,14 +180,18 @@ def evaluate(
     batch_size: int,
     normalize: Normalizer,
     placement: Placement | None = None,
-) -> dict[str, float]:
-    """Clean evaluation (eval mode, no augmentation): loss, acc (and extra scores), time_s."""
+    num_classes: int | None = None,
+) -> dict[str, Any]:
+    """Clean evaluation (eval mode, no augmentation): loss, acc (and extra scores), time_s; with
+    `num_classes`, also "confusion": the confusion matrix as nested lists of counts."""
     device = next(model.parameters()).device
     _sync(device)
     start = time.perf_counter()
     out = predict_outputs(model=model, images=images, batch_size=batch_size, normalize=normalize, placement=placement)
     labels = labels.to(device)
     loss = objective.loss(out, labels).item()
-    scores = {key: value.item() / len(labels) for key, value in objective.scores(out, labels).items()}
+    scores: dict[str, Any] = {key: value.item() / len(labels) for key, value in objective.scores(out, labels).items()}
+    if num_classes:
+        scores["confusion"] = confusion_matrix(objective.predict(out), labels, num_classes).tolist()
     _sync(device)
     return {"loss": loss, **scores, "time_s": time.perf_counter() - start}

@@ -147,20 +147,24 @@ def test_fitted_table_drops_the_least_important_columns():
     assert [c.header for c in wide.columns] == ["name", "extra", "value"]
 
 
-def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     import sqlite3
 
     from harness.store import SCHEMA, SCHEMA_VERSION
 
-    v1 = "\n".join(line for line in SCHEMA.splitlines() if "extra_json" not in line)
+    added = ("extra_json", "config_json", "best_epoch", "test_json")  # columns of versions 2 and 3
+    v1 = "\n".join(line for line in SCHEMA.splitlines() if not any(c in line for c in added))
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v1)
+    conn.execute("INSERT INTO sweeps VALUES ('s1', 'digits', 'finished', 'then', NULL, 0, 'harness sweep', '{}', '{}')")
     conn.execute("PRAGMA user_version = 1")
+    conn.commit()
     conn.close()
     with Store.create(tmp_path) as store:
-        columns = [r["name"] for r in store._rows("PRAGMA table_info(epochs)")]
-        assert "extra_json" in columns
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert "extra_json" in [r["name"] for r in store._rows("PRAGMA table_info(epochs)")]
+        assert {"config_json", "best_epoch", "test_json"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.sweep("s1")["task"] == "digits"
 
 
 def test_placement_is_decided_at_run_time_and_guards_cuda():
