@@ -13,15 +13,20 @@ from typing import Any, Callable, NoReturn, Sequence
 
 from harness import __version__
 from harness.commands import (
-    cmd_archs, cmd_data, cmd_export, cmd_leaderboard, cmd_predict, cmd_reproduce, cmd_sweep, cmd_verify,
+    cmd_archs, cmd_compare, cmd_data, cmd_export, cmd_leaderboard, cmd_predict, cmd_reproduce, cmd_show, cmd_sweep,
+    cmd_verify,
 )  # fmt: skip
 from harness.console import print_error
 from harness.errors import HarnessError
+from harness.leaderboard import SORTS
 
 EXAMPLES = """examples:
   harness sweep                                   the default: digits, 2 archs x 2 optimizers x 2 lrs
   harness sweep --arch mlp --lr 0.01,0.1 --epochs 5
   harness leaderboard --format json
+  harness leaderboard --task digits --group-seeds --sort test
+  harness show TRIAL_ID --png figures/
+  harness compare uchile2020-cifar10
   harness export --task digits && harness predict results/onnx/*.onnx digit.png
 """
 
@@ -144,13 +149,38 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("leaderboard", help="rank the stored trials of each task",
-                       description="One table per task: trials ranked by the task's validation metric.")  # fmt: skip
+                       description="One table per task: trials ranked by the task's validation metric (or --sort), "
+                       "with the test score of each best checkpoint, speed, the seconds to reach the best "
+                       "published figure, ONNX status, and the reports' published numbers beside our best.")  # fmt: skip
     p.add_argument("--task", help="only this task")
     p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep")
-    p.add_argument("--top", type=int, metavar="N", help="only the N best trials of each task")
+    p.add_argument("--sort", default="metric", metavar="KEY",
+                   help=f"rank by {', '.join(SORTS)} (default: metric, the task's validation metric)")  # fmt: skip
+    p.add_argument("--group-seeds", action="store_true",
+                   help="one row per configuration: mean ± std over its seeds")  # fmt: skip
+    p.add_argument("--top", type=int, metavar="N", help="only the N best rows of each task")
     _add_results(p)
     _add_format(p, extra=("markdown", "csv"))
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("show", help="one trial in full: config, epochs, curves, confusion matrix",
+                       description="A trial's config and environment, every epoch, learning curves, and its best "
+                       "checkpoint on the test split: a row-normalised confusion matrix (classification) or "
+                       "PSNR and pixel accuracy (upsampling).")  # fmt: skip
+    p.add_argument("trial", metavar="TRIAL_ID", help="a trial id from `harness leaderboard`")
+    p.add_argument("--png", metavar="DIR", help='also write learning-curve and confusion PNGs to DIR (needs "harness[plots]")')
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("compare", help="a report's published figures beside the store's trials",
+                       description="Per run of the report: its published figure, the best stored trial of the same "
+                       "network on the same data (measured as the report measured), and the best network there. "
+                       "Nothing is trained: `harness reproduce` runs the recipes.")  # fmt: skip
+    p.add_argument("report", metavar="REPORT_ID", help="uni2022-catsdogs, uchile2020-cifar10, ... (`harness compare x` lists them)")
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("export", help="export the best (or a named) trial to ONNX and verify it",
                        description="Export a trial's best checkpoint to ONNX (dynamic batch, metadata), check it "

@@ -146,11 +146,51 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     if args.task:
         get_task(args.task)  # an unknown name fails here, with the valid choices
+    if args.top is not None and args.top < 1:
+        raise HarnessError(f"--top {args.top} is below 1", "pass --top N with N >= 1, or leave it out for every row")
     with Store.existing(_results_dir(args)) as store:
-        boards = leaderboards(store, task=args.task, sweep_id=args.sweep, top=args.top)
+        boards = leaderboards(store, task=args.task, sweep_id=args.sweep, top=args.top, sort=args.sort,
+                              group=args.group_seeds)  # fmt: skip
     if not boards and args.format == "table":
         console.print("no trials in the store yet: run `harness sweep`")
     _print_boards(boards, args.format)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from harness.show import render_report, trial_report
+    from harness.store import Store
+
+    with Store.existing(_results_dir(args)) as store:
+        report = trial_report(store, args.trial)
+    written = []
+    if args.png:
+        from harness.plots import write_pngs
+
+        written = [str(p) for p in write_pngs(report, Path(args.png))]
+    if args.format == "json":
+        print_json({**report, "png": written})
+        return 0
+    console.print(render_report(report))
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.presets import get_preset
+    from harness.reproduce import compare
+    from harness.store import Store
+
+    get_preset(args.report)  # an unknown report fails here, naming the five
+    with Store.existing(_results_dir(args)) as store:
+        rows = compare(store, args.report)
+    if args.format == "json":
+        print_json(rows)
+        return 0
+    from harness.views import render_reproduction
+
+    console.print(render_reproduction(rows, title="published vs the store's trials"))
     return 0
 
 

@@ -16,6 +16,14 @@ from harness.config import SweepSpec
 from harness.errors import lookup
 
 
+# What a report measured -> the harness score that measures the same thing on our side.
+SCORES = {
+    "test accuracy": "test_acc",  # the best checkpoint on the test split
+    "validation accuracy": "val_acc",
+    "Keras binary accuracy (val_keras_acc)": "val_keras_acc",
+}
+
+
 @dataclass(frozen=True)
 class Recipe:
     label: str  # how the report names the run
@@ -23,6 +31,11 @@ class Recipe:
     published: float | None  # the figure the report printed, as a fraction
     measure: str  # what that figure is: "test accuracy", "validation accuracy", ...
     notes: str = ""  # where the report measured differently from the harness (which always evaluates clean)
+
+    @property
+    def score(self) -> str:
+        """Our score for what the report measured: "test_acc", "val_acc" or "val_keras_acc"."""
+        return SCORES[self.measure]
 
 
 @dataclass(frozen=True)

@@ -282,6 +282,16 @@ class Store:
     def epochs(self, trial_id: str) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", (trial_id,))
 
+    def epochs_by_trial(self, *, task: str, sweep_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Every epoch of the task's trials (of one sweep, when given), per trial, in order: one query."""
+        sql = "SELECT e.* FROM epochs e JOIN trials t ON t.id = e.trial_id WHERE t.task = ?"
+        rows = self._rows(sql + (" AND t.sweep_id = ?" if sweep_id else "") + " ORDER BY e.trial_id, e.epoch",
+                          (task, sweep_id) if sweep_id else (task,))  # fmt: skip
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(row["trial_id"], []).append(row)
+        return out
+
     def trial_summaries(self, *, task: str | None = None, sweep_id: str | None = None, metric: str = "val_acc",
                         mode: str = "max") -> Iterator[dict[str, Any]]:  # fmt: skip
         """Per trial: config, status, best metric and its epoch, means of time and throughput,

@@ -103,19 +103,29 @@ def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
     return Group(table, *sources)
 
 
-def render_reproduction(rows: list[dict[str, Any]]) -> Table:
-    """`harness reproduce`: each recipe's published figure beside ours, measured the same way."""
-    table = Table(title=f"{rows[0]['report']}: the report's runs, re-run", title_justify="left")
-    for header, justify in (("recipe", "left"), ("network", "left"), ("epochs", "right"), ("measure", "left"),
-                            ("published", "right"), ("ours", "right"), ("difference", "right"), ("note", "left")):
+def render_reproduction(rows: list[dict[str, Any]], *, title: str = "the report's runs, re-run") -> Table:
+    """Each recipe's published figure beside ours, measured the same way (`reproduce`); with the
+    stored trial and the best network on the same data when the rows carry them (`compare`)."""
+    stored = "best" in rows[0]
+    table = Table(title=f"{rows[0]['report']}: {title}", title_justify="left")
+    headers = [("recipe", "left"), ("network", "left"), ("epochs", "right"), ("measure", "left"), ("published", "right"),
+               ("ours", "right"), ("difference", "right")]  # fmt: skip
+    headers += [("trial", "left"), ("best network on this data", "left")] if stored else []
+    for header, justify in (*headers, ("note", "left")):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         published, ours = r["published"], r["ours"]
         diff = "-" if published is None or ours is None else f"{100 * (ours - published):+.2f} pp"
-        table.add_row(r["recipe"], r["arch"], str(r["epochs"]), r["measure"],
-                      "-" if published is None else f"{published:.2%}", "-" if ours is None else f"{ours:.2%}",
-                      diff, r["notes"] or "")  # fmt: skip
+        cells = [r["recipe"], r["arch"], _pct(r["epochs"], "g"), r["measure"], _pct(published), _pct(ours), diff]
+        if stored:
+            best = "-" if r["best_arch"] is None else f"{r['best_arch']} {_pct(r['best'])} ({r['best_trial_id']})"
+            cells += [r["trial_id"] or "not run yet", best]
+        table.add_row(*cells, r["notes"] or "")
     return table
+
+
+def _pct(value: float | None, spec: str = ".2%") -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def render_verification(v: dict[str, Any]) -> Table:

@@ -10,7 +10,7 @@ from harness.cli import build_parser, main
 from harness.config import SweepSpec
 from harness.sweep import trial_resources
 
-COMMANDS = ("sweep", "leaderboard", "export", "verify", "predict", "archs", "data")
+COMMANDS = ("sweep", "reproduce", "leaderboard", "show", "compare", "export", "verify", "predict", "archs", "data")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

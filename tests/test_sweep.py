@@ -157,12 +157,19 @@ def test_leaderboard_markdown_and_csv_parse_back_and_top_cuts(swept, capsys):
     assert [r["trial_id"] for r in rows[:3]] == [r[1] for r in body]  # the same order in both formats
 
 
-def test_each_reports_task_has_its_published_reference_rows():
-    from harness.leaderboard import references
+def test_each_reports_task_has_its_published_reference_rows(swept, capsys):
+    from harness.leaderboard import references, target
 
     for task in ("cats_vs_dogs", "cifar10", "pokemon150", "mnist_upsample"):
-        assert references(task, None), task
-    (grande, pequena) = references("cifar10", 0.8)
-    assert (grande["arch"], grande["published"]) == ("vgg8_bn", 0.729)
+        assert references(task, {}), task
+    (grande, pequena) = references("cifar10", {"test_acc": 0.8, "val_acc": 0.9})
+    assert (grande["arch"], grande["published"], grande["score"]) == ("vgg8_bn", 0.729, "test_acc")
     assert grande["difference"] == pytest.approx(0.8 - 0.729) and pequena["difference"] == pytest.approx(0.8 - 0.6923)
-    assert references("digits", 0.9) == []
+    keras = references("mnist_upsample", {"val_acc": 0.95, "val_keras_acc": 0.81})[0]  # measured as the report did
+    assert keras["ours_best"] == 0.81 and keras["difference"] == pytest.approx(0.81 - 0.8149)
+    assert target("cats_vs_dogs")["published"] == 0.9178 and target("digits") is None
+    assert references("digits", {"test_acc": 0.9}) == []
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(swept), "--format", "json"]) == 0
+    (board,) = json.loads(capsys.readouterr().out)
+    assert board["references"] == [] and board["target"] is None  # digits: no report

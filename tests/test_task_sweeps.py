@@ -56,7 +56,7 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
-def test_mnist_upsample_sweep_records_psnr_and_keras_accuracy(ray_session, tmp_path):
+def test_mnist_upsample_sweep_records_psnr_and_keras_accuracy(ray_session, tmp_path, capsys):
     rng = np.random.default_rng(1)
     raw = tmp_path / "data" / "mnist" / "MNIST" / "raw"
     for split, n in (("train", 300), ("t10k", 60)):
@@ -76,6 +76,13 @@ def test_mnist_upsample_sweep_records_psnr_and_keras_accuracy(ray_session, tmp_p
     extra = json.loads(epoch["extra_json"])
     assert set(extra) == {"train_psnr", "val_psnr", "train_keras_acc", "val_keras_acc"}
     assert extra["val_psnr"] > 0 and 0 <= extra["val_keras_acc"] <= epoch["val_acc"] <= 1
+    capsys.readouterr()
+    assert main(["show", trial["id"], "--results", str(results), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["confusion"] is None and report["test"]["psnr"] > 0 and 0 <= report["test"]["acc"] <= 1
+    assert main(["show", trial["id"], "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "val_psnr" in out and "psnr" in out and "confusion" not in out
 
 
 def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, shared_data):

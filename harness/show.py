@@ -1,0 +1,148 @@
+"""`harness show TRIAL_ID`: one trial in full, from the store alone.
+
+Its config and the sweep's environment, every epoch, learning curves as terminal sparklines,
+and its best checkpoint on the test split: a row-normalised confusion matrix for
+classification (as report uchile2020 shows them), PSNR and pixel accuracy for upsampling.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+
+from harness.store import EPOCH_COLUMNS, Store
+
+SPARKS = "▁▂▃▄▅▆▇█"
+FULL_MATRIX_CLASSES = 12  # beyond this a terminal cannot hold the matrix: the worst confusions instead
+
+
+def normalise_rows(counts: list[list[int]]) -> list[list[float | None]]:
+    """Each true class's row divided by its sample count, so it sums to 1 (None: no samples)."""
+    return [[c / sum(row) for c in row] if sum(row) else [None] * len(row) for row in counts]
+
+
+def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
+    """Everything `show` prints, as plain data (also its --format json)."""
+    from harness.datasets import get_task
+
+    trial = store.trial(trial_id)
+    sweep = store.sweep(trial["sweep_id"])
+    task = get_task(trial["task"])
+    epochs = [{**{k: e[k] for k in ("epoch", *EPOCH_COLUMNS)}, **json.loads(e["extra_json"] or "{}")}
+              for e in store.epochs(trial_id)]  # fmt: skip
+    test = json.loads(trial["test_json"] or "{}")
+    counts = test.pop("confusion", None)
+    return {
+        "trial": {k: trial[k] for k in ("id", "sweep_id", "task", "arch", "optimizer", "lr", "batch_size", "epochs",
+                                        "seed", "status", "error", "params", "node", "best_epoch", "checkpoint_path")},
+        "config": json.loads(trial["config_json"] or "{}"),
+        "environment": json.loads(sweep["environment_json"]),
+        "metric": task.metric,
+        "epochs": epochs,
+        "test": test or None,  # the best checkpoint on the test split: epoch, loss, acc, extras
+        "classes": list(task.classes),
+        "confusion": counts,  # counts: row = true class, column = predicted
+        "confusion_normalised": normalise_rows(counts) if counts else None,
+    }  # fmt: skip
+
+
+def sparkline(values: list[float | None], width: int = 40) -> str:
+    """Values as block characters, low to high; at most `width` of them (evenly sampled)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    if len(values) > width:
+        values = [values[round(i * (len(values) - 1) / (width - 1))] for i in range(width)]
+    low, span = min(known), (max(known) - min(known)) or 1.0
+    return "".join(" " if v is None else SPARKS[round((v - low) / span * (len(SPARKS) - 1))] for v in values)
+
+
+def _kv_table(title: str, items: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in items.items():
+        text = (json.dumps(value) if isinstance(value, (dict, list)) else _num(value) if isinstance(value, float)
+                else "-" if value is None else str(value))  # fmt: skip
+        table.add_row(key, text)
+    return table
+
+
+def _series(report: dict[str, Any]) -> list[str]:
+    """The per-epoch numbers worth a curve: losses, accuracies and the task's extras."""
+    return [k for k in report["epochs"][0] if k.startswith(("train_", "val_"))] if report["epochs"] else []
+
+
+def render_epochs(report: dict[str, Any]) -> Table:
+    keys = _series(report)
+    table = Table(title="epochs (★ best checkpoint)", title_justify="left")
+    for header in ("epoch", *keys, "s/epoch", "img/s"):
+        table.add_column(header, justify="right")
+    for e in report["epochs"]:
+        star = " ★" if e["epoch"] == report["trial"]["best_epoch"] else ""
+        table.add_row(f"{e['epoch']}{star}", *[_num(e.get(k), ".4f") for k in keys], _num(e["epoch_time_s"], ".3f"),
+                      _num(e["samples_per_s"], ",.0f"))  # fmt: skip
+    return table
+
+
+def render_curves(report: dict[str, Any]) -> Table:
+    table = Table(title="learning curves", title_justify="left")
+    for header, justify in (("series", "left"), ("first", "right"), ("curve", "left"), ("last", "right"),
+                            ("best", "right")):  # fmt: skip
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for key in _series(report):
+        values = [e.get(key) for e in report["epochs"]]
+        known = [v for v in values if v is not None]
+        best = (min if "loss" in key else max)(known) if known else None
+        table.add_row(key, _num(values[0], ".4f"), f"[cyan]{sparkline(values)}[/]", _num(values[-1], ".4f"),
+                      _num(best, ".4f"))  # fmt: skip
+    return table
+
+
+def render_confusion(report: dict[str, Any]) -> Table:
+    """Row-normalised: row = true class, column = predicted; the diagonal is each class's recall."""
+    matrix, classes = report["confusion_normalised"], report["classes"]
+    epoch = report["test"]["epoch"]
+    if len(classes) > FULL_MATRIX_CLASSES:  # e.g. 150 Pokemon: the ten largest confusions
+        pairs = sorted(((v, t, p) for t, row in enumerate(matrix) for p, v in enumerate(row) if t != p and v),
+                       reverse=True)[:10]  # fmt: skip
+        table = Table(title=f"largest confusions, test split, epoch {epoch} ({len(classes)} classes: the whole "
+                            "matrix is in --format json and --png)", title_justify="left")  # fmt: skip
+        for header in ("true", "predicted as", "share of the class"):
+            table.add_column(header)
+        for v, t, p in pairs:
+            table.add_row(classes[t], classes[p], f"{v:.2f}")
+        return table
+    table = Table(title=f"confusion matrix, test split, epoch {epoch} (rows: true class, sum to 1)", title_justify="left")
+    table.add_column("true \\ predicted", style="bold")
+    for name in classes:
+        table.add_column(name[:8], justify="right")
+    for t, row in enumerate(matrix):
+        cells = ["-" if v is None else f"[{'bold green' if t == p else 'red' if v >= 0.05 else 'dim'}]{v:.2f}[/]"
+                 for p, v in enumerate(row)]  # fmt: skip
+        table.add_row(classes[t], *cells)
+    return table
+
+
+def render_report(report: dict[str, Any]) -> Group:
+    t = report["trial"]
+    parts: list[Any] = [
+        _kv_table(f"trial {t['id']}: {t['arch']} on {t['task']} ({t['status']})", {**t, **{
+            k: v for k, v in report["config"].items() if k not in t}}),
+        _kv_table(f"environment of sweep {t['sweep_id']}", report["environment"]),
+    ]  # fmt: skip
+    if report["epochs"]:
+        parts += [render_epochs(report), render_curves(report)]
+    if report["test"]:
+        scores = {k: v for k, v in report["test"].items() if k != "epoch"}
+        parts.append(_kv_table(f"best checkpoint (epoch {report['test']['epoch']}) on the test split", scores))
+    if report["confusion_normalised"]:
+        parts.append(render_confusion(report))
+    return Group(*parts)
+
+
+def _num(value: float | None, spec: str = ".4g") -> str:
+    return "-" if value is None else format(value, spec)
