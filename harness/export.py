@@ -140,12 +140,11 @@ def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, head: str, test: Spl
     )  # fmt: skip
 
 
-def record(store: Store, *, trial_id: str, result: Verification, opset: int, ir_version: int) -> None:
-    store.record_export(
-        trial_id=trial_id, path=result.path, status="verified" if result.passed else "failed", opset=opset,
-        ir_version=ir_version, provider=result.provider, max_abs_diff=result.max_abs_diff,
-        top1_agreement=result.top1_agreement, torch_metric=result.torch_metric, ort_metric=result.ort_metric,
-        details=asdict(result),
+def record(store: Store, export_id: int, result: Verification) -> None:
+    store.set_verification(
+        export_id, status="verified" if result.passed else "failed", provider=result.provider,
+        max_abs_diff=result.max_abs_diff, top1_agreement=result.top1_agreement, torch_metric=result.torch_metric,
+        ort_metric=result.ort_metric, details=asdict(result),
     )  # fmt: skip
 
 
@@ -174,8 +173,11 @@ def export_trial(store: Store, *, trial_id: str, out_dir: Path, opset: int = OPS
     metrics = {k: v for k, v in ckpt["metrics"].items() if k == "epoch" or k.startswith("val_")}
     meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)
+    # Recorded as "exported" at once: should verification itself crash, the store still says
+    # the file exists and was never verified.
+    export_id = store.add_export(trial_id=trial_id, path=str(out_path), opset=opset, ir_version=proto.ir_version)
     result = verify_onnx(onnx_path=out_path, model=model, head=get_arch(spec.arch).head, test=test)
-    record(store, trial_id=trial_id, result=result, opset=opset, ir_version=proto.ir_version)
+    record(store, export_id, result)
     return result
 
 
@@ -187,5 +189,7 @@ def verify_file(store: Store, *, onnx_path: Path) -> Verification:
     model, spec, _ = load_trial(store, meta["trial_id"])
     result = verify_onnx(onnx_path=onnx_path, model=model, head=get_arch(spec.arch).head, test=_test_split(spec))
     proto = onnx.load(str(onnx_path), load_external_data=False)
-    record(store, trial_id=meta["trial_id"], result=result, opset=proto.opset_import[0].version, ir_version=proto.ir_version)
+    export_id = store.add_export(trial_id=meta["trial_id"], path=str(onnx_path), opset=proto.opset_import[0].version,
+                                 ir_version=proto.ir_version)  # fmt: skip
+    record(store, export_id, result)
     return result

@@ -234,8 +234,8 @@ def _fmt(value: Any, spec: str = "") -> str:
     return "-" if value is None else format(value, spec)
 
 
-ONNX_STYLE = {"verified": "green", "failed": "bold red", None: "dim"}
-ONNX_ORDER = {"failed": 1, "verified": 2}  # a group shows its best export
+ONNX_STYLE = {"verified": "green", "exported": "yellow", "failed": "bold red", None: "dim"}
+ONNX_ORDER = {"failed": 1, "exported": 2, "verified": 3}  # a group shows its best export
 
 
 def _spread(mean: float | None, std: float | None) -> str:

@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS exports (
     trial_id TEXT NOT NULL REFERENCES trials(id),
     path TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    status TEXT NOT NULL,              -- verified | failed
+    status TEXT NOT NULL,              -- exported (not yet verified) | verified | failed
     opset INTEGER, ir_version INTEGER,
     provider TEXT,                     -- onnxruntime execution provider actually used
     max_abs_diff REAL, top1_agreement REAL,
@@ -256,16 +256,26 @@ class Store:
                 (now(), sweep_id),
             )
 
-    def record_export(self, *, trial_id: str, path: str, status: str, opset: int, ir_version: int,
-                      provider: str, max_abs_diff: float, top1_agreement: float, torch_metric: float,
-                      ort_metric: float, details: dict[str, Any]) -> None:  # fmt: skip
+    def add_export(self, *, trial_id: str, path: str, opset: int, ir_version: int) -> int:
+        """A written ONNX file, not yet verified (status "exported"); returns its row id."""
+        with self.conn:
+            cursor = self.conn.execute(
+                "INSERT INTO exports (trial_id, path, created_at, status, opset, ir_version)"
+                " VALUES (?, ?, ?, 'exported', ?, ?)",
+                (trial_id, path, now(), opset, ir_version),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def set_verification(self, export_id: int, *, status: str, provider: str, max_abs_diff: float,
+                         top1_agreement: float, torch_metric: float, ort_metric: float,
+                         details: dict[str, Any]) -> None:  # fmt: skip
+        """The verification of an exported file: "verified" or "failed", with its numbers."""
         with self.conn:
             self.conn.execute(
-                "INSERT INTO exports (trial_id, path, created_at, status, opset, ir_version, provider,"
-                " max_abs_diff, top1_agreement, torch_metric, ort_metric, details_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (trial_id, path, now(), status, opset, ir_version, provider, max_abs_diff,
-                 top1_agreement, torch_metric, ort_metric, json.dumps(details, sort_keys=True)),
+                "UPDATE exports SET status = ?, provider = ?, max_abs_diff = ?, top1_agreement = ?,"
+                " torch_metric = ?, ort_metric = ?, details_json = ? WHERE id = ?",
+                (status, provider, max_abs_diff, top1_agreement, torch_metric, ort_metric,
+                 json.dumps(details, sort_keys=True), export_id),
             )  # fmt: skip
 
     # -- reads ---------------------------------------------------------------------------

@@ -148,3 +148,14 @@ def test_show_an_unknown_trial_is_one_line(swept, capsys):
     assert main(["show", "nope", "--results", str(swept)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no trial 'nope'" in err
+
+
+def test_onnx_status_tells_exported_from_verified(swept_copy, capsys):
+    """A file written but never verified (verification crashed or was cut off) says so."""
+    before = {row["trial_id"]: row["onnx"] for row in _board(swept_copy, capsys)["rows"]}
+    assert list(before.values()).count("verified") == 1 and list(before.values()).count(None) == 7  # its best
+    unverified = next(t for t, status in before.items() if status is None)
+    with Store.existing(swept_copy) as store:
+        store.add_export(trial_id=unverified, path="elsewhere.onnx", opset=18, ir_version=10)
+    after = {row["trial_id"]: row["onnx"] for row in _board(swept_copy, capsys)["rows"]}
+    assert after[unverified] == "exported" and list(after.values()).count("verified") == 1
