@@ -231,9 +231,9 @@ class Store:
                 " status = CASE WHEN ? THEN 'diverged' ELSE status END WHERE id = ?",
                 (result.get("params"), node, bool(result.get("diverged")), trial_id),
             )
-            if result.get("test_json"):  # a new best checkpoint, scored on the test split
-                self.conn.execute("UPDATE trials SET best_epoch = ?, test_json = ? WHERE id = ?",
-                                  (result["epoch"], result["test_json"], trial_id))  # fmt: skip
+            # The best checkpoint's epoch (every report), its test-split scores (the last epoch's).
+            self.conn.execute("UPDATE trials SET best_epoch = COALESCE(?, best_epoch), test_json = COALESCE(?, test_json)"
+                              " WHERE id = ?", (result.get("best_epoch") or None, result.get("test_json"), trial_id))  # fmt: skip
 
     def set_checkpoint(self, trial_id: str, path: str) -> None:
         with self.conn:

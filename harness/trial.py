@@ -3,7 +3,8 @@
 This is a thin shell around harness.train: it reads its config, sizes torch's thread pool to
 the CPUs Ray gave it, places itself (device, autocast, memory format), continues from its
 checkpoint when a sweep is resumed, and turns each epoch into a `tune.report` (with a
-checkpoint whenever the validation metric improves, so the kept checkpoint is always the best).
+checkpoint whenever the validation metric improves, so the kept checkpoint is always the best;
+after the last epoch the best weights are scored once on the test split, which selects nothing).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _node_name() -> str:
 
 def _test_scores(model: torch.nn.Module, objective: Any, test: tuple[torch.Tensor, torch.Tensor], task: DatasetSpec,
                  normalize: Normalizer, where: Any) -> dict[str, Any]:  # fmt: skip
-    """The new best checkpoint on the test split: loss, acc, the task's extras, time_s and, for
+    """The best checkpoint on the test split: loss, acc, the task's extras, time_s and, for
     classification, the confusion matrix (the leaderboard's test column, `harness show`)."""
     classes = len(task.classes) if task.kind == "classification" else None
     return evaluate(model=model, objective=objective, images=test[0], labels=test[1], batch_size=EVAL_BATCH,
@@ -72,7 +73,7 @@ def run_trial(config: dict[str, Any]) -> None:
     # Memory-mapped from the decode-once cache (built by the driver; built here, under its lock,
     # only on a node that has none): trials on one node share the page cache.
     data = load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
-    # Val selects; the test split is only scored for the best checkpoint, never used to choose.
+    # Val selects; the test split is scored once, for the best checkpoint, and never chooses.
     # On CUDA the splits move to the GPU once; on CPU they stay memory maps.
     train_images, train_labels = torch.from_numpy(data.train.images), torch.from_numpy(data.train.labels)
     if spec.train_limit:  # a seeded subset: some stored splits are ordered by class
@@ -90,7 +91,7 @@ def run_trial(config: dict[str, Any]) -> None:
     augment = _augmentation(spec, task)
     generator = torch.Generator().manual_seed(spec.seed)
     sign = 1.0 if task.mode == "max" else -1.0
-    best, start = -math.inf, 1
+    best, best_epoch, start = -math.inf, 0, 1
     restored = tune.get_checkpoint()  # set when a resumed sweep continues this trial
     if restored:
         with restored.as_directory() as directory:
@@ -98,7 +99,8 @@ def run_trial(config: dict[str, Any]) -> None:
         model.load_state_dict(ckpt["model_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
         generator.set_state(ckpt["generator_state"])
-        best, start = sign * ckpt["metrics"][task.metric], ckpt["epoch"] + 1
+        best, best_epoch, start = sign * ckpt["metrics"][task.metric], ckpt["epoch"], ckpt["epoch"] + 1
+    best_state = _copy_state(model)  # the best weights so far, kept for the final test scoring
     node = _node_name()
 
     for epoch in range(start, spec.epochs + 1):
@@ -127,16 +129,26 @@ def run_trial(config: dict[str, Any]) -> None:
             # the task's own scores beyond acc (PSNR, Keras-style accuracy for upsampling)
             **{f"{split}_{k}": v for split, r in (("train", train), ("val", val)) for k, v in r.items() if k not in BASE},
         }
-        score = sign * metrics[task.metric]
-        if diverged or score <= best:
-            tune.report(metrics)
-        else:
-            best = score
-            metrics["test_json"] = json.dumps({"epoch": epoch, **_test_scores(model, objective, tensors["test"], task,
-                                                                               normalize, where)})  # fmt: skip
+        improved = not diverged and sign * metrics[task.metric] > best
+        if improved:
+            best, best_epoch, best_state = sign * metrics[task.metric], epoch, _copy_state(model)
+        metrics["best_epoch"] = best_epoch
+        if epoch == spec.epochs and not diverged:
+            # The last epoch: the best checkpoint's weights, once, on the test split. Trials that
+            # ASHA or a time budget stop earlier carry no test score (export verification has one).
+            model.load_state_dict(best_state)
+            metrics["test_json"] = json.dumps({"epoch": best_epoch, **_test_scores(model, objective, tensors["test"],
+                                                                                    task, normalize, where)})  # fmt: skip
+        if improved:
             with tempfile.TemporaryDirectory() as tmp:
                 save_checkpoint(tmp, model=model, spec=spec, epoch=epoch, metrics=metrics, optimizer=optimizer,
                                 generator=generator)  # fmt: skip
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+        else:
+            tune.report(metrics)
         if diverged:
             return  # a NaN/inf loss never recovers; the store marks the trial diverged
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
