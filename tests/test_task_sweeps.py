@@ -26,7 +26,16 @@ def _only_export(results: Path) -> tuple[dict, dict]:
     return export, trial
 
 
-def test_cats_vs_dogs_single_logit_sweep(ray_session, tmp_path):
+def _references(results: Path, capsys) -> list[dict]:
+    """The published rows below the task's leaderboard, each with our best trial's figure."""
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(results), "--format", "json"]) == 0
+    (board,) = json.loads(capsys.readouterr().out)
+    assert board["references"] and all(ref["ours_best"] is not None for ref in board["references"])
+    return board["references"]
+
+
+def test_cats_vs_dogs_single_logit_sweep(ray_session, tmp_path, capsys):
     rng = np.random.default_rng(0)
     for split, n in (("training_set", 24), ("test_set", 8)):
         for c, plural in enumerate(("cats", "dogs")):
@@ -48,6 +57,8 @@ def test_cats_vs_dogs_single_logit_sweep(ray_session, tmp_path):
         (sweep,) = store._rows("SELECT * FROM sweeps")
     spec = json.loads(sweep["spec_json"])
     assert (spec["image_size"], spec["variant"], trial["arch"]) == (64, "A", "keras_cnn2")
+    references = _references(results, capsys)
+    assert {r["report"] for r in references} == {"uni2022-catsdogs", "itesm2022-catsdogs", "itam2020-catsdogs-mnist"}
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
@@ -83,9 +94,10 @@ def test_mnist_upsample_sweep_records_psnr_and_keras_accuracy(ray_session, tmp_p
     assert main(["show", trial["id"], "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert "val_psnr" in out and "psnr" in out and "confusion" not in out
+    assert {r["score"] for r in _references(results, capsys)} == {"val_keras_acc"}  # measured as the report did
 
 
-def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, shared_data):
+def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
     _sweep(results, "--task", "cifar10", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.001",
            "--batch-size", "128", "--data-dir", str(shared_data))  # fmt: skip
@@ -96,3 +108,4 @@ def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, share
     data = json.loads(sweep["environment_json"])["data"]
     assert data["variant"] == "report" and data["counts"] == {"train": 10_000, "val": 10_000, "test": 10_000}
     assert data["skipped"] == 0 and "cifar-10-batches-py" in data["source"]
+    assert [r["published"] for r in _references(results, capsys)] == [0.729, 0.6923]
