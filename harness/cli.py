@@ -189,15 +189,21 @@ def build_parser() -> Parser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--task", help="export the best trial of this task")
     which.add_argument("--trial", metavar="ID", help="export this trial (ids: `harness leaderboard`)")
-    p.add_argument("--out", metavar="DIR", help="folder for .onnx files (default: RESULTS/onnx)")
+    p.add_argument("--out", metavar="PATH",
+                   help="a folder for the .onnx files (default: RESULTS/onnx), or a file name ending in .onnx for one trial")
+    p.add_argument("--opset", type=int, default=18, metavar="N",
+                   help="ONNX opset (default: 18; the newest allowed is the one the installed onnxruntime loads)")
+    p.add_argument("--quantize", choices=("int8",),
+                   help="also write an INT8 model (onnxruntime static quantization calibrated on training images) and verify it")
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("verify", help="compare an exported model with its PyTorch checkpoint",
                        description="Run the whole test split through onnxruntime and the trial's PyTorch "
-                       "checkpoint; exit 1 when they disagree.")  # fmt: skip
+                       "checkpoint, time both; exit 1 when they disagree.")  # fmt: skip
     p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("--task", help="verify on this task's test split (default: the model's own task)")
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_verify)

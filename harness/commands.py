@@ -92,7 +92,7 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, task: str, sweep_i
 
     with Store.existing(results_dir) as store:
         best = best_trial_id(store, task, sweep_id=sweep_id)
-        verification = _export(store, best, results_dir / "onnx") if best and not args.no_export else None
+        verification = _export(store, best, results_dir / "onnx")[0] if best and not args.no_export else None
         boards = leaderboards(store, task=task, sweep_id=sweep_id)  # with the export's status
     if args.format == "json":
         print_json({"sweep_id": sweep_id, "leaderboards": boards, "export": verification})
@@ -126,11 +126,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(store: Store, trial_id: str, out_dir: Path) -> dict[str, Any]:
-    from harness.export import export_trial
+def _export(store: Store, trial_id: str, out: Path, *, opset: int | None = None,
+            quantize: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    from harness.export import OPSET, export_trial
 
     with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):
-        return {"trial_id": trial_id, **asdict(export_trial(store, trial_id=trial_id, out_dir=out_dir))}
+        results = export_trial(store, trial_id=trial_id, out=out, opset=opset or OPSET, quantize=quantize)
+    return [{"trial_id": trial_id, **asdict(r)} for r in results]
 
 
 def _print_verification(v: dict[str, Any]) -> None:
@@ -196,11 +198,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from harness.datasets import get_task
+    from harness.export import check_opset
     from harness.leaderboard import best_trial_id
     from harness.store import Store
 
+    check_opset(args.opset)
     results_dir = _results_dir(args)
-    out_dir = Path(args.out) if args.out else results_dir / "onnx"
+    out = Path(args.out) if args.out else results_dir / "onnx"
     with Store.existing(results_dir) as store:
         if args.trial:
             trials = [store.trial(args.trial)["id"]]
@@ -209,7 +213,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             trials = [t for t in (best_trial_id(store, task) for task in tasks) if t]
             if not trials:
                 raise HarnessError("no trained trial to export", "run `harness sweep` first")
-        verifications = [_export(store, t, out_dir) for t in trials]
+        if out.suffix == ".onnx" and len(trials) > 1:
+            raise HarnessError(f"--out {str(out)!r} names one file, but {len(trials)} trials are to be exported",
+                               "pass --out a folder, or --task T / --trial ID for one")  # fmt: skip
+        verifications = [v for t in trials for v in _export(store, t, out, opset=args.opset, quantize=args.quantize)]
     if args.format == "json":
         print_json(verifications)
     else:
@@ -219,11 +226,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from harness.datasets import get_task
     from harness.export import verify_file
     from harness.store import Store
 
     with Store.existing(_results_dir(args)) as store:
-        result = asdict(verify_file(store, onnx_path=Path(args.model)))
+        result = asdict(verify_file(store, onnx_path=Path(args.model), task=args.task and get_task(args.task).name))
     print_json(result) if args.format == "json" else _print_verification(result)
     return 0 if result["passed"] else 1
 

@@ -1,7 +1,9 @@
-"""Checkpoint -> ONNX (with metadata) -> onnx.checker -> onnxruntime parity on the test split.
+"""Checkpoint -> ONNX (with metadata) -> onnx.checker, then verification (harness.verify) and,
+on request, INT8 (harness.quantize).
 
 Export is always followed by verification, and both land in the store: an ONNX file nobody
-compared with PyTorch is not a product.
+compared with PyTorch is not a product. The file is recorded as "exported" the moment it is
+written, then as "verified" or "failed".
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 import torch
 
@@ -25,12 +27,25 @@ from harness.datasets import DatasetSpec, Split, get_task, load_task
 from harness.errors import HarnessError
 from harness.predict import normalize, open_session, read_metadata
 from harness.store import Store
-from harness.train import OBJECTIVES
+from harness.verify import Verification, verify_onnx
 
-OPSET = 18  # pinned: supported by onnxruntime >= 1.14 and by torch's dynamo exporter
-MIN_AGREEMENT = 0.999  # top-1 agreement below this fails verification
-MAX_ABS_DIFF = 1e-3  # largest |torch - onnxruntime| output difference allowed
-VERIFY_BATCH = 256
+OPSET = 18  # the default: the oldest opset torch's dynamo exporter writes natively, read by onnxruntime >= 1.14
+MIN_OPSET = 18
+
+
+def _probe(*, ir: int, opset: int) -> bool:
+    """Does the installed onnxruntime load a one-node model of this IR version and opset?"""
+    import onnxruntime as ort
+
+    node = onnx.helper.make_node("Identity", ["x"], ["y"])
+    vi = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1]) for n in ("x", "y")]
+    graph = onnx.helper.make_graph([node], "probe", [vi[0]], [vi[1]])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)], ir_version=ir)
+    try:
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return True
+    except Exception:  # onnxruntime's refusals ("Unsupported model IR version", opset) are generic Fails
+        return False
 
 
 def ort_max_ir_version() -> int:
@@ -39,19 +54,24 @@ def ort_max_ir_version() -> int:
     onnx may write a newer IR than onnxruntime reads (onnx 1.23 defaults to IR 14, which
     onnxruntime 1.31 refuses), so probe with a one-node model instead of trusting a table.
     """
-    import onnxruntime as ort
-
-    node = onnx.helper.make_node("Identity", ["x"], ["y"])
-    vi = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1]) for n in ("x", "y")]
-    graph = onnx.helper.make_graph([node], "probe", [vi[0]], [vi[1]])
     for ir in range(onnx.IR_VERSION, 3, -1):
-        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)], ir_version=ir)
-        try:
-            ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        if _probe(ir=ir, opset=13):
             return ir
-        except Exception:  # onnxruntime's "Unsupported model IR version" is a generic Fail
-            continue
     raise RuntimeError("onnxruntime loads no IR version this onnx can write")
+
+
+def ort_max_opset() -> int:
+    """The newest default-domain opset that both this onnx knows and onnxruntime loads (probed)."""
+    ir = ort_max_ir_version()
+    return next(v for v in range(onnx.defs.onnx_opset_version(), MIN_OPSET - 1, -1) if _probe(ir=ir, opset=v))
+
+
+def check_opset(opset: int) -> int:
+    newest = ort_max_opset()
+    if not MIN_OPSET <= opset <= newest:
+        raise HarnessError(f"--opset {opset} is outside what torch's exporter and this onnxruntime share, "
+                           f"{MIN_OPSET}..{newest}", f"pass --opset between {MIN_OPSET} and {newest} (default {OPSET})")  # fmt: skip
+    return opset
 
 
 def preprocessing(task: DatasetSpec, shape: tuple[int, int, int], pixels: str | None = None) -> dict[str, Any]:
@@ -86,11 +106,16 @@ def export_onnx(*, model: torch.nn.Module, example: torch.Tensor, out_path: Path
                 opset: int = OPSET) -> onnx.ModelProto:  # fmt: skip
     """Trace with torch's dynamo exporter (chosen explicitly) and a dynamic batch axis."""
     batch = torch.export.Dim("batch", min=1)
-    with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its progress steps
-        program = torch.onnx.export(
-            model.eval(), (example,), dynamo=True, opset_version=opset, input_names=["input"],
-            output_names=["output"], dynamic_shapes=({0: batch},), verbose=False,
-        )  # fmt: skip
+    # The exporter prints its progress steps, and notes on opset conversion to stderr.
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            program = torch.onnx.export(
+                model.eval(), (example,), dynamo=True, opset_version=opset, input_names=["input"],
+                output_names=["output"], dynamic_shapes=({0: batch},), verbose=False,
+            )  # fmt: skip
+    except Exception as exc:  # the exporter's own error types vary by version
+        raise HarnessError(f"torch's ONNX exporter failed at opset {opset} ({str(exc).strip().splitlines()[0][:160]})",
+                           f"try the default --opset {OPSET}; `harness --debug export ...` shows the traceback") from exc  # fmt: skip
     proto = program.model_proto
     proto.ir_version = min(proto.ir_version, ort_max_ir_version())
     onnx.helper.set_model_props(proto, metadata)
@@ -98,46 +123,6 @@ def export_onnx(*, model: torch.nn.Module, example: torch.Tensor, out_path: Path
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, out_path)
     return proto
-
-
-@dataclass(frozen=True)
-class Verification:
-    path: str
-    n: int  # test images compared
-    max_abs_diff: float
-    top1_agreement: float
-    torch_metric: float  # test accuracy under PyTorch
-    ort_metric: float  # test accuracy under onnxruntime
-    provider: str  # the execution provider onnxruntime actually used
-    requested: str  # the one we asked for first
-    passed: bool
-
-
-def verify_onnx(*, onnx_path: Path, model: torch.nn.Module, head: str, test: Split) -> Verification:
-    """The whole test split through onnxruntime and PyTorch (eval mode, CPU), compared."""
-    cuda = torch.cuda.is_available()  # ask onnxruntime for CUDA only when a GPU is really there
-    session = open_session(onnx_path, cuda=cuda)
-    meta = read_metadata(session)
-    x = normalize(test.images, meta["preprocessing"])
-    input_name = session.get_inputs()[0].name
-    ort_out = np.concatenate([
-        session.run(None, {input_name: x[i : i + VERIFY_BATCH]})[0] for i in range(0, len(x), VERIFY_BATCH)
-    ])  # fmt: skip
-    with torch.no_grad():
-        torch_out = torch.cat([model.eval()(torch.from_numpy(x[i : i + VERIFY_BATCH])) for i in range(0, len(x), VERIFY_BATCH)])
-    ort_t, labels = torch.from_numpy(ort_out), torch.from_numpy(np.asarray(test.labels))
-    objective = OBJECTIVES[head]
-    # Top-1 agreement for classifiers; for image heads, the share of binarised pixels that agree.
-    agreement = (objective.predict(torch_out) == objective.predict(ort_t)).float().mean().item()
-    diff = (torch_out - ort_t).abs().max().item()
-    return Verification(
-        path=str(onnx_path), n=len(labels), max_abs_diff=diff, top1_agreement=agreement,
-        torch_metric=objective.scores(torch_out, labels)["acc"].item() / len(labels),
-        ort_metric=objective.scores(ort_t, labels)["acc"].item() / len(labels),
-        provider=session.get_providers()[0],
-        requested="CUDAExecutionProvider" if cuda else "CPUExecutionProvider",
-        passed=agreement >= MIN_AGREEMENT and diff <= MAX_ABS_DIFF,
-    )  # fmt: skip
 
 
 def record(store: Store, export_id: int, result: Verification) -> None:
@@ -159,37 +144,69 @@ def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec,
     return load_checkpoint(path)
 
 
-def _test_split(spec: TrialSpec) -> Split:
-    return load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size).test
+def _data(spec: TrialSpec, task: str | None = None) -> Any:
+    return load_task(task or spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
 
 
-def export_trial(store: Store, *, trial_id: str, out_dir: Path, opset: int = OPSET) -> Verification:
-    """Export a stored trial's best checkpoint, verify it, and record both in the store."""
+def export_path(out: Path, *, task: str, arch: str, trial_id: str) -> Path:
+    """`--out`: a file when it ends in .onnx, else the folder for <task>-<arch>-<trial>.onnx."""
+    return out if out.suffix == ".onnx" else out / f"{task}-{arch}-{trial_id}.onnx"
+
+
+def export_trial(store: Store, *, trial_id: str, out: Path, opset: int = OPSET,
+                 quantize: str | None = None) -> list[Verification]:  # fmt: skip
+    """Export a stored trial's best checkpoint, verify it, and record both in the store; with
+    `quantize="int8"`, then the INT8 model beside it (`.int8.onnx`), verified under its own gate.
+    Returns the verifications, float32 first."""
     model, spec, ckpt = load_trial(store, trial_id)
     task = get_task(spec.task)
-    out_path = out_dir / f"{spec.task}-{spec.arch}-{trial_id}.onnx"
-    test = _test_split(spec)
-    example = torch.from_numpy(normalize(test.images[:2], preprocessing(task, task.shape(spec.image_size), spec.pixels)))
+    out_path = export_path(out, task=spec.task, arch=spec.arch, trial_id=trial_id)
+    data = _data(spec)
+    prep = preprocessing(task, task.shape(spec.image_size), spec.pixels)
+    example = torch.from_numpy(normalize(data.test.images[:2], prep))
     metrics = {k: v for k, v in ckpt["metrics"].items() if k == "epoch" or k.startswith("val_")}
     meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)
+    head = get_arch(spec.arch).head
+    results = [_verified(store, trial_id, out_path, model=model, head=head, test=data.test, task=spec.task, opset=opset,
+                         ir_version=proto.ir_version)]  # fmt: skip
+    if quantize:
+        from harness.quantize import quantize_int8
+
+        int8_path = quantize_int8(out_path, out_path.with_suffix(".int8.onnx"), train_images=data.train.images,
+                                  preprocessing=prep, metadata=meta)  # fmt: skip
+        results.append(_verified(store, trial_id, int8_path, model=model, head=head, test=data.test, task=spec.task,
+                                 opset=opset, ir_version=proto.ir_version, quantize=quantize,
+                                 float_size=os.path.getsize(out_path)))  # fmt: skip
+    return results
+
+
+def _verified(store: Store, trial_id: str, path: Path, *, model: torch.nn.Module, head: str, test: Split, task: str,
+              opset: int, ir_version: int, quantize: str | None = None, float_size: int | None = None) -> Verification:  # fmt: skip
     # Recorded as "exported" at once: should verification itself crash, the store still says
     # the file exists and was never verified.
-    export_id = store.add_export(trial_id=trial_id, path=str(out_path), opset=opset, ir_version=proto.ir_version)
-    result = verify_onnx(onnx_path=out_path, model=model, head=get_arch(spec.arch).head, test=test)
+    export_id = store.add_export(trial_id=trial_id, path=str(path), opset=opset, ir_version=ir_version, quantize=quantize)
+    result = verify_onnx(onnx_path=str(path), model=model, head=head, test=test, task=task, float_size=float_size)
     record(store, export_id, result)
     return result
 
 
-def verify_file(store: Store, *, onnx_path: Path) -> Verification:
-    """`harness verify`: find the file's trial in the store, rebuild it, compare, record."""
+def verify_file(store: Store, *, onnx_path: Path, task: str | None = None) -> Verification:
+    """`harness verify`: find the file's trial in the store, rebuild it, compare on the test split
+    of its task (or of `task`, which must take the same input and outputs), record."""
     meta = read_metadata(open_session(onnx_path))
     if "trial_id" not in meta:
         raise HarnessError(f"{str(onnx_path)!r} has no harness metadata", "verify files written by `harness export`")
     model, spec, _ = load_trial(store, meta["trial_id"])
-    result = verify_onnx(onnx_path=onnx_path, model=model, head=get_arch(spec.arch).head, test=_test_split(spec))
+    if task and task != spec.task:
+        other, own = get_task(task), get_task(spec.task)
+        if other.shape(spec.image_size) != own.shape(spec.image_size) or other.num_outputs(meta["output"]) != own.num_outputs(meta["output"]):
+            raise HarnessError(f"{str(onnx_path)!r} takes {spec.task}'s input and outputs, which {task} does not share",
+                               f"verify it on {spec.task} (the default) or on a task of the same shape")  # fmt: skip
+    quantize = meta.get("quantize") or None
+    float_path = Path(str(onnx_path).removesuffix(".int8.onnx") + ".onnx")  # where export wrote its float model
     proto = onnx.load(str(onnx_path), load_external_data=False)
-    export_id = store.add_export(trial_id=meta["trial_id"], path=str(onnx_path), opset=proto.opset_import[0].version,
-                                 ir_version=proto.ir_version)  # fmt: skip
-    record(store, export_id, result)
-    return result
+    return _verified(store, meta["trial_id"], onnx_path, model=model, head=get_arch(spec.arch).head,
+                     test=_data(spec, task).test, task=task or spec.task, opset=proto.opset_import[0].version,
+                     ir_version=proto.ir_version, quantize=quantize,
+                     float_size=os.path.getsize(float_path) if quantize and float_path.is_file() else None)  # fmt: skip

@@ -18,7 +18,7 @@ UNRANKABLE = {"diverged", "error"}
 FIELDS = (
     "rank", "trial_id", "arch", "optimizer", "lr", "batch_size", "epochs_run", "seed", "seeds", "best_metric",
     "best_metric_std", "test_metric", "test_metric_std", "mean_epoch_time_s", "mean_samples_per_s", "params",
-    "time_to_target_s", "status", "onnx", "trial_ids",
+    "time_to_target_s", "status", "onnx", "onnx_ms", "onnx_speedup", "int8_change", "trial_ids",
 )  # fmt: skip
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
 SORTS: dict[str, tuple[str, str | None]] = {
@@ -127,6 +127,17 @@ def group_seeds(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]
     return out
 
 
+def _onnx_figures(row: dict[str, Any]) -> dict[str, float | None]:
+    """From the latest exports: onnxruntime's batch-1 p50 latency and its speed-up over PyTorch
+    eager, and the INT8 model's change of the task metric against float32 PyTorch."""
+    latency = (json.loads(row.get("onnx_details") or "{}").get("latency")) or {}
+    int8 = json.loads(row.get("int8_details") or "{}")
+    return {
+        "onnx_ms": latency.get("onnxruntime_b1_p50_ms"), "onnx_speedup": latency.get("speedup_b1"),
+        "int8_change": int8["ort_metric"] - int8["torch_metric"] if int8 else None,
+    }  # fmt: skip
+
+
 def _mean(values: list[Any], *, all_or_none: bool = False) -> float | None:
     known = [v for v in values if v is not None]
     return None if not known or (all_or_none and len(known) < len(values)) else statistics.fmean(known)
@@ -156,7 +167,7 @@ def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None 
             mine = epochs.get(row["id"], [])
             rows.append({**row, "seeds": 1, "trial_ids": row["id"], "best_metric_std": None, "test_metric_std": None,
                          "test_metric": score(row, mine, "test_" + spec.metric.removeprefix("val_")),
-                         "time_to_target_s": time_to_target(mine, goal)})  # fmt: skip
+                         "time_to_target_s": time_to_target(mine, goal), **_onnx_figures(row)})  # fmt: skip
         best = rank(rows, mode=spec.mode)[0] if rows else None
         ours = ({k: score(best, epochs.get(best["id"], []), k) for k in ("test_acc", "val_acc", "val_keras_acc")}
                 if best and usable(best) else {})  # fmt: skip
@@ -250,7 +261,7 @@ def render_board(board: dict[str, Any], *, width: int) -> Table:
         ("lr", "right", 8), ("batch", "right", 2), ("epochs", "right", 3), ("seeds" if grouped else "seed", "right", 2),
         (board["metric"], "right", 10), (test, "right", 9), ("s/epoch", "right", 5), ("img/s", "right", 4),
         ("params", "right", 1), (f"s to {goal['published']:.2%}" if goal else "s to target", "right", 4),
-        ("status", "left", 6), ("onnx", "left", 5),
+        ("status", "left", 6), ("onnx", "left", 5), ("onnx ms (× torch)", "right", 3), ("int8", "right", 2),
     ]  # fmt: skip
     rows = [
         [
@@ -260,6 +271,8 @@ def render_board(board: dict[str, Any], *, width: int) -> Table:
             _fmt(row["mean_epoch_time_s"], ".3f"), _fmt(row["mean_samples_per_s"], ",.0f"),
             _fmt(row["params"], ","), _fmt(row["time_to_target_s"], ".1f"), row["status"],
             f"[{ONNX_STYLE.get(row['onnx'], '')}]{row['onnx'] or 'none'}[/]",
+            "-" if row["onnx_ms"] is None else f"{row['onnx_ms']:.2f} ({row['onnx_speedup']:.1f}×)",
+            "-" if row["int8_change"] is None else f"{100 * row['int8_change']:+.1f} pp",
         ]
         for row in board["rows"]
     ]  # fmt: skip

@@ -31,7 +31,7 @@ def reproduce(report: str, *, results_dir: Path, overrides: dict[str, Any], argv
         sweep_id = run_sweep(spec, results_dir=results_dir, argv=argv, verbose=verbose, live=live)
         with Store.existing(results_dir) as store:
             trial_id = best_trial_id(store, spec.task, sweep_id=sweep_id)
-            verification = export_trial(store, trial_id=trial_id, out_dir=results_dir / "onnx") if trial_id else None
+            verification = export_trial(store, trial_id=trial_id, out=results_dir / "onnx")[0] if trial_id else None
             test = verification.torch_metric if verification else None
             ours = score(store.trial(trial_id), store.epochs(trial_id), recipe.score) if trial_id else None
         rows.append({

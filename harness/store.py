@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from harness.errors import HarnessError
 
 DB_NAME = "harness.db"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EPOCH_COLUMNS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "eval_time_s", "samples_per_s",
 )  # fmt: skip
@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS exports (
     path TEXT NOT NULL,
     created_at TEXT NOT NULL,
     status TEXT NOT NULL,              -- exported (not yet verified) | verified | failed
+    quantize TEXT,                     -- NULL for the float32 file, "int8" for its quantized sibling
     opset INTEGER, ir_version INTEGER,
     provider TEXT,                     -- onnxruntime execution provider actually used
     max_abs_diff REAL, top1_agreement REAL,
@@ -85,6 +86,7 @@ MIGRATIONS = {
     1: "ALTER TABLE epochs ADD COLUMN extra_json TEXT;",
     2: "ALTER TABLE trials ADD COLUMN config_json TEXT; ALTER TABLE trials ADD COLUMN best_epoch INTEGER;"
        " ALTER TABLE trials ADD COLUMN test_json TEXT;",
+    3: "ALTER TABLE exports ADD COLUMN quantize TEXT;",
 }
 
 
@@ -256,13 +258,13 @@ class Store:
                 (now(), sweep_id),
             )
 
-    def add_export(self, *, trial_id: str, path: str, opset: int, ir_version: int) -> int:
+    def add_export(self, *, trial_id: str, path: str, opset: int, ir_version: int, quantize: str | None = None) -> int:
         """A written ONNX file, not yet verified (status "exported"); returns its row id."""
         with self.conn:
             cursor = self.conn.execute(
-                "INSERT INTO exports (trial_id, path, created_at, status, opset, ir_version)"
-                " VALUES (?, ?, ?, 'exported', ?, ?)",
-                (trial_id, path, now(), opset, ir_version),
+                "INSERT INTO exports (trial_id, path, created_at, status, opset, ir_version, quantize)"
+                " VALUES (?, ?, ?, 'exported', ?, ?, ?)",
+                (trial_id, path, now(), opset, ir_version, quantize),
             )
         return int(cursor.lastrowid or 0)
 
@@ -315,7 +317,12 @@ class Store:
         yield from self._rows(
             f"SELECT t.*, COUNT(e.epoch) AS epochs_run, {best}(e.{metric}) AS best_metric,"
             " AVG(e.epoch_time_s) AS mean_epoch_time_s, AVG(e.samples_per_s) AS mean_samples_per_s,"
-            " (SELECT x.status FROM exports x WHERE x.trial_id = t.id ORDER BY x.id DESC LIMIT 1) AS onnx"
+            # the latest float32 export's status and figures, and the latest INT8 one's
+            " (SELECT x.status FROM exports x WHERE x.trial_id = t.id AND x.quantize IS NULL ORDER BY x.id DESC LIMIT 1) AS onnx,"
+            " (SELECT x.details_json FROM exports x WHERE x.trial_id = t.id AND x.quantize IS NULL ORDER BY x.id DESC LIMIT 1)"
+            " AS onnx_details,"
+            " (SELECT x.details_json FROM exports x WHERE x.trial_id = t.id AND x.quantize = 'int8' ORDER BY x.id DESC LIMIT 1)"
+            " AS int8_details"
             f" FROM trials t LEFT JOIN epochs e ON e.trial_id = t.id {'WHERE ' + where if where else ''}"
             " GROUP BY t.id",
             params,

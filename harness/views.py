@@ -130,19 +130,36 @@ def _pct(value: float | None, spec: str = ".2%") -> str:
 
 def render_verification(v: dict[str, Any]) -> Table:
     verdict = "[green]verified[/]" if v["passed"] else "[bold red]FAILED[/]"
-    table = Table(title=f"ONNX verification: {verdict}", title_justify="left", show_header=False)
+    kind = "INT8 " if v.get("quantize") else ""
+    table = Table(title=f"{kind}ONNX verification: {verdict}", title_justify="left", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     provider = v["provider"] + (f" [yellow](asked for {v['requested']}: fell back)[/]" if v["provider"] != v["requested"] else "")
-    for what, value in (
+    rows = [
         ("model", v["path"]),
-        ("test images", f"{v['n']:,}"),
+        ("test images", f"{v['n']:,} ({v.get('task', '')})"),
+        ("passes when", v.get("rule", "")),
         ("max abs difference", f"{v['max_abs_diff']:.3g}"),
         ("top-1 agreement", f"{v['top1_agreement']:.2%}"),
-        ("accuracy, PyTorch", f"{v['torch_metric']:.4f}"),
-        ("accuracy, onnxruntime", f"{v['ort_metric']:.4f}"),
+        ("task metric, PyTorch float32", f"{v['torch_metric']:.4f}"),
+        ("task metric, onnxruntime", f"{v['ort_metric']:.4f} ({100 * (v['ort_metric'] - v['torch_metric']):+.2f} pp)"),
         ("execution provider", provider),
-    ):  # fmt: skip
+    ]  # fmt: skip
+    if v.get("torch_psnr") is not None:
+        rows.append(("PSNR, PyTorch / onnxruntime", f"{v['torch_psnr']:.3f} / {v['ort_psnr']:.3f} dB"))
+    if v.get("size_ratio") is not None:
+        rows.append(("size, INT8 / float32", f"{v['size_ratio']:.2f}"))
+    lat = v.get("latency")
+    if lat:
+        rows += [
+            (f"batch 1, p50 / p95 ({lat['threads']} CPU threads)",
+             f"onnxruntime {lat['onnxruntime_b1_p50_ms']:.2f} / {lat['onnxruntime_b1_p95_ms']:.2f} ms, "
+             f"PyTorch {lat['torch_b1_p50_ms']:.2f} / {lat['torch_b1_p95_ms']:.2f} ms: [bold]{lat['speedup_b1']:.1f}x[/]"),
+            ("batch 64, images/s",
+             f"onnxruntime {lat['onnxruntime_b64_images_per_s']:,.0f}, PyTorch {lat['torch_b64_images_per_s']:,.0f}: "
+             f"[bold]{lat['speedup_b64']:.1f}x[/]"),
+        ]  # fmt: skip
+    for what, value in rows:
         table.add_row(what, value)
     return table
 

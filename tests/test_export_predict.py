@@ -117,3 +117,38 @@ def test_predict_matches_onnxruntime_on_the_same_pixels(swept, digit_images, cap
     assert main(["predict", _model(swept), str(folder / "digit0.png"), "--json"]) == 0
     (prediction,) = json.loads(capsys.readouterr().out)
     assert prediction["top"][0][0] == meta["classes"][expected]
+
+
+def test_export_to_a_named_file_at_another_opset(swept_copy, tmp_path, capsys):
+    from harness.export import ort_max_opset
+
+    assert 18 <= ort_max_opset() <= onnx.defs.onnx_opset_version()
+    target = tmp_path / "digits-best.onnx"
+    capsys.readouterr()
+    argv = ["export", "--task", "digits", "--opset", "20", "--out", str(target), "--results", str(swept_copy),
+            "--format", "json"]  # fmt: skip
+    assert main(argv) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["path"] == str(target) and result["passed"]
+    assert {o.domain: o.version for o in onnx.load(target).opset_import}[""] == 20
+    with Store.existing(swept_copy) as store:
+        assert store._rows("SELECT opset FROM exports ORDER BY id DESC LIMIT 1")[0]["opset"] == 20
+
+
+def test_export_and_verify_mistakes_are_one_line(swept_copy, tmp_path, capsys):
+    from harness.export import ort_max_opset
+
+    with Store.existing(swept_copy) as store:
+        before = store.counts()
+    for argv, expected in (
+        (["export", "--opset", "17"], "--opset 17 is outside"),
+        (["export", "--opset", str(ort_max_opset() + 1)], "pass --opset between 18 and"),
+        (["verify", _model(swept_copy), "--task", "cifar10"], "which cifar10 does not share"),
+        (["verify", _model(swept_copy), "--task", "nope"], "unknown task 'nope'"),
+    ):
+        capsys.readouterr()
+        assert main([*argv, "--results", str(swept_copy)]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    with Store.existing(swept_copy) as store:
+        assert store.counts() == before  # a refused command writes nothing

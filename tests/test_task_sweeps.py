@@ -1,15 +1,16 @@
-"""Sweeps on the reports' own tasks, end to end through real Ray: a one-logit Keras network on
-cats-vs-dogs photos (with the report's batch augmentation), the upsampling task's image head
-with its PSNR and Keras-style scores, and CIFAR-10 from the real batches in ../shared/data."""
+"""Sweeps on the reports' own tasks and real data from ../shared/data, end to end through real
+Ray, each exported and verified under onnxruntime: a one-logit Keras network on the cats-vs-dogs
+photos (with the report's batch augmentation), the upsampling task's image head with its PSNR
+and Keras-style scores on MNIST, and a multi-class network on CIFAR-10's real batches, with its
+INT8 model."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import onnx
-from PIL import Image
+import onnxruntime as ort
 
 from harness.cli import main
 from harness.store import Store
@@ -35,24 +36,40 @@ def _references(results: Path, capsys) -> list[dict]:
     return board["references"]
 
 
-def test_cats_vs_dogs_single_logit_sweep(ray_session, tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    for split, n in (("training_set", 24), ("test_set", 8)):
-        for c, plural in enumerate(("cats", "dogs")):
-            for i in range(n):  # cats reddish, dogs bluish: learnable in one epoch
-                pixels = rng.integers(0, 80, (70, 90, 3)).astype(np.uint8)
-                pixels[..., 0 if c == 0 else 2] += 150
-                path = tmp_path / "data" / "cats_vs_dogs" / split / plural / f"{plural[:3]}.{i}.jpg"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(pixels).save(path)
+def _metadata(path: str) -> dict:
+    """The file's metadata as another runtime sees it (onnxruntime, no harness code), raw
+    strings; checked against what the export wrote (onnx's own reader) and decoded."""
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    raw = dict(session.get_modelmeta().custom_metadata_map)
+    assert raw == {p.key: p.value for p in onnx.load(path).metadata_props}
+    for key in ("task", "classes", "input_shape", "input_dtype", "preprocessing", "output", "report_id",
+                "architecture", "trial_id", "metrics", "harness_version"):  # fmt: skip
+        assert key in raw, key
+    assert raw["input_dtype"] == "float32"
+    assert set(json.loads(raw["preprocessing"])) >= {"scale", "mean", "std", "resize"}
+    return {k: json.loads(v) if k in ("classes", "input_shape", "preprocessing", "metrics") else v for k, v in raw.items()}
+
+
+def _verification(export: dict) -> dict:
+    details = json.loads(export["details_json"])
+    latency = details["latency"]
+    assert latency["onnxruntime_b1_p50_ms"] > 0 and latency["torch_b64_images_per_s"] > 0
+    assert latency["onnxruntime_b1_p95_ms"] >= latency["onnxruntime_b1_p50_ms"]
+    return details
+
+
+def test_cats_vs_dogs_single_logit_sweep_on_the_real_photos(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
     _sweep(results, "--task", "cats_vs_dogs", "--arch", "keras_cnn2", "--image-size", "64", "--optimizer", "adam",
-           "--lr", "0.001", "--batch-size", "16", "--data-dir", str(tmp_path / "data"))  # fmt: skip
+           "--lr", "0.001", "--batch-size", "32", "--train-limit", "256", "--data-dir", str(shared_data))  # fmt: skip
     export, trial = _only_export(results)
     assert export["status"] == "verified" and export["top1_agreement"] >= 0.999
-    meta = {p.key: p.value for p in onnx.load(export["path"]).metadata_props}
-    assert meta["output"] == "single_logit" and json.loads(meta["input_shape"]) == [3, 64, 64]
-    assert json.loads(meta["classes"]) == ["cat", "dog"]
+    details = _verification(export)
+    assert details["gate"] == "single_logit" and details["n"] == 2000  # the shared copy's test_set: 1,000 per class
+    meta = _metadata(export["path"])
+    assert meta["output"] == "single_logit" and meta["input_shape"] == [3, 64, 64]
+    assert meta["classes"] == ["cat", "dog"] and meta["report_id"] == "itesm2022-catsdogs"
+    assert meta["trial_id"] == trial["id"] and meta["architecture"] == "keras_cnn2"
     with Store.existing(results) as store:
         (sweep,) = store._rows("SELECT * FROM sweeps")
     spec = json.loads(sweep["spec_json"])
@@ -61,27 +78,16 @@ def test_cats_vs_dogs_single_logit_sweep(ray_session, tmp_path, capsys):
     assert {r["report"] for r in references} == {"uni2022-catsdogs", "itesm2022-catsdogs", "itam2020-catsdogs-mnist"}
 
 
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def test_mnist_upsample_sweep_records_psnr_and_keras_accuracy(ray_session, tmp_path, capsys):
-    rng = np.random.default_rng(1)
-    raw = tmp_path / "data" / "mnist" / "MNIST" / "raw"
-    for split, n in (("train", 300), ("t10k", 60)):
-        digits = np.zeros((n, 28, 28), dtype=np.uint8)
-        for k in range(n):  # a bright square somewhere: something to upsample
-            r, c = rng.integers(4, 16, 2)
-            digits[k, r : r + 8, c : c + 8] = 255
-        _write_idx(raw / f"{split}-images-idx3-ubyte", digits)
-        _write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
+def test_mnist_upsample_sweep_on_the_real_digits(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
     _sweep(results, "--task", "mnist_upsample", "--arch", "espcn", "--optimizer", "adam", "--lr", "0.01",
-           "--batch-size", "32", "--data-dir", str(tmp_path / "data"))  # fmt: skip
+           "--batch-size", "64", "--train-limit", "1024", "--data-dir", str(shared_data))  # fmt: skip
     export, trial = _only_export(results)
     assert export["status"] == "verified"
+    details = _verification(export)  # the image gate: PSNR under both runtimes within 0.1 dB
+    assert details["gate"] == "image" and abs(details["torch_psnr"] - details["ort_psnr"]) <= 0.1
+    meta = _metadata(export["path"])
+    assert meta["output"] == "image" and meta["input_shape"] == [1, 7, 7] and meta["classes"] == []
     with Store.existing(results) as store:
         (epoch,) = store.epochs(trial["id"])
     extra = json.loads(epoch["extra_json"])
@@ -101,11 +107,31 @@ def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, share
     results = tmp_path / "results"
     _sweep(results, "--task", "cifar10", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.001",
            "--batch-size", "128", "--data-dir", str(shared_data))  # fmt: skip
-    export, _ = _only_export(results)
-    assert export["status"] == "verified"
+    export, trial = _only_export(results)
+    assert export["status"] == "verified" and _verification(export)["gate"] == "logits"
+    meta = _metadata(export["path"])
+    assert meta["output"] == "logits" and len(meta["classes"]) == 10 and meta["input_shape"] == [3, 32, 32]
     with Store.existing(results) as store:
         (sweep,) = store._rows("SELECT * FROM sweeps")
     data = json.loads(sweep["environment_json"])["data"]
     assert data["variant"] == "report" and data["counts"] == {"train": 10_000, "val": 10_000, "test": 10_000}
     assert data["skipped"] == 0 and "cifar-10-batches-py" in data["source"]
     assert [r["published"] for r in _references(results, capsys)] == [0.729, 0.6923]
+
+    # INT8: calibrated on training images, verified against float32 PyTorch under its own gate
+    out = tmp_path / "int8"
+    assert main(["export", "--trial", trial["id"], "--quantize", "int8", "--out", str(out), "--results", str(results),
+                 "--format", "json"]) in (0, 1)  # fmt: skip
+    fp32, int8 = json.loads(capsys.readouterr().out)
+    assert fp32["passed"] and fp32["quantize"] is None and int8["quantize"] == "int8" and int8["gate"] == "int8"
+    assert int8["path"].endswith(".int8.onnx") and 0.2 < int8["size_ratio"] < 0.5  # int8 weights: about a quarter
+    change = int8["ort_metric"] - int8["torch_metric"]
+    assert int8["passed"] == (change >= -0.01) and int8["torch_metric"] == fp32["torch_metric"]
+    assert _metadata(int8["path"])["quantize"] == "int8"
+    assert main(["verify", int8["path"], "--results", str(results), "--format", "json"]) in (0, 1)
+    again = json.loads(capsys.readouterr().out)
+    assert again["gate"] == "int8" and again["size_ratio"] == int8["size_ratio"] and again["ort_metric"] == int8["ort_metric"]
+    assert main(["leaderboard", "--results", str(results), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)[0]["rows"]
+    assert row["int8_change"] == again["ort_metric"] - again["torch_metric"] and row["onnx"] == "verified"
+    assert row["onnx_ms"] > 0 and row["onnx_speedup"] > 0
