@@ -207,6 +207,7 @@ def verify_file(store: Store, *, onnx_path: Path, task: str | None = None) -> Ve
     float_path = Path(str(onnx_path).removesuffix(".int8.onnx") + ".onnx")  # where export wrote its float model
     proto = onnx.load(str(onnx_path), load_external_data=False)
     return _verified(store, meta["trial_id"], onnx_path, model=model, head=get_arch(spec.arch).head,
-                     test=_data(spec, task).test, task=task or spec.task, opset=proto.opset_import[0].version,
+                     test=_data(spec, task).test, task=task or spec.task,
+                     opset={o.domain: o.version for o in proto.opset_import}.get("", 0),
                      ir_version=proto.ir_version, quantize=quantize,
                      float_size=os.path.getsize(float_path) if quantize and float_path.is_file() else None)  # fmt: skip
