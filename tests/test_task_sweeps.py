@@ -7,10 +7,14 @@ INT8 model."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import onnx
 import onnxruntime as ort
+import pytest
 
 from harness.cli import main
 from harness.store import Store
@@ -76,6 +80,21 @@ def test_cats_vs_dogs_single_logit_sweep_on_the_real_photos(ray_session, tmp_pat
     assert (spec["image_size"], spec["variant"], trial["arch"]) == (64, "A", "keras_cnn2")
     references = _references(results, capsys)
     assert {r["report"] for r in references} == {"uni2022-catsdogs", "itesm2022-catsdogs", "itam2020-catsdogs-mnist"}
+
+    # Another runtime's view: the real photos of a folder, through onnxruntime only (torch unimportable)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("cats/cat.4001.jpg", "cats/cat.4002.jpg", "dogs/dog.4001.jpg"):
+        shutil.copy(shared_data / "cats_vs_dogs" / "test_set" / name, photos)
+    code = ("import sys; sys.modules['torch'] = None\nfrom harness.cli import main\n"
+            f"sys.exit(main(['predict', {export['path']!r}, {str(photos)!r}, '--top', '2', '--json']))\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    predictions = json.loads(proc.stdout)
+    assert [Path(p["path"]).name for p in predictions] == ["cat.4001.jpg", "cat.4002.jpg", "dog.4001.jpg"]
+    for prediction in predictions:  # one sigmoid logit -> both labels, probabilities summing to 1
+        assert {label for label, _ in prediction["top"]} == {"cat", "dog"}
+        assert sum(prob for _, prob in prediction["top"]) == pytest.approx(1.0)
 
 
 def test_mnist_upsample_sweep_on_the_real_digits(ray_session, tmp_path, shared_data, capsys):
