@@ -199,3 +199,22 @@ def test_an_epoch_under_autocast_and_channels_last_runs_on_cpu():
     val = evaluate(model=model, objective=OBJECTIVES["logits"], images=torch.from_numpy(data.val.images),
                    labels=torch.from_numpy(data.val.labels), batch_size=256, normalize=norm, placement=where)  # fmt: skip
     assert math.isfinite(stats["loss"]) and val["acc"] > 0.5
+
+
+def test_show_lists_the_largest_confusions_when_a_matrix_is_too_big_to_print():
+    from rich.console import Console
+
+    from harness.show import normalise_rows, render_confusion
+
+    n = 150
+    counts = [[10 if t == p else 0 for p in range(n)] for t in range(n)]
+    counts[3][7], counts[3][3] = 5, 5  # half of class 3 taken for class 7
+    counts[9] = [0] * n  # a class with no test samples: its row is unknown, not zeros
+    matrix = normalise_rows(counts)
+    assert matrix[3][7] == 0.5 and matrix[9] == [None] * n
+    assert all(sum(row) == pytest.approx(1.0) for t, row in enumerate(matrix) if t != 9)
+    classes = [f"class{i}" for i in range(n)]
+    out = Console(width=160, record=True)
+    out.print(render_confusion({"confusion_normalised": matrix, "classes": classes, "test": {"epoch": 4}}))
+    text = out.export_text()
+    assert "largest confusions" in text and "class3" in text and "class7" in text and "0.50" in text
