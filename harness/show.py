@@ -46,6 +46,9 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
         "classes": list(task.classes),
         "confusion": counts,  # counts: row = true class, column = predicted
         "confusion_normalised": normalise_rows(counts) if counts else None,
+        "exports": [{**{k: x[k] for k in ("path", "status", "quantize", "opset", "provider", "torch_metric", "ort_metric")},
+                     "latency": json.loads(x["details_json"] or "{}").get("latency")}
+                    for x in store.exports(trial_id)],
     }  # fmt: skip
 
 
@@ -141,7 +144,22 @@ def render_report(report: dict[str, Any]) -> Group:
         parts.append(_kv_table(f"best checkpoint (epoch {report['test']['epoch']}) on the test split", scores))
     if report["confusion_normalised"]:
         parts.append(render_confusion(report))
+    if report["exports"]:
+        parts.append(render_exports(report["exports"]))
     return Group(*parts)
+
+
+def render_exports(exports: list[dict[str, Any]]) -> Table:
+    table = Table(title="ONNX exports of this trial", title_justify="left")
+    for header, justify in (("file", "left"), ("kind", "left"), ("opset", "right"), ("status", "left"),
+                            ("metric torch / onnxruntime", "right"), ("batch 1 p50, onnxruntime / torch", "right")):  # fmt: skip
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for x in exports:
+        lat = x["latency"] or {}
+        speed = (f"{lat['onnxruntime_b1_p50_ms']:.2f} / {lat['torch_b1_p50_ms']:.2f} ms" if lat else "-")
+        metrics = "-" if x["torch_metric"] is None else f"{x['torch_metric']:.4f} / {x['ort_metric']:.4f}"
+        table.add_row(x["path"], x["quantize"] or "float32", str(x["opset"]), x["status"], metrics, speed)
+    return table
 
 
 def _num(value: float | None, spec: str = ".4g") -> str:

@@ -294,6 +294,9 @@ class Store:
     def epochs(self, trial_id: str) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", (trial_id,))
 
+    def exports(self, trial_id: str) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM exports WHERE trial_id = ? ORDER BY id", (trial_id,))
+
     def epochs_by_trial(self, *, task: str, sweep_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
         """Every epoch of the task's trials (of one sweep, when given), per trial, in order: one query."""
         sql = "SELECT e.* FROM epochs e JOIN trials t ON t.id = e.trial_id WHERE t.task = ?"

@@ -117,10 +117,13 @@ def test_show_renders_a_confusion_matrix_whose_rows_sum_to_1(swept, capsys):
     assert correct == pytest.approx(report["test"]["acc"]) == pytest.approx(best["test_metric"])
     assert [e["epoch"] for e in report["epochs"]] == [1, 2] and report["trial"]["best_epoch"] in (1, 2)
     assert report["config"]["arch"] == best["arch"] and "torch" in report["environment"]
+    (export,) = report["exports"]
+    assert export["status"] == "verified" and export["quantize"] is None and export["latency"]["speedup_b1"] > 0
     capsys.readouterr()
     assert main(["show", best["trial_id"], "--results", str(swept)]) == 0
     out = capsys.readouterr().out
     assert "confusion matrix" in out and "learning curves" in out and "★" in out
+    assert "ONNX exports of this trial" in out  # the sweep exported its best trial
     assert any(c in out for c in "▁▂▃▄▅▆▇█")
 
 
