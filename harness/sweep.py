@@ -96,6 +96,7 @@ class StoreCallback(tune.Callback):
     def __init__(self, *, sweep_id: str) -> None:
         self.sweep_id = sweep_id
         self.store, self.display = _ACTIVE[sweep_id]
+        self._ended: list[tuple[str, str, str | None]] = []  # (trial, status, error), stored at the step's end
 
     def __getstate__(self) -> dict[str, Any]:
         return {"sweep_id": self.sweep_id}
@@ -117,14 +118,28 @@ class StoreCallback(tune.Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = (trial.last_result or {}).get("epoch", 0)
         status = "finished" if last >= trial.config["epochs"] else "stopped"  # stopped early by ASHA
-        self.store.end_trial(trial.trial_id, status=status)
+        self._ended.append((trial.trial_id, status, None))
         self.display.trial_ended(trial.trial_id, status)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = trial.get_error()
         message = str(error).strip().splitlines()[-1] if error else "unknown error"
-        self.store.end_trial(trial.trial_id, status="error", error=message)
+        self._ended.append((trial.trial_id, "error", message))
         self.display.trial_ended(trial.trial_id, "error")
+
+    # Tune saves its experiment state between a trial's end and the step's end. Only then does the
+    # store call the trial ended: a driver killed in between leaves it "running" in both, and a
+    # resume finishes it, rather than the store saying "finished" about a trial Tune runs again.
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self._flush()
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        for trial_id, status, error in self._ended:
+            self.store.end_trial(trial_id, status=status, error=error)
+        self._ended.clear()
 
 
 def quiet_ray(*, verbose: bool) -> None:

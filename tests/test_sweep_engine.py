@@ -148,6 +148,33 @@ def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_sessi
             assert [e["recorded_at"] for e in store.epochs(i)] == stamps[i]
 
 
+def test_the_store_calls_a_trial_ended_only_once_tune_has_saved_its_state(tmp_path):
+    """Tune saves its experiment state late in a step, after the trial-complete callbacks: the
+    store must not say "finished" before that, or a driver killed in between leaves a trial the
+    store calls finished and Tune runs again on resume. The stand-in is Tune's Trial object only;
+    callback, display and store are the real ones."""
+    from types import SimpleNamespace
+
+    from harness.console import SweepDisplay
+    from harness.sweep import _ACTIVE, StoreCallback
+
+    store = Store.create(tmp_path)
+    store.create_sweep(sweep_id="s1", task="digits", seed=0, command="harness sweep", spec_json="{}", environment={})
+    _ACTIVE["s1"] = (store, SweepDisplay(title="t", total=1, metric="val_acc", mode="max", live=False))
+    try:
+        callback = StoreCallback(sweep_id="s1")
+        config = {"task": "digits", "arch": "mlp", "optimizer": "adam", "lr": 0.01, "batch_size": 64, "epochs": 2, "seed": 0}
+        trial = SimpleNamespace(trial_id="t1", config=config, last_result={"epoch": 2}, get_error=lambda: None)
+        callback.on_trial_start(1, [], trial)
+        callback.on_trial_complete(1, [], trial)
+        assert store.trial("t1")["status"] == "running"  # Tune has not saved its state yet
+        callback.on_step_end(2, [])  # Tune calls this right after saving it
+        assert store.trial("t1")["status"] == "finished"
+    finally:
+        _ACTIVE.pop("s1", None)
+        store.close()
+
+
 def test_resume_mistakes_are_one_line(tmp_path, swept_copy, capsys):
     assert main(["sweep", "--resume", "--results", str(tmp_path)]) == 2
     assert "no results store" in capsys.readouterr().err
