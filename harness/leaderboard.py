@@ -238,7 +238,7 @@ def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> st
     """The top-ranked trial of a task that trained normally, or None."""
     rows = leaderboards(store, task=task, sweep_id=sweep_id)[0]["rows"]
     top = rows[0] if rows else None
-    return top["trial_id"] if top and top["status"] not in UNRANKABLE and top["best_metric"] is not None else None
+    return top["trial_id"] if top and usable(top) else None
 
 
 def _fmt(value: Any, spec: str = "") -> str:
@@ -277,8 +277,11 @@ def render_board(board: dict[str, Any], *, width: int) -> Table:
         for row in board["rows"]
     ]  # fmt: skip
     # The column the board is sorted by always stays; "s to target" only where a report set one.
-    sorted_by = {"metric": 8, "test": 9, "throughput": 11, "epoch-time": 10, "params": 12, "time-to-target": 13}
-    i = sorted_by[board["sort"]]
+    headers = [c[0] for c in columns]
+    to_target = next(j for j, h in enumerate(headers) if h.startswith("s to "))
+    sorted_by = {"metric": board["metric"], "test": test, "throughput": "img/s", "epoch-time": "s/epoch",
+                 "params": "params", "time-to-target": headers[to_target]}  # fmt: skip
+    i = headers.index(sorted_by[board["sort"]])
     columns[i] = (*columns[i][:2], 11)
-    keep = [j for j in range(len(columns)) if goal or j != 13]
+    keep = [j for j in range(len(columns)) if goal or j != to_target]
     return fitted_table(_title(board), [columns[j] for j in keep], [[r[j] for j in keep] for r in rows], width=width)

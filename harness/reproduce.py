@@ -2,9 +2,9 @@
 `harness compare REPORT`: the same table from whatever the store already holds.
 
 Each recipe is one single-trial sweep (so it lands in the store like any other), exported and
-verified; the number we compare is the one the report printed, measured our way: test
-accuracy from the verified export's PyTorch pass over the test split, validation accuracy or
-the Keras-style upsampling accuracy from the best epoch.
+verified; the number we compare is the one the report printed, measured our way
+(`Recipe.score`): test accuracy of the trial's best checkpoint, validation accuracy or the
+Keras-style upsampling accuracy from the best epoch.
 """
 
 from __future__ import annotations

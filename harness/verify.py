@@ -32,12 +32,12 @@ class Gate:
     passes: Callable[[dict[str, Any]], bool]
 
 
+_CLASSES = Gate(f"top-1 agreement >= {MIN_AGREEMENT:.1%}, max abs difference <= {MAX_ABS_DIFF:g}",
+                lambda v: v["top1_agreement"] >= MIN_AGREEMENT and v["max_abs_diff"] <= MAX_ABS_DIFF)  # fmt: skip
 # Which gate applies: the model's output kind, or "int8" for a quantized file.
 GATES: dict[str, Gate] = {
-    "logits": Gate(f"top-1 agreement >= {MIN_AGREEMENT:.1%}, max abs difference <= {MAX_ABS_DIFF:g}",
-                   lambda v: v["top1_agreement"] >= MIN_AGREEMENT and v["max_abs_diff"] <= MAX_ABS_DIFF),
-    "single_logit": Gate(f"top-1 agreement >= {MIN_AGREEMENT:.1%}, max abs difference <= {MAX_ABS_DIFF:g}",
-                         lambda v: v["top1_agreement"] >= MIN_AGREEMENT and v["max_abs_diff"] <= MAX_ABS_DIFF),
+    "logits": _CLASSES,
+    "single_logit": _CLASSES,
     "image": Gate(f"PSNR within {MAX_PSNR_DIFF_DB} dB, max abs difference <= {MAX_ABS_DIFF:g}",
                   lambda v: abs(v["torch_psnr"] - v["ort_psnr"]) <= MAX_PSNR_DIFF_DB and v["max_abs_diff"] <= MAX_ABS_DIFF),
     "int8": Gate(f"task metric at most {100 * MAX_INT8_DROP:g} percentage point below float32 PyTorch",
