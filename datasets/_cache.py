@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
+from harness.paths import absolute
+
 from ._download import fetch
 from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, get_task, resolve_data_root
 
@@ -31,7 +33,7 @@ SPLITS = ("train", "val", "test")
 def cache_root() -> Path:
     """`HARNESS_CACHE_DIR`, else a per-user cache folder (the data root may be read-only)."""
     if os.environ.get("HARNESS_CACHE_DIR"):
-        return Path(os.environ["HARNESS_CACHE_DIR"]).expanduser()
+        return absolute(os.environ["HARNESS_CACHE_DIR"])
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "harness" / "decoded"
 
@@ -51,6 +53,14 @@ def _find(spec: DatasetSpec, root: Path, request: Request, *, download: bool) ->
             raise
         fetch(spec.download, root, request, missing)
         return spec.find(root, request)
+
+
+def locate(name: str, data_dir: str | os.PathLike | None = None, *, variant: str | None = None,
+           image_size: int | None = None, download: bool = True) -> Path:  # fmt: skip
+    """The folder holding a task's files (downloaded when absent and allowed): no decoding, so
+    a caller can check every piece of data it needs before it decodes or trains anything."""
+    spec = get_task(name)
+    return _find(spec, resolve_data_root(data_dir), spec.request(variant, image_size), download=download)
 
 
 def _write(data: TaskData, target: Path, meta: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from harness.errors import HarnessError, lookup
+from harness.paths import absolute
 
 Shape = tuple[int, int, int]
 
@@ -147,10 +148,11 @@ def get_task(name: str) -> DatasetSpec:
 
 
 def resolve_data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """`--data-dir`, else `HARNESS_DATA_DIR`, else a per-user cache folder."""
+    """`--data-dir`, else `HARNESS_DATA_DIR`, else a per-user cache folder; always absolute, so
+    that a trial running in another working folder (Ray's) reads the same files."""
     if data_dir:
-        return Path(data_dir).expanduser()
+        return absolute(data_dir)
     if os.environ.get("HARNESS_DATA_DIR"):
-        return Path(os.environ["HARNESS_DATA_DIR"]).expanduser()
+        return absolute(os.environ["HARNESS_DATA_DIR"])
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "harness" / "data"

@@ -14,17 +14,19 @@ from typing import Any, Callable, NoReturn, Sequence
 from harness import __version__
 from harness.commands import (
     cmd_archs, cmd_compare, cmd_data, cmd_export, cmd_leaderboard, cmd_predict, cmd_reproduce, cmd_show, cmd_sweep,
-    cmd_verify,
+    cmd_sweeps, cmd_verify,
 )  # fmt: skip
 from harness.console import print_error
 from harness.errors import HarnessError
 from harness.leaderboard import SORTS
+from harness.paths import absolutize_environment
 
 EXAMPLES = """examples:
   harness sweep                                   the default: digits, 2 archs x 2 optimizers x 2 lrs
   harness sweep --arch mlp --lr 0.01,0.1 --epochs 5
   harness leaderboard --format json
   harness leaderboard --task digits --group-seeds --sort test
+  harness sweeps
   harness show TRIAL_ID --png figures/
   harness compare uchile2020-cifar10
   harness export --task digits && harness predict results/onnx/*.onnx digit.png
@@ -80,6 +82,12 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
     p.add_argument("--format", choices=("table", "json", *extra), default="table", help="output format (default: table)")
+
+
+def _add_debug(p: argparse.ArgumentParser) -> None:
+    # Accepted after the command too (`harness show X --debug`); SUPPRESS keeps a subcommand
+    # from resetting a --debug given before it.
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks instead of one-line errors")
 
 
 def build_parser() -> Parser:
@@ -139,9 +147,13 @@ def build_parser() -> Parser:
                        "print the report's published figure beside ours, with how the report measured differently.")  # fmt: skip
     p.add_argument("report", help="uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, "
                                   "itam2020-catsdogs-mnist")  # fmt: skip
-    p.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. 1 for a quick check)")
-    p.add_argument("--train-limit", type=int, metavar="N", help="train on N training images only (quick checks)")
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. 1 for a quick check; marked as such)")
+    p.add_argument("--train-limit", type=int, metavar="N", help="train on N training images only (quick checks; marked)")
     p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="run the recipes whose data is there and list the others as not run (default: refuse)")
+    p.add_argument("--resume", nargs="?", const="latest", metavar="SWEEP_ID",
+                   help="continue an interrupted reproduction of REPORT (default: the latest one)")
     p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
     p.add_argument("--verbose", action="store_true", help="show Ray's own output")
     _add_results(p)
@@ -162,6 +174,15 @@ def build_parser() -> Parser:
     _add_results(p)
     _add_format(p, extra=("markdown", "csv"))
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("sweeps", help="list the stored sweeps: status, trials by status, duration, best metric",
+                       description="Every sweep in the store, newest first: its id (for --sweep and --resume), "
+                       "task, status (running, finished, failed, interrupted), trials by status, start, duration "
+                       "and best validation metric.")  # fmt: skip
+    p.add_argument("--task", help="only the sweeps of this task")
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_sweeps)
 
     p = sub.add_parser("show", help="one trial in full: config, epochs, curves, confusion matrix",
                        description="A trial's config and environment, every epoch, learning curves, and its best "
@@ -234,10 +255,13 @@ def build_parser() -> Parser:
     _add_data_flags(p)
     _add_format(p)
     p.set_defaults(func=cmd_data)
+    for command in sub.choices.values():
+        _add_debug(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    absolutize_environment()  # HARNESS_DATA_DIR=./data means the same folder to every Ray worker
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
@@ -253,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(str(exc))
         return 2
     except KeyboardInterrupt:
+        if args.debug:
+            raise
         print_error("interrupted; every finished epoch is in the store")
         return 130
 

@@ -10,10 +10,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.console import console, err_console, print_json, print_warning
+from harness.console import console, err_console, print_error, print_json, print_warning
 from harness.errors import HarnessError
+from harness.paths import absolute, absolute_storage
 
 if TYPE_CHECKING:
+    from harness.outcome import Outcome
     from harness.store import Store
 
 
@@ -24,7 +26,7 @@ def _results_dir(args: argparse.Namespace) -> Path:
 
 
 def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
-    from harness.leaderboard import board_markdown, boards_csv, render_board, render_references
+    from harness.leaderboard_views import board_markdown, boards_csv, render_board, render_references
 
     if fmt == "json":
         print_json(boards)
@@ -49,9 +51,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         "lr_range": args.lr_range, "batch_sizes": args.batch_size, "weight_decays": args.weight_decay,
         "epochs": args.epochs, "seeds": args.seed, "search": args.search, "num_samples": args.num_samples,
         "scheduler": args.scheduler, "max_concurrent": args.max_concurrent, "time_budget_s": args.time_budget,
-        "data_dir": args.data_dir, "variant": args.variant, "image_size": args.image_size, "augment": args.augment,
-        "pixels": args.pixels, "train_limit": args.train_limit, "cpus_per_trial": args.cpus_per_trial,
-        "gpus_per_trial": args.gpus_per_trial, "address": args.address, "storage": args.storage,
+        "data_dir": args.data_dir and str(absolute(args.data_dir)), "variant": args.variant,
+        "image_size": args.image_size, "augment": args.augment, "pixels": args.pixels, "train_limit": args.train_limit,
+        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial, "address": args.address,
+        "storage": args.storage and absolute_storage(args.storage),
     }  # fmt: skip
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
     if args.preset:
@@ -69,9 +72,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     code = 0
     for spec in specs:
-        sweep_id = run_sweep(spec, results_dir=results_dir, argv=["harness", *args.argv], verbose=args.verbose,
-                             live=not args.no_live and args.format == "table")  # fmt: skip
-        code = max(code, _after_sweep(args, results_dir, spec.task, sweep_id))
+        outcome = run_sweep(spec, results_dir=results_dir, argv=["harness", *args.argv], verbose=args.verbose,
+                            live=not args.no_live and args.format == "table")  # fmt: skip
+        code = max(code, _after_sweep(args, results_dir, outcome))
+        if outcome.status == "interrupted":
+            break  # a preset's later sweeps wait for the user
     return code
 
 
@@ -79,50 +84,81 @@ def _resume(args: argparse.Namespace) -> int:
     """`harness sweep --resume [ID]`: the sweep's own spec; only output flags apply."""
     from harness.sweep import resume_sweep
 
-    results_dir = _results_dir(args)
-    sweep_id, task = resume_sweep(results_dir, None if args.resume == "latest" else args.resume,
-                                  verbose=args.verbose, live=not args.no_live and args.format == "table")  # fmt: skip
-    return _after_sweep(args, results_dir, task, sweep_id)
+    outcome = resume_sweep(_results_dir(args), None if args.resume == "latest" else args.resume,
+                           verbose=args.verbose, live=not args.no_live and args.format == "table")  # fmt: skip
+    return _after_sweep(args, _results_dir(args), outcome)
 
 
-def _after_sweep(args: argparse.Namespace, results_dir: Path, task: str, sweep_id: str) -> int:
-    """The sweep's leaderboard, then its best trial exported and verified (unless --no-export)."""
+def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) -> int:
+    """The sweep's leaderboard, its best trial exported and verified (unless --no-export or
+    nothing trained normally), and one line when trials failed; the exit code says how it went:
+    0 all well, 1 no usable trial or a failed verification, 130 interrupted."""
     from harness.leaderboard import best_trial_id, leaderboards
     from harness.store import Store
 
+    verifications = []
     with Store.existing(results_dir) as store:
-        best = best_trial_id(store, task, sweep_id=sweep_id)
-        verification = _export(store, best, results_dir / "onnx")[0] if best and not args.no_export else None
-        boards = leaderboards(store, task=task, sweep_id=sweep_id)  # with the export's status
+        if outcome.status == "finished" and not args.no_export:
+            for task in outcome.tasks:
+                best = best_trial_id(store, task, sweep_id=outcome.sweep_id)
+                verifications += _export(store, best, results_dir / "onnx")[:1] if best else []
+        boards = leaderboards(store, sweep_id=outcome.sweep_id)  # with the export's status
+    summary = outcome.summary()
     if args.format == "json":
-        print_json({"sweep_id": sweep_id, "leaderboards": boards, "export": verification})
+        print_json({"sweep_id": outcome.sweep_id, "status": outcome.status, "trials": outcome.trials,
+                    "summary": summary, "leaderboards": boards,
+                    "export": verifications[0] if len(verifications) == 1 else verifications or None})  # fmt: skip
     else:
         _print_boards(boards, "table")
-        if verification:
+        for verification in verifications:
             _print_verification(verification)
-        elif not args.no_export:
-            print_warning(f"no trial of sweep {sweep_id} trained normally, nothing to export")
-    return 0 if verification is None or verification["passed"] else 1
+    if outcome.status == "interrupted":
+        print_error(f"sweep {outcome.sweep_id} interrupted; every finished epoch is in the store "
+                    f"(`harness sweep --resume {outcome.sweep_id}` continues it)")  # fmt: skip
+        return 130
+    if outcome.status == "failed":
+        print_error(summary or f"sweep {outcome.sweep_id} trained no trial")
+        return 1
+    if summary:
+        print_warning(summary)
+    return 0 if all(v["passed"] for v in verifications) else 1
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from harness.presets import get_preset
-
-    get_preset(args.report)  # an unknown report fails here, naming the five
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("train_limit", args.train_limit),
-                                   ("data_dir", args.data_dir)) if v is not None}  # fmt: skip
-    from harness.reproduce import reproduce
+    from harness.reproduce import plan_reproduction, reproduce, resume_reproduction
     from harness.store import prepare_results_dir
 
-    rows = reproduce(args.report, results_dir=prepare_results_dir(_results_dir(args)), overrides=overrides,
-                     argv=["harness", *args.argv], verbose=args.verbose,
-                     live=not args.no_live and args.format == "table")  # fmt: skip
+    get_preset(args.report)  # an unknown report fails here, naming the five
+    live = not args.no_live and args.format == "table"
+    if args.resume:
+        if args.epochs or args.train_limit or args.data_dir or args.skip_missing:
+            raise HarnessError("--resume continues a reproduction as it was started",
+                               "drop --epochs, --train-limit, --data-dir and --skip-missing")  # fmt: skip
+        rows, outcome = resume_reproduction(args.report, None if args.resume == "latest" else args.resume,
+                                            results_dir=_results_dir(args), verbose=args.verbose, live=live)  # fmt: skip
+    else:
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("train_limit", args.train_limit),
+                                       ("data_dir", args.data_dir and str(absolute(args.data_dir)))) if v is not None}  # fmt: skip
+        plan = plan_reproduction(args.report, overrides, skip_missing=args.skip_missing)  # refusals write nothing
+        rows, outcome = reproduce(plan, results_dir=prepare_results_dir(_results_dir(args)),
+                                  argv=["harness", *args.argv], verbose=args.verbose, live=live)  # fmt: skip
     if args.format == "json":
-        print_json(rows)
+        print_json({"sweep_id": outcome.sweep_id, "status": outcome.status, "rows": rows})
     else:
         from harness.views import render_reproduction
 
         console.print(render_reproduction(rows))
+    if outcome.status == "interrupted":
+        print_error(f"reproduction {outcome.sweep_id} interrupted; every finished epoch is in the store "
+                    f"(`harness reproduce {args.report} --resume` continues it)")  # fmt: skip
+        return 130
+    summary = outcome.summary()
+    if outcome.status == "failed":
+        print_error(summary or "no recipe trained")
+        return 1
+    if summary:
+        print_warning(summary)
     return 0
 
 
@@ -154,8 +190,27 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         boards = leaderboards(store, task=args.task, sweep_id=args.sweep, top=args.top, sort=args.sort,
                               group=args.group_seeds)  # fmt: skip
     if not boards and args.format == "table":
-        console.print("no trials in the store yet: run `harness sweep`")
+        console.print("no trials in the store yet: run `harness sweep`" if not args.task
+                      else f"no trials of {args.task} in the store: `harness sweeps` lists what it holds")  # fmt: skip
     _print_boards(boards, args.format)
+    return 0
+
+
+def cmd_sweeps(args: argparse.Namespace) -> int:
+    from harness.datasets import get_task
+    from harness.outcome import sweep_rows
+    from harness.store import Store
+
+    if args.task:
+        get_task(args.task)  # an unknown name fails here, with the valid choices
+    with Store.existing(_results_dir(args)) as store:
+        rows = sweep_rows(store, task=args.task)
+    if args.format == "json":
+        print_json(rows)
+        return 0
+    from harness.views import render_sweeps
+
+    console.print(render_sweeps(rows) if rows else "no sweeps in the store yet: run `harness sweep`")
     return 0
 
 
@@ -169,7 +224,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.png:
         from harness.plots import write_pngs
 
-        written = [str(p) for p in write_pngs(report, Path(args.png))]
+        written = [str(p) for p in write_pngs(report, absolute(args.png))]
     if args.format == "json":
         print_json({**report, "png": written})
         return 0
@@ -204,7 +259,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_opset(args.opset)
     results_dir = _results_dir(args)
-    out = Path(args.out) if args.out else results_dir / "onnx"
+    out = absolute(args.out) if args.out else results_dir / "onnx"
     with Store.existing(results_dir) as store:
         if args.trial:
             trials = [store.trial(args.trial)["id"]]
@@ -231,7 +286,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from harness.store import Store
 
     with Store.existing(_results_dir(args)) as store:
-        result = asdict(verify_file(store, onnx_path=Path(args.model), task=args.task and get_task(args.task).name))
+        result = asdict(verify_file(store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name))
     print_json(result) if args.format == "json" else _print_verification(result)
     return 0 if result["passed"] else 1
 

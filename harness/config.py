@@ -37,7 +37,7 @@ class TrialSpec:
     image_size: int | None = None  # photo sets: the side images are resized to; None: the task's default
     augment: str | None = None  # batch augmentation preset; None: the task's own (its reports')
     pixels: str | None = None  # standard (task mean/std) | unit (x/255) | raw (0..255); None: standard
-    train_limit: int | None = None  # train on the first N training images only (smoke tests)
+    train_limit: int | None = None  # train on a seeded random subset of N training images (quick checks)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "TrialSpec":
@@ -153,19 +153,25 @@ class SweepSpec:
 
     @classmethod
     def from_toml(cls, path: str, overrides: dict[str, Any]) -> "SweepSpec":
-        """A spec from a TOML file (keys: this class's fields), with command-line values on top."""
+        """A spec from a TOML file (keys: this class's fields), with command-line values on top.
+        Relative paths in the file (data_dir, storage) are relative to the file's own folder."""
+        from harness.paths import absolute, absolute_storage, existing_file
+
+        file = existing_file(path, what="sweep file", hint="pass the path of a .toml file")
         try:
-            with open(path, "rb") as f:
+            with open(file, "rb") as f:
                 table = tomllib.load(f)
-        except FileNotFoundError:
-            raise HarnessError(f"sweep file {path!r} does not exist", "pass the path of a .toml file") from None
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
         defaults = {f.name: f.default for f in fields(cls)}
         for key, value in table.items():
             if key not in defaults:
                 raise unknown_choice(f"key in {path}", key, sorted(defaults))
             _check_type(path, key, value, defaults[key])
+        if isinstance(table.get("data_dir"), str):
+            table["data_dir"] = str(absolute(table["data_dir"], base=file.parent))
+        if isinstance(table.get("storage"), str):
+            table["storage"] = absolute_storage(table["storage"], base=file.parent)
         lists = {f.name for f in fields(cls) if isinstance(f.default, tuple)}  # a lone value means a list of one
         merged = {k: tuple(v) if isinstance(v, list) else (v,) if k in lists and not isinstance(v, tuple) else v
                   for k, v in {**table, **overrides}.items()}  # fmt: skip

@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from harness.formats import plural
 from harness.views import fitted_table
 
 # In a pipe or a CI log rich would assume 80 columns and squash wide tables into ellipses;
@@ -36,15 +37,19 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-STATUS_STYLE = {"pending": "dim", "running": "cyan", "finished": "green", "diverged": "yellow", "error": "bold red"}
+STATUS_STYLE = {"pending": "dim", "running": "cyan", "finished": "green", "stopped": "blue", "diverged": "yellow",
+                "error": "bold red", "interrupted": "magenta"}  # fmt: skip
+ENDED = ("finished", "stopped", "diverged", "error")  # what counts as done in "k/N trials done"
 
 
 class SweepDisplay:
     """A live table of trials: status, epoch / epochs, best metric, s/epoch, node."""
 
-    def __init__(self, *, title: str, total: int, metric: str, mode: str, live: bool = True) -> None:
+    def __init__(self, *, title: str, total: int, metric: str, mode: str, live: bool = True,
+                 waiting: str | None = None) -> None:  # fmt: skip
         self.title, self.total, self.metric, self.mode = title, total, metric, mode
         self.rows: dict[str, dict[str, Any]] = {}
+        self.waiting = waiting  # shown until the first trial starts: the cluster must grow first
         # A live table only makes sense on a terminal; otherwise a line per finished trial on
         # stderr, which keeps stdout clean for --format json.
         self.live = Live(self.render(), console=console, refresh_per_second=4) if live and console.is_terminal else None
@@ -52,6 +57,8 @@ class SweepDisplay:
     def __enter__(self) -> "SweepDisplay":
         if self.live:
             self.live.start()
+        elif self.waiting:
+            print_warning(self.waiting)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -60,6 +67,7 @@ class SweepDisplay:
             self.live.stop()
 
     def trial_started(self, trial_id: str, config: dict[str, Any]) -> None:
+        self.waiting = None
         self.rows.setdefault(trial_id, {"config": config, "epoch": 0, "best": None, "s_epoch": None, "node": ""})
         self.rows[trial_id]["status"] = "running"
         self._refresh()
@@ -82,13 +90,13 @@ class SweepDisplay:
             cfg, best = row["config"], row["best"]
             err_console.print(
                 f"[{self._done()}/{self.total}] trial {trial_id} {cfg['arch']} {cfg['optimizer']} lr={cfg['lr']:g}:"
-                f" {row['status']} after {row['epoch']} epochs, best {self.metric}"
+                f" {row['status']} after {plural(row['epoch'], 'epoch')}, best {self.metric}"
                 f" {'-' if best is None else f'{best:.4f}'}",
                 highlight=False, soft_wrap=True,
             )
 
     def _done(self) -> int:
-        return sum(row["status"] in ("finished", "diverged", "error") for row in self.rows.values())
+        return sum(row["status"] in ENDED for row in self.rows.values())
 
     def _refresh(self) -> None:
         if self.live:
@@ -111,4 +119,5 @@ class SweepDisplay:
                 "-" if row["s_epoch"] is None else f"{row['s_epoch']:.3f}", row["node"],
             ][: len(columns)])  # fmt: skip
         return fitted_table(self.title, columns, rows, width=console.width,
-                            caption=f"{self._done()}/{self.total} trials done", caption_justify="left")  # fmt: skip
+                            caption=self.waiting or f"{self._done()}/{self.total} trials done",
+                            caption_justify="left")  # fmt: skip

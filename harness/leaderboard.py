@@ -1,4 +1,5 @@
-"""Leaderboards: store rows -> ranked rows -> rich tables or JSON. Pure: no I/O but the store read."""
+"""Leaderboards: store rows -> ranked rows, each task's published figures beside the matching
+trials. Pure: no I/O but the store read; `leaderboard_views` renders the boards."""
 
 from __future__ import annotations
 
@@ -7,18 +8,17 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from rich.table import Table
-
 from harness.errors import lookup
+from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.store import Store
-from harness.views import fitted_table
 
 # Trials that ended like this are never ranked above a trial that trained normally.
 UNRANKABLE = {"diverged", "error"}
 FIELDS = (
     "rank", "trial_id", "arch", "optimizer", "lr", "batch_size", "epochs_run", "seed", "seeds", "best_metric",
     "best_metric_std", "test_metric", "test_metric_std", "mean_epoch_time_s", "mean_samples_per_s", "params",
-    "time_to_target_s", "status", "onnx", "onnx_ms", "onnx_speedup", "int8_change", "trial_ids",
+    "time_to_target_s", "status", "onnx", "onnx_ms", "onnx_speedup", "onnx_speedup_clear", "int8_change", "trial_ids",
+    "variant", "image_size", "train_limit", "planned_epochs", "marks",
 )  # fmt: skip
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
 SORTS: dict[str, tuple[str, str | None]] = {
@@ -62,9 +62,17 @@ def score(row: dict[str, Any], epochs: list[dict[str, Any]], key: str) -> float 
     return _epoch_score(best[0], key) if best else None
 
 
+def published(task: str) -> list[tuple[str, Any]]:
+    """(report, recipe) for every published figure of `task`, in the presets' order."""
+    from harness.presets import PRESETS
+
+    return [(p.report, r) for p in PRESETS.values() for r in p.recipes if r.spec["task"] == task]
+
+
 def target(task: str) -> dict[str, Any] | None:
     """The hardest published figure for `task` (the highest), which `time_to_target_s` races to."""
-    refs = [r for r in references(task, {}) if r["published"] is not None]
+    refs = [{"report": report, "published": r.published, "score": r.score} for report, r in published(task)
+            if r.published is not None]  # fmt: skip
     return max(refs, key=lambda r: r["published"]) if refs else None
 
 
@@ -82,22 +90,31 @@ def time_to_target(epochs: list[dict[str, Any]], goal: dict[str, Any] | None) ->
     return None
 
 
-def references(task: str, ours: dict[str, float | None]) -> list[dict[str, Any]]:
-    """The reports' published figures for `task` (from the presets' recipes), each beside our
-    best trial's score for the same measure (`ours`: score key -> value) and the difference."""
-    from harness.presets import PRESETS
-
-    rows = []
-    for preset in PRESETS.values():
-        for r in preset.recipes:
-            if r.spec["task"] == task:
-                mine = ours.get(r.score)
-                rows.append({
-                    "report": preset.report, "run": r.label, "arch": r.spec["archs"][0], "measure": r.measure,
-                    "score": r.score, "published": r.published, "ours_best": mine,
-                    "difference": None if mine is None or r.published is None else mine - r.published,
-                })  # fmt: skip
-    return rows
+def references(task: str, rows: list[dict[str, Any]], epochs: dict[str, list[dict[str, Any]]], *,
+               mode: str = "max") -> list[dict[str, Any]]:  # fmt: skip
+    """Each published figure of `task` beside "ours": the best trial (by the task's metric) that
+    ran the same network on the same data and budget, scored as the report measured. Without
+    one, `ours` is None and the closest trial (fewest differences, then best) is given apart,
+    with its differences in words."""
+    out = []
+    trials = [(row, trial_terms(config_of(row), row["epochs_run"])) for row in rows if usable(row)]
+    sign = -1.0 if mode == "max" else 1.0
+    for report, recipe in published(task):
+        want = recipe_terms(recipe.spec)
+        scored = sorted(((differences(terms, want), row) for row, terms in trials),
+                        key=lambda d: (len(d[0]), d[1]["arch"] != want["arch"], sign * d[1]["best_metric"], d[1]["id"]))  # fmt: skip
+        match = scored[0][1] if scored and not scored[0][0] else None
+        closest = scored[0] if scored and scored[0][0] else None
+        ours = score(match, epochs.get(match["id"], []), recipe.score) if match else None
+        out.append({
+            "report": report, "run": recipe.label, "arch": want["arch"], "measure": recipe.measure,
+            "score": recipe.score, "published": recipe.published, "ours": ours, "trial_id": match and match["id"],
+            "difference": None if ours is None or recipe.published is None else ours - recipe.published,
+            "closest_trial_id": closest and closest[1]["id"], "closest_arch": closest and closest[1]["arch"],
+            "closest": score(closest[1], epochs.get(closest[1]["id"], []), recipe.score) if closest else None,
+            "closest_differs": "; ".join(closest[0]) if closest else None,
+        })  # fmt: skip
+    return out
 
 
 def group_seeds(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]]:
@@ -134,6 +151,8 @@ def _onnx_figures(row: dict[str, Any]) -> dict[str, float | None]:
     int8 = json.loads(row.get("int8_details") or "{}")
     return {
         "onnx_ms": latency.get("onnxruntime_b1_p50_ms"), "onnx_speedup": latency.get("speedup_b1"),
+        # older stores measured no spread: their ratio is shown as it was
+        "onnx_speedup_clear": latency.get("speedup_b1_clear", True) if latency else None,
         "int8_change": int8["ort_metric"] - int8["torch_metric"] if int8 else None,
     }  # fmt: skip
 
@@ -148,15 +167,25 @@ def _std(values: list[Any]) -> float | None:
     return statistics.stdev(known) if len(known) > 1 else None
 
 
+def _run_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What data and budget a trial ran: split, image size, subset, planned epochs, and the marks
+    a reader must see ("subset 200", "3 of 10 epochs")."""
+    terms = trial_terms(config_of(row), row["epochs_run"])
+    return {"variant": terms["variant"], "image_size": terms["image_size"], "train_limit": terms["train_limit"],
+            "planned_epochs": terms["planned_epochs"], "marks": ", ".join(budget_marks(terms)) or None}  # fmt: skip
+
+
 def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None = None, top: int | None = None,
                  sort: str = "metric", group: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """One board per task: {"task", "metric", "mode", "sort", "grouped", "target", "rows",
     "references"}; rows reduced to FIELDS (the first `top` only, when given), ranked by `sort`
-    (a SORTS name), one per configuration over its seeds when `group`; references beside the
-    published numbers, for the best trial by the task's metric."""
+    (a SORTS name), one per configuration over its seeds when `group`; references: the
+    published figures beside the matching trials (see `references`)."""
     from harness.datasets import get_task
 
     field, better = lookup("sort", SORTS, sort)
+    if sweep_id:
+        store.sweep(sweep_id)  # an unknown id is an error, not an empty board
     boards = []
     for name in [task] if task else store.tasks(sweep_id):
         spec = get_task(name)
@@ -167,71 +196,14 @@ def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None 
             mine = epochs.get(row["id"], [])
             rows.append({**row, "seeds": 1, "trial_ids": row["id"], "best_metric_std": None, "test_metric_std": None,
                          "test_metric": score(row, mine, "test_" + spec.metric.removeprefix("val_")),
-                         "time_to_target_s": time_to_target(mine, goal), **_onnx_figures(row)})  # fmt: skip
-        best = rank(rows, mode=spec.mode)[0] if rows else None
-        ours = ({k: score(best, epochs.get(best["id"], []), k) for k in ("test_acc", "val_acc", "val_keras_acc")}
-                if best and usable(best) else {})  # fmt: skip
+                         "time_to_target_s": time_to_target(mine, goal), **_onnx_figures(row), **_run_fields(row)})  # fmt: skip
         ranked = rank(group_seeds(rows, mode=spec.mode) if group else rows, mode=better or spec.mode, field=field)
         boards.append({
             "task": name, "metric": spec.metric, "mode": spec.mode, "sort": sort, "grouped": group, "target": goal,
             "rows": [{f: row.get(f) for f in FIELDS} for row in ranked[:top]],
-            "references": references(name, ours),
+            "references": references(name, rows, epochs, mode=spec.mode),
         })  # fmt: skip
     return boards
-
-
-GROUP_ONLY = ("seeds", "best_metric_std", "test_metric_std", "trial_ids")
-
-
-def board_fields(board: dict[str, Any]) -> tuple[str, ...]:
-    """The columns worth printing: per-seed columns only for a grouped board, `seed` otherwise."""
-    return tuple(f for f in FIELDS if (f != "seed" if board["grouped"] else f not in GROUP_ONLY))
-
-
-def _title(board: dict[str, Any]) -> str:
-    sort = "" if board["sort"] == "metric" else f", sorted by {board['sort']}"
-    return f"{board['task']}: best {board['metric']} ({board['mode']}){sort}{', mean over seeds' if board['grouped'] else ''}"
-
-
-def board_markdown(board: dict[str, Any]) -> str:
-    """A GitHub-flavoured markdown table of the board's trials, then its published references."""
-    fields = board_fields(board)
-    lines = [f"### {_title(board)}", "", "| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
-    lines += ["| " + " | ".join("" if row[f] is None else str(row[f]) for f in fields) + " |" for row in board["rows"]]
-    if board["references"]:
-        keys = ("report", "run", "arch", "measure", "published", "ours_best", "difference")
-        lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-        lines += ["| " + " | ".join("" if ref[k] is None else str(ref[k]) for k in keys) + " |" for ref in board["references"]]
-    return "\n".join(lines) + "\n"
-
-
-def boards_csv(boards: list[dict[str, Any]]) -> str:
-    """Every board's trials as one CSV (a `task` column first), for spreadsheets and pandas."""
-    import csv
-    import io
-
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["task", *FIELDS], lineterminator="\n")
-    writer.writeheader()
-    for board in boards:
-        for row in board["rows"]:
-            writer.writerow({"task": board["task"], **row})
-    return out.getvalue()
-
-
-def render_references(board: dict[str, Any]) -> Table:
-    """The reports' published numbers for the board's task, our best trial's figure for the same
-    measure, and the difference."""
-    table = Table(title=f"{board['task']}: published (REPORTS.md) vs our best trial", title_justify="left")
-    for header, justify in (("report", "left"), ("run", "left"), ("network", "left"), ("measure", "left"),
-                            ("published", "right"), ("ours", "right"), ("difference", "right")):  # fmt: skip
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
-    for ref in board["references"]:
-        diff = ref["difference"]
-        style = "dim" if diff is None else "green" if diff >= 0 else "red"
-        table.add_row(ref["report"], ref["run"], ref["arch"], ref["measure"], _fmt(ref["published"], ".2%"),
-                      _fmt(ref["ours_best"], ".2%"), f"[{style}]{'-' if diff is None else f'{100 * diff:+.2f} pp'}[/]")  # fmt: skip
-    return table
 
 
 def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> str | None:
@@ -241,47 +213,4 @@ def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> st
     return top["trial_id"] if top and usable(top) else None
 
 
-def _fmt(value: Any, spec: str = "") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-ONNX_STYLE = {"verified": "green", "exported": "yellow", "failed": "bold red", None: "dim"}
 ONNX_ORDER = {"failed": 1, "exported": 2, "verified": 3}  # a group shows its best export
-
-
-def _spread(mean: float | None, std: float | None) -> str:
-    return _fmt(mean, ".4f") + ("" if std is None else f" ± {std:.4f}")
-
-
-def render_board(board: dict[str, Any], *, width: int) -> Table:
-    grouped, goal = board["grouped"], board["target"]
-    test = "test_" + board["metric"].removeprefix("val_")
-    columns = [  # (header, justify, priority): on a narrow terminal the lowest priority goes first
-        ("#", "right", 9), ("trial", "left", 7), ("arch", "left", 10), ("optimizer", "left", 8),
-        ("lr", "right", 8), ("batch", "right", 2), ("epochs", "right", 3), ("seeds" if grouped else "seed", "right", 2),
-        (board["metric"], "right", 10), (test, "right", 9), ("s/epoch", "right", 5), ("img/s", "right", 4),
-        ("params", "right", 1), (f"s to {goal['published']:.2%}" if goal else "s to target", "right", 4),
-        ("status", "left", 6), ("onnx", "left", 5), ("onnx ms (× torch)", "right", 3), ("int8", "right", 2),
-    ]  # fmt: skip
-    rows = [
-        [
-            str(row["rank"]), row["trial_id"], row["arch"], row["optimizer"], _fmt(row["lr"], "g"),
-            str(row["batch_size"]), _fmt(row["epochs_run"], "g"), str(row["seeds"] if grouped else row["seed"]),
-            _spread(row["best_metric"], row["best_metric_std"]), _spread(row["test_metric"], row["test_metric_std"]),
-            _fmt(row["mean_epoch_time_s"], ".3f"), _fmt(row["mean_samples_per_s"], ",.0f"),
-            _fmt(row["params"], ","), _fmt(row["time_to_target_s"], ".1f"), row["status"],
-            f"[{ONNX_STYLE.get(row['onnx'], '')}]{row['onnx'] or 'none'}[/]",
-            "-" if row["onnx_ms"] is None else f"{row['onnx_ms']:.2f} ({row['onnx_speedup']:.1f}×)",
-            "-" if row["int8_change"] is None else f"{100 * row['int8_change']:+.1f} pp",
-        ]
-        for row in board["rows"]
-    ]  # fmt: skip
-    # The column the board is sorted by always stays; "s to target" only where a report set one.
-    headers = [c[0] for c in columns]
-    to_target = next(j for j, h in enumerate(headers) if h.startswith("s to "))
-    sorted_by = {"metric": board["metric"], "test": test, "throughput": "img/s", "epoch-time": "s/epoch",
-                 "params": "params", "time-to-target": headers[to_target]}  # fmt: skip
-    i = headers.index(sorted_by[board["sort"]])
-    columns[i] = (*columns[i][:2], 11)
-    keep = [j for j in range(len(columns)) if goal or j != to_target]
-    return fitted_table(_title(board), [columns[j] for j in keep], [[r[j] for j in keep] for r in rows], width=width)

@@ -20,8 +20,12 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 JSON_KEYS = ("classes", "input_shape", "preprocessing", "metrics")  # metadata values stored as JSON
 
 
-def open_session(path: str | Path, *, cuda: bool = False) -> Any:
-    """An onnxruntime session; a missing, corrupt or non-ONNX file is a one-line HarnessError."""
+def open_session(path: str | Path, *, cuda: bool = False, threads: int | None = None) -> Any:
+    """An onnxruntime session; a missing, corrupt or non-ONNX file is a one-line HarnessError.
+
+    Its intra-op threads do not spin between runs: spinning threads keep cores busy after each
+    run and starve whatever runs next on a small machine (PyTorch's OpenMP threads, in verify).
+    `threads` sets the intra-op pool (default: onnxruntime's, one per core)."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -30,6 +34,10 @@ def open_session(path: str | Path, *, cuda: bool = False) -> Any:
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: the CUDA fallback is reported by us, not by ort's log
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types for every bad file

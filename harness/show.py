@@ -11,8 +11,11 @@ import json
 from typing import Any
 
 from rich.console import Group
+from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
+from harness.formats import sig3
 from harness.store import EPOCH_COLUMNS, Store
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -38,6 +41,7 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
     return {
         "trial": {k: trial[k] for k in ("id", "sweep_id", "task", "arch", "optimizer", "lr", "batch_size", "epochs",
                                         "seed", "status", "error", "params", "node", "best_epoch", "checkpoint_path")},
+        "traceback": trial.get("traceback"),  # the whole error report of a failed trial
         "config": json.loads(trial["config_json"] or "{}"),
         "environment": json.loads(sweep["environment_json"]),
         "metric": task.metric,
@@ -146,6 +150,9 @@ def render_report(report: dict[str, Any]) -> Group:
         parts.append(render_confusion(report))
     if report["exports"]:
         parts.append(render_exports(report["exports"]))
+    if report.get("traceback"):
+        parts.append(Panel(Text(report["traceback"].strip()), title=f"error report of trial {t['id']}",
+                           title_align="left", border_style="red"))  # fmt: skip
     return Group(*parts)
 
 
@@ -156,7 +163,7 @@ def render_exports(exports: list[dict[str, Any]]) -> Table:
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for x in exports:
         lat = x["latency"] or {}
-        speed = (f"{lat['onnxruntime_b1_p50_ms']:.2f} / {lat['torch_b1_p50_ms']:.2f} ms" if lat else "-")
+        speed = (f"{sig3(lat['onnxruntime_b1_p50_ms'])} / {sig3(lat['torch_b1_p50_ms'])} ms" if lat else "-")
         metrics = "-" if x["torch_metric"] is None else f"{x['torch_metric']:.4f} / {x['ort_metric']:.4f}"
         table.add_row(x["path"], x["quantize"] or "float32", str(x["opset"]), x["status"], metrics, speed)
     return table

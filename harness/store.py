@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 from harness.errors import HarnessError
+from harness.paths import absolute, writable_dir
 
 DB_NAME = "harness.db"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 EPOCH_COLUMNS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "eval_time_s", "samples_per_s",
 )  # fmt: skip
@@ -27,7 +27,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS sweeps (
     id TEXT PRIMARY KEY,
     task TEXT NOT NULL,
-    status TEXT NOT NULL,              -- running | finished | interrupted | failed
+    status TEXT NOT NULL,              -- running | finished | failed (no usable trial) | interrupted
     created_at TEXT NOT NULL,
     finished_at TEXT,
     seed INTEGER NOT NULL,
@@ -45,8 +45,9 @@ CREATE TABLE IF NOT EXISTS trials (
     batch_size INTEGER NOT NULL,
     epochs INTEGER NOT NULL,           -- planned; the epochs table holds those run
     seed INTEGER NOT NULL,
-    status TEXT NOT NULL,              -- running | finished | diverged | error | interrupted
-    error TEXT,
+    status TEXT NOT NULL,              -- running | finished | stopped (ASHA, time budget) | diverged | error | interrupted
+    error TEXT,                        -- one line: the exception's type and message
+    traceback TEXT,                    -- the whole error report Ray kept (`harness show` prints it)
     params INTEGER,
     node TEXT,                         -- the Ray node it ran on: IP/node-id prefix
     checkpoint_path TEXT,              -- best checkpoint so far (directory)
@@ -87,6 +88,7 @@ MIGRATIONS = {
     2: "ALTER TABLE trials ADD COLUMN config_json TEXT; ALTER TABLE trials ADD COLUMN best_epoch INTEGER;"
        " ALTER TABLE trials ADD COLUMN test_json TEXT;",
     3: "ALTER TABLE exports ADD COLUMN quantize TEXT;",
+    4: "ALTER TABLE trials ADD COLUMN traceback TEXT;",
 }
 
 
@@ -95,22 +97,14 @@ def now() -> str:
 
 
 def resolve_results_dir(results: str | os.PathLike | None = None) -> Path:
-    """`--results`, else `HARNESS_RESULTS`, else ./results."""
-    return Path(results or os.environ.get("HARNESS_RESULTS") or "results").expanduser()
+    """`--results`, else `HARNESS_RESULTS`, else ./results; absolute."""
+    return absolute(results or os.environ.get("HARNESS_RESULTS") or "results")
 
 
 def prepare_results_dir(results_dir: Path) -> Path:
     """Create the folder and prove it is writable, before any sweep starts."""
-    try:
-        results_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=results_dir, prefix=".write-check-"):
-            pass
-    except OSError as exc:
-        raise HarnessError(
-            f"results folder {str(results_dir)!r} cannot be written ({exc.strerror or exc})",
-            "pass --results DIR (or set HARNESS_RESULTS) to a writable folder",
-        ) from None
-    return results_dir
+    return writable_dir(results_dir, what="results folder",
+                        hint="pass --results DIR (or set HARNESS_RESULTS) to a writable folder")  # fmt: skip
 
 
 class Store:
@@ -184,8 +178,32 @@ class Store:
                 else self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC LIMIT 1"))  # fmt: skip
         if not rows:
             which = f"no sweep {sweep_id!r}" if sweep_id else "no sweep"
-            raise HarnessError(f"{which} in {str(self.path)!r}", "see `harness leaderboard --format json` for sweep ids")
+            raise HarnessError(f"{which} in {str(self.path)!r}", "`harness sweeps` lists the stored sweeps")
         return rows[0]
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep, newest first, with its trials counted by status."""
+        rows = self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC")
+        counts = self._rows("SELECT sweep_id, status, COUNT(*) AS n FROM trials GROUP BY sweep_id, status")
+        for row in rows:
+            row["trials"] = {c["status"]: c["n"] for c in counts if c["sweep_id"] == row["id"]}
+        return rows
+
+    def latest_reproduction(self, report: str) -> dict[str, Any]:
+        """The newest sweep that reproduces `report` (`harness reproduce REPORT --resume`)."""
+        for row in self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC"):
+            if json.loads(row["spec_json"]).get("reproduce") == report:
+                return row
+        raise HarnessError(f"no reproduction of {report} in {str(self.path)!r}", f"run `harness reproduce {report}` first")
+
+    def sweep_trials(self, sweep_id: str) -> list[dict[str, Any]]:
+        """The sweep's trials in the order they ended: id, status, error and epochs run."""
+        return self._rows(
+            "SELECT t.id, t.status, t.error, t.ended_at, COUNT(e.epoch) AS epochs_run FROM trials t"
+            " LEFT JOIN epochs e ON e.trial_id = t.id WHERE t.sweep_id = ? GROUP BY t.id"
+            " ORDER BY t.ended_at IS NULL, t.ended_at, t.id",
+            (sweep_id,),
+        )
 
     def reopen_sweep(self, sweep_id: str) -> None:
         with self.conn:
@@ -241,21 +259,22 @@ class Store:
         with self.conn:
             self.conn.execute("UPDATE trials SET checkpoint_path = ? WHERE id = ?", (path, trial_id))
 
-    def end_trial(self, trial_id: str, *, status: str, error: str | None = None) -> None:
+    def end_trial(self, trial_id: str, *, status: str, error: str | None = None, traceback: str | None = None) -> None:
         """Close a trial; a diverged trial stays diverged whatever Ray thinks of it."""
         with self.conn:
             self.conn.execute(
                 "UPDATE trials SET status = CASE WHEN status = 'diverged' THEN status ELSE ? END,"
-                " error = ?, ended_at = ? WHERE id = ?",
-                (status, error, now(), trial_id),
+                " error = ?, traceback = ?, ended_at = ? WHERE id = ?",
+                (status, error, traceback, now(), trial_id),
             )
 
-    def interrupt_trials(self, sweep_id: str) -> None:
-        """Trials of a stopped sweep that were still running: their finished epochs stay."""
+    def interrupt_trials(self, sweep_id: str, *, status: str = "interrupted") -> None:
+        """Trials of a sweep that ended while they still ran: "interrupted" (Ctrl-C, a killed
+        driver) or "stopped" (the time budget ran out). Their finished epochs stay."""
         with self.conn:
             self.conn.execute(
-                "UPDATE trials SET status = 'interrupted', ended_at = ? WHERE sweep_id = ? AND status = 'running'",
-                (now(), sweep_id),
+                "UPDATE trials SET status = ?, ended_at = ? WHERE sweep_id = ? AND status = 'running'",
+                (status, now(), sweep_id),
             )
 
     def add_export(self, *, trial_id: str, path: str, opset: int, ir_version: int, quantize: str | None = None) -> int:

@@ -1,30 +1,32 @@
-"""Sweeps on Ray Tune: the search space, searcher and scheduler, resources, joining or starting
-Ray, running and resuming the Tuner, and the driver-side store writer.
+"""Sweeps on Ray Tune: the plan (a spec's search space, or a report's recipes run as given),
+its data, resources, running and resuming the Tuner, and the driver-side store writer.
 
 The driver is the only writer of the store: `StoreCallback` receives each trial's results from
-Ray's result stream and writes one transaction per epoch as it arrives. Whether a sweep ended
-or was interrupted is read back from the store, since Tune swallows Ctrl-C.
+Ray's result stream and writes one transaction per epoch as it arrives. How a sweep ended is
+read back from the store, since Tune swallows Ctrl-C, and returned as an `Outcome`.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 import os
 import secrets
-import socket
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import ray
 from ray import tune
 
+from harness.cluster import check_resources, cluster_may_grow, node_resources, quiet_ray, start_ray
 from harness.config import SweepSpec
 from harness.console import SweepDisplay, err_console, print_warning
 from harness.datasets import get_task, prepare, resolve_data_root
 from harness.environment import collect_environment
 from harness.errors import HarnessError
+from harness.outcome import Outcome, error_summary, plain
+from harness.paths import absolute_storage
 from harness.store import Store
 from harness.trial import run_trial
 
@@ -35,12 +37,19 @@ def new_sweep_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def trial_resources(spec: SweepSpec, *, cuda: bool) -> dict[str, float]:
+def trial_resources(spec: SweepSpec, *, cluster_gpus: float) -> dict[str, float]:
     """One CPU per trial by default: on CPU-only machines, one single-threaded trial per core
-    gives more total throughput than fewer multi-threaded ones."""
+    gives more total throughput than fewer multi-threaded ones. The default GPU share follows
+    the cluster's GPUs, not the driver's (a CPU-only driver may drive a GPU cluster)."""
     cpus = spec.cpus_per_trial if spec.cpus_per_trial is not None else 1.0
-    gpus = spec.gpus_per_trial if spec.gpus_per_trial is not None else (GPU_SHARE if cuda else 0.0)
+    gpus = spec.gpus_per_trial if spec.gpus_per_trial is not None else (GPU_SHARE if cluster_gpus > 0 else 0.0)
     return {"cpu": cpus, "gpu": gpus}
+
+
+def trial_values(spec: SweepSpec) -> dict[str, Any]:
+    """The keys every trial config has, besides what is searched: the data and the budget."""
+    keys = ("task", "epochs", "data_dir", "variant", "image_size", "augment", "pixels", "train_limit")
+    return {k: getattr(spec, k) for k in keys}
 
 
 def param_space(spec: SweepSpec) -> dict[str, Any]:
@@ -49,20 +58,13 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
     pick = tune.grid_search if spec.search == "grid" else tune.choice
     lr = tune.loguniform(*spec.lr_range) if spec.lr_range else pick(list(spec.lrs))
     return {
-        "task": spec.task,
+        **trial_values(spec),
         "arch": pick(list(spec.archs)),
         "optimizer": pick(list(spec.optimizers)),
         "lr": lr,
         "batch_size": pick(list(spec.batch_sizes)),
         "weight_decay": pick(list(spec.weight_decays)),
         "seed": pick(list(spec.seeds)),
-        "epochs": spec.epochs,
-        "data_dir": spec.data_dir,
-        "variant": spec.variant,
-        "image_size": spec.image_size,
-        "augment": spec.augment,
-        "pixels": spec.pixels,
-        "train_limit": spec.train_limit,
     }
 
 
@@ -85,6 +87,102 @@ def scheduler(spec: SweepSpec) -> Any:
     return ASHAScheduler(time_attr="training_iteration", max_t=spec.epochs, grace_period=1, reduction_factor=2)
 
 
+def resolved(spec: SweepSpec, results_dir: Path) -> SweepSpec:
+    """Paths absolute and defaults filled in, on the driver: trials run in Ray's own working
+    folder and on other nodes, so they get the path and the defaults, not our environment."""
+    request = get_task(spec.task).request(spec.variant, spec.image_size)
+    storage = absolute_storage(spec.storage) if spec.storage else str(results_dir / "ray")
+    return replace(spec, data_dir=str(resolve_data_root(spec.data_dir)), variant=request.variant,
+                   image_size=request.image_size, storage=storage)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one Tuner runs, recorded as one sweep: a spec's search space, or (`harness
+    reproduce`) a report's recipes, each one trial run exactly as given, side by side."""
+
+    spec: SweepSpec  # the sweep; for recipes, the first one's (resources, address, storage)
+    recipes: tuple[tuple[str, SweepSpec], ...] = ()  # (label, one-trial spec), in the report's order
+    report: str | None = None
+    not_run: dict[str, str] = field(default_factory=dict)  # recipe label -> what data is missing
+
+    @classmethod
+    def of_recipes(cls, report: str, recipes: list[tuple[str, SweepSpec]], not_run: dict[str, str]) -> "Plan":
+        return cls(spec=recipes[0][1], recipes=tuple(recipes), report=report, not_run=dict(not_run))
+
+    @property
+    def specs(self) -> tuple[SweepSpec, ...]:
+        return tuple(s for _, s in self.recipes) or (self.spec,)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.task for s in self.specs))
+
+    @property
+    def num_trials(self) -> int:
+        return len(self.recipes) if self.recipes else self.spec.num_trials
+
+    @property
+    def title(self) -> str:
+        return f"reproduce {self.report}" if self.report else self.spec.task
+
+    def resolved(self, results_dir: Path) -> "Plan":
+        return replace(self, spec=resolved(self.spec, results_dir),
+                       recipes=tuple((label, resolved(s, results_dir)) for label, s in self.recipes))  # fmt: skip
+
+    def _points(self) -> list[dict[str, Any]]:
+        return [{**trial_values(s), "arch": s.archs[0], "optimizer": s.optimizers[0], "lr": s.lrs[0],
+                 "batch_size": s.batch_sizes[0], "weight_decay": s.weight_decays[0], "seed": s.seeds[0], "recipe": label}
+                for label, s in self.recipes]  # fmt: skip
+
+    def space(self) -> dict[str, Any]:
+        """A spec's space; for recipes, a choice over the values that differ between them (Tune's
+        points to evaluate must be points of the space) and the values they share."""
+        if not self.recipes:
+            return param_space(self.spec)
+        points = self._points()
+        space: dict[str, Any] = {}
+        for key in points[0]:
+            values = list(dict.fromkeys(p[key] for p in points))
+            space[key] = values[0] if len(values) == 1 else tune.choice(values)
+        return space
+
+    def tune_config(self, metric: str, mode: str) -> tune.TuneConfig:
+        if self.recipes:
+            from ray.tune.search import BasicVariantGenerator
+
+            space = self.space()
+            points = [{k: v for k, v in p.items() if isinstance(space[k], tune.search.sample.Domain)}
+                      for p in self._points()]  # fmt: skip
+            search, schedule = BasicVariantGenerator(points_to_evaluate=points), None
+        else:
+            search, schedule = search_algorithm(self.spec), scheduler(self.spec)
+        return tune.TuneConfig(
+            metric=metric, mode=mode, search_alg=search, scheduler=schedule, num_samples=self.num_trials
+            if self.recipes else self.spec.num_samples, max_concurrent_trials=self.spec.max_concurrent,
+            time_budget_s=self.spec.time_budget_s,
+            # Reusing trial processes skips a Python start and a torch import per trial:
+            # the default sweep takes about 23 s instead of 40 s on 2 cores.
+            reuse_actors=True,
+        )  # fmt: skip
+
+    def to_json(self) -> str:
+        """What the store keeps of the plan: the spec itself for a sweep (as every release wrote it)."""
+        if not self.recipes:
+            return self.spec.to_json()
+        return json.dumps({"reproduce": self.report, "not_run": self.not_run,
+                           "recipes": [{"label": label, "spec": asdict(s)} for label, s in self.recipes]},
+                          sort_keys=True)  # fmt: skip
+
+    @classmethod
+    def from_json(cls, text: str) -> "Plan":
+        data = json.loads(text)
+        if "reproduce" not in data:
+            return cls(spec=SweepSpec.from_json(text))
+        recipes = [(r["label"], SweepSpec.from_json(json.dumps(r["spec"]))) for r in data["recipes"]]
+        return cls.of_recipes(data["reproduce"], recipes, data.get("not_run", {}))
+
+
 # Stores and displays of the sweeps this driver is running, by sweep id: a restored Tuner
 # unpickles its callbacks, and a database connection cannot travel through a pickle.
 _ACTIVE: dict[str, tuple[Store, SweepDisplay]] = {}
@@ -96,7 +194,8 @@ class StoreCallback(tune.Callback):
     def __init__(self, *, sweep_id: str) -> None:
         self.sweep_id = sweep_id
         self.store, self.display = _ACTIVE[sweep_id]
-        self._ended: list[tuple[str, str, str | None]] = []  # (trial, status, error), stored at the step's end
+        # (trial, status, error, traceback), stored at the step's end
+        self._ended: list[tuple[str, str, str | None, str | None]] = []
 
     def __getstate__(self) -> dict[str, Any]:
         return {"sweep_id": self.sweep_id}
@@ -118,13 +217,13 @@ class StoreCallback(tune.Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = (trial.last_result or {}).get("epoch", 0)
         status = "finished" if last >= trial.config["epochs"] else "stopped"  # stopped early by ASHA
-        self._ended.append((trial.trial_id, status, None))
+        self._ended.append((trial.trial_id, status, None, None))
         self.display.trial_ended(trial.trial_id, status)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        error = trial.get_error()
-        message = str(error).strip().splitlines()[-1] if error else "unknown error"
-        self._ended.append((trial.trial_id, "error", message))
+        report = trial.get_error()  # the whole error report Tune kept, as text
+        text = plain(str(report)) if report else ""
+        self._ended.append((trial.trial_id, "error", error_summary(text), text or None))
         self.display.trial_ended(trial.trial_id, "error")
 
     # Tune saves its experiment state between a trial's end and the step's end. Only then does the
@@ -137,53 +236,9 @@ class StoreCallback(tune.Callback):
         self._flush()
 
     def _flush(self) -> None:
-        for trial_id, status, error in self._ended:
-            self.store.end_trial(trial_id, status=status, error=error)
+        for trial_id, status, error, traceback in self._ended:
+            self.store.end_trial(trial_id, status=status, error=error, traceback=traceback)
         self._ended.clear()
-
-
-def quiet_ray(*, verbose: bool) -> None:
-    """Our live table replaces Tune's own reporting; Ray's log noise only with --verbose."""
-    # Tune's CSV/JSON/TensorBoard loggers duplicate what the store keeps; skip their file I/O.
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    if not verbose:
-        # The new console output prints an experiment banner even at verbose=0; the old
-        # engine prints nothing at verbose=0.
-        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-        for name in ("ray", "ray.tune", "ray.train"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def start_ray(*, verbose: bool, address: str | None = None) -> bool:
-    """Join the cluster at `address`, or start a local Ray instance unless one is already up;
-    True when we connected (and so must disconnect)."""
-    if ray.is_initialized():
-        return False
-    if address not in (None, "auto"):
-        _check_reachable(address)
-    options: dict[str, Any] = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else logging.ERROR}
-    if address is None:
-        # "local": a fresh instance of our own, even when `ray start` left a cluster running here
-        # (a plain ray.init() would quietly join that one).
-        address, options["include_dashboard"] = "local", False
-    try:
-        ray.init(address=address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise HarnessError(
-            f"cannot join the Ray cluster at {address!r} ({str(exc).splitlines()[0][:160]})",
-            "check `ray status` on the head node; a token-auth cluster also needs RAY_AUTH_MODE=token here",
-        ) from None
-    return True
-
-
-def _check_reachable(address: str) -> None:
-    """Fail in seconds, not minutes: ray.init waits a long time for a head that is not there."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"cannot join the Ray cluster at {address!r} ({exc})",
-                           "check the head's address with `ray status` on it; HOST:PORT, ray://HOST:PORT or auto") from None  # fmt: skip
 
 
 def prepare_data(spec: SweepSpec) -> dict[str, Any]:
@@ -198,91 +253,111 @@ def prepare_data(spec: SweepSpec) -> dict[str, Any]:
     return {**{k: meta[k] for k in keys}, "skipped": len(meta["skipped"]), "skipped_first": meta["skipped"][:5]}
 
 
-def storage_path(spec: SweepSpec, results_dir: Path) -> str:
-    """Where Ray keeps experiment state and checkpoints: shared by every node of a cluster."""
-    return spec.storage or str((results_dir / "ray").resolve())
+def prepare_plan_data(plan: Plan) -> dict[str, Any]:
+    """Every distinct data the plan trains on, prepared once; a sweep records its one entry as
+    before, a reproduction one per recipe."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for spec in plan.specs:
+        key = (spec.task, spec.data_dir, spec.variant, spec.image_size)
+        if key not in seen:
+            seen[key] = prepare_data(spec)
+    if not plan.recipes:
+        return next(iter(seen.values()))
+    return {label: seen[(s.task, s.data_dir, s.variant, s.image_size)] for label, s in plan.recipes}
 
 
-def run_sweep(
-    spec: SweepSpec,
-    *,
-    results_dir: Path,
-    argv: list[str] | None = None,
-    verbose: bool = False,
-    live: bool = True,
-) -> str:
-    """Run the sweep to completion, writing every epoch to the store; return the sweep id.
+def _metric(plan: Plan) -> tuple[str, str]:
+    """The metric and mode Tune ranks checkpoints by: the tasks' own, which must agree."""
+    pairs = {(get_task(t).metric, get_task(t).mode) for t in plan.tasks}
+    if len(pairs) != 1:
+        raise HarnessError(f"the tasks {', '.join(plan.tasks)} rank by different metrics", "run them as separate sweeps")
+    return pairs.pop()
 
-    `spec` must already be validated: nothing here should fail because of a user's typo.
+
+def _resources(plan: Plan) -> tuple[dict[str, float], str | None]:
+    """The trial's resources and, on a cluster that may grow, a line to show while waiting;
+    a request no node can ever hold is refused here, before the store is touched."""
+    nodes = node_resources()
+    resources = trial_resources(plan.spec, cluster_gpus=sum(n["GPU"] for n in nodes))
+    return resources, check_resources(resources, nodes, may_grow=cluster_may_grow())
+
+
+def run_plan(plan: Plan, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False,
+             live: bool = True) -> Outcome:  # fmt: skip
+    """Run the plan to its end, writing every epoch to the store; return how it ended.
+
+    Every spec must already be validated: nothing here should fail because of a user's typo.
     """
-    task = get_task(spec.task)
-    request = task.request(spec.variant, spec.image_size)
-    # Resolved here so that workers on other nodes get the path and the defaults, not our environment.
-    spec = replace(spec, data_dir=str(resolve_data_root(spec.data_dir)), variant=request.variant,
-                   image_size=request.image_size, storage=storage_path(spec, results_dir))  # fmt: skip
-    data = prepare_data(spec)  # before the store: missing data is a user's error and writes nothing
+    plan = plan.resolved(results_dir)
+    metric, mode = _metric(plan)
+    data = prepare_plan_data(plan)  # before the store: missing data is a user's error and writes nothing
     quiet_ray(verbose=verbose)
-    started_ray = start_ray(verbose=verbose, address=spec.address)  # a bad address also writes nothing
-    sweep_id = new_sweep_id()
-    store = Store.create(results_dir)
-    env = {**collect_environment(seed=spec.seed, argv=argv), "data": data, "ray_nodes": len(ray.nodes())}
-    store.create_sweep(
-        sweep_id=sweep_id, task=spec.task, seed=spec.seed, command=env["command"],
-        spec_json=spec.to_json(), environment=env,
-    )  # fmt: skip
-
-    def fit(display: SweepDisplay) -> None:
-        tuner = tune.Tuner(
-            tune.with_resources(run_trial, trial_resources(spec, cuda=_cuda())),
-            param_space=param_space(spec),
-            tune_config=tune_config(spec, task.metric, task.mode),
-            run_config=run_config(spec, sweep_id, task.metric, task.mode, verbose=verbose),
-        )
-        tuner.fit()
-
-    return _drive(spec, sweep_id, store, fit, started_ray=started_ray, verbose=verbose, live=live)
-
-
-def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = False,
-                 live: bool = True) -> tuple[str, str]:  # fmt: skip
-    """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
-    unfinished ones continue from their last checkpoint. Returns (sweep id, task)."""
-    store = Store.existing(results_dir)
+    started_ray = start_ray(verbose=verbose, address=plan.spec.address)  # a bad address also writes nothing
     try:
-        row = store.sweep(sweep_id)
-        spec = SweepSpec.from_json(row["spec_json"])
-        path = str(Path(storage_path(spec, results_dir)) / row["id"])
+        resources, waiting = _resources(plan)
+        store = Store.create(results_dir)
+    except BaseException:
+        if started_ray:
+            ray.shutdown()
+        raise
+    sweep_id = new_sweep_id()
+    env = {**collect_environment(seed=plan.spec.seed, argv=argv), "data": data, "ray_nodes": len(ray.nodes())}
+    store.create_sweep(sweep_id=sweep_id, task=",".join(plan.tasks), seed=plan.spec.seed, command=env["command"],
+                       spec_json=plan.to_json(), environment=env)  # fmt: skip
+
+    def fit() -> None:
+        tune.Tuner(
+            tune.with_resources(run_trial, resources),
+            param_space=plan.space(),
+            tune_config=plan.tune_config(metric, mode),
+            run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
+        ).fit()
+
+    return _drive(plan, sweep_id, store, fit, started_ray=started_ray, live=live, waiting=waiting)
+
+
+def run_sweep(spec: SweepSpec, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False,
+              live: bool = True) -> Outcome:  # fmt: skip
+    return run_plan(Plan(spec=spec), results_dir=results_dir, argv=argv, verbose=verbose, live=live)
+
+
+def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = False, live: bool = True,
+                 report: str | None = None) -> Outcome:  # fmt: skip
+    """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
+    unfinished ones continue from their last checkpoint. `report`: only a reproduction of it."""
+    store = Store.existing(results_dir)
+    started_ray = False
+    try:
+        row = store.sweep(sweep_id) if sweep_id or not report else store.latest_reproduction(report)
+        plan = Plan.from_json(row["spec_json"])
+        if report and plan.report != report:
+            raise HarnessError(f"sweep {row['id']} is not a reproduction of {report}",
+                               "`harness sweeps` lists the stored sweeps")  # fmt: skip
+        path = str(Path(plan.spec.storage or results_dir / "ray") / row["id"])
         if row["status"] == "finished":
-            raise HarnessError(f"sweep {row['id']} already finished", "start a new one with `harness sweep`")
+            raise HarnessError(f"sweep {row['id']} already finished", "start a new one")
         if not tune.Tuner.can_restore(path):
             raise HarnessError(f"sweep {row['id']} has no Ray experiment state at {path}",
                                "pass --storage as the sweep used it, or start a new sweep")  # fmt: skip
-        prepare_data(spec)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
+        metric, mode = _metric(plan)
+        prepare_plan_data(plan)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
         quiet_ray(verbose=verbose)
-        started_ray = start_ray(verbose=verbose, address=spec.address)
+        started_ray = start_ray(verbose=verbose, address=plan.spec.address)
+        resources, waiting = _resources(plan)
     except BaseException:
         store.close()  # nothing was written: the sweep keeps the status it had
+        if started_ray:
+            ray.shutdown()
         raise
     store.reopen_sweep(row["id"])
 
-    def fit(display: SweepDisplay) -> None:
-        tuner = tune.Tuner.restore(
-            path, trainable=tune.with_resources(run_trial, trial_resources(spec, cuda=_cuda())),
-            resume_unfinished=True, resume_errored=False, restart_errored=False, param_space=param_space(spec),
-        )  # fmt: skip
-        tuner.fit()
+    def fit() -> None:
+        tune.Tuner.restore(
+            path, trainable=tune.with_resources(run_trial, resources), resume_unfinished=True,
+            resume_errored=False, restart_errored=False, param_space=plan.space(),
+        ).fit()  # fmt: skip
 
-    return _drive(spec, row["id"], store, fit, started_ray=started_ray, verbose=verbose, live=live), spec.task
-
-
-def tune_config(spec: SweepSpec, metric: str, mode: str) -> tune.TuneConfig:
-    return tune.TuneConfig(
-        metric=metric, mode=mode, search_alg=search_algorithm(spec), scheduler=scheduler(spec),
-        num_samples=spec.num_samples, max_concurrent_trials=spec.max_concurrent, time_budget_s=spec.time_budget_s,
-        # Reusing trial processes skips a Python start and a torch import per trial:
-        # the default sweep takes about 23 s instead of 40 s on 2 cores.
-        reuse_actors=True,
-    )  # fmt: skip
+    return _drive(plan, row["id"], store, fit, started_ray=started_ray, live=live, waiting=waiting)
 
 
 def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: str, *, verbose: bool) -> tune.RunConfig:
@@ -299,44 +374,39 @@ def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: str, *, verbos
     )
 
 
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _drive(spec: SweepSpec, sweep_id: str, store: Store, fit: Callable[[SweepDisplay], None], *,
-           started_ray: bool, verbose: bool, live: bool) -> str:  # fmt: skip
+def _drive(plan: Plan, sweep_id: str, store: Store, fit: Callable[[], None], *, started_ray: bool, live: bool,
+           waiting: str | None) -> Outcome:  # fmt: skip
     """Run `fit` with the store and display registered for the callback; settle the sweep's status."""
-    task = get_task(spec.task)
     # Save Tune's experiment state at every step, not every ~10 s: a driver killed at any moment
     # then resumes without re-running a trial that had already finished.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
     status = "failed"
     start = time.monotonic()
-    display = SweepDisplay(
-        title=f"sweep {sweep_id}: {spec.task}, {spec.num_trials} trials", total=spec.num_trials,
-        metric=task.metric, mode=task.mode, live=live,
-    )  # fmt: skip
+    metric, mode = _metric(plan)
+    display = SweepDisplay(title=f"sweep {sweep_id}: {plan.title}, {plan.num_trials} trials", total=plan.num_trials,
+                           metric=metric, mode=mode, live=live, waiting=waiting)  # fmt: skip
     _ACTIVE[sweep_id] = (store, display)
+    budget = plan.spec.time_budget_s
     try:
         with display:
-            fit(display)
+            fit()
         # Tune catches Ctrl-C itself and returns early instead of raising, with the stopped
         # trials counted as terminated: the store, which only our callback writes, tells.
+        out_of_time = budget is not None and time.monotonic() - start >= budget
+        if out_of_time:  # the budget is a normal end: what ran is ranked, stopped where it was
+            store.interrupt_trials(sweep_id, status="stopped")
         counts = store.trial_statuses(sweep_id)
-        out_of_time = spec.time_budget_s is not None and time.monotonic() - start >= spec.time_budget_s
-        if counts.get("running") or (sum(counts.values()) < spec.num_trials and not out_of_time):
+        if counts.get("running") or (sum(counts.values()) < plan.num_trials and not out_of_time):
             raise KeyboardInterrupt
-        status = "finished"
+        status = "finished" if Outcome.count_usable(store, sweep_id) else "failed"
     except KeyboardInterrupt:
         status = "interrupted"
         store.interrupt_trials(sweep_id)
-        raise
     finally:
         _ACTIVE.pop(sweep_id, None)
         store.finish_sweep(sweep_id, status)
+        outcome = Outcome.read(store, sweep_id, tasks=plan.tasks)
         store.close()
         if started_ray:
             ray.shutdown()
-    return sweep_id
+    return outcome

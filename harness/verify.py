@@ -66,46 +66,73 @@ class Verification:
     latency: dict[str, Any] | None  # see measure_latency
 
 
-def _timed(fn: Callable[[], Any], *, runs: int, budget_s: float) -> list[float]:
-    """Seconds per call: 3 warm-up calls, then up to `runs` calls or `budget_s` (at least 5)."""
-    for _ in range(3):
+LATENCY_ROUNDS = 5  # each round times every runtime in a phase of its own; the spread is over rounds
+
+
+def _phase(fn: Callable[[], Any], *, min_calls: int, budget_s: float) -> float:
+    """Median seconds per call of one phase: warm up (3 calls and 50 ms at least, so caches,
+    allocators and thread pools are hot), then time calls until `min_calls` and `budget_s`."""
+    deadline = time.perf_counter() + 0.05
+    calls = 0
+    while calls < 3 or time.perf_counter() < deadline:
         fn()
+        calls += 1
     times: list[float] = []
     deadline = time.perf_counter() + budget_s
-    while len(times) < runs and (len(times) < 5 or time.perf_counter() < deadline):
+    while len(times) < min_calls or (time.perf_counter() < deadline and len(times) < 1000):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return times
+    return float(np.median(times))
 
 
-def measure_latency(onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, budget_s: float = 2.0) -> dict[str, Any]:
-    """p50 and p95 at batch 1 and images/s at batch 64, onnxruntime (CPU provider) and PyTorch
-    eager (inference mode, float32), both with torch's CPU thread count, one after the other."""
-    import onnxruntime as ort
+def _clear(faster: list[float], slower: list[float]) -> bool:
+    """Whether two runtimes' round medians do not overlap: the ratio is then no accident of one round."""
+    return max(faster) < min(slower) or min(faster) > max(slower)
 
+
+def measure_latency(onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, rounds: int = LATENCY_ROUNDS,
+                    budget_s: float = 0.2) -> dict[str, Any]:  # fmt: skip
+    """Batch-1 latency and batch-64 throughput, onnxruntime (CPU provider) against PyTorch eager
+    (inference mode, float32), both with torch's CPU thread count.
+
+    Each runtime runs in a phase of its own, and the phases take turns over `rounds` rounds
+    (the order flips each round). onnxruntime's intra-op threads are told not to spin after a
+    run: spinning threads starve PyTorch's OpenMP threads on a small machine, which made
+    PyTorch's batch-1 median jump between 0.8 and 68 ms in one process. The result gives
+    per-round medians, their median and min-max spread, and whether the spreads separate
+    (`speedup_b1_clear`): only then is a ratio worth printing."""
     threads = torch.get_num_threads()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    session = ort.InferenceSession(onnx_path, sess_options=options, providers=["CPUExecutionProvider"])
+    session = open_session(onnx_path, threads=threads)
     name = session.get_inputs()[0].name
     batch = np.ascontiguousarray(np.resize(x, (64, *x.shape[1:])))  # 64 images, repeating the split if it is smaller
     single = batch[:1]
-    out: dict[str, Any] = {"threads": threads, "device": "cpu"}
     model = model.eval()
     runners = {
         "onnxruntime": lambda a: session.run(None, {name: a}),
         "torch": lambda a: model(torch.from_numpy(a)),
     }
+    b1: dict[str, list[float]] = {r: [] for r in runners}
+    b64: dict[str, list[float]] = {r: [] for r in runners}
     with torch.inference_mode():
-        for runtime, run in runners.items():
-            ones = _timed(lambda: run(single), runs=200, budget_s=budget_s)
-            sixty_fours = _timed(lambda: run(batch), runs=20, budget_s=budget_s)
-            out[f"{runtime}_b1_p50_ms"] = float(np.percentile(ones, 50) * 1e3)
-            out[f"{runtime}_b1_p95_ms"] = float(np.percentile(ones, 95) * 1e3)
-            out[f"{runtime}_b64_images_per_s"] = float(64 / np.median(sixty_fours))
+        for i in range(rounds):
+            for runtime in list(runners)[:: 1 if i % 2 == 0 else -1]:
+                run = runners[runtime]
+                b1[runtime].append(_phase(lambda: run(single), min_calls=10, budget_s=budget_s) * 1e3)
+                b64[runtime].append(64 / _phase(lambda: run(batch), min_calls=3, budget_s=budget_s))
+    out: dict[str, Any] = {"threads": threads, "device": "cpu", "rounds": rounds, "spinning": False}
+    for runtime in runners:
+        out[f"{runtime}_b1_round_ms"] = b1[runtime]
+        out[f"{runtime}_b1_p50_ms"] = float(np.median(b1[runtime]))
+        out[f"{runtime}_b1_p95_ms"] = float(np.percentile(b1[runtime], 95))  # over the round medians
+        out[f"{runtime}_b1_spread_ms"] = [min(b1[runtime]), max(b1[runtime])]
+        out[f"{runtime}_b64_round_images_per_s"] = b64[runtime]
+        out[f"{runtime}_b64_images_per_s"] = float(np.median(b64[runtime]))
+        out[f"{runtime}_b64_spread_images_per_s"] = [min(b64[runtime]), max(b64[runtime])]
     out["speedup_b1"] = out["torch_b1_p50_ms"] / out["onnxruntime_b1_p50_ms"]
     out["speedup_b64"] = out["onnxruntime_b64_images_per_s"] / out["torch_b64_images_per_s"]
+    out["speedup_b1_clear"] = _clear(b1["onnxruntime"], b1["torch"])
+    out["speedup_b64_clear"] = _clear(b64["onnxruntime"], b64["torch"])
     return out
 
 
@@ -119,11 +146,13 @@ def verify_onnx(*, onnx_path: str, model: torch.nn.Module, head: str, test: Spli
     compared under the gate for the file: its output kind, or "int8" when it is quantized
     (then `float_size`, the float32 file's bytes, gives the size ratio)."""
     cuda = torch.cuda.is_available()  # ask onnxruntime for CUDA only when a GPU is really there
-    session = open_session(onnx_path, cuda=cuda)
+    session = open_session(onnx_path, cuda=cuda, threads=torch.get_num_threads())
     meta = read_metadata(session)
     x = normalize(test.images, meta["preprocessing"])
     name = session.get_inputs()[0].name
     ort_out = _outputs(lambda a: session.run(None, {name: a})[0], x)
+    provider = session.get_providers()[0]
+    del session  # its threads are gone before PyTorch runs and before latency is measured
     model = model.eval()
     with torch.no_grad():
         torch_out = _outputs(lambda a: model(torch.from_numpy(a)), x)
@@ -142,7 +171,7 @@ def verify_onnx(*, onnx_path: str, model: torch.nn.Module, head: str, test: Spli
     gate = "int8" if quantize else head
     size = os.path.getsize(onnx_path)
     return Verification(
-        path=str(onnx_path), task=task, n=len(labels), **numbers, provider=session.get_providers()[0],
+        path=str(onnx_path), task=task, n=len(labels), **numbers, provider=provider,
         requested="CUDAExecutionProvider" if cuda else "CPUExecutionProvider", gate=gate, rule=GATES[gate].rule,
         passed=GATES[gate].passes(numbers), quantize=quantize,
         size_ratio=size / float_size if quantize and float_size else None,

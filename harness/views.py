@@ -9,6 +9,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from harness.formats import DASH, metric, pct, pp, sig3
+
 # A column: (header, justify, priority). On a narrow terminal the lowest priorities go first.
 Column = tuple[str, str, int]
 
@@ -104,28 +106,48 @@ def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
 
 
 def render_reproduction(rows: list[dict[str, Any]], *, title: str = "the report's runs, re-run") -> Table:
-    """Each recipe's published figure beside ours, measured the same way (`reproduce`); with the
-    stored trial and the best network on the same data when the rows carry them (`compare`)."""
+    """Each recipe's published figure beside ours, measured the same way (`reproduce`), with the
+    run's marks when it was a quick check (a subset, fewer epochs) and why a recipe did not run;
+    `compare` adds the closest other run and the best network on the same data."""
     stored = "best" in rows[0]
     table = Table(title=f"{rows[0]['report']}: {title}", title_justify="left")
     headers = [("recipe", "left"), ("network", "left"), ("epochs", "right"), ("measure", "left"), ("published", "right"),
-               ("ours", "right"), ("difference", "right")]  # fmt: skip
-    headers += [("trial", "left"), ("best network on this data", "left")] if stored else []
+               ("ours", "right"), ("difference", "right"), ("run", "left")]  # fmt: skip
+    headers += [("trial", "left"), ("closest other run (not a reproduction)", "left"),
+                ("best network on this data", "left")] if stored else [("trial", "left")]  # fmt: skip
     for header, justify in (*headers, ("note", "left")):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         published, ours = r["published"], r["ours"]
-        diff = "-" if published is None or ours is None else f"{100 * (ours - published):+.2f} pp"
-        cells = [r["recipe"], r["arch"], _pct(r["epochs"], "g"), r["measure"], _pct(published), _pct(ours), diff]
+        diff = pp(None if published is None or ours is None else ours - published)
+        epochs = DASH if r["epochs"] is None else f"{r['epochs']:g}"
+        run = r["status"] if r["status"].startswith("not run") or r["status"] == "no matching run" else (
+            f"[yellow]quick check: {r['quick_check']}[/]" if r["quick_check"] else r["status"])
+        cells = [r["recipe"], r["arch"], epochs, r["measure"], pct(published), pct(ours), diff, run]
         if stored:
-            best = "-" if r["best_arch"] is None else f"{r['best_arch']} {_pct(r['best'])} ({r['best_trial_id']})"
-            cells += [r["trial_id"] or "not run yet", best]
+            closest = DASH if not r["closest_trial_id"] else (
+                f"{r['closest_arch']} {pct(r['closest'])} ({r['closest_trial_id']}: {r['closest_differs']})")
+            best = DASH if r["best_arch"] is None else f"{r['best_arch']} {pct(r['best'])} ({r['best_trial_id']})"
+            cells += [r["trial_id"] or DASH, closest, best]
+        else:
+            cells += [r["trial_id"] or (f"[dim]{r['command']}[/]" if r.get("command") else DASH)]
         table.add_row(*cells, r["notes"] or "")
     return table
 
 
-def _pct(value: float | None, spec: str = ".2%") -> str:
-    return "-" if value is None else format(value, spec)
+def render_sweeps(rows: list[dict[str, Any]]) -> Table:
+    """`harness sweeps`: one line per sweep, newest first."""
+    table = Table(title="sweeps (newest first)", title_justify="left")
+    for header, justify in (("sweep", "left"), ("task", "left"), ("status", "left"), ("trials", "left"),
+                            ("started", "left"), ("duration", "right"), ("best", "right")):  # fmt: skip
+        table.add_column(header, justify=justify, no_wrap=header != "task")  # type: ignore[arg-type]
+    for r in rows:
+        trials = ", ".join(f"{n} {status}" for status, n in sorted(r["trials"].items())) or "none"
+        task = f"{r['task']} (reproduces {r['reproduces']})" if r["reproduces"] else r["task"]
+        best = DASH if r["best_metric"] is None else f"{r['metric']} {metric(r['best_metric'], r['metric'])}"
+        table.add_row(r["id"], task, r["status"], trials, r["started"].replace("T", " ")[:19],
+                      f"{sig3(r['duration_s'])} s", best)  # fmt: skip
+    return table
 
 
 def render_verification(v: dict[str, Any]) -> Table:
@@ -140,9 +162,10 @@ def render_verification(v: dict[str, Any]) -> Table:
         ("test images", f"{v['n']:,} ({v.get('task', '')})"),
         ("passes when", v.get("rule", "")),
         ("max abs difference", f"{v['max_abs_diff']:.3g}"),
-        ("top-1 agreement", f"{v['top1_agreement']:.2%}"),
-        ("task metric, PyTorch float32", f"{v['torch_metric']:.4f}"),
-        ("task metric, onnxruntime", f"{v['ort_metric']:.4f} ({100 * (v['ort_metric'] - v['torch_metric']):+.2f} pp)"),
+        ("binarised pixel agreement" if v.get("torch_psnr") is not None else "top-1 agreement",
+         f"{v['top1_agreement']:.2%}"),
+        ("task metric, PyTorch float32", pct(v["torch_metric"])),
+        ("task metric, onnxruntime", f"{pct(v['ort_metric'])} ({pp(v['ort_metric'] - v['torch_metric'])})"),
         ("execution provider", provider),
     ]  # fmt: skip
     if v.get("torch_psnr") is not None:
@@ -152,16 +175,33 @@ def render_verification(v: dict[str, Any]) -> Table:
     lat = v.get("latency")
     if lat:
         rows += [
-            (f"batch 1, p50 / p95 ({lat['threads']} CPU threads)",
-             f"onnxruntime {lat['onnxruntime_b1_p50_ms']:.2f} / {lat['onnxruntime_b1_p95_ms']:.2f} ms, "
-             f"PyTorch {lat['torch_b1_p50_ms']:.2f} / {lat['torch_b1_p95_ms']:.2f} ms: [bold]{lat['speedup_b1']:.1f}x[/]"),
-            ("batch 64, images/s",
-             f"onnxruntime {lat['onnxruntime_b64_images_per_s']:,.0f}, PyTorch {lat['torch_b64_images_per_s']:,.0f}: "
-             f"[bold]{lat['speedup_b64']:.1f}x[/]"),
+            (f"batch 1, ms (median, min-max of {lat.get('rounds', 1)} rounds, {lat['threads']} CPU threads)",
+             f"onnxruntime {_ms(lat, 'onnxruntime')}, PyTorch {_ms(lat, 'torch')}: "
+             f"[bold]{ratio(lat['speedup_b1'], lat.get('speedup_b1_clear', True))}[/]"),
+            ("batch 64, images/s (median, min-max)",
+             f"onnxruntime {_ips(lat, 'onnxruntime')}, PyTorch {_ips(lat, 'torch')}: "
+             f"[bold]{ratio(lat['speedup_b64'], lat.get('speedup_b64_clear', True))}[/]"),
         ]  # fmt: skip
     for what, value in rows:
         table.add_row(what, value)
     return table
+
+
+def ratio(value: float, clear: bool) -> str:
+    """A speed ratio, or "~" when the two runtimes' spreads over rounds overlap: no clear difference."""
+    return f"{value:.1f}x" if clear else f"~ ({value:.1f}x, spreads overlap)"
+
+
+def _ms(lat: dict[str, Any], runtime: str) -> str:
+    spread = lat.get(f"{runtime}_b1_spread_ms")
+    middle = sig3(lat[f"{runtime}_b1_p50_ms"])
+    return f"{middle} ({sig3(spread[0])}-{sig3(spread[1])})" if spread else middle
+
+
+def _ips(lat: dict[str, Any], runtime: str) -> str:
+    spread = lat.get(f"{runtime}_b64_spread_images_per_s")
+    middle = sig3(lat[f"{runtime}_b64_images_per_s"])
+    return f"{middle} ({sig3(spread[0])}-{sig3(spread[1])})" if spread else middle
 
 
 def render_predictions(predictions: list[dict[str, Any]]) -> Table:

@@ -152,7 +152,7 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
 
     from harness.store import SCHEMA, SCHEMA_VERSION
 
-    added = ("extra_json", "config_json", "best_epoch", "test_json", "quantize")  # columns of versions 2 to 4
+    added = ("extra_json", "config_json", "best_epoch", "test_json", "quantize", "traceback")  # columns of versions 2 to 5
     v1 = "\n".join(line for line in SCHEMA.splitlines() if not any(c in line for c in added))
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v1)
@@ -162,9 +162,9 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     conn.close()
     with Store.create(tmp_path) as store:
         assert "extra_json" in [r["name"] for r in store._rows("PRAGMA table_info(epochs)")]
-        assert {"config_json", "best_epoch", "test_json"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
+        assert {"config_json", "best_epoch", "test_json", "traceback"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
         assert "quantize" in [r["name"] for r in store._rows("PRAGMA table_info(exports)")]
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert store.sweep("s1")["task"] == "digits"
 
 

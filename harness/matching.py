@@ -1,0 +1,75 @@
+"""Like for like: did a stored trial run what a report ran, and if not, how does it differ?
+
+A published figure gets "ours" only from a trial of the same network on the same data and
+budget: task, split (variant), image size, input scaling, all of the recipe's epochs, and the
+whole training set (no --train-limit). Anything else is a different experiment, shown as the
+closest run with its differences spelled out, never as a reproduction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness.formats import plural
+
+
+def recipe_terms(spec: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's terms (SweepSpec fields of one trial), defaults filled in as a sweep fills them."""
+    from harness.datasets import get_task
+
+    request = get_task(spec["task"]).request(spec.get("variant"), spec.get("image_size"))
+    return {
+        "task": spec["task"], "arch": spec["archs"][0], "variant": request.variant, "image_size": request.image_size,
+        "pixels": spec.get("pixels") or "standard", "epochs": spec.get("epochs", 10),
+    }  # fmt: skip
+
+
+def trial_terms(config: dict[str, Any], epochs_run: int | None) -> dict[str, Any]:
+    """The same terms of a stored trial, from its whole config and the epochs it really ran."""
+    from harness.datasets import get_task
+
+    request = get_task(config["task"]).request(config.get("variant"), config.get("image_size"))
+    return {
+        "task": config["task"], "arch": config["arch"], "variant": request.variant, "image_size": request.image_size,
+        "pixels": config.get("pixels") or "standard", "epochs": epochs_run or 0,
+        "planned_epochs": config.get("epochs"), "train_limit": config.get("train_limit"),
+    }  # fmt: skip
+
+
+def config_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A store trial row's whole config (older stores kept only the columns)."""
+    config = json.loads(row.get("config_json") or "{}")
+    return config or {k: row[k] for k in ("task", "arch", "optimizer", "lr", "batch_size", "epochs", "seed")}
+
+
+def differences(trial: dict[str, Any], recipe: dict[str, Any]) -> list[str]:
+    """What keeps a trial (`trial_terms`) from being a run of the recipe (`recipe_terms`), in
+    words; empty when it is one."""
+    out = []
+    if trial["task"] != recipe["task"]:
+        out.append(f"task {trial['task']}")
+    if trial["arch"] != recipe["arch"]:
+        out.append(f"{trial['arch']}, not {recipe['arch']}")
+    if trial["variant"] != recipe["variant"]:
+        out.append(f"split {trial['variant']}, not {recipe['variant']}")
+    if trial["image_size"] != recipe["image_size"]:
+        out.append(f"{trial['image_size']} px, not {recipe['image_size']}")
+    if trial["pixels"] != recipe["pixels"]:
+        out.append(f"{trial['pixels']} input scaling, not {recipe['pixels']}")
+    out += budget_marks(trial, recipe_epochs=recipe["epochs"])
+    return out
+
+
+def budget_marks(trial: dict[str, Any], *, recipe_epochs: int | None = None) -> list[str]:
+    """A trial's reduced budget, e.g. ["subset 200", "1 of 40 epochs"]: against the recipe's
+    epochs when given, else against the trial's own plan (ASHA, a time budget, Ctrl-C)."""
+    marks = []
+    if trial.get("train_limit"):
+        marks.append(f"subset {trial['train_limit']:,}")
+    goal = recipe_epochs if recipe_epochs is not None else trial.get("planned_epochs")
+    if goal and trial["epochs"] < goal:
+        marks.append(f"{trial['epochs']} of {plural(goal, 'epoch')}")
+    elif goal and trial["epochs"] > goal:
+        marks.append(f"{plural(trial['epochs'], 'epoch')}, not {goal}")
+    return marks
