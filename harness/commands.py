@@ -144,7 +144,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         rows, outcome = reproduce(plan, results_dir=prepare_results_dir(_results_dir(args)),
                                   argv=["harness", *args.argv], verbose=args.verbose, live=live)  # fmt: skip
     if args.format == "json":
-        print_json({"sweep_id": outcome.sweep_id, "status": outcome.status, "rows": rows})
+        print_json(rows)  # each row names its sweep; the exit code says how the run ended
     else:
         from harness.views import render_reproduction
 

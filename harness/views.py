@@ -111,26 +111,29 @@ def render_reproduction(rows: list[dict[str, Any]], *, title: str = "the report'
     `compare` adds the closest other run and the best network on the same data."""
     stored = "best" in rows[0]
     table = Table(title=f"{rows[0]['report']}: {title}", title_justify="left")
-    headers = [("recipe", "left"), ("network", "left"), ("epochs", "right"), ("measure", "left"), ("published", "right"),
-               ("ours", "right"), ("difference", "right"), ("run", "left")]  # fmt: skip
-    headers += [("trial", "left"), ("closest other run (not a reproduction)", "left"),
-                ("best network on this data", "left")] if stored else [("trial", "left")]  # fmt: skip
-    for header, justify in (*headers, ("note", "left")):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    # (header, justify, no_wrap): figures never wrap; the long words (runs, notes) do
+    headers = [("recipe", "left", False), ("network", "left", True)] + ([] if stored else [("epochs", "right", True)])
+    headers += [("measure", "left", False), ("published", "right", True), ("ours", "right", True),
+                ("difference", "right", True)]  # fmt: skip
+    headers += ([("closest other run (not a reproduction)", "left", False), ("best network on this data", "left", False)]
+                if stored else [("run", "left", False), ("trial", "left", False)])  # fmt: skip
+    for header, justify, no_wrap in (*headers, ("note", "left", False)):
+        table.add_column(header, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     for r in rows:
         published, ours = r["published"], r["ours"]
         diff = pp(None if published is None or ours is None else ours - published)
-        epochs = DASH if r["epochs"] is None else f"{r['epochs']:g}"
-        run = r["status"] if r["status"].startswith("not run") or r["status"] == "no matching run" else (
-            f"[yellow]quick check: {r['quick_check']}[/]" if r["quick_check"] else r["status"])
-        cells = [r["recipe"], r["arch"], epochs, r["measure"], pct(published), pct(ours), diff, run]
         if stored:
             closest = DASH if not r["closest_trial_id"] else (
                 f"{r['closest_arch']} {pct(r['closest'])} ({r['closest_trial_id']}: {r['closest_differs']})")
             best = DASH if r["best_arch"] is None else f"{r['best_arch']} {pct(r['best'])} ({r['best_trial_id']})"
-            cells += [r["trial_id"] or DASH, closest, best]
+            mine = pct(ours) if r["trial_id"] else "[dim]no matching run[/]"
+            cells = [r["recipe"], r["arch"], r["measure"], pct(published), mine, diff, closest, best]
         else:
-            cells += [r["trial_id"] or (f"[dim]{r['command']}[/]" if r.get("command") else DASH)]
+            epochs = DASH if r["epochs"] is None else f"{r['epochs']:g}"
+            run = (f"[yellow]quick check: {r['quick_check']}[/]" if r["quick_check"] and not r["status"].startswith("not")
+                   else r["status"])  # fmt: skip
+            trial = r["trial_id"] or (f"[dim]{r['command']}[/]" if r.get("command") else DASH)
+            cells = [r["recipe"], r["arch"], epochs, r["measure"], pct(published), pct(ours), diff, run, trial]
         table.add_row(*cells, r["notes"] or "")
     return table
 

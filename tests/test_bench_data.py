@@ -32,6 +32,8 @@ from harness.optim import create_optimizer
 from harness.store import Store
 from harness.train import OBJECTIVES, Normalizer, batch_inputs, train_one_epoch
 
+pytestmark = pytest.mark.bench  # measures and reports; `pytest -m 'not bench'` skips it
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # as conftest: ../shared/data
 CATS_DOGS = SHARED_DATA / "cats_vs_dogs"
 MAKE_CIFAR_BATCHES = SHARED_DATA / "cifar10" / "make_batches.py"

@@ -23,6 +23,8 @@ from harness.architectures import create_model
 from harness.export import export_onnx
 from harness.verify import measure_latency
 
+pytestmark = pytest.mark.bench  # measures and reports; `pytest -m 'not bench'` skips it
+
 THREADS = 2
 ROUNDS = {1: 300, 64: 30}
 GOAL_B1 = 2.0

@@ -37,6 +37,8 @@ from harness.store import Store
 from harness.sweep import StoreCallback
 from harness.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
 
+pytestmark = pytest.mark.bench  # measures and reports; `pytest -m 'not bench'` skips it
+
 THREADS = 2  # the whole machine
 BATCH = 128  # uchile2020-cifar10's batch size
 CIFAR_SHAPE = (3, 32, 32)

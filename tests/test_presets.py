@@ -59,12 +59,16 @@ def test_reproduce_runs_the_recipe_and_sets_ours_beside_the_published(ray_sessio
     assert row["published"] == 0.8615 and row["measure"] == "test accuracy" and row["arch"] == "cnn4_bn_mlp"
     assert 0.0 <= row["ours"] <= 1.0 and row["ours"] == pytest.approx(row["ours_test"], abs=1e-9)
     assert "test set too" in row["notes"]
-    # `compare` finds that stored trial for the recipe, without training anything
+    assert row["quick_check"] == "subset 64, 1 of 20 epochs" and row["status"] == "finished"  # never a full reproduction
+    # `compare` finds that stored trial, without training anything, and says it is not a run of the recipe
     assert main(["compare", "uni2022-catsdogs", "--results", str(tmp_path), "--format", "json"]) == 0
     (compared,) = json.loads(capsys.readouterr().out)
-    assert compared["trial_id"] == row["trial_id"] and compared["ours"] == pytest.approx(row["ours"])
-    assert compared["published"] == 0.8615 and compared["best_arch"] == "cnn4_bn_mlp"
+    assert compared["trial_id"] is None and compared["ours"] is None and compared["status"] == "no matching run"
+    assert compared["closest_trial_id"] == row["trial_id"] and compared["closest"] == pytest.approx(row["ours"])
+    assert compared["closest_differs"] == "subset 64; 1 of 20 epochs"
+    assert compared["published"] == 0.8615 and compared["best_arch"] is None
     assert main(["compare", "uni2022-catsdogs", "--results", str(tmp_path)]) == 0
-    assert "86.15%" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "86.15%" in out and "no matching run" in out and "subset 64" in out
     assert main(["compare", "uni2022-nope", "--results", str(tmp_path)]) == 2
     assert "unknown report" in capsys.readouterr().err

@@ -161,14 +161,28 @@ def test_each_reports_task_has_its_published_reference_rows(swept, capsys):
     from harness.leaderboard import references, target
 
     for task in ("cats_vs_dogs", "cifar10", "pokemon150", "mnist_upsample"):
-        assert references(task, {}), task
-    (grande, pequena) = references("cifar10", {"test_acc": 0.8, "val_acc": 0.9})
+        refs = references(task, [], {})
+        assert refs and all(r["ours"] is None and r["closest_trial_id"] is None for r in refs), task
+    # A stored vgg8_bn run of report uchile2020's recipe (data, scaling, all 20 epochs) is "ours" for
+    # Red Grande; for Red Pequena (vgg4_bn) it is only the closest other run, with its difference.
+    config = {"task": "cifar10", "arch": "vgg8_bn", "variant": "report", "pixels": "raw", "epochs": 20}
+    trial = {"id": "t1", "arch": "vgg8_bn", "status": "finished", "best_metric": 0.9, "epochs_run": 20,
+             "config_json": json.dumps(config), "test_json": json.dumps({"acc": 0.8})}  # fmt: skip
+    (grande, pequena) = references("cifar10", [trial], {"t1": []})
     assert (grande["arch"], grande["published"], grande["score"]) == ("vgg8_bn", 0.729, "test_acc")
-    assert grande["difference"] == pytest.approx(0.8 - 0.729) and pequena["difference"] == pytest.approx(0.8 - 0.6923)
-    keras = references("mnist_upsample", {"val_acc": 0.95, "val_keras_acc": 0.81})[0]  # measured as the report did
-    assert keras["ours_best"] == 0.81 and keras["difference"] == pytest.approx(0.81 - 0.8149)
+    assert grande["ours"] == 0.8 and grande["difference"] == pytest.approx(0.8 - 0.729) and grande["trial_id"] == "t1"
+    assert pequena["ours"] is None and pequena["difference"] is None
+    assert (pequena["closest_trial_id"], pequena["closest"], pequena["closest_differs"]) == ("t1", 0.8, "vgg8_bn, not vgg4_bn")
+    short = {**trial, "epochs_run": 3, "config_json": json.dumps({**config, "train_limit": 500})}
+    (grande, _) = references("cifar10", [short], {"t1": []})
+    assert grande["ours"] is None and grande["closest_differs"] == "subset 500; 3 of 20 epochs"
+    upsample = {"task": "mnist_upsample", "arch": "upsample_a", "epochs": 10}
+    keras_row = {**trial, "arch": "upsample_a", "epochs_run": 10, "best_epoch": 4, "config_json": json.dumps(upsample)}
+    epochs = {"t1": [{"epoch": 4, "val_acc": 0.95, "extra_json": json.dumps({"val_keras_acc": 0.81})}]}
+    keras = references("mnist_upsample", [keras_row], epochs)[0]  # measured as the report did
+    assert keras["ours"] == 0.81 and keras["difference"] == pytest.approx(0.81 - 0.8149)
     assert target("cats_vs_dogs")["published"] == 0.9178 and target("digits") is None
-    assert references("digits", {"test_acc": 0.9}) == []
+    assert references("digits", [trial], {}) == []
     capsys.readouterr()
     assert main(["leaderboard", "--results", str(swept), "--format", "json"]) == 0
     (board,) = json.loads(capsys.readouterr().out)

@@ -1,0 +1,170 @@
+"""Failure is loud (issue 12): paths resolved on the driver, a sweep's status and exit code say
+what happened, failed trials keep their whole error report in the store, a request no node can
+hold is refused up front, and neither Ray nor Optuna writes to the terminal on its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.store import Store
+
+
+def _trials(results: Path) -> list[dict]:
+    with Store.existing(results) as store:
+        return store._rows("SELECT * FROM trials ORDER BY id")
+
+
+def _sweep(results: Path) -> dict:
+    with Store.existing(results) as store:
+        return store.sweep()
+
+
+def test_a_relative_data_dir_from_another_working_folder(ray_session, tmp_path, shared_data, monkeypatch, capsys):
+    """Trials run in Ray's own working folder: `--data-dir data` must mean the driver's ./data."""
+    (tmp_path / "data").symlink_to(shared_data)
+    monkeypatch.chdir(tmp_path)
+    flags = ["--task", "cifar10", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.01", "--epochs", "1",
+             "--train-limit", "100", "--no-export", "--no-live", "--format", "json"]  # fmt: skip
+    assert main(["sweep", *flags, "--data-dir", "data", "--results", "results"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "finished" and out["trials"] == {"finished": 1} and out["summary"] is None
+    (trial,) = _trials(tmp_path / "results")
+    assert trial["status"] == "finished" and json.loads(trial["config_json"])["data_dir"] == str(tmp_path / "data")
+    # A relative HARNESS_DATA_DIR and HARNESS_RESULTS, the same way.
+    monkeypatch.setenv("HARNESS_DATA_DIR", "data")
+    monkeypatch.setenv("HARNESS_RESULTS", "results-env")
+    assert main(["sweep", *flags]) == 0
+    assert os.environ["HARNESS_DATA_DIR"] == str(tmp_path / "data")  # absolute for every Ray worker
+    (trial,) = _trials(tmp_path / "results-env")
+    assert trial["status"] == "finished" and json.loads(trial["config_json"])["data_dir"] == str(tmp_path / "data")
+    board = out["leaderboards"][0]
+    assert board["rows"][0]["marks"] == "subset 100"  # a quick check is marked as one
+    assert all(ref["ours"] is None and "subset 100" in ref["closest_differs"] for ref in board["references"])
+
+
+def test_a_sweep_file_reads_its_paths_relative_to_itself(ray_session, tmp_path, shared_data, monkeypatch):
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "data").symlink_to(shared_data)
+    (folder / "sweep.toml").write_text('task = "cifar10"\narchs = "mlp"\noptimizers = "adam"\nlrs = 0.01\n'
+                                       'epochs = 1\ntrain_limit = 64\ndata_dir = "data"\n')  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "--config", "experiments/sweep.toml", "--no-export", "--no-live", "--results", "r"]) == 0
+    (trial,) = _trials(tmp_path / "r")
+    assert json.loads(trial["config_json"])["data_dir"] == str(folder / "data")
+
+
+def test_a_sweep_whose_every_trial_diverges_fails_with_one_summary_line(ray_session, tmp_path, capsys):
+    code = main(["sweep", "--arch", "mlp", "--optimizer", "sgd", "--lr", "1e8,1e9", "--epochs", "3", "--no-live",
+                 "--results", str(tmp_path)])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "error: 0 of 2 trials finished: 2 diverged (the loss became NaN or infinite: try a smaller --lr)"
+    assert _sweep(tmp_path)["status"] == "failed"
+    assert {t["status"] for t in _trials(tmp_path)} == {"diverged"}
+    with Store.existing(tmp_path) as store:
+        assert store.counts()["exports"] == 0  # nothing to export, and no claim that something was
+    assert main(["sweeps", "--results", str(tmp_path), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "failed" and row["trials"] == {"diverged": 2} and row["best_metric"] is None
+
+
+# A worker whose decode-once cache folder cannot be written: every trial fails there, while the
+# driver (which prepared its own cache) saw nothing wrong. Ray's job environment gives the
+# workers, and only them, that folder.
+FAILING_WORKERS = textwrap.dedent("""
+    import logging, sys, ray
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.ERROR, runtime_env={"env_vars": {"HARNESS_CACHE_DIR": sys.argv[1]}})
+    from harness.cli import main
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+def test_a_sweep_whose_every_trial_errors_exits_non_zero_and_keeps_the_tracebacks(tmp_path, shared_data, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a folder should be")
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-c", FAILING_WORKERS, str(blocker / "cache"), "sweep", "--task", "cifar10", "--arch", "mlp",
+           "--optimizer", "adam", "--lr", "0.01,0.1", "--epochs", "1", "--train-limit", "64", "--data-dir",
+           str(shared_data), "--no-live", "--results", str(results)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    # progress lines, then exactly one summary line: no Ray ERROR line, no traceback
+    assert [line for line in lines if not re.match(r"\[\d/2\] trial ", line)] == lines[-1:]
+    assert lines[-1].startswith("error: 0 of 2 trials finished: 2 error (first: NotADirectoryError: ")
+    assert str(blocker) in lines[-1] and "`harness show " in lines[-1]
+    assert "Traceback" not in proc.stderr and "ERROR" not in proc.stderr
+    assert _sweep(results)["status"] == "failed"
+    trials = _trials(results)
+    assert {t["status"] for t in trials} == {"error"}
+    # the whole report: every frame down to the harness line that raised
+    assert all("_cache.py" in t["traceback"] and "NotADirectoryError" in t["traceback"] for t in trials)
+    assert all("\x1b[" not in t["traceback"] for t in trials)  # stored without terminal colours
+    trial_id = re.search(r"`harness show (\S+)`", lines[-1]).group(1)
+    capsys.readouterr()
+    assert main(["show", trial_id, "--results", str(results)]) == 0
+    shown = capsys.readouterr().out
+    assert "error report of trial" in shown and "NotADirectoryError" in shown and "_cache.py" in shown
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--cpus-per-trial", "8"], "a trial asks for 8 CPU and 0 GPU, but this machine has 2 CPU and 0 GPU"),
+        (["--gpus-per-trial", "1"], "a trial asks for 1 CPU and 1 GPU, but this machine has 2 CPU and 0 GPU"),
+    ],
+)
+def test_a_request_no_node_can_hold_is_refused_before_anything_is_written(ray_session, tmp_path, capsys, flags,
+                                                                          expected):  # fmt: skip
+    capsys.readouterr()
+    assert main(["sweep", *flags, "--no-live", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err and "--cpus-per-trial <= 2" in err
+    assert not (tmp_path / "harness.db").exists()
+
+
+def test_a_cluster_that_may_grow_waits_with_a_visible_line():
+    from harness.cluster import check_resources
+    from harness.errors import HarnessError
+
+    nodes = [{"CPU": 2.0, "GPU": 0.0}, {"CPU": 16.0, "GPU": 0.0}, {"CPU": 4.0, "GPU": 1.0}]
+    assert check_resources({"cpu": 8, "gpu": 0}, nodes, may_grow=False) is None  # the 16-CPU node holds it
+    assert check_resources({"cpu": 4, "gpu": 0.25}, nodes, may_grow=False) is None
+    with pytest.raises(HarnessError, match="the largest node of this cluster has 4 CPU and 1 GPU"):
+        check_resources({"cpu": 8, "gpu": 1}, nodes, may_grow=False)  # CPUs and GPU on one node
+    line = check_resources({"cpu": 8, "gpu": 1}, nodes, may_grow=True)
+    assert line == "waiting for resources: need 8 CPU and 1 GPU per trial, largest node has 4 CPU and 1 GPU"
+
+
+def test_optuna_and_asha_count_every_ended_trial_and_print_nothing_of_their_own(tmp_path):
+    cmd = [sys.executable, "-m", "harness", "sweep", "--arch", "mlp", "--optimizer", "adam", "--lr-range", "1e-5:1e-1",
+           "--search", "optuna", "--num-samples", "4", "--scheduler", "asha", "--max-concurrent", "1", "--epochs", "4",
+           "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert [line[:5] for line in lines] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"], proc.stderr  # nothing else
+    assert all(re.search(r": (finished|stopped) after \d epochs?, best val_acc", line) for line in lines)
+    statuses = {t["status"] for t in _trials(tmp_path)}
+    assert statuses <= {"finished", "stopped"}
+
+
+def test_error_summary_names_the_exception_without_its_module():
+    from harness.outcome import error_summary
+
+    report = ("Failure # 1\nray::ImplicitFunc.train() (pid=1)\nTraceback (most recent call last):\n  File \"x.py\"\n"
+              "harness.datasets._registry.MissingData: cifar10 (report) not found under /d (put the files there)\n")
+    assert error_summary(report) == "MissingData: cifar10 (report) not found under /d (put the files there)"
+    assert error_summary("ray.exceptions.RayTaskError(ValueError): boom") == "RayTaskError: boom"
+    assert error_summary("") == "unknown error"

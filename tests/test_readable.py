@@ -1,0 +1,125 @@
+"""Numbers a person can read and trust (issue 12): tables and markdown round as people read,
+JSON and CSV keep full precision; a ratio whose spreads overlap reads "~"; `harness sweeps`
+lists the store's sweeps; an unknown sweep id is one line; `python -m harness`, `--debug`
+after the command, "1 epoch", and the words used for image models."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from harness.cli import main
+from harness.formats import pct, plural, sig3
+from harness.store import Store
+
+
+def test_numbers_round_as_people_read_them():
+    assert pct(0.45480000000000004) == "45.48%" and pct(None) == "-"
+    assert [sig3(v) for v in (0.20412, 12.345, 1528.7, 0.0557123, 6.0, 0)] == ["0.204", "12.3", "1,530", "0.0557",
+                                                                               "6.00", "0"]  # fmt: skip
+    assert plural(1, "epoch") == "1 epoch" and plural(3, "epoch") == "3 epochs"
+
+
+def test_markdown_rounds_and_csv_and_json_keep_full_precision(swept, capsys):
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(swept), "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    cells = [c.strip() for line in markdown.splitlines() if line.startswith("| ") for c in line.strip("|").split("|")]
+    decimals = [c for c in cells if re.fullmatch(r"-?\d+\.\d+", c)]  # seconds, rates, lr: 3 significant figures
+    assert decimals and all(len(c.lstrip("-").replace(".", "").lstrip("0")) <= 3 for c in decimals), decimals
+    accuracies = [c for c in cells if c.endswith("%")]
+    assert accuracies and all(re.fullmatch(r"\d{1,3}\.\d{2}%", c) for c in accuracies)
+    assert main(["leaderboard", "--results", str(swept), "--format", "json"]) == 0
+    (board,) = json.loads(capsys.readouterr().out)
+    assert main(["leaderboard", "--results", str(swept), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [float(r["best_metric"]) for r in rows] == [r["best_metric"] for r in board["rows"]]  # every digit kept
+    assert f"{100 * board['rows'][0]['best_metric']:.2f}%" in markdown
+
+
+def test_the_latency_of_a_verification_has_rounds_spreads_and_its_threads(swept):
+    with Store.existing(swept) as store:
+        (export,) = store._rows("SELECT * FROM exports")
+    latency = json.loads(export["details_json"])["latency"]
+    assert latency["rounds"] == 5 and latency["threads"] >= 1 and latency["spinning"] is False
+    for runtime in ("onnxruntime", "torch"):
+        rounds = latency[f"{runtime}_b1_round_ms"]
+        assert len(rounds) == 5 and latency[f"{runtime}_b1_spread_ms"] == [min(rounds), max(rounds)]
+        assert min(rounds) <= latency[f"{runtime}_b1_p50_ms"] <= max(rounds)
+    clear = max(latency["onnxruntime_b1_round_ms"]) < min(latency["torch_b1_round_ms"]) or min(
+        latency["onnxruntime_b1_round_ms"]) > max(latency["torch_b1_round_ms"])  # fmt: skip
+    assert latency["speedup_b1_clear"] == clear
+
+
+def test_a_ratio_is_printed_only_when_the_spreads_separate():
+    from harness.leaderboard_views import speedup
+    from harness.verify import _clear
+    from harness.views import ratio
+
+    assert _clear([1.0, 1.1, 1.2], [2.0, 2.5]) and _clear([2.0, 2.5], [1.0, 1.2])
+    assert not _clear([1.0, 2.1], [2.0, 2.5])
+    assert ratio(2.04, True) == "2.0x" and ratio(1.1, False).startswith("~")
+    row = {"onnx_ms": 0.6512, "onnx_speedup": 2.5, "onnx_speedup_clear": True}
+    assert speedup(row) == "0.651 (2.5×)" and speedup({**row, "onnx_speedup_clear": False}) == "0.651 (~)"
+
+
+def test_harness_sweeps_lists_the_stored_sweeps(swept, capsys):
+    capsys.readouterr()
+    assert main(["sweeps", "--results", str(swept), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["task"] == "digits" and row["status"] == "finished" and row["trials"] == {"finished": 8}
+    assert row["duration_s"] > 0 and 0 < row["best_metric"] <= 1 and row["metric"] == "val_acc"
+    assert main(["sweeps", "--results", str(swept), "--task", "cifar10", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["sweeps", "--results", str(swept)]) == 0
+    out = capsys.readouterr().out
+    assert row["id"] in out and "8 finished" in out and "val_acc" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["leaderboard", "--sweep", "nosuch"],
+        ["sweep", "--resume", "nosuch"],
+        ["reproduce", "uni2022-catsdogs", "--resume", "nosuch"],
+    ],
+)
+def test_an_unknown_sweep_id_is_one_line_pointing_to_harness_sweeps(swept_copy, capsys, argv):
+    capsys.readouterr()
+    assert main([*argv, "--results", str(swept_copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no sweep 'nosuch'" in err and "`harness sweeps`" in err
+
+
+def test_python_dash_m_harness_and_debug_after_the_command(tmp_path, capsys):
+    proc = subprocess.run([sys.executable, "-m", "harness", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("harness ")
+    from harness.errors import HarnessError
+
+    for argv in (["--debug", "leaderboard"], ["leaderboard", "--debug"]):  # before or after the command
+        with pytest.raises(HarnessError, match="no results store"):
+            main([*argv, "--results", str(tmp_path / "none")])
+    assert main(["leaderboard", "--results", str(tmp_path / "none")]) == 2  # without it: one line
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_image_model_is_verified_in_words_that_fit_it():
+    from rich.console import Console
+
+    from harness.views import render_verification
+
+    image = {"passed": True, "provider": "CPUExecutionProvider", "requested": "CPUExecutionProvider", "path": "m.onnx",
+             "n": 10, "task": "mnist_upsample", "rule": "PSNR", "max_abs_diff": 1e-6, "top1_agreement": 1.0,
+             "torch_metric": 0.9, "ort_metric": 0.9, "torch_psnr": 20.0, "ort_psnr": 20.0}  # fmt: skip
+    console = Console(width=200, record=True)
+    console.print(render_verification(image))
+    text = console.export_text()
+    assert "binarised pixel agreement" in text and "top-1" not in text
+    console.print(render_verification({**image, "torch_psnr": None, "ort_psnr": None}))
+    assert "top-1 agreement" in console.export_text()

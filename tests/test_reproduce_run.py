@@ -1,0 +1,92 @@
+"""`harness reproduce` (issue 12): every recipe's data checked before anything trains, recipes
+side by side in one Tuner on one Ray instance, rows printed even when interrupted, quick checks
+marked, and `--resume` finishing the run with every epoch stored exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.store import Store
+
+REPORT = "itesm2022-catsdogs"  # recipes 3 and 4 need split B, which the offline copy cannot give
+
+
+def test_a_reproduction_with_missing_data_is_refused_before_anything_runs(tmp_path, shared_data, capsys):
+    cache = Path(os.environ["HARNESS_CACHE_DIR"])
+    before = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+    results = tmp_path / "results"
+    assert main(["reproduce", REPORT, "--data-dir", str(shared_data), "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data missing for 2 of 4 recipes, first 'model 3 (split B)'" in err
+    assert "--skip-missing" in err and str(shared_data) in err
+    assert not results.exists()  # no store, nothing trained
+    assert (sorted(p.name for p in cache.iterdir()) if cache.exists() else []) == before  # nothing decoded either
+
+
+def _both_running(db: Path) -> bool:
+    if not db.exists():
+        return False
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        running = conn.execute("SELECT COUNT(*) FROM trials WHERE status = 'running'").fetchone()[0]
+        trained = conn.execute("SELECT COUNT(DISTINCT trial_id) FROM epochs").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return False
+    finally:
+        conn.close()
+    return running == 2 and trained == 2
+
+
+def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(ray_session, tmp_path, shared_data,
+                                                                               capsys):  # fmt: skip
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "harness", "reproduce", REPORT, "--skip-missing", "--epochs", "20", "--train-limit", "64",
+           "--data-dir", str(shared_data), "--results", str(results), "--no-live", "--format", "json"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen_together = False
+    try:
+        deadline = time.monotonic() + 240
+        while not seen_together and proc.poll() is None and time.monotonic() < deadline:
+            seen_together = _both_running(results / "harness.db")  # one Ray, both recipes training at once
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert seen_together, err
+    assert proc.returncode == 130, err
+    assert f"`harness reproduce {REPORT} --resume` continues it" in err.strip().splitlines()[-1]
+    rows = json.loads(out)  # the table of what finished is printed even so
+    assert [r["recipe"] for r in rows] == ["model 1 (64 px, split A)", "model 2 (split A)", "model 3 (split B)",
+                                           "model 4 (split B)"]  # fmt: skip
+    assert [r["status"] for r in rows[2:]] == ["not run: data missing"] * 2 and "split B" not in rows[0]["status"]
+    assert all("cats vs dogs (B) not found" in r["missing"] for r in rows[2:])
+    assert {r["status"] for r in rows[:2]} == {"interrupted"}
+    with Store.existing(results) as store:
+        (sweep,) = store._rows("SELECT * FROM sweeps")
+        assert sweep["status"] == "interrupted" and sweep["task"] == "cats_vs_dogs"
+        stored = {t["id"]: len(store.epochs(t["id"])) for t in store._rows("SELECT id FROM trials")}
+    assert len(stored) == 2 and all(n >= 1 for n in stored.values())
+
+    capsys.readouterr()
+    assert main(["reproduce", REPORT, "--resume", "--results", str(results), "--no-live", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    finished = rows[:2]
+    assert all(r["status"] == "finished" and r["quick_check"] == "subset 64, 20 of 25 epochs" for r in finished)
+    assert all(r["ours"] is not None and r["ours_test"] is not None for r in finished)
+    assert [r["status"] for r in rows[2:]] == ["not run: data missing"] * 2
+    with Store.existing(results) as store:
+        assert store.sweep()["status"] == "finished"
+        for trial in store._rows("SELECT id FROM trials"):
+            assert [e["epoch"] for e in store.epochs(trial["id"])] == list(range(1, 21))  # each epoch exactly once
