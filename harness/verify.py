@@ -66,15 +66,16 @@ class Verification:
     latency: dict[str, Any] | None  # see measure_latency
 
 
-LATENCY_ROUNDS = 5  # each round times every runtime in a phase of its own; the spread is over rounds
+LATENCY_ROUNDS = 7  # each round times every runtime in a phase of its own; the spread is over rounds
 
 
-def _phase(fn: Callable[[], Any], *, min_calls: int, budget_s: float) -> float:
-    """Median seconds per call of one phase: warm up (3 calls and 50 ms at least, so caches,
-    allocators and thread pools are hot), then time calls until `min_calls` and `budget_s`."""
-    deadline = time.perf_counter() + 0.05
+def _phase(fn: Callable[[], Any], *, min_calls: int, budget_s: float, warmup_calls: int = 3,
+           warmup_s: float = 0.02) -> float:  # fmt: skip
+    """Median seconds per call of one phase: warm up (`warmup_calls` and `warmup_s` at least, so
+    caches, allocators and thread pools are hot), then time calls until `min_calls` and `budget_s`."""
+    deadline = time.perf_counter() + warmup_s
     calls = 0
-    while calls < 3 or time.perf_counter() < deadline:
+    while calls < warmup_calls or time.perf_counter() < deadline:
         fn()
         calls += 1
     times: list[float] = []
@@ -91,17 +92,24 @@ def _clear(faster: list[float], slower: list[float]) -> bool:
     return max(faster) < min(slower) or min(faster) > max(slower)
 
 
+def _paired(slower: list[float], faster: list[float]) -> float:
+    """The median over rounds of one runtime's figure over the other's, round by round: both
+    were measured moments apart, so a machine that slows down for a while moves both."""
+    return float(np.median(np.asarray(slower) / np.asarray(faster)))
+
+
 def measure_latency(onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, rounds: int = LATENCY_ROUNDS,
-                    budget_s: float = 0.2) -> dict[str, Any]:  # fmt: skip
+                    budget_s: float = 0.1) -> dict[str, Any]:  # fmt: skip
     """Batch-1 latency and batch-64 throughput, onnxruntime (CPU provider) against PyTorch eager
     (inference mode, float32), both with torch's CPU thread count.
 
     Each runtime runs in a phase of its own, and the phases take turns over `rounds` rounds
-    (the order flips each round). onnxruntime's intra-op threads are told not to spin after a
-    run: spinning threads starve PyTorch's OpenMP threads on a small machine, which made
-    PyTorch's batch-1 median jump between 0.8 and 68 ms in one process. The result gives
-    per-round medians, their median and min-max spread, and whether the spreads separate
-    (`speedup_b1_clear`): only then is a ratio worth printing."""
+    (the order flips each round), after a first warm-up of each. onnxruntime's intra-op threads
+    are told not to spin after a run: spinning threads starve PyTorch's OpenMP threads on a
+    small machine, which made PyTorch's batch-1 median jump between 0.8 and 68 ms in one
+    process. The result gives per-round medians, their median and min-max spread, the ratio
+    (the median of the per-round ratios), and whether the two spreads separate
+    (`speedup_b1_clear`): only then is the ratio worth printing."""
     threads = torch.get_num_threads()
     session = open_session(onnx_path, threads=threads)
     name = session.get_inputs()[0].name
@@ -115,11 +123,13 @@ def measure_latency(onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, ro
     b1: dict[str, list[float]] = {r: [] for r in runners}
     b64: dict[str, list[float]] = {r: [] for r in runners}
     with torch.inference_mode():
+        for run in runners.values():  # a first, longer warm-up: one-time allocations and JIT-like paths
+            _phase(lambda: run(batch), min_calls=2, budget_s=0.0, warmup_s=0.2)
         for i in range(rounds):
             for runtime in list(runners)[:: 1 if i % 2 == 0 else -1]:
                 run = runners[runtime]
                 b1[runtime].append(_phase(lambda: run(single), min_calls=10, budget_s=budget_s) * 1e3)
-                b64[runtime].append(64 / _phase(lambda: run(batch), min_calls=3, budget_s=budget_s))
+                b64[runtime].append(64 / _phase(lambda: run(batch), min_calls=2, budget_s=budget_s, warmup_calls=1))
     out: dict[str, Any] = {"threads": threads, "device": "cpu", "rounds": rounds, "spinning": False}
     for runtime in runners:
         out[f"{runtime}_b1_round_ms"] = b1[runtime]
@@ -129,8 +139,8 @@ def measure_latency(onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, ro
         out[f"{runtime}_b64_round_images_per_s"] = b64[runtime]
         out[f"{runtime}_b64_images_per_s"] = float(np.median(b64[runtime]))
         out[f"{runtime}_b64_spread_images_per_s"] = [min(b64[runtime]), max(b64[runtime])]
-    out["speedup_b1"] = out["torch_b1_p50_ms"] / out["onnxruntime_b1_p50_ms"]
-    out["speedup_b64"] = out["onnxruntime_b64_images_per_s"] / out["torch_b64_images_per_s"]
+    out["speedup_b1"] = _paired(b1["torch"], b1["onnxruntime"])
+    out["speedup_b64"] = _paired(b64["onnxruntime"], b64["torch"])
     out["speedup_b1_clear"] = _clear(b1["onnxruntime"], b1["torch"])
     out["speedup_b64_clear"] = _clear(b64["onnxruntime"], b64["torch"])
     return out

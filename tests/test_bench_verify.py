@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from harness.cli import main
+from harness.verify import LATENCY_ROUNDS
 
 RUNS = 5
 GOAL = 1.5
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.bench
 def trained_vgg4(ray_session, tmp_path_factory, shared_data):
     results = tmp_path_factory.mktemp("vgg4")
     assert main(["sweep", "--task", "cifar10", "--arch", "vgg4_bn", "--optimizer", "adam", "--lr", "0.001",
-                 "--epochs", "1", "--train-limit", "256", "--data-dir", str(shared_data), "--no-live",
+                 "--epochs", "1", "--train-limit", "256", "--cpus-per-trial", "2", "--data-dir", str(shared_data), "--no-live",
                  "--results", str(results)]) == 0  # fmt: skip
     (model,) = (results / "onnx").glob("*.onnx")
     return results, model
@@ -43,7 +44,7 @@ def test_bench_verify_latency_ratio_repeats(benchmark, trained_vgg4):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
         verification = json.loads(proc.stdout)
-        assert verification["passed"] and verification["latency"]["rounds"] == 5
+        assert verification["passed"] and verification["latency"]["rounds"] == LATENCY_ROUNDS
         latencies.append(verification["latency"])
 
     benchmark.pedantic(verify_once, rounds=RUNS, iterations=1)

@@ -17,6 +17,7 @@ import pytest
 from harness.cli import main
 from harness.formats import pct, plural, sig3
 from harness.store import Store
+from harness.verify import LATENCY_ROUNDS
 
 
 def test_numbers_round_as_people_read_them():
@@ -47,14 +48,16 @@ def test_the_latency_of_a_verification_has_rounds_spreads_and_its_threads(swept)
     with Store.existing(swept) as store:
         (export,) = store._rows("SELECT * FROM exports")
     latency = json.loads(export["details_json"])["latency"]
-    assert latency["rounds"] == 5 and latency["threads"] >= 1 and latency["spinning"] is False
+    assert latency["rounds"] == LATENCY_ROUNDS and latency["threads"] >= 1 and latency["spinning"] is False
     for runtime in ("onnxruntime", "torch"):
         rounds = latency[f"{runtime}_b1_round_ms"]
-        assert len(rounds) == 5 and latency[f"{runtime}_b1_spread_ms"] == [min(rounds), max(rounds)]
+        assert len(rounds) == LATENCY_ROUNDS and latency[f"{runtime}_b1_spread_ms"] == [min(rounds), max(rounds)]
         assert min(rounds) <= latency[f"{runtime}_b1_p50_ms"] <= max(rounds)
     clear = max(latency["onnxruntime_b1_round_ms"]) < min(latency["torch_b1_round_ms"]) or min(
         latency["onnxruntime_b1_round_ms"]) > max(latency["torch_b1_round_ms"])  # fmt: skip
     assert latency["speedup_b1_clear"] == clear
+    ratios = sorted(t / o for t, o in zip(latency["torch_b1_round_ms"], latency["onnxruntime_b1_round_ms"]))
+    assert latency["speedup_b1"] == pytest.approx(ratios[LATENCY_ROUNDS // 2])  # the median of the paired rounds
 
 
 def test_a_ratio_is_printed_only_when_the_spreads_separate():
