@@ -38,7 +38,7 @@ def missing_data(specs: list[tuple[Recipe, SweepSpec]]) -> dict[str, str]:
 
 def plan_reproduction(report: str, overrides: dict[str, Any], *, skip_missing: bool = False) -> Any:
     """The report's recipes as one plan; every mistake and every missing file found first."""
-    from harness.sweep import Plan
+    from harness.plan import Plan
 
     preset = get_preset(report)
     specs = [(r, recipe_spec(r, overrides).validate()) for r in preset.recipes]
@@ -75,7 +75,7 @@ def finish(report: str, *, results_dir: Path, outcome: Outcome) -> list[dict[str
     verified when they trained normally and the run was not interrupted) and those that did not."""
     from harness.export import export_trial
     from harness.leaderboard import score, usable
-    from harness.sweep import Plan
+    from harness.plan import Plan
 
     rows = []
     with Store.existing(results_dir) as store:

@@ -150,19 +150,23 @@ def _outputs(run: Callable[[np.ndarray], Any], x: np.ndarray) -> torch.Tensor:
     return torch.cat([torch.as_tensor(np.asarray(run(x[i : i + VERIFY_BATCH]))).float() for i in range(0, len(x), VERIFY_BATCH)])
 
 
+def _onnxruntime_outputs(onnx_path: str, images: np.ndarray, *, cuda: bool) -> tuple[torch.Tensor, np.ndarray, dict[str, Any], str]:
+    """The split through onnxruntime: outputs, the normalised inputs, the file's metadata and the
+    provider used. The session ends here, so its threads are gone before PyTorch runs."""
+    session = open_session(onnx_path, cuda=cuda, threads=torch.get_num_threads())
+    meta = read_metadata(session)
+    x = normalize(images, meta["preprocessing"])
+    name = session.get_inputs()[0].name
+    return _outputs(lambda a: session.run(None, {name: a})[0], x), x, meta, session.get_providers()[0]
+
+
 def verify_onnx(*, onnx_path: str, model: torch.nn.Module, head: str, test: Split, task: str,
                 float_size: int | None = None, latency: bool = True) -> Verification:  # fmt: skip
     """The whole test split through onnxruntime and the float32 PyTorch model (eval mode, CPU),
     compared under the gate for the file: its output kind, or "int8" when it is quantized
     (then `float_size`, the float32 file's bytes, gives the size ratio)."""
     cuda = torch.cuda.is_available()  # ask onnxruntime for CUDA only when a GPU is really there
-    session = open_session(onnx_path, cuda=cuda, threads=torch.get_num_threads())
-    meta = read_metadata(session)
-    x = normalize(test.images, meta["preprocessing"])
-    name = session.get_inputs()[0].name
-    ort_out = _outputs(lambda a: session.run(None, {name: a})[0], x)
-    provider = session.get_providers()[0]
-    del session  # its threads are gone before PyTorch runs and before latency is measured
+    ort_out, x, meta, provider = _onnxruntime_outputs(onnx_path, test.images, cuda=cuda)
     model = model.eval()
     with torch.no_grad():
         torch_out = _outputs(lambda a: model(torch.from_numpy(a)), x)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort

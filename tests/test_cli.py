@@ -8,7 +8,7 @@ import pytest
 
 from harness.cli import build_parser, main
 from harness.config import SweepSpec
-from harness.sweep import trial_resources
+from harness.plan import trial_resources
 
 COMMANDS = ("sweep", "reproduce", "leaderboard", "show", "compare", "export", "verify", "predict", "archs", "data")
 
