@@ -21,12 +21,14 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
+from harness.errors import HarnessError
 from harness.paths import absolute
 
 from ._download import fetch
+from ._fingerprint import array_fingerprint, array_problem, source_fingerprint
 from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, get_task, resolve_data_root
 
-CACHE_VERSION = 1  # bump when the decoded format changes: old caches are then simply not found
+CACHE_VERSION = 2  # bump when the decoded format changes: old caches are then simply not found (2: fingerprints)
 SPLITS = ("train", "val", "test")
 
 
@@ -63,44 +65,118 @@ def locate(name: str, data_dir: str | os.PathLike | None = None, *, variant: str
     return _find(spec, resolve_data_root(data_dir), spec.request(variant, image_size), download=download)
 
 
-def _write(data: TaskData, target: Path, meta: dict[str, Any]) -> None:
+def _write(data: TaskData, target: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write the arrays and their fingerprints to a temporary folder, meta.json last (its presence
+    means complete), then swap it into place; a damaged cache it replaces is removed after."""
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, split in data.splits().items():
         np.save(tmp / f"{name}_images.npy", np.ascontiguousarray(split.images))
         np.save(tmp / f"{name}_labels.npy", np.ascontiguousarray(split.labels))
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))  # written last: its presence means complete
+    meta = {**meta, "arrays": {f.name: array_fingerprint(f) for f in sorted(tmp.glob("*.npy"))}}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    old = target.with_name(f"{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)  # trials still mapping the old files keep them until they close
     os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return meta
+
+
+def _read_meta(target: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The cache's meta.json, or (None, why it cannot be used); (None, None) when there is none."""
+    path = target / "meta.json"
+    if not path.is_file():
+        return None, None
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"its meta.json is unreadable ({type(exc).__name__})"
+    if not isinstance(meta, dict) or not isinstance(meta.get("arrays"), dict):
+        return None, "its meta.json is not a cache description"
+    return meta, None
+
+
+def cache_problem(target: Path, source: Path, *, full: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """(meta, None) when the cache can be trusted; (meta or None, why not) otherwise. `full`
+    (the driver, once per sweep) also compares the sources and every array's checksum."""
+    meta, problem = _read_meta(target)
+    if meta is None:
+        return None, problem
+    if meta.get("version") != CACHE_VERSION:
+        return meta, "it was written by another cache version"
+    expected = {f"{s}_{k}.npy" for s in SPLITS for k in ("images", "labels")}
+    if set(meta["arrays"]) != expected:
+        return meta, "its list of arrays is incomplete"
+    for name, fingerprint in sorted(meta["arrays"].items()):
+        problem = array_problem(target / name, fingerprint, checksum=full)
+        if problem:
+            return meta, problem
+    if full and meta.get("sources") != source_fingerprint(source):
+        return meta, f"its source files under {source} changed since it was built"
+    return meta, None
 
 
 def prepare(name: str, data_dir: str | os.PathLike | None = None, *, variant: str | None = None,
-            image_size: int | None = None, download: bool = True) -> dict[str, Any]:  # fmt: skip
-    """Build the task's cache if it is not there yet; return its description (meta.json)."""
+            image_size: int | None = None, download: bool = True, verify: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Build the task's cache unless a trustworthy one is there; return its description
+    (meta.json). `verify` (the driver, once per sweep) checks sources and checksums too; a cache
+    that fails a check is rebuilt once, and the returned description says why (`rebuilt`)."""
     spec = get_task(name)
     request = spec.request(variant, image_size)
     root = resolve_data_root(data_dir)
     source = _find(spec, root, request, download=download)
     target = cache_folder(spec, request, source)
-    if (target / "meta.json").is_file():
-        return json.loads((target / "meta.json").read_text())
-    target.parent.mkdir(parents=True, exist_ok=True)
+    meta, problem = cache_problem(target, source, full=verify)
+    if meta is not None and problem is None:
+        return meta
+    _writable(target.parent)
     with FileLock(str(target) + ".lock"):
-        if (target / "meta.json").is_file():  # another process built it while we waited
-            return json.loads((target / "meta.json").read_text())
+        meta, problem = cache_problem(target, source, full=verify)  # another process may have built it
+        if meta is not None and problem is None:
+            return meta
         start = time.perf_counter()
         data = spec.decode(source, request)
-        meta = {
+        check_task_data(spec, data, shape=spec.shape(request.image_size), where=source)
+        meta = _write(data, target, {
             "task": spec.name, "variant": request.variant, "image_size": request.image_size,
             "shape": list(data.train.images.shape[1:]), "source": data.source, "folder": str(target),
             "counts": {k: len(s) for k, s in data.splits().items()},
             "per_class": _per_class(spec, data), "skipped": list(data.skipped),
             "decode_s": round(time.perf_counter() - start, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "bytes": sum(s.images.nbytes + s.labels.nbytes for s in data.splits().values()),
-            "version": CACHE_VERSION,
-        }  # fmt: skip
-        _write(data, target, meta)
-    return meta
+            "version": CACHE_VERSION, "sources": source_fingerprint(source),
+        })  # fmt: skip
+    return {**meta, "rebuilt": problem} if problem else meta
+
+
+def _writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-check-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise HarnessError(f"the decoded-data cache folder {str(folder)!r} cannot be written ({exc.strerror or exc})",
+                           "set HARNESS_CACHE_DIR to a folder you can write") from None  # fmt: skip
+
+
+def check_task_data(spec: DatasetSpec, data: TaskData, *, shape: tuple[int, int, int], where: Path) -> None:
+    """What a reader returned must hold together before it is cached: images uint8 (N, C, H, W)
+    of the task's shape, as many labels as images, class labels in range. Readers check their
+    own files first and name them; this catches what any reader missed."""
+    for name, split in data.splits().items():
+        images, labels = split.images, split.labels
+        if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != tuple(shape):
+            raise HarnessError(f"{spec.name} {name} images from {where} are {images.dtype} {list(images.shape)}, "
+                               f"not uint8 (N, {', '.join(map(str, shape))})", "check the task's files")  # fmt: skip
+        if len(labels) != len(images):
+            raise HarnessError(f"{spec.name} {name} split from {where} has {len(images):,} images but "
+                               f"{len(labels):,} labels", "check the task's files")  # fmt: skip
+        if spec.kind == "classification" and len(labels) and not (labels.min() >= 0 and labels.max() < len(spec.classes)):
+            raise HarnessError(f"{spec.name} {name} labels from {where} run from {labels.min()} to {labels.max()}, "
+                               f"outside 0..{len(spec.classes) - 1}", "check the task's label files")  # fmt: skip
 
 
 def _per_class(spec: DatasetSpec, data: TaskData) -> dict[str, dict[str, int]]:
@@ -147,9 +223,13 @@ def describe_task(name: str, data_dir: str | os.PathLike | None = None, *, varia
     except MissingData as missing:
         return {**row, "status": "missing", "source": str(missing)}
     target = cache_folder(spec, request, source)
-    if not (target / "meta.json").is_file():
+    meta, problem = cache_problem(target, source, full=False)
+    if meta is None and problem is None:
         return {**row, "status": "found", "source": str(source), "cache": None}
-    meta = json.loads((target / "meta.json").read_text())
+    if meta is not None and problem is None and meta.get("sources") != source_fingerprint(source):
+        problem = f"its source files under {source} changed since it was built"
+    if meta is None or problem:  # a cache that cannot be trusted is not "cached": prepare rebuilds it
+        return {**row, "status": "stale", "source": str(source), "cache": str(target), "problem": problem}
     return {
         **row, "status": "cached", "source": meta["source"], "counts": meta["counts"],
         "per_class": meta["per_class"], "skipped": len(meta["skipped"]), "skipped_first": meta["skipped"][:3],

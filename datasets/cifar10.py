@@ -51,15 +51,21 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
             batch = _ArraysOnly(f, encoding="latin1").load()  # python-2 pickles: latin1 keeps bytes intact
-        data, labels = batch["data"], batch["labels"]
-        images = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32)
+        data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
     except pickle.UnpicklingError as exc:
         raise HarnessError(f"refusing {path}: not a plain CIFAR-10 batch ({exc})",
                            "replace it with the official cifar-10-python.tar.gz batches") from None  # fmt: skip
     except (OSError, EOFError, KeyError, TypeError, ValueError) as exc:
         raise HarnessError(f"cannot read CIFAR-10 batch {path} ({type(exc).__name__}: {exc})",
                            "replace it with the official cifar-10-python.tar.gz batches") from None  # fmt: skip
-    return images, np.asarray(labels, dtype=np.int64)
+    hint = "replace it with the official cifar-10-python.tar.gz batches"
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise HarnessError(f"CIFAR-10 batch {path} holds {data.dtype} {list(data.shape)} data, not uint8 (N, 3072)", hint)
+    if labels.ndim != 1 or len(labels) != len(data) or not np.issubdtype(labels.dtype, np.integer):
+        raise HarnessError(f"CIFAR-10 batch {path} has {len(data):,} images but {labels.size:,} integer labels", hint)
+    if len(labels) and not (labels.min() >= 0 and labels.max() < len(CLASSES)):
+        raise HarnessError(f"CIFAR-10 batch {path} has labels from {labels.min()} to {labels.max()}, outside 0..9", hint)
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 def find(root: Path, request: Request) -> Path:

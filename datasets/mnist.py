@@ -62,11 +62,21 @@ def find_idx(root: Path, name: str) -> Path:
     raise MissingData(f"{name} IDX files not found under {root}", hint)
 
 
-def read_set(folder: Path) -> dict[str, np.ndarray]:
-    arrays = {key: read_idx(_open(folder, stem)) for key, stem in FILES.items()}  # type: ignore[arg-type]
+def read_set(folder: Path, classes: int = 10) -> dict[str, np.ndarray]:
+    """The four IDX files, checked: images (N, 28, 28), as many labels, labels in 0..classes-1."""
+    paths = {key: _open(folder, stem) for key, stem in FILES.items()}
+    arrays = {key: read_idx(path) for key, path in paths.items()}  # type: ignore[arg-type]
     for split in ("train", "test"):
-        if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
-            raise HarnessError(f"{folder}: {split} images and labels differ in count", "download the files again")
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise HarnessError(f"{paths[f'{split}_images']} holds {list(images.shape)} images, not (N, 28, 28)",
+                               "download the files again")  # fmt: skip
+        if labels.ndim != 1 or len(images) != len(labels):
+            raise HarnessError(f"{paths[f'{split}_labels']} has {labels.size:,} labels for {len(images):,} images",
+                               "download the files again")  # fmt: skip
+        if len(labels) and labels.max() >= classes:
+            raise HarnessError(f"{paths[f'{split}_labels']} has a label {labels.max()}, outside 0..{classes - 1}",
+                               "download the files again")  # fmt: skip
     return arrays
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.console import console, err_console, print_error, print_json, print_warning
 from harness.errors import HarnessError
-from harness.paths import absolute, absolute_storage
+from harness.paths import absolute, absolute_storage, is_uri, writable_dir
 
 if TYPE_CHECKING:
     from harness.outcome import Outcome
@@ -68,6 +68,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.store import prepare_results_dir
 
     results_dir = prepare_results_dir(_results_dir(args))
+    if specs[0].storage and not is_uri(specs[0].storage):
+        writable_dir(specs[0].storage, what="--storage folder", hint="pass --storage a folder every node can write, or a URI")
     from harness.sweep import run_sweep  # imports ray: only once the spec is known to be good
 
     code = 0
@@ -260,6 +262,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     check_opset(args.opset)
     results_dir = _results_dir(args)
     out = absolute(args.out) if args.out else results_dir / "onnx"
+    writable_dir(out.parent if out.suffix == ".onnx" else out, what="--out folder",
+                 hint="pass --out a folder (or .onnx file name) you can write")  # fmt: skip
     with Store.existing(results_dir) as store:
         if args.trial:
             trials = [store.trial(args.trial)["id"]]
@@ -343,7 +347,9 @@ def cmd_data(args: argparse.Namespace) -> int:
         names = [get_task(name).name for name in words[1:]]
         for name in names:
             with err_console.status(f"preparing {name}: finding (or downloading) and decoding once"):
-                meta = prepare(name, args.data_dir, variant=args.variant, image_size=args.image_size)
+                meta = prepare(name, args.data_dir, variant=args.variant, image_size=args.image_size, verify=True)
+            if meta.get("rebuilt"):
+                print_warning(f"the decoded cache of {name} was rebuilt: {meta['rebuilt']}")
             if meta["skipped"]:
                 print_warning(f"{name}: skipped {len(meta['skipped'])} unreadable file(s), first: "
                               f"{', '.join(meta['skipped'][:3])}")  # fmt: skip

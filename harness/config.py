@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -108,8 +109,8 @@ class SweepSpec:
         for name in _non_empty("--optimizer", self.optimizers):
             get_optimizer(name)
         for lr in _non_empty("--lr", self.lrs):
-            if not lr > 0:  # also catches NaN
-                raise HarnessError(f"learning rate {lr} is not positive", "pass --lr > 0, e.g. --lr 0.01")
+            if not 0 < lr < math.inf:  # also catches NaN
+                raise HarnessError(f"learning rate {lr} is not a positive finite number", "pass --lr > 0, e.g. --lr 0.01")
         for bs in _non_empty("--batch-size", self.batch_sizes):
             if bs < 1:
                 raise HarnessError(f"batch size {bs} is below 1", "pass --batch-size >= 1, e.g. 64")
@@ -119,12 +120,15 @@ class SweepSpec:
             if seed < 0:
                 raise HarnessError(f"seed {seed} is negative", "pass --seed >= 0")
         for wd in _non_empty("--weight-decay", self.weight_decays):
-            if not wd >= 0:
-                raise HarnessError(f"weight decay {wd} is negative", "pass --weight-decay >= 0, e.g. 0.0005")
+            if not 0 <= wd < math.inf:
+                raise HarnessError(f"weight decay {wd} is not a finite number >= 0", "pass --weight-decay >= 0, e.g. 0.0005")
         self._validate_search()
-        for flag, value in (("--cpus-per-trial", self.cpus_per_trial), ("--gpus-per-trial", self.gpus_per_trial)):
-            if value is not None and value < 0:
-                raise HarnessError(f"{flag} {value} is negative", f"pass {flag} >= 0")
+        if self.cpus_per_trial is not None and not 0 < self.cpus_per_trial < math.inf:
+            raise HarnessError(f"--cpus-per-trial {self.cpus_per_trial} is not a positive number of CPUs",
+                               "pass --cpus-per-trial > 0, e.g. 1 (fractions such as 0.5 share a core)")  # fmt: skip
+        if self.gpus_per_trial is not None and not 0 <= self.gpus_per_trial < math.inf:
+            raise HarnessError(f"--gpus-per-trial {self.gpus_per_trial} is not a GPU share >= 0",
+                               "pass --gpus-per-trial 0 (CPU only), a share such as 0.25, or whole GPUs")  # fmt: skip
         return self
 
     def _validate_search(self) -> None:
@@ -134,13 +138,13 @@ class SweepSpec:
             raise HarnessError(f"num_samples {self.num_samples} is below 1", "pass --num-samples >= 1")
         if self.lr_range is not None:
             low, high = self.lr_range
-            if not 0 < low < high:
+            if not 0 < low < high < math.inf:
                 raise HarnessError(f"learning-rate range {low}:{high} is not 0 < low < high", "e.g. --lr-range 1e-4:1e-1")
             if self.search == "grid":
                 raise HarnessError("--lr-range needs a search that samples", "add --search random or --search optuna")
         if self.max_concurrent is not None and self.max_concurrent < 1:
             raise HarnessError(f"max concurrent trials {self.max_concurrent} is below 1", "pass --max-concurrent >= 1")
-        if self.time_budget_s is not None and not self.time_budget_s > 0:
+        if self.time_budget_s is not None and not 0 < self.time_budget_s < math.inf:
             raise HarnessError(f"time budget {self.time_budget_s} s is not positive", "pass --time-budget > 0 seconds")
 
     @property
@@ -163,11 +167,11 @@ class SweepSpec:
                 table = tomllib.load(f)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
-        defaults = {f.name: f.default for f in fields(cls)}
+        hints = typing.get_type_hints(cls)
         for key, value in table.items():
-            if key not in defaults:
-                raise unknown_choice(f"key in {path}", key, sorted(defaults))
-            _check_type(path, key, value, defaults[key])
+            if key not in hints:
+                raise unknown_choice(f"key in {path}", key, sorted(f.name for f in fields(cls)))
+            _check_type(path, key, value, hints[key])
         if isinstance(table.get("data_dir"), str):
             table["data_dir"] = str(absolute(table["data_dir"], base=file.parent))
         if isinstance(table.get("storage"), str):
@@ -190,15 +194,23 @@ class SweepSpec:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items() if k in names})
 
 
-def _check_type(path: str, key: str, value: Any, default: Any) -> None:
-    """A sweep file's value has the type of the field's default (a list of them for lists)."""
-    if default is None:
-        return
-    kind = type(default[0]) if isinstance(default, tuple) else type(default)
-    ok = (float, int) if kind is float else (kind,)
-    items = value if isinstance(value, list) and isinstance(default, tuple) else [value]
+def _check_type(path: str, key: str, value: Any, hint: Any) -> None:
+    """A sweep file's value has the field's declared type: `int | None` takes an int, a tuple
+    field a list of its item type (or one item), `lr_range` a list of two numbers. Booleans are
+    never numbers, and an int is a float."""
+    if type(None) in typing.get_args(hint):  # X | None: a file cannot say None, so it says X
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:
+        fixed = args[-1] is not Ellipsis
+        items = value if isinstance(value, list) else None if fixed else [value]
+        item, want = args[0], f"a list of {len(args)} {args[0].__name__}s" if fixed else f"a list of {args[0].__name__}"
+        if items is None or (fixed and len(items) != len(args)):
+            raise HarnessError(f"sweep file {path!r}: {key} = {value!r} is not {want}", "fix that line of the file")
+    else:
+        items, item, want = [value], hint, hint.__name__
+    ok = (float, int) if item is float else (item,)
     if any(isinstance(v, bool) or not isinstance(v, ok) for v in items):
-        want = f"a list of {kind.__name__}" if isinstance(default, tuple) else kind.__name__
         raise HarnessError(f"sweep file {path!r}: {key} = {value!r} is not {want}", "fix that line of the file")
 
 

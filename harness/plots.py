@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.paths import writable_dir
 
 
 def _pyplot() -> Any:
@@ -28,7 +29,7 @@ def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
     """`<trial>_curves.png` (loss and the scores per epoch, train vs val) and, for
     classification, `<trial>_confusion.png` (row-normalised); returns the paths written."""
     plt = _pyplot()  # before touching the folder: a missing extra writes nothing
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(out_dir, what="--png folder", hint="pass --png a folder you can write")
     trial, epochs = report["trial"], report["epochs"]
     written = []
     if epochs:

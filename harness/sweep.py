@@ -93,8 +93,10 @@ class StoreCallback(tune.Callback):
 def prepare_data(spec: SweepSpec) -> dict[str, Any]:
     """Decode the task once into the cache, on the driver, before any trial starts; trials only
     map it. Returns what the sweep records about its data (source, counts, skipped files)."""
-    with err_console.status(f"preparing {spec.task} data (decoded once, then cached)"):
-        meta = prepare(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
+    with err_console.status(f"preparing {spec.task} data (decoded once, then cached; checked against its sources)"):
+        meta = prepare(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size, verify=True)
+    if meta.get("rebuilt"):
+        print_warning(f"the decoded cache of {spec.task} ({spec.variant}) was rebuilt: {meta['rebuilt']}")
     if meta["skipped"]:
         first = ", ".join(meta["skipped"][:3])
         print_warning(f"skipped {len(meta['skipped'])} unreadable image file(s) of {spec.task}, first: {first}")

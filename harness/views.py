@@ -86,7 +86,8 @@ DATA_COLUMNS: list[Column] = [
     ("task", "left", 9), ("variant", "left", 5), ("input", "left", 6), ("status", "left", 8), ("images", "left", 7),
     ("skipped", "right", 4), ("cache", "right", 3),
 ]  # fmt: skip
-STATUS = {"cached": "[green]cached[/]", "found": "[yellow]found, not cached[/]", "missing": "[red]missing[/]"}
+STATUS = {"cached": "[green]cached[/]", "found": "[yellow]found, not cached[/]", "missing": "[red]missing[/]",
+          "stale": "[yellow]cache stale: rebuilt on next use[/]"}  # fmt: skip
 
 
 def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
@@ -100,8 +101,8 @@ def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
     ]  # fmt: skip
     table = fitted_table("tasks (`harness data prepare TASK` decodes one into the cache)", DATA_COLUMNS, cells,
                          width=width)  # fmt: skip
-    sources = [Text.assemble((f"{r['task']}: ", "bold"), (r["source"], "red" if r["status"] == "missing" else ""))
-               for r in rows]  # fmt: skip
+    sources = [Text.assemble((f"{r['task']}: ", "bold"), (r["source"], "red" if r["status"] == "missing" else ""),
+                             (f" (cache: {r['problem']})" if r.get("problem") else "", "yellow")) for r in rows]  # fmt: skip
     return Group(table, *sources)
 
 

@@ -3,11 +3,8 @@ raw, each image-folder layout salted with bad files) and the real copies in ../s
 
 from __future__ import annotations
 
-import gzip
 import json
 import pickle
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,70 +15,7 @@ from harness.cli import main
 from harness.datasets import MissingData, describe_task, get_task, load_task, prepare
 from harness.errors import HarnessError
 from harness.train import OBJECTIVES
-
-RNG = np.random.default_rng(0)
-
-
-# ---------------------------------------------------------------- writers of the real formats
-
-
-def write_cifar_batch(path: Path, n: int, *, first_label: int = 0) -> None:
-    """An official-style python batch: dict with uint8 `data` (n, 3072) and a list of `labels`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    batch = {"batch_label": "test", "labels": [(first_label + i) % 10 for i in range(n)],
-             "data": RNG.integers(0, 256, (n, 3072), dtype=np.uint8), "filenames": [f"{i}.png" for i in range(n)]}  # fmt: skip
-    path.write_bytes(pickle.dumps(batch, protocol=2))
-
-
-def write_idx(path: Path, array: np.ndarray, *, gz: bool) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
-    raw = header + array.astype(np.uint8).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if gz:
-        path.with_name(path.name + ".gz").write_bytes(gzip.compress(raw))
-    else:
-        path.write_bytes(raw)
-
-
-def write_mnist(folder: Path, *, gz: bool, n_train: int = 100, n_test: int = 20) -> None:
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(folder / f"{split}-images-idx3-ubyte", RNG.integers(0, 256, (n, 28, 28)), gz=gz)
-        write_idx(folder / f"{split}-labels-idx1-ubyte", np.arange(n) % 10, gz=gz)
-
-
-def write_image(path: Path, *, mode: str = "RGB", size: tuple[int, int] = (40, 30)) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    color = {"RGB": (200, 30, 40), "L": 128, "CMYK": (0, 50, 100, 0), "RGBA": (10, 20, 30, 0), "P": 3}[mode]
-    fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    Image.new(mode, size, color).save(path, fmt)
-
-
-def write_bomb(path: Path) -> None:
-    """A PNG whose header claims 30000 x 30000 pixels: Pillow refuses it as a decompression bomb."""
-    Image.new("L", (1, 1)).save(path, "PNG")
-    buf = bytearray(path.read_bytes())
-    ihdr = bytearray(buf[12:29])  # chunk type + 13 data bytes
-    ihdr[4:12] = struct.pack(">II", 30000, 30000)
-    buf[12:29] = ihdr
-    buf[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
-    path.write_bytes(bytes(buf))
-
-
-def salt(folder: Path) -> list[str]:
-    """Bad and odd files in a class folder; returns the names that must be counted as skipped."""
-    good = folder / "good_source.jpg"
-    write_image(good, size=(64, 48))
-    data = good.read_bytes()
-    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
-    (folder / "empty.jpg").write_bytes(b"")
-    (folder / "notes_saved_as.jpg").write_text("not an image")
-    write_bomb(folder / "bomb.png")
-    (folder / ".DS_Store").write_bytes(b"\0\1junk")  # ignored: no image extension
-    (folder / "README.txt").write_text("ignored too")
-    for mode in ("L", "CMYK", "RGBA", "P"):  # converted, not skipped
-        write_image(folder / f"odd_{mode}.{'jpg' if mode == 'CMYK' else 'png'}", mode=mode)
-    return ["truncated.jpg", "empty.jpg", "notes_saved_as.jpg", "bomb.png"]
-
+from realfiles import RNG, cats_and_dogs, salt, write_cifar_batch, write_image, write_mnist
 
 # ---------------------------------------------------------------- CIFAR-10
 
@@ -179,21 +113,10 @@ def test_upsampling_inputs_follow_the_report_degrade(tmp_path):
 # ---------------------------------------------------------------- photo folders
 
 
-def _cats_and_dogs(folder: Path, n: int, *, layout: str) -> None:
-    for c, (plural, title) in enumerate((("cats", "Cat"), ("dogs", "Dog"))):
-        for i in range(n):
-            if layout == "chetankv":
-                write_image(folder / ("training_set" if i < n * 0.8 else "test_set") / plural / f"{plural[:3]}.{i}.jpg")
-            elif layout == "kaggle":
-                write_image(folder / "train" / f"{plural[:3]}.{i}.jpg")
-            else:
-                write_image(folder / "PetImages" / title / f"{i}.jpg")
-
-
 @pytest.mark.parametrize("layout", ["chetankv", "kaggle", "petimages"])
 def test_cats_vs_dogs_layouts_with_bad_files(tmp_path, layout):
     root = tmp_path / "cats_vs_dogs"
-    _cats_and_dogs(root, 20, layout=layout)
+    cats_and_dogs(root, 20, layout=layout)
     class_folder = {"chetankv": root / "training_set" / "cats", "kaggle": root / "train",
                     "petimages": root / "PetImages" / "Cat"}[layout]  # fmt: skip
     bad = salt(class_folder)
@@ -212,14 +135,14 @@ def test_cats_vs_dogs_layouts_with_bad_files(tmp_path, layout):
 
 
 def test_cats_vs_dogs_variant_b_needs_a_big_layout(tmp_path):
-    _cats_and_dogs(tmp_path / "cats_vs_dogs", 4, layout="chetankv")
+    cats_and_dogs(tmp_path / "cats_vs_dogs", 4, layout="chetankv")
     with pytest.raises(MissingData, match="PetImages"):
         prepare("cats_vs_dogs", tmp_path, variant="B", image_size=16)
 
 
 def test_a_class_with_no_readable_image_is_an_error(tmp_path):
     root = tmp_path / "cats_vs_dogs"
-    _cats_and_dogs(root, 10, layout="chetankv")
+    cats_and_dogs(root, 10, layout="chetankv")
     for p in (root / "training_set" / "dogs").iterdir():
         p.write_bytes(b"broken")
     with pytest.raises(HarnessError, match="no readable image of class 'dog'"):
@@ -257,7 +180,7 @@ def test_decoded_once_then_memory_mapped(tmp_path):
 
 
 def test_data_command_shows_counts_skips_and_cache(tmp_path, capsys):
-    _cats_and_dogs(tmp_path / "cats_vs_dogs", 10, layout="chetankv")
+    cats_and_dogs(tmp_path / "cats_vs_dogs", 10, layout="chetankv")
     salt(tmp_path / "cats_vs_dogs" / "test_set" / "dogs")
     args = ["--data-dir", str(tmp_path), "--image-size", "24"]
     assert main(["data", "cats_vs_dogs", *args, "--format", "json"]) == 0

@@ -1,0 +1,70 @@
+"""Fingerprints that tie a decoded cache to what it was decoded from, and to its own bytes.
+
+A cache entry is trusted only while both hold: its sources (every file under the source
+folder: path, size, modification time) are what they were when it was built, and each of its
+arrays has the shape, dtype, size and checksum it was written with. The driver checks both
+when it prepares a sweep's data (reading the arrays once, about 1 s per GB); trials check
+only that the files are there at their recorded sizes, which costs a stat each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHUNK = 1 << 22  # 4 MiB reads for checksums
+
+
+def source_fingerprint(source: Path) -> dict[str, Any]:
+    """Every file under `source` (links followed): their count, total bytes, and one digest of
+    (relative path, size, mtime) in path order, so an added, deleted or replaced file shows."""
+    entries = []
+    for folder, dirs, files in os.walk(source, followlinks=True):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            try:
+                stat = path.stat()
+            except OSError:  # a dangling link: not a source
+                continue
+            entries.append(f"{path.relative_to(source)}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    digest = hashlib.sha1("\n".join(entries).encode()).hexdigest()
+    return {"files": len(entries), "bytes": sum(int(e.split("\0")[1]) for e in entries), "digest": digest}
+
+
+def file_checksum(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def array_fingerprint(path: Path) -> dict[str, Any]:
+    """What an .npy file must stay: its array's shape and dtype, the file's size and checksum."""
+    array = np.load(path, mmap_mode="r")
+    return {"shape": list(array.shape), "dtype": str(array.dtype), "bytes": path.stat().st_size,
+            "sha1": file_checksum(path)}  # fmt: skip
+
+
+def array_problem(path: Path, expected: dict[str, Any], *, checksum: bool) -> str | None:
+    """Why `path` is not the array it was written as, or None. Without `checksum` only the
+    cheap checks run: the file is there at its size, with its shape and dtype in the header."""
+    if not path.is_file():
+        return f"{path.name} is missing"
+    size = path.stat().st_size
+    if size != expected["bytes"]:
+        return f"{path.name} has {size:,} bytes, not {expected['bytes']:,}"
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        return f"{path.name} is not a readable array ({exc})"
+    if list(array.shape) != expected["shape"] or str(array.dtype) != expected["dtype"]:
+        return f"{path.name} holds {array.dtype} {list(array.shape)}, not {expected['dtype']} {expected['shape']}"
+    if checksum and file_checksum(path) != expected["sha1"]:
+        return f"{path.name} has other contents than were written (checksum differs)"
+    return None
