@@ -53,8 +53,28 @@ def fetch(download: Callable[[Path, object], None] | None, root: Path, request: 
     """Run `download`, or raise `missing` (offline, no downloader, or the download failed)."""
     if download is None or offline():
         raise missing
+    before = _entries(root)
     try:
         download(root, request)
     except Exception as exc:  # network, credentials, disk: all end in the same instructions
+        _remove_empty_new(root, before)  # a failed download leaves no empty dataset folders behind
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise MissingData(f"{missing.message}; the download failed ({reason})", missing.hint) from exc
+
+
+def _entries(root: Path) -> set[Path] | None:
+    """What the data root holds before a download (None: no root yet)."""
+    return set(root.rglob("*")) if root.is_dir() else None
+
+
+def _remove_empty_new(root: Path, before: set[Path] | None) -> None:
+    """Remove the folders a failed download created and left empty, deepest first; files and
+    anything that was there before stay."""
+    if not root.is_dir():
+        return
+    created = [p for p in root.rglob("*") if p.is_dir() and (before is None or p not in before)]
+    for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    if before is None and not any(root.iterdir()):
+        root.rmdir()

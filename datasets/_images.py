@@ -34,19 +34,59 @@ def decode_image(path: Path, size: int) -> np.ndarray | None:
 
     try:
         return read_image(path, width=size, height=size)
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning, SyntaxError):
         # OSError covers truncated files and "cannot identify image file"; bombs raise their own error.
         return None
 
 
+def available_memory() -> int | None:
+    """Bytes of memory the kernel says are available (Linux), or None where it does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+PEAK_COPIES = 2.2  # the decoded array, the splits cut from it, and Pillow's working images
+
+
+def check_memory(count: int, size: int, channels: int = 3) -> None:
+    """Refuse, before decoding, a decode whose peak would not fit in the memory available: say
+    which image size does. (Decoding keeps the images and the splits cut from them in memory.)"""
+    available = available_memory()
+    need = count * channels * size * size * PEAK_COPIES
+    if available is None or need <= 0.8 * available:
+        return
+    fits = int((0.8 * available / (count * channels * PEAK_COPIES)) ** 0.5)
+    raise HarnessError(f"decoding {count:,} images at {size} px needs about {need / 2**30:.1f} GiB of memory; "
+                       f"{available / 2**30:.1f} GiB is available", f"pass --image-size {fits} or less")  # fmt: skip
+
+
 def decode_files(paths: list[Path], size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(images (N, 3, size, size), kept mask over `paths`, skipped paths)."""
+    """(images (N, 3, size, size), kept mask over `paths`, skipped paths). Each image is decoded
+    straight into one preallocated array (no list of copies), after a check that it fits."""
+    check_memory(len(paths), size)
+    images = np.empty((len(paths), 3, size, size), dtype=np.uint8)
+
+    def decode_into(i: int) -> bool:
+        decoded = decode_image(paths[i], size)
+        if decoded is not None:
+            images[i] = decoded
+        return decoded is not None
+
     workers = min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers) as pool:
-        decoded = list(pool.map(lambda p: decode_image(p, size), paths, chunksize=64))
-    kept = np.array([d is not None for d in decoded], dtype=bool)
-    images = np.stack([d for d in decoded if d is not None]) if kept.any() else np.zeros((0, 3, size, size), np.uint8)
-    return images, kept, [str(p) for p, ok in zip(paths, kept) if not ok]
+        kept = np.fromiter(pool.map(decode_into, range(len(paths)), chunksize=64), dtype=bool, count=len(paths))
+    count = 0
+    for i in np.flatnonzero(kept):  # close the gaps of skipped files in place: no second copy
+        if i != count:
+            images[count] = images[i]
+        count += 1
+    return images[:count], kept, [str(p) for p, ok in zip(paths, kept) if not ok]
 
 
 def decode_labelled(files: list[tuple[Path, int]], size: int, classes: tuple[str, ...], where: Path

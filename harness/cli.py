@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
-from harness import __version__
+from harness import __version__, signals
 from harness.commands import (
     cmd_archs, cmd_compare, cmd_data, cmd_export, cmd_leaderboard, cmd_predict, cmd_reproduce, cmd_show, cmd_sweep,
     cmd_sweeps, cmd_verify,
@@ -262,6 +262,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     absolutize_environment()  # HARNESS_DATA_DIR=./data means the same folder to every Ray worker
+    signals.install()  # SIGTERM stops like Ctrl-C
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
@@ -280,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print_error("interrupted; every finished epoch is in the store")
-        return 130
+        return signals.interrupted_exit_code()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from harness.console import console, err_console, print_error, print_json, print_warning
 from harness.errors import HarnessError
 from harness.paths import absolute, absolute_storage, is_uri, writable_dir
+from harness.signals import interrupted_exit_code
 
 if TYPE_CHECKING:
     from harness.outcome import Outcome
@@ -99,7 +100,7 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
     from harness.store import Store
 
     verifications = []
-    with Store.existing(results_dir) as store:
+    with Store.existing(results_dir, writer=True) as store:
         if outcome.status == "finished" and not args.no_export:
             for task in outcome.tasks:
                 best = best_trial_id(store, task, sweep_id=outcome.sweep_id)
@@ -117,7 +118,7 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
     if outcome.status == "interrupted":
         print_error(f"sweep {outcome.sweep_id} interrupted; every finished epoch is in the store "
                     f"(`harness sweep --resume {outcome.sweep_id}` continues it)")  # fmt: skip
-        return 130
+        return interrupted_exit_code()
     if outcome.status == "failed":
         print_error(summary or f"sweep {outcome.sweep_id} trained no trial")
         return 1
@@ -154,7 +155,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if outcome.status == "interrupted":
         print_error(f"reproduction {outcome.sweep_id} interrupted; every finished epoch is in the store "
                     f"(`harness reproduce {args.report} --resume` continues it)")  # fmt: skip
-        return 130
+        return interrupted_exit_code()
     summary = outcome.summary()
     if outcome.status == "failed":
         print_error(summary or "no recipe trained")
@@ -264,7 +265,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = absolute(args.out) if args.out else results_dir / "onnx"
     writable_dir(out.parent if out.suffix == ".onnx" else out, what="--out folder",
                  hint="pass --out a folder (or .onnx file name) you can write")  # fmt: skip
-    with Store.existing(results_dir) as store:
+    with Store.existing(results_dir, writer=True) as store:
         if args.trial:
             trials = [store.trial(args.trial)["id"]]
         else:
@@ -289,7 +290,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from harness.export import verify_file
     from harness.store import Store
 
-    with Store.existing(_results_dir(args)) as store:
+    with Store.existing(_results_dir(args), writer=True) as store:
         result = asdict(verify_file(store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name))
     print_json(result) if args.format == "json" else _print_verification(result)
     return 0 if result["passed"] else 1
@@ -318,9 +319,12 @@ def cmd_archs(args: argparse.Namespace) -> int:
     from harness.datasets import get_task, list_tasks
 
     tasks = [get_task(name) for name in list_tasks()]
+    if args.image_size is not None and not args.task:
+        raise HarnessError("--image-size needs --task", "e.g. harness archs --task cats_vs_dogs --image-size 64")
     if args.task:
         task = get_task(args.task)
-        rows = describe_archs(in_shape=task.shape(args.image_size), num_outputs=task.num_outputs, heads=task.heads,
+        size = task.request(None, args.image_size).image_size  # a size the task cannot take is one line
+        rows = describe_archs(in_shape=task.shape(size), num_outputs=task.num_outputs, heads=task.heads,
                               tasks=tasks)  # fmt: skip
     else:
         rows = describe_archs(tasks=tasks)

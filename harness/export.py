@@ -9,6 +9,7 @@ written, then as "verified" or "failed".
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -25,7 +26,8 @@ from harness.checkpoint import load_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, Split, get_task, load_task
 from harness.errors import HarnessError
-from harness.predict import normalize, open_session, read_metadata
+from harness.metadata import checked_metadata
+from harness.predict import normalize, open_session
 from harness.store import Store
 from harness.verify import Verification, verify_onnx
 
@@ -185,19 +187,43 @@ def _verified(store: Store, trial_id: str, path: Path, *, model: torch.nn.Module
               opset: int, ir_version: int, quantize: str | None = None, float_size: int | None = None) -> Verification:  # fmt: skip
     # Recorded as "exported" at once: should verification itself crash, the store still says
     # the file exists and was never verified.
-    export_id = store.add_export(trial_id=trial_id, path=str(path), opset=opset, ir_version=ir_version, quantize=quantize)
+    export_id = store.add_export(trial_id=trial_id, path=str(path), opset=opset, ir_version=ir_version,
+                                 quantize=quantize, sha256=file_sha256(path))  # fmt: skip
     result = verify_onnx(onnx_path=str(path), model=model, head=head, test=test, task=task, float_size=float_size)
     record(store, export_id, result)
     return result
 
 
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _own_export(store: Store, trial_id: str, path: Path) -> None:
+    """Refuse a file this store did not write for that trial (copied metadata, a foreign model):
+    verifying it would stamp another model's result on the trial. Exports of stores older than
+    the checksums are known by their path."""
+    digest, where = file_sha256(path), str(path)
+    exports = store.exports(trial_id)
+    if not any(x["sha256"] == digest or (x["sha256"] is None and x["path"] == where) for x in exports):
+        raise HarnessError(f"{where!r} is not a file this store exported for trial {trial_id} (its checksum matches "
+                           "none of that trial's exports)",
+                           f"verify the files `harness export --trial {trial_id}` writes")  # fmt: skip
+
+
 def verify_file(store: Store, *, onnx_path: Path, task: str | None = None) -> Verification:
     """`harness verify`: find the file's trial in the store, rebuild it, compare on the test split
-    of its task (or of `task`, which must take the same input and outputs), record."""
-    meta = read_metadata(open_session(onnx_path))
+    of its task (or of `task`, which must take the same input and outputs), record. The file's
+    metadata must agree with its graph, and the file must be one this store exported."""
+    meta = checked_metadata(open_session(onnx_path), onnx_path)
     if "trial_id" not in meta:
         raise HarnessError(f"{str(onnx_path)!r} has no harness metadata", "verify files written by `harness export`")
-    model, spec, _ = load_trial(store, meta["trial_id"])
+    trial_id = store.trial(meta["trial_id"])["id"]  # an old short id resolves where it is unambiguous
+    _own_export(store, trial_id, onnx_path)
+    model, spec, _ = load_trial(store, trial_id)
     if task and task != spec.task:
         other, own = get_task(task), get_task(spec.task)
         if other.shape(spec.image_size) != own.shape(spec.image_size) or other.num_outputs(meta["output"]) != own.num_outputs(meta["output"]):
@@ -206,7 +232,7 @@ def verify_file(store: Store, *, onnx_path: Path, task: str | None = None) -> Ve
     quantize = meta.get("quantize") or None
     float_path = Path(str(onnx_path).removesuffix(".int8.onnx") + ".onnx")  # where export wrote its float model
     proto = onnx.load(str(onnx_path), load_external_data=False)
-    return _verified(store, meta["trial_id"], onnx_path, model=model, head=get_arch(spec.arch).head,
+    return _verified(store, trial_id, onnx_path, model=model, head=get_arch(spec.arch).head,
                      test=_data(spec, task).test, task=task or spec.task,
                      opset={o.domain: o.version for o in proto.opset_import}.get("", 0),
                      ir_version=proto.ir_version, quantize=quantize,

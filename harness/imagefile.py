@@ -7,18 +7,24 @@ Pillow and numpy only: `harness predict` must run where torch is not installed.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+# Set once, process-wide (a per-call catch_warnings is not thread-safe, and decoding runs in
+# threads): Pillow's bomb warning becomes an error, so the file is skipped rather than printed about.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 def read_image(path: Path, *, width: int, height: int, grey: bool = False) -> np.ndarray:
     """uint8 (C, height, width): RGB (or one grey channel), transparent pixels on white.
 
-    Raises whatever Pillow raises for unreadable files (OSError, DecompressionBombError, ...).
+    Raises whatever Pillow raises for unreadable files (OSError, DecompressionBombError, ...);
+    an image past Pillow's bomb warning (89 megapixels) raises DecompressionBombWarning instead
+    of printing it: such a file is skipped (and counted) like a bomb, never decoded in silence.
     """
-    from PIL import Image
-
     with Image.open(path) as img:
         # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
         img.draft("L" if grey else "RGB", (width, height))

@@ -18,7 +18,7 @@ FIELDS = (
     "rank", "trial_id", "arch", "optimizer", "lr", "batch_size", "epochs_run", "seed", "seeds", "best_metric",
     "best_metric_std", "test_metric", "test_metric_std", "mean_epoch_time_s", "mean_samples_per_s", "params",
     "time_to_target_s", "status", "onnx", "onnx_ms", "onnx_speedup", "onnx_speedup_clear", "int8_change", "trial_ids",
-    "variant", "image_size", "train_limit", "planned_epochs", "marks",
+    "variant", "image_size", "train_limit", "planned_epochs", "marks", "trial",
 )  # fmt: skip
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
 SORTS: dict[str, tuple[str, str | None]] = {
@@ -187,6 +187,7 @@ def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None 
     if sweep_id:
         store.sweep(sweep_id)  # an unknown id is an error, not an empty board
     boards = []
+    short = store.short_ids()  # tables show Ray's short id where it names one trial
     for name in [task] if task else store.tasks(sweep_id):
         spec = get_task(name)
         goal = target(name)
@@ -200,7 +201,7 @@ def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None 
         ranked = rank(group_seeds(rows, mode=spec.mode) if group else rows, mode=better or spec.mode, field=field)
         boards.append({
             "task": name, "metric": spec.metric, "mode": spec.mode, "sort": sort, "grouped": group, "target": goal,
-            "rows": [{f: row.get(f) for f in FIELDS} for row in ranked[:top]],
+            "rows": [{**{f: row.get(f) for f in FIELDS}, "trial": short.get(row["id"], row["id"])} for row in ranked[:top]],
             "references": references(name, rows, epochs, mode=spec.mode),
         })  # fmt: skip
     return boards

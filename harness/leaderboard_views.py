@@ -19,7 +19,7 @@ from harness.views import fitted_table
 
 GROUP_ONLY = ("seeds", "best_metric_std", "test_metric_std", "trial_ids")
 # Fields that only explain another column, or that `marks`/`data` already show in words.
-HIDDEN = ("onnx_speedup_clear", "variant", "image_size", "train_limit", "planned_epochs")
+HIDDEN = ("onnx_speedup_clear", "variant", "image_size", "train_limit", "planned_epochs", "trial")
 ONNX_STYLE = {"verified": "green", "exported": "yellow", "failed": "bold red", None: "dim"}
 
 
@@ -151,8 +151,9 @@ def render_board(board: dict[str, Any], *, width: int) -> Table:
         ("status", "status", "left", 6), ("onnx", "onnx", "left", 5), ("onnx_ms", "onnx ms (× torch)", "right", 3),
         ("int8_change", "int8", "right", 2),
     ]  # fmt: skip
-    onnx = lambda r: f"[{ONNX_STYLE.get(r['onnx'], '')}]{r['onnx'] or 'none'}[/]"  # noqa: E731
-    rows = [[onnx(row) if c[0] == "onnx" else cells[c[0]](row) for c in columns] for row in board["rows"]]
+    cells["onnx"] = lambda r: f"[{ONNX_STYLE.get(r['onnx'], '')}]{r['onnx'] or 'none'}[/]"
+    cells["trial_id"] = lambda r: r.get("trial") or r["trial_id"]  # the short id, where it is unambiguous
+    rows = [[cells[c[0]](row) for c in columns] for row in board["rows"]]
     # The column the board is sorted by always stays; "s to target" only where a report set one;
     # "data" and "run" only where some row has something to say.
     sorted_by = {"metric": "best_metric", "test": "test_metric", "throughput": "mean_samples_per_s",

@@ -6,7 +6,6 @@ preprocessing, labels and output meaning all come from the file.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,11 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.imagefile import read_image
+from harness.metadata import checked_metadata, read_metadata
+
+__all__ = ["checked_metadata", "normalize", "open_session", "predict_files", "read_metadata"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-JSON_KEYS = ("classes", "input_shape", "preprocessing", "metrics")  # metadata values stored as JSON
 
 
 def open_session(path: str | Path, *, cuda: bool = False, threads: int | None = None) -> Any:
@@ -46,14 +47,6 @@ def open_session(path: str | Path, *, cuda: bool = False, threads: int | None = 
             f"{str(path)!r} is not a model onnxruntime can load ({reason})",
             "re-export it with `harness export`",
         ) from None
-
-
-def read_metadata(session: Any) -> dict[str, Any]:
-    meta = dict(session.get_modelmeta().custom_metadata_map)
-    for key in JSON_KEYS:
-        if key in meta:
-            meta[key] = json.loads(meta[key])
-    return meta
 
 
 def normalize(images: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
@@ -106,17 +99,19 @@ class Prediction:
 def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) -> list[Prediction]:
     """Classify image files; unreadable images come back with `error` set instead of raising."""
     session = open_session(model_path)
-    meta = read_metadata(session)
-    if "preprocessing" not in meta or "classes" not in meta:
-        raise HarnessError(f"{str(model_path)!r} has no harness metadata", "export it with `harness export`")
-    if meta.get("output") == "image":
+    meta = checked_metadata(session, model_path)  # a file whose metadata lies gives no answers at all
+    if meta["output"] == "image":
         raise HarnessError(f"{str(model_path)!r} is an image-to-image model, not a classifier",
                            "run it with onnxruntime directly: its output is an image in [0, 1]")  # fmt: skip
     shape = tuple(meta["input_shape"])
     classes = meta["classes"]
     input_name = session.get_inputs()[0].name
     results: list[Prediction] = []
-    for path in collect_images(inputs):
+    paths = collect_images(inputs)
+    if not paths:
+        raise HarnessError(f"no image files in {', '.join(map(repr, inputs))}",
+                           f"pass image files or folders holding {', '.join(sorted(IMAGE_SUFFIXES))} files")  # fmt: skip
+    for path in paths:
         try:
             image = load_image(path, shape=shape)
         except Exception as exc:  # Pillow raises many types for truncated or non-image files

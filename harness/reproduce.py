@@ -78,7 +78,7 @@ def finish(report: str, *, results_dir: Path, outcome: Outcome) -> list[dict[str
     from harness.plan import Plan
 
     rows = []
-    with Store.existing(results_dir) as store:
+    with Store.existing(results_dir, writer=True) as store:
         plan = Plan.from_json(store.sweep(outcome.sweep_id)["spec_json"])
         by_recipe = {config_of(t).get("recipe"): t for t in store.trial_summaries(sweep_id=outcome.sweep_id)}
         for recipe in get_preset(report).recipes:

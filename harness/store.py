@@ -16,80 +16,14 @@ from typing import Any, Iterator
 
 from harness.errors import HarnessError
 from harness.paths import absolute, writable_dir
+from harness.schema import SCHEMA_VERSION, identify, upgrade
+
+__all__ = ["DB_NAME", "EPOCH_COLUMNS", "SCHEMA_VERSION", "Store", "prepare_results_dir", "resolve_results_dir"]
 
 DB_NAME = "harness.db"
-SCHEMA_VERSION = 5
 EPOCH_COLUMNS = (
     "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "eval_time_s", "samples_per_s",
 )  # fmt: skip
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sweeps (
-    id TEXT PRIMARY KEY,
-    task TEXT NOT NULL,
-    status TEXT NOT NULL,              -- running | finished | failed (no usable trial) | interrupted
-    created_at TEXT NOT NULL,
-    finished_at TEXT,
-    seed INTEGER NOT NULL,
-    command TEXT NOT NULL,             -- the command line that started it
-    spec_json TEXT NOT NULL,           -- the validated SweepSpec
-    environment_json TEXT NOT NULL     -- versions, CPU, GPU: what makes numbers comparable
-);
-CREATE TABLE IF NOT EXISTS trials (
-    id TEXT PRIMARY KEY,               -- Ray Tune's trial id
-    sweep_id TEXT NOT NULL REFERENCES sweeps(id),
-    task TEXT NOT NULL,
-    arch TEXT NOT NULL,
-    optimizer TEXT NOT NULL,
-    lr REAL NOT NULL,
-    batch_size INTEGER NOT NULL,
-    epochs INTEGER NOT NULL,           -- planned; the epochs table holds those run
-    seed INTEGER NOT NULL,
-    status TEXT NOT NULL,              -- running | finished | stopped (ASHA, time budget) | diverged | error | interrupted
-    error TEXT,                        -- one line: the exception's type and message
-    traceback TEXT,                    -- the whole error report Ray kept (`harness show` prints it)
-    params INTEGER,
-    node TEXT,                         -- the Ray node it ran on: IP/node-id prefix
-    checkpoint_path TEXT,              -- best checkpoint so far (directory)
-    config_json TEXT,                  -- the whole trial config (weight decay, split, size, ...)
-    best_epoch INTEGER,                -- the epoch of the best checkpoint
-    test_json TEXT,                    -- that checkpoint on the test split: scores, confusion matrix
-    started_at TEXT NOT NULL,
-    ended_at TEXT
-);
-CREATE TABLE IF NOT EXISTS epochs (
-    trial_id TEXT NOT NULL REFERENCES trials(id),
-    epoch INTEGER NOT NULL,            -- 1-based
-    train_loss REAL, train_acc REAL, val_loss REAL, val_acc REAL,
-    epoch_time_s REAL,                 -- training only, seconds
-    eval_time_s REAL,                  -- validation pass, seconds
-    samples_per_s REAL,                -- training images per second
-    extra_json TEXT,                   -- the task's own scores, e.g. {"val_psnr": ...} for upsampling
-    recorded_at TEXT NOT NULL,
-    PRIMARY KEY (trial_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS exports (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    trial_id TEXT NOT NULL REFERENCES trials(id),
-    path TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    status TEXT NOT NULL,              -- exported (not yet verified) | verified | failed
-    quantize TEXT,                     -- NULL for the float32 file, "int8" for its quantized sibling
-    opset INTEGER, ir_version INTEGER,
-    provider TEXT,                     -- onnxruntime execution provider actually used
-    max_abs_diff REAL, top1_agreement REAL,
-    torch_metric REAL, ort_metric REAL,
-    details_json TEXT
-);
-"""
-# Upgrades of an older store, in order: MIGRATIONS[v] takes a version-v store to v + 1.
-MIGRATIONS = {
-    1: "ALTER TABLE epochs ADD COLUMN extra_json TEXT;",
-    2: "ALTER TABLE trials ADD COLUMN config_json TEXT; ALTER TABLE trials ADD COLUMN best_epoch INTEGER;"
-       " ALTER TABLE trials ADD COLUMN test_json TEXT;",
-    3: "ALTER TABLE exports ADD COLUMN quantize TEXT;",
-    4: "ALTER TABLE trials ADD COLUMN traceback TEXT;",
-}
 
 
 def now() -> str:
@@ -101,6 +35,11 @@ def resolve_results_dir(results: str | os.PathLike | None = None) -> Path:
     return absolute(results or os.environ.get("HARNESS_RESULTS") or "results")
 
 
+def trial_key(sweep_id: str, ray_id: str) -> str:
+    """The store's id of a trial: unique across sweeps, and safe in a file name."""
+    return f"{sweep_id}.{ray_id}"
+
+
 def prepare_results_dir(results_dir: Path) -> Path:
     """Create the folder and prove it is writable, before any sweep starts."""
     return writable_dir(results_dir, what="results folder",
@@ -108,49 +47,42 @@ def prepare_results_dir(results_dir: Path) -> Path:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, writer: bool = False) -> None:
+        """Open the store at `path`: a harness store (upgraded in one transaction when older), or,
+        for a `writer`, a new one. Any other file is refused before a byte of it is written."""
         self.path = path
+        version = identify(path, writer=writer)
         self.conn = sqlite3.connect(path, timeout=30)
         self.conn.row_factory = sqlite3.Row
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
+            if version < SCHEMA_VERSION:  # a new or older store: opening an up-to-date one writes nothing
+                upgrade(self.conn, version)
+            self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the driver
+            if writer:  # prove it now, before Ray starts, not at the first epoch
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
             self.conn.close()
-            raise HarnessError(
-                f"{str(path)!r} is not a harness results store ({exc})",
-                "move it away or pass --results DIR for another folder",
-            ) from None
+            raise HarnessError(f"results store {str(path)!r} cannot be written ({exc})",
+                               "make it writable, or pass --results DIR for another folder") from None  # fmt: skip
         self.conn.execute("PRAGMA foreign_keys=ON")
-        if version > SCHEMA_VERSION:
-            raise HarnessError(
-                f"results store {str(path)!r} has schema {version}, newer than this harness ({SCHEMA_VERSION})",
-                "upgrade harness or pass --results DIR for another store",
-            )
-        if version < SCHEMA_VERSION:  # a new or older file: opening an up-to-date store writes nothing
-            with self.conn:
-                if version == 0:
-                    self.conn.executescript(SCHEMA)  # a new file: today's schema at once
-                else:
-                    for v in range(version, SCHEMA_VERSION):
-                        self.conn.executescript(MIGRATIONS[v])
-                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def create(cls, results_dir: Path) -> "Store":
         """Open for writing, creating the folder and the file when needed."""
-        return cls(prepare_results_dir(results_dir) / DB_NAME)
+        return cls(prepare_results_dir(results_dir) / DB_NAME, writer=True)
 
     @classmethod
-    def existing(cls, results_dir: Path) -> "Store":
-        """Open a store that must already exist (reading commands never create one)."""
+    def existing(cls, results_dir: Path, *, writer: bool = False) -> "Store":
+        """Open a store that must already exist (reading commands never create one); `writer`
+        for commands that add to it (export, verify)."""
         path = results_dir / DB_NAME
         if not path.is_file():
             raise HarnessError(
                 f"no results store at {str(path)!r}",
                 "run `harness sweep` first, or pass --results DIR where one was written",
             )
-        return cls(path)
+        return cls(path, writer=writer)
 
     def close(self) -> None:
         self.conn.close()
@@ -220,16 +152,20 @@ class Store:
                 "UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?", (status, now(), sweep_id)
             )
 
-    def start_trial(self, *, trial_id: str, sweep_id: str, config: dict[str, Any]) -> None:
+    def start_trial(self, *, trial_id: str, sweep_id: str, config: dict[str, Any]) -> str:
+        """Record a trial by Ray's id (`trial_id`); returns the store's id for it, qualified by
+        the sweep, since Ray's short ids repeat across sweeps."""
+        qualified = trial_key(sweep_id, trial_id)
         with self.conn:
             self.conn.execute(
-                "INSERT INTO trials (id, sweep_id, task, arch, optimizer, lr, batch_size, epochs, seed,"
-                " status, started_at, config_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)"
+                "INSERT INTO trials (id, ray_id, sweep_id, task, arch, optimizer, lr, batch_size, epochs, seed,"
+                " status, started_at, config_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET status = 'running', ended_at = NULL",
-                (trial_id, sweep_id, config["task"], config["arch"], config["optimizer"], config["lr"],
+                (qualified, trial_id, sweep_id, config["task"], config["arch"], config["optimizer"], config["lr"],
                  config["batch_size"], config["epochs"], config["seed"], now(),
                  json.dumps(config, sort_keys=True, default=str)),
             )  # fmt: skip
+        return qualified
 
     def record_epoch(self, *, trial_id: str, result: dict[str, Any], node: str | None = None) -> None:
         """One epoch's metrics; a re-reported epoch (after a restore) replaces the old row."""
@@ -277,13 +213,14 @@ class Store:
                 (status, now(), sweep_id),
             )
 
-    def add_export(self, *, trial_id: str, path: str, opset: int, ir_version: int, quantize: str | None = None) -> int:
+    def add_export(self, *, trial_id: str, path: str, opset: int, ir_version: int, quantize: str | None = None,
+                   sha256: str | None = None) -> int:  # fmt: skip
         """A written ONNX file, not yet verified (status "exported"); returns its row id."""
         with self.conn:
             cursor = self.conn.execute(
-                "INSERT INTO exports (trial_id, path, created_at, status, opset, ir_version, quantize)"
-                " VALUES (?, ?, ?, 'exported', ?, ?, ?)",
-                (trial_id, path, now(), opset, ir_version, quantize),
+                "INSERT INTO exports (trial_id, path, created_at, status, opset, ir_version, quantize, sha256)"
+                " VALUES (?, ?, ?, 'exported', ?, ?, ?, ?)",
+                (trial_id, path, now(), opset, ir_version, quantize, sha256),
             )
         return int(cursor.lastrowid or 0)
 
@@ -305,10 +242,20 @@ class Store:
         return [dict(r) for r in self.conn.execute(sql, params)]
 
     def trial(self, trial_id: str) -> dict[str, Any]:
-        rows = self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,))
+        """A trial by its id, or by Ray's short id where that names one trial only."""
+        rows = self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,)) or self._rows(
+            "SELECT * FROM trials WHERE ray_id = ? ORDER BY id", (trial_id,))  # fmt: skip
         if not rows:
             raise HarnessError(f"no trial {trial_id!r} in {str(self.path)!r}", "see `harness leaderboard` for trial ids")
+        if len(rows) > 1:
+            raise HarnessError(f"trial id {trial_id!r} names {len(rows)} trials of different sweeps "
+                               f"({', '.join(r['id'] for r in rows[:3])})", "pass the full id")  # fmt: skip
         return rows[0]
+
+    def short_ids(self) -> dict[str, str]:
+        """Each trial's id as tables show it: Ray's short id where no other trial shares it."""
+        rows = self._rows("SELECT id, ray_id, COUNT(*) OVER (PARTITION BY ray_id) AS n FROM trials")
+        return {r["id"]: r["ray_id"] if r["n"] == 1 and r["ray_id"] else r["id"] for r in rows}
 
     def epochs(self, trial_id: str) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", (trial_id,))

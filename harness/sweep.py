@@ -21,11 +21,13 @@ from harness.cluster import check_resources, cluster_may_grow, node_resources, q
 from harness.config import SweepSpec
 from harness.console import SweepDisplay, err_console, print_warning
 from harness.datasets import get_task, prepare
+from harness.driverlock import DriverLock
 from harness.environment import collect_environment
 from harness.errors import HarnessError
 from harness.outcome import Outcome, error_summary, plain
 from harness.plan import Plan, trial_resources
-from harness.store import Store
+from harness.signals import passed_to_tune
+from harness.store import Store, trial_key
 from harness.trial import run_trial
 
 def new_sweep_id() -> str:
@@ -52,27 +54,30 @@ class StoreCallback(tune.Callback):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(sweep_id=state["sweep_id"])  # the resuming driver registered its store first
 
+    def _id(self, trial: Any) -> str:
+        return trial_key(self.sweep_id, trial.trial_id)  # the store's id: Ray's short ids repeat across sweeps
+
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.store.start_trial(trial_id=trial.trial_id, sweep_id=self.sweep_id, config=trial.config)
         self.display.trial_started(trial.trial_id, trial.config)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        self.store.record_epoch(trial_id=trial.trial_id, result=result, node=result.get("node") or result.get("node_ip"))
+        self.store.record_epoch(trial_id=self._id(trial), result=result, node=result.get("node") or result.get("node_ip"))
         self.display.trial_result(trial.trial_id, result)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
-        self.store.set_checkpoint(trial.trial_id, checkpoint.path)
+        self.store.set_checkpoint(self._id(trial), checkpoint.path)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = (trial.last_result or {}).get("epoch", 0)
         status = "finished" if last >= trial.config["epochs"] else "stopped"  # stopped early by ASHA
-        self._ended.append((trial.trial_id, status, None, None))
+        self._ended.append((self._id(trial), status, None, None))
         self.display.trial_ended(trial.trial_id, status)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         report = trial.get_error()  # the whole error report Tune kept, as text
         text = plain(str(report)) if report else ""
-        self._ended.append((trial.trial_id, "error", error_summary(text), text or None))
+        self._ended.append((self._id(trial), "error", error_summary(text), text or None))
         self.display.trial_ended(trial.trial_id, "error")
 
     # Tune saves its experiment state between a trial's end and the step's end. Only then does the
@@ -142,16 +147,22 @@ def run_plan(plan: Plan, *, results_dir: Path, argv: list[str] | None = None, ve
     plan = plan.resolved(results_dir)
     metric, mode = _metric(plan)
     data = prepare_plan_data(plan)  # before the store: missing data is a user's error and writes nothing
+    store = Store.create(results_dir)  # a store that cannot be written is refused before Ray starts
     quiet_ray(verbose=verbose)
-    started_ray = start_ray(verbose=verbose, address=plan.spec.address)  # a bad address also writes nothing
+    try:
+        started_ray = start_ray(verbose=verbose, address=plan.spec.address)  # a bad address also writes nothing
+    except BaseException:
+        store.close()
+        raise
     try:
         resources, waiting = _resources(plan)
-        store = Store.create(results_dir)
     except BaseException:
+        store.close()
         if started_ray:
             ray.shutdown()
         raise
     sweep_id = new_sweep_id()
+    lock = DriverLock(results_dir, sweep_id).acquire()  # a new id: free, and held until the sweep ends
     env = {**collect_environment(seed=plan.spec.seed, argv=argv), "data": data, "ray_nodes": len(ray.nodes())}
     store.create_sweep(sweep_id=sweep_id, task=",".join(plan.tasks), seed=plan.spec.seed, command=env["command"],
                        spec_json=plan.to_json(), environment=env)  # fmt: skip
@@ -164,7 +175,7 @@ def run_plan(plan: Plan, *, results_dir: Path, argv: list[str] | None = None, ve
             run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
         ).fit()
 
-    return _drive(plan, sweep_id, store, fit, started_ray=started_ray, live=live, waiting=waiting)
+    return _drive(plan, sweep_id, store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
 
 
 def run_sweep(spec: SweepSpec, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False,
@@ -176,10 +187,11 @@ def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = Fal
                  report: str | None = None) -> Outcome:  # fmt: skip
     """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
     unfinished ones continue from their last checkpoint. `report`: only a reproduction of it."""
-    store = Store.existing(results_dir)
-    started_ray = False
+    store = Store.existing(results_dir, writer=True)
+    started_ray, lock = False, None
     try:
         row = store.sweep(sweep_id) if sweep_id or not report else store.latest_reproduction(report)
+        lock = DriverLock(results_dir, row["id"]).acquire()  # refused while another driver runs it
         plan = Plan.from_json(row["spec_json"])
         if report and plan.report != report:
             raise HarnessError(f"sweep {row['id']} is not a reproduction of {report}",
@@ -197,6 +209,8 @@ def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = Fal
         resources, waiting = _resources(plan)
     except BaseException:
         store.close()  # nothing was written: the sweep keeps the status it had
+        if lock:
+            lock.release()
         if started_ray:
             ray.shutdown()
         raise
@@ -208,7 +222,7 @@ def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = Fal
             resume_errored=False, restart_errored=False, param_space=plan.space(),
         ).fit()  # fmt: skip
 
-    return _drive(plan, row["id"], store, fit, started_ray=started_ray, live=live, waiting=waiting)
+    return _drive(plan, row["id"], store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
 
 
 def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: str, *, verbose: bool) -> tune.RunConfig:
@@ -226,7 +240,7 @@ def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: str, *, verbos
 
 
 def _drive(plan: Plan, sweep_id: str, store: Store, fit: Callable[[], None], *, started_ray: bool, live: bool,
-           waiting: str | None) -> Outcome:  # fmt: skip
+           waiting: str | None, lock: DriverLock) -> Outcome:  # fmt: skip
     """Run `fit` with the store and display registered for the callback; settle the sweep's status."""
     # Save Tune's experiment state at every step, not every ~10 s: a driver killed at any moment
     # then resumes without re-running a trial that had already finished.
@@ -239,7 +253,7 @@ def _drive(plan: Plan, sweep_id: str, store: Store, fit: Callable[[], None], *, 
     _ACTIVE[sweep_id] = (store, display)
     budget = plan.spec.time_budget_s
     try:
-        with display:
+        with display, passed_to_tune():
             fit()
         # Tune catches Ctrl-C itself and returns early instead of raising, with the stopped
         # trials counted as terminated: the store, which only our callback writes, tells.
@@ -258,6 +272,7 @@ def _drive(plan: Plan, sweep_id: str, store: Store, fit: Callable[[], None], *, 
         store.finish_sweep(sweep_id, status)
         outcome = Outcome.read(store, sweep_id, tasks=plan.tasks)
         store.close()
+        lock.release()
         if started_ray:
             ray.shutdown()
     return outcome

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from harness.datasets import Split
-from harness.predict import normalize, open_session, read_metadata
+from harness.metadata import checked_metadata
+from harness.predict import normalize, open_session
 from harness.train import OBJECTIVES
 
 MIN_AGREEMENT = 0.999  # top-1 agreement below this fails verification
@@ -154,7 +155,7 @@ def _onnxruntime_outputs(onnx_path: str, images: np.ndarray, *, cuda: bool) -> t
     """The split through onnxruntime: outputs, the normalised inputs, the file's metadata and the
     provider used. The session ends here, so its threads are gone before PyTorch runs."""
     session = open_session(onnx_path, cuda=cuda, threads=torch.get_num_threads())
-    meta = read_metadata(session)
+    meta = checked_metadata(session, onnx_path)
     x = normalize(images, meta["preprocessing"])
     name = session.get_inputs()[0].name
     return _outputs(lambda a: session.run(None, {name: a})[0], x), x, meta, session.get_providers()[0]

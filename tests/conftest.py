@@ -51,3 +51,20 @@ def swept_copy(swept, tmp_path) -> Path:
     target = tmp_path / "results"
     shutil.copytree(swept, target, ignore=shutil.ignore_patterns("ray"))
     return target
+
+
+@pytest.fixture
+def digit_images(tmp_path):
+    """Six digits test images as PNG files, a truncated PNG and a note; with their labels."""
+    from PIL import Image
+
+    from harness.datasets import load_task
+
+    test = load_task("digits").test
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(6):
+        Image.fromarray(test.images[i, 0]).save(folder / f"digit{i}.png")
+    (folder / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    (folder / "notes.txt").write_text("not an image, ignored")
+    return folder, test.labels[:6]

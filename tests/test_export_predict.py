@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from harness.cli import main
-from harness.datasets import load_task
 from harness.export import ort_max_ir_version
 from harness.store import Store
 
@@ -69,18 +68,6 @@ def test_corrupt_model_file_is_one_line_error(swept_copy, tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "bad.onnx" in err
-
-
-@pytest.fixture
-def digit_images(tmp_path):
-    test = load_task("digits").test
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for i in range(6):
-        Image.fromarray(test.images[i, 0]).save(folder / f"digit{i}.png")
-    (folder / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
-    (folder / "notes.txt").write_text("not an image, ignored")
-    return folder, test.labels[:6]
 
 
 def test_predict_without_torch(swept, digit_images):

@@ -93,27 +93,30 @@ def test_digits_split_is_stratified_and_fixed():
     assert max(counts) - min(counts) <= 2
 
 
+T1 = "s1.t1"  # the store's id of Ray's trial "t1" of sweep "s1"
+
+
 def _store_with_trial(tmp_path):
     store = Store.create(tmp_path)
     store.create_sweep(sweep_id="s1", task="digits", seed=0, command="harness sweep", spec_json="{}", environment={})
     config = {"task": "digits", "arch": "mlp", "optimizer": "adam", "lr": 0.1, "batch_size": 8, "epochs": 3, "seed": 0}
-    store.start_trial(trial_id="t1", sweep_id="s1", config=config)
+    assert store.start_trial(trial_id="t1", sweep_id="s1", config=config) == T1
     return store
 
 
 def test_store_epochs_are_never_duplicated(tmp_path):
     with _store_with_trial(tmp_path) as store:
-        store.record_epoch(trial_id="t1", result={"epoch": 1, "val_acc": 0.5, "params": 7})
-        store.record_epoch(trial_id="t1", result={"epoch": 1, "val_acc": 0.6})  # re-reported after a restore
-        store.record_epoch(trial_id="t1", result={"epoch": 2, "val_acc": 0.7})
-        assert [(e["epoch"], e["val_acc"]) for e in store.epochs("t1")] == [(1, 0.6), (2, 0.7)]
+        store.record_epoch(trial_id=T1, result={"epoch": 1, "val_acc": 0.5, "params": 7})
+        store.record_epoch(trial_id=T1, result={"epoch": 1, "val_acc": 0.6})  # re-reported after a restore
+        store.record_epoch(trial_id=T1, result={"epoch": 2, "val_acc": 0.7})
+        assert [(e["epoch"], e["val_acc"]) for e in store.epochs(T1)] == [(1, 0.6), (2, 0.7)]
         assert store.trial("t1")["params"] == 7
 
 
 def test_store_marks_diverged_trials_and_keeps_the_mark(tmp_path):
     with _store_with_trial(tmp_path) as store:
-        store.record_epoch(trial_id="t1", result={"epoch": 1, "train_loss": math.nan, "diverged": True})
-        store.end_trial("t1", status="finished")
+        store.record_epoch(trial_id=T1, result={"epoch": 1, "train_loss": math.nan, "diverged": True})
+        store.end_trial(T1, status="finished")
         assert store.trial("t1")["status"] == "diverged"
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -150,9 +153,10 @@ def test_fitted_table_drops_the_least_important_columns():
 def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     import sqlite3
 
-    from harness.store import SCHEMA, SCHEMA_VERSION
+    from harness.schema import SCHEMA, SCHEMA_VERSION
 
-    added = ("extra_json", "config_json", "best_epoch", "test_json", "quantize", "traceback")  # columns of versions 2 to 5
+    added = ("extra_json", "config_json", "best_epoch", "test_json", "quantize", "traceback", "ray_id", "sha256",
+             "INDEX")  # columns (and the index) of versions 2 to 5  # fmt: skip
     v1 = "\n".join(line for line in SCHEMA.splitlines() if not any(c in line for c in added))
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v1)
