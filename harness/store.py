@@ -58,9 +58,12 @@ class Store:
             if version < SCHEMA_VERSION:  # a new or older store: opening an up-to-date one writes nothing
                 upgrade(self.conn, version)
             self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the driver
-            if writer:  # prove it now, before Ray starts, not at the first epoch
+            if writer:  # prove it now, before Ray starts, not at the first epoch: a real write, undone
                 self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.execute("ROLLBACK")
+                try:
+                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                finally:
+                    self.conn.execute("ROLLBACK")
         except sqlite3.OperationalError as exc:
             self.conn.close()
             raise HarnessError(f"results store {str(path)!r} cannot be written ({exc})",

@@ -1,0 +1,178 @@
+"""Hostile input, classes 5 and 7 (issue 13): every value and path is checked before Ray starts,
+so a mistake is one line, exit 2, and nothing written; and the odd cases settled: infinite
+numbers, archs --image-size, Pillow's own warning, an empty folder to predict, the leftovers of
+a failed download, and decoding that would not fit in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from harness.cli import main
+from realfiles import cats_and_dogs
+
+
+def _state(folder: Path) -> dict[str, str]:
+    """Every file's bytes; SQLite's shared-memory index and an empty write-ahead log, which any
+    reader may create, are not content."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith("-shm")
+            and not (p.name.endswith("-wal") and p.stat().st_size == 0)}  # fmt: skip
+
+
+def _one_line(capsys, argv: list[str]) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2, argv
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--cpus-per-trial", "0"], "--cpus-per-trial 0.0 is not a positive number of CPUs"),
+        (["--cpus-per-trial", "nan"], "--cpus-per-trial nan is not a positive number"),
+        (["--gpus-per-trial", "-1"], "--gpus-per-trial -1.0 is not a GPU share"),
+        (["--gpus-per-trial", "inf"], "--gpus-per-trial inf is not a GPU share"),
+        (["--lr", "inf"], "learning rate inf is not a positive finite number"),
+        (["--weight-decay", "inf"], "weight decay inf is not a finite number"),
+        (["--time-budget", "inf"], "time budget inf s is not positive"),
+        (["--lr-range", "1e-4:inf", "--search", "random"], "is not 0 < low < high"),
+    ],
+)
+def test_bad_numbers_are_one_line_before_ray(swept_copy, capsys, flags, expected):
+    before = _state(swept_copy)
+    assert expected in _one_line(capsys, ["sweep", *flags, "--results", str(swept_copy)])
+    assert _state(swept_copy) == before
+
+
+def _blocked(tmp_path: Path) -> Path:
+    """A path no one can write, root included: a folder inside a regular file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a folder should be")
+    return blocker / "folder"
+
+
+def test_unwritable_output_paths_are_one_line(swept_copy, tmp_path, capsys):
+    before = _state(swept_copy)
+    blocked = _blocked(tmp_path)
+    assert "--storage folder" in _one_line(capsys, ["sweep", "--storage", str(blocked), "--results", str(swept_copy)])
+    assert "--out folder" in _one_line(capsys, ["export", "--out", str(blocked), "--results", str(swept_copy)])
+    assert "--out folder" in _one_line(capsys, ["export", "--out", str(blocked / "m.onnx"), "--results", str(swept_copy)])
+    trial = next(iter(_trial_ids(swept_copy)))
+    assert "--png folder" in _one_line(capsys, ["show", trial, "--png", str(blocked), "--results", str(swept_copy)])
+    assert _state(swept_copy) == before
+
+
+def _trial_ids(results: Path) -> list[str]:
+    from harness.store import Store
+
+    with Store.existing(results) as store:
+        return [r["id"] for r in store._rows("SELECT id FROM trials")]
+
+
+def test_an_unwritable_cache_folder_is_one_line(tmp_path, shared_data, monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(_blocked(tmp_path)))
+    err = _one_line(capsys, ["sweep", "--task", "cifar10", "--arch", "mlp", "--data-dir", str(shared_data),
+                             "--results", str(tmp_path / "r")])  # fmt: skip
+    assert "the decoded-data cache folder" in err and "HARNESS_CACHE_DIR" in err
+    assert not (tmp_path / "r" / "harness.db").exists()
+
+
+def test_a_read_only_store_is_refused_before_ray_starts(swept_copy, capsys):
+    db = swept_copy / "harness.db"
+    subprocess.run(["chattr", "+i", str(db)], check=True)  # read-only even for root
+    try:
+        before = _state(swept_copy)
+        err = _one_line(capsys, ["sweep", "--epochs", "1", "--results", str(swept_copy)])
+        assert f"results store '{db}' cannot be written" in err
+        assert _state(swept_copy) == before
+        capsys.readouterr()
+        assert main(["leaderboard", "--results", str(swept_copy), "--format", "json"]) == 0  # reading still works
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'max_concurrent = "2"\n', "max_concurrent = '2' is not int"),
+        (b"time_budget_s = true\n", "time_budget_s = True is not float"),
+        (b'lr_range = "1e-4:1e-1"\n', "is not a list of 2 floats"),
+        (b"image_size = 64.5\n", "image_size = 64.5 is not int"),
+        (b"data_dir = 7\n", "data_dir = 7 is not str"),
+        (b'task = "\xff\xfe"\n', "is not valid TOML"),
+    ],
+)
+def test_sweep_file_values_of_the_wrong_type_are_one_line(swept_copy, tmp_path, capsys, content, expected):
+    config = tmp_path / "sweep.toml"
+    config.write_bytes(content)
+    before = _state(swept_copy)
+    assert expected in _one_line(capsys, ["sweep", "--config", str(config), "--results", str(swept_copy)])
+    assert "is a folder, not a file" in _one_line(capsys, ["sweep", "--config", str(tmp_path), "--results",
+                                                           str(swept_copy)])  # fmt: skip
+    assert _state(swept_copy) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["archs", "--image-size", "64"], "--image-size needs --task"),
+        (["archs", "--task", "cats_vs_dogs", "--image-size", "4096"], "image size 4096 is out of range"),
+        (["archs", "--task", "cifar10", "--image-size", "64"], "fixed image size of 32 px"),
+    ],
+)
+def test_archs_image_size_is_validated(capsys, argv, expected):
+    assert expected in _one_line(capsys, argv)
+
+
+def test_a_144_megapixel_image_is_skipped_without_pillows_warning(tmp_path):
+    root = tmp_path / "data"
+    cats_and_dogs(root / "cats_vs_dogs", 5, layout="chetankv")
+    Image.new("L", (12000, 12000)).save(root / "cats_vs_dogs" / "training_set" / "cats" / "huge.png")
+    proc = subprocess.run([sys.executable, "-m", "harness", "data", "prepare", "cats_vs_dogs", "--data-dir", str(root),
+                           "--image-size", "16"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "skipped 1 unreadable file(s), first: " in proc.stderr
+    assert "huge.png" in proc.stderr and "DecompressionBombWarning" not in proc.stderr
+
+
+def test_predict_on_a_folder_without_images_is_one_line(swept, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    (model,) = (swept / "onnx").glob("*.onnx")
+    err = _one_line(capsys, ["predict", str(model), str(tmp_path / "empty")])
+    assert "no image files in" in err and ".png" in err
+
+
+def test_a_failed_download_leaves_no_empty_folders(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    from harness.datasets import MissingData, prepare
+
+    monkeypatch.delenv("HARNESS_OFFLINE")
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("off")))
+    (tmp_path / "mine.txt").write_text("a user's file")
+    with pytest.raises(MissingData, match="download failed"):
+        prepare("cifar10", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_a_decode_that_would_not_fit_in_memory_says_which_size_does(monkeypatch):
+    from harness.datasets import _images
+    from harness.errors import HarnessError
+
+    monkeypatch.setattr(_images, "available_memory", lambda: 8 * 2**30)
+    with pytest.raises(HarnessError, match=r"decoding 25,000 images at 1024 px needs about 161\.1 GiB") as exc:
+        _images.check_memory(25_000, 1024)
+    size = int(exc.value.hint.split("--image-size ")[1].split()[0])
+    _images.check_memory(25_000, size)  # the size it names fits
+    with pytest.raises(HarnessError):
+        _images.check_memory(25_000, size + 8)
