@@ -76,6 +76,12 @@ class Store:
         return cls(prepare_results_dir(results_dir) / DB_NAME, writer=True)
 
     @classmethod
+    def check_writable(cls, results_dir: Path) -> None:
+        """Refuse a store that exists but cannot be written, without creating one that does not."""
+        if (results_dir / DB_NAME).exists():
+            cls(results_dir / DB_NAME, writer=True).close()
+
+    @classmethod
     def existing(cls, results_dir: Path, *, writer: bool = False) -> "Store":
         """Open a store that must already exist (reading commands never create one); `writer`
         for commands that add to it (export, verify)."""

@@ -147,17 +147,13 @@ def run_plan(plan: Plan, *, results_dir: Path, argv: list[str] | None = None, ve
     plan = plan.resolved(results_dir)
     metric, mode = _metric(plan)
     data = prepare_plan_data(plan)  # before the store: missing data is a user's error and writes nothing
-    store = Store.create(results_dir)  # a store that cannot be written is refused before Ray starts
+    Store.check_writable(results_dir)  # an existing store that cannot be written: refused before Ray starts
     quiet_ray(verbose=verbose)
-    try:
-        started_ray = start_ray(verbose=verbose, address=plan.spec.address)  # a bad address also writes nothing
-    except BaseException:
-        store.close()
-        raise
+    started_ray = start_ray(verbose=verbose, address=plan.spec.address)  # a bad address also writes nothing
     try:
         resources, waiting = _resources(plan)
+        store = Store.create(results_dir)
     except BaseException:
-        store.close()
         if started_ray:
             ray.shutdown()
         raise

@@ -541,7 +541,7 @@ def test_bench_sweep_scheduling_efficiency(benchmark, ray_session, tmp_path, mon
     wall = marks["end"] - marks["start"]
     with Store.existing(results) as store:
         trials = list(store.trial_summaries(task="digits"))
-        epochs = {t["id"]: store.epochs(t["id"]) for t in trials}
+        epochs = {t["ray_id"]: store.epochs(t["id"]) for t in trials}  # the timeline knows Ray's ids
     assert len(trials) == SWEEP_TRIALS and set(timeline.trials) == set(epochs)
     assert {(t["optimizer"], t["lr"]) for t in trials} == {(o, lr) for o in SWEEP_OPTIMIZERS for lr in SWEEP_LRS}
     assert all(t["status"] == "finished" and t["epochs_run"] == SWEEP_EPOCHS for t in trials)

@@ -5,7 +5,6 @@ hold, naming the file. Every case: exit code, one line, no traceback, the source
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -15,17 +14,10 @@ import pytest
 
 from harness.cli import main
 from harness.datasets import describe_task, load_task, prepare
+from hostile import folder_state
 from realfiles import cats_and_dogs, write_cifar_batch, write_mnist
 
 CIFAR = ("cifar10", "cifar-10-batches-py")
-
-
-def checksum(folder: Path) -> str:
-    """Every file under `folder`, names and bytes: proof that a command left the data alone."""
-    h = hashlib.sha1()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-    return h.hexdigest()
 
 
 def one_line(text: str, prefix: str) -> str:
@@ -53,10 +45,10 @@ def test_a_cache_array_overwritten_with_another_valid_array_is_rebuilt(cifar, ca
     labels = Path(meta["folder"]) / "train_labels.npy"
     right = np.load(labels)
     np.save(labels, np.roll(right, 1))  # same shape, dtype and size: only the checksum tells
-    source = checksum(cifar)
+    source = folder_state(cifar)
     code, _, err = _prepare(cifar, capsys)
     assert code == 0 and "train_labels.npy has other contents than were written" in one_line(err, "warning: ")
-    assert np.array_equal(np.load(labels), right) and checksum(cifar) == source
+    assert np.array_equal(np.load(labels), right) and folder_state(cifar) == source
     assert _prepare(cifar, capsys)[2] == ""  # rebuilt once: the next check passes quietly
 
 
@@ -109,11 +101,11 @@ def test_a_cifar_batch_that_does_not_hold_together_is_refused_naming_the_file(ci
     bad = cifar.joinpath(*CIFAR, "data_batch_2")
     data = batch.get("data", np.zeros((batch["n"], 3072), np.uint8))
     bad.write_bytes(pickle.dumps({"data": data, "labels": batch["labels"]}, protocol=2))
-    source = checksum(cifar)
+    source = folder_state(cifar)
     code, out, err = _prepare(cifar, capsys)
     assert code == 2 and out == ""
     assert str(bad) in one_line(err, "error: ") and expected in err
-    assert checksum(cifar) == source
+    assert folder_state(cifar) == source
 
 
 def test_idx_labels_out_of_range_are_refused_naming_the_file(tmp_path, capsys):

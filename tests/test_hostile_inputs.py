@@ -5,7 +5,6 @@ a failed download, and decoding that would not fit in memory."""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -14,23 +13,8 @@ import pytest
 from PIL import Image
 
 from harness.cli import main
+from hostile import folder_state, refused
 from realfiles import cats_and_dogs
-
-
-def _state(folder: Path) -> dict[str, str]:
-    """Every file's bytes; SQLite's shared-memory index and an empty write-ahead log, which any
-    reader may create, are not content."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith("-shm")
-            and not (p.name.endswith("-wal") and p.stat().st_size == 0)}  # fmt: skip
-
-
-def _one_line(capsys, argv: list[str]) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2, argv
-    out, err = capsys.readouterr()
-    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    return err
 
 
 @pytest.mark.parametrize(
@@ -47,9 +31,9 @@ def _one_line(capsys, argv: list[str]) -> str:
     ],
 )
 def test_bad_numbers_are_one_line_before_ray(swept_copy, capsys, flags, expected):
-    before = _state(swept_copy)
-    assert expected in _one_line(capsys, ["sweep", *flags, "--results", str(swept_copy)])
-    assert _state(swept_copy) == before
+    before = folder_state(swept_copy)
+    assert expected in refused(capsys, ["sweep", *flags, "--results", str(swept_copy)])
+    assert folder_state(swept_copy) == before
 
 
 def _blocked(tmp_path: Path) -> Path:
@@ -60,14 +44,14 @@ def _blocked(tmp_path: Path) -> Path:
 
 
 def test_unwritable_output_paths_are_one_line(swept_copy, tmp_path, capsys):
-    before = _state(swept_copy)
+    before = folder_state(swept_copy)
     blocked = _blocked(tmp_path)
-    assert "--storage folder" in _one_line(capsys, ["sweep", "--storage", str(blocked), "--results", str(swept_copy)])
-    assert "--out folder" in _one_line(capsys, ["export", "--out", str(blocked), "--results", str(swept_copy)])
-    assert "--out folder" in _one_line(capsys, ["export", "--out", str(blocked / "m.onnx"), "--results", str(swept_copy)])
+    assert "--storage folder" in refused(capsys, ["sweep", "--storage", str(blocked), "--results", str(swept_copy)])
+    assert "--out folder" in refused(capsys, ["export", "--out", str(blocked), "--results", str(swept_copy)])
+    assert "--out folder" in refused(capsys, ["export", "--out", str(blocked / "m.onnx"), "--results", str(swept_copy)])
     trial = next(iter(_trial_ids(swept_copy)))
-    assert "--png folder" in _one_line(capsys, ["show", trial, "--png", str(blocked), "--results", str(swept_copy)])
-    assert _state(swept_copy) == before
+    assert "--png folder" in refused(capsys, ["show", trial, "--png", str(blocked), "--results", str(swept_copy)])
+    assert folder_state(swept_copy) == before
 
 
 def _trial_ids(results: Path) -> list[str]:
@@ -79,7 +63,7 @@ def _trial_ids(results: Path) -> list[str]:
 
 def test_an_unwritable_cache_folder_is_one_line(tmp_path, shared_data, monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(_blocked(tmp_path)))
-    err = _one_line(capsys, ["sweep", "--task", "cifar10", "--arch", "mlp", "--data-dir", str(shared_data),
+    err = refused(capsys, ["sweep", "--task", "cifar10", "--arch", "mlp", "--data-dir", str(shared_data),
                              "--results", str(tmp_path / "r")])  # fmt: skip
     assert "the decoded-data cache folder" in err and "HARNESS_CACHE_DIR" in err
     assert not (tmp_path / "r" / "harness.db").exists()
@@ -89,10 +73,10 @@ def test_a_read_only_store_is_refused_before_ray_starts(swept_copy, capsys):
     db = swept_copy / "harness.db"
     subprocess.run(["chattr", "+i", str(db)], check=True)  # read-only even for root
     try:
-        before = _state(swept_copy)
-        err = _one_line(capsys, ["sweep", "--epochs", "1", "--results", str(swept_copy)])
+        before = folder_state(swept_copy)
+        err = refused(capsys, ["sweep", "--epochs", "1", "--results", str(swept_copy)])
         assert f"results store '{db}' cannot be written" in err
-        assert _state(swept_copy) == before
+        assert folder_state(swept_copy) == before
         capsys.readouterr()
         assert main(["leaderboard", "--results", str(swept_copy), "--format", "json"]) == 0  # reading still works
     finally:
@@ -113,11 +97,11 @@ def test_a_read_only_store_is_refused_before_ray_starts(swept_copy, capsys):
 def test_sweep_file_values_of_the_wrong_type_are_one_line(swept_copy, tmp_path, capsys, content, expected):
     config = tmp_path / "sweep.toml"
     config.write_bytes(content)
-    before = _state(swept_copy)
-    assert expected in _one_line(capsys, ["sweep", "--config", str(config), "--results", str(swept_copy)])
-    assert "is a folder, not a file" in _one_line(capsys, ["sweep", "--config", str(tmp_path), "--results",
+    before = folder_state(swept_copy)
+    assert expected in refused(capsys, ["sweep", "--config", str(config), "--results", str(swept_copy)])
+    assert "is a folder, not a file" in refused(capsys, ["sweep", "--config", str(tmp_path), "--results",
                                                            str(swept_copy)])  # fmt: skip
-    assert _state(swept_copy) == before
+    assert folder_state(swept_copy) == before
 
 
 @pytest.mark.parametrize(
@@ -129,7 +113,7 @@ def test_sweep_file_values_of_the_wrong_type_are_one_line(swept_copy, tmp_path, 
     ],
 )
 def test_archs_image_size_is_validated(capsys, argv, expected):
-    assert expected in _one_line(capsys, argv)
+    assert expected in refused(capsys, argv)
 
 
 def test_a_144_megapixel_image_is_skipped_without_pillows_warning(tmp_path):
@@ -147,7 +131,7 @@ def test_predict_on_a_folder_without_images_is_one_line(swept, tmp_path, capsys)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
     (model,) = (swept / "onnx").glob("*.onnx")
-    err = _one_line(capsys, ["predict", str(model), str(tmp_path / "empty")])
+    err = refused(capsys, ["predict", str(model), str(tmp_path / "empty")])
     assert "no image files in" in err and ".png" in err
 
 

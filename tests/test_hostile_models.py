@@ -5,7 +5,6 @@ Every case: exit code 2, one line, no traceback, the store unchanged."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 from harness.cli import main
+from hostile import folder_state, refused
 
 
 def _model(results: Path) -> Path:
@@ -29,18 +29,6 @@ def _with_metadata(source: Path, target: Path, **changes: str) -> Path:
     onnx.helper.set_model_props(proto, props)
     onnx.save(proto, target)
     return target
-
-
-def _store_state(results: Path) -> str:
-    return hashlib.sha256((results / "harness.db").read_bytes()).hexdigest()
-
-
-def _one_line(capsys, argv: list[str]) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2, argv
-    out, err = capsys.readouterr()
-    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    return err
 
 
 LIES = [
@@ -60,11 +48,11 @@ LIES = [
 @pytest.mark.parametrize(("changes", "expected"), LIES)
 def test_lying_metadata_is_refused_by_predict_and_verify(swept_copy, tmp_path, digit_images, capsys, changes, expected):
     liar = _with_metadata(_model(swept_copy), tmp_path / "liar.onnx", **changes)
-    before = _store_state(swept_copy)
+    before = folder_state(swept_copy)
     folder, _ = digit_images
-    assert expected in _one_line(capsys, ["predict", str(liar), str(folder)])
-    assert expected in _one_line(capsys, ["verify", str(liar), "--results", str(swept_copy)])
-    assert _store_state(swept_copy) == before
+    assert expected in refused(capsys, ["predict", str(liar), str(folder)])
+    assert expected in refused(capsys, ["verify", str(liar), "--results", str(swept_copy)])
+    assert folder_state(swept_copy) == before
 
 
 def test_a_foreign_model_with_copied_metadata_does_not_touch_the_trial(swept_copy, tmp_path, capsys):
@@ -78,10 +66,10 @@ def test_a_foreign_model_with_copied_metadata_does_not_touch_the_trial(swept_cop
     foreign = tmp_path / "foreign.onnx"
     model = create_model("mlp", in_shape=(1, 8, 8), num_outputs=10)
     export_onnx(model=model, example=torch.zeros(2, 1, 8, 8), out_path=foreign, metadata=metadata)
-    before = _store_state(swept_copy)
-    err = _one_line(capsys, ["verify", str(foreign), "--results", str(swept_copy)])
+    before = folder_state(swept_copy)
+    err = refused(capsys, ["verify", str(foreign), "--results", str(swept_copy)])
     assert f"is not a file this store exported for trial {metadata['trial_id']}" in err
-    assert _store_state(swept_copy) == before
+    assert folder_state(swept_copy) == before
     # the genuine file, even moved, is recognised by its bytes and verifies
     moved = tmp_path / "moved.onnx"
     moved.write_bytes(real.read_bytes())

@@ -17,22 +17,11 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from hostile import folder_state, refused
 from harness.schema import APPLICATION_ID, SCHEMA_VERSION
 from harness.store import Store
 
 SCHEMA4 = Path(__file__).parent / "data" / "schema4-store.sql"  # written by the release before ids were qualified
-
-
-def _folder_state(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-def _one_line(capsys, argv: list[str], code: int = 2) -> str:
-    capsys.readouterr()
-    assert main(argv) == code, argv
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    return err
 
 
 @pytest.mark.parametrize("command", [["leaderboard"], ["sweeps"], ["show", "x"], ["compare", "uni2022-catsdogs"]])
@@ -41,18 +30,18 @@ def test_read_commands_leave_another_programs_database_alone(tmp_path, capsys, c
     other.executescript("PRAGMA application_id = 1234; CREATE TABLE sweeps (x); CREATE TABLE notes (y);"
                         "INSERT INTO notes VALUES ('mine');")  # fmt: skip
     other.close()
-    before = _folder_state(tmp_path)
-    err = _one_line(capsys, [*command, "--results", str(tmp_path)])
+    before = folder_state(tmp_path, strict=True)
+    err = refused(capsys, [*command, "--results", str(tmp_path)])
     assert "an SQLite database of another program (application id 1234" in err
-    assert _folder_state(tmp_path) == before  # not a byte, no -wal or -shm beside it
+    assert folder_state(tmp_path, strict=True) == before  # not a byte, no -wal or -shm beside it
 
 
 def test_an_empty_file_is_not_given_a_schema_by_a_read_command(tmp_path, capsys):
     (tmp_path / "harness.db").write_bytes(b"")
-    assert "is empty, not a harness results store" in _one_line(capsys, ["leaderboard", "--results", str(tmp_path)])
-    assert _folder_state(tmp_path) == {"harness.db": hashlib.sha256(b"").hexdigest()}
+    assert "is empty, not a harness results store" in refused(capsys, ["leaderboard", "--results", str(tmp_path)])
+    assert folder_state(tmp_path, strict=True) == {"harness.db": hashlib.sha256(b"").hexdigest()}
     (tmp_path / "harness.db").write_bytes(b"SQLite format 3\x00" + b"\x01" * 50)  # a header, then garbage
-    assert "not an SQLite database" in _one_line(capsys, ["sweeps", "--results", str(tmp_path)])
+    assert "not an SQLite database" in refused(capsys, ["sweeps", "--results", str(tmp_path)])
 
 
 def test_a_schema_4_store_of_the_last_release_is_upgraded_row_for_row(tmp_path, capsys):
@@ -97,7 +86,7 @@ def test_ray_ids_that_repeat_across_sweeps_lose_nothing(ray_session, tmp_path, m
     assert [x["trial_id"] for x in exports] == [t["id"] for t in trials]
     assert len({x["path"] for x in exports}) == 2 and all(Path(x["path"]).is_file() for x in exports)
     assert all(t["id"] in x["path"] for t, x in zip(trials, exports))  # file names carry the unique id
-    err = _one_line(capsys, ["show", "12345_00000", "--results", str(tmp_path)])
+    err = refused(capsys, ["show", "12345_00000", "--results", str(tmp_path)])
     assert "names 2 trials of different sweeps" in err and "pass the full id" in err
     for trial in trials:
         capsys.readouterr()
@@ -106,7 +95,7 @@ def test_ray_ids_that_repeat_across_sweeps_lose_nothing(ray_session, tmp_path, m
 
 
 def test_resume_beside_a_live_driver_is_refused_and_after_sigkill_it_works(ray_session, tmp_path, capsys):
-    cmd = [sys.executable, "-m", "harness", "sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.01",
+    cmd = [sys.executable, "-m", "harness", "sweep", "--arch", "cnn_small", "--optimizer", "adam", "--lr", "0.01",
            "--epochs", "60", "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -118,7 +107,7 @@ def test_resume_beside_a_live_driver_is_refused_and_after_sigkill_it_works(ray_s
                 with Store.existing(tmp_path) as store:
                     epochs = store.counts()["epochs"]
         assert epochs >= 2, proc.stderr.read() if proc.poll() is not None else "no epochs"
-        err = _one_line(capsys, ["sweep", "--resume", "--results", str(tmp_path)])
+        err = refused(capsys, ["sweep", "--resume", "--results", str(tmp_path)])
         assert f"is running (pid {proc.pid} on host " in err
         with Store.existing(tmp_path) as store:
             assert store.sweep()["status"] == "running"
@@ -126,7 +115,8 @@ def test_resume_beside_a_live_driver_is_refused_and_after_sigkill_it_works(ray_s
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
     capsys.readouterr()
-    assert main(["sweep", "--resume", "--no-live", "--no-export", "--results", str(tmp_path)]) == 0  # the lock died with it
+    code = main(["sweep", "--resume", "--no-live", "--no-export", "--results", str(tmp_path)])  # the lock died with it
+    assert code == 0, capsys.readouterr().err
     with Store.existing(tmp_path) as store:
         (trial,) = store._rows("SELECT * FROM trials")
         assert store.sweep()["status"] == "finished" and trial["status"] == "finished"

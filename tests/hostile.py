@@ -1,0 +1,31 @@
+"""Checks shared by the hostile-input tests: a refused command is one line, exit 2, no
+traceback, and it left the files it was pointed at as they were. (On the test path through
+`pythonpath` in pyproject.toml.)"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from harness.cli import main
+
+
+def refused(capsys: Any, argv: list[str], *, code: int = 2) -> str:
+    """Run the CLI in-process; assert it exits with `code`, prints nothing on stdout and one
+    `error:` line without a traceback on stderr; return that line."""
+    capsys.readouterr()
+    assert main(argv) == code, argv
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+def folder_state(folder: Path, *, strict: bool = False) -> dict[str, str]:
+    """Every file under `folder` by its bytes. Unless `strict`, SQLite's shared-memory index and
+    an empty write-ahead log, which any reader of a store may create, are not content."""
+    def counts(p: Path) -> bool:
+        return strict or not (p.name.endswith("-shm") or (p.name.endswith("-wal") and p.stat().st_size == 0))
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and counts(p)}  # fmt: skip
