@@ -94,8 +94,8 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) -> int:
     """The sweep's leaderboard, its best trial exported and verified (unless --no-export or
-    nothing trained normally), and one line when trials failed; the exit code says how it went:
-    0 all well, 1 no usable trial or a failed verification, 130 interrupted."""
+    nothing trained normally), and one line when trials failed; the exit code says how it went
+    (`_ending`)."""
     from harness.leaderboard import best_trial_id, leaderboards
     from harness.store import Store
 
@@ -106,25 +106,33 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
                 best = best_trial_id(store, task, sweep_id=outcome.sweep_id)
                 verifications += _export(store, best, results_dir / "onnx")[:1] if best else []
         boards = leaderboards(store, sweep_id=outcome.sweep_id)  # with the export's status
-    summary = outcome.summary()
     if args.format == "json":
         print_json({"sweep_id": outcome.sweep_id, "status": outcome.status, "trials": outcome.trials,
-                    "summary": summary, "leaderboards": boards,
+                    "summary": outcome.summary(), "leaderboards": boards,
                     "export": verifications[0] if len(verifications) == 1 else verifications or None})  # fmt: skip
     else:
         _print_boards(boards, "table")
         for verification in verifications:
             _print_verification(verification)
+    return _ending(outcome, what="sweep", resume=f"harness sweep --resume {outcome.sweep_id}",
+                   verified=all(v["passed"] for v in verifications))  # fmt: skip
+
+
+def _ending(outcome: Outcome, *, what: str, resume: str, verified: bool = True) -> int:
+    """The last line and the exit code of a sweep or reproduction: 130 (143 after SIGTERM) when
+    interrupted, 1 when no trial is usable or a verification failed, else 0 (with a warning line
+    when some trials failed)."""
+    summary = outcome.summary()
     if outcome.status == "interrupted":
-        print_error(f"sweep {outcome.sweep_id} interrupted; every finished epoch is in the store "
-                    f"(`harness sweep --resume {outcome.sweep_id}` continues it)")  # fmt: skip
+        print_error(f"{what} {outcome.sweep_id} interrupted; every finished epoch is in the store "
+                    f"(`{resume}` continues it)")  # fmt: skip
         return interrupted_exit_code()
     if outcome.status == "failed":
-        print_error(summary or f"sweep {outcome.sweep_id} trained no trial")
+        print_error(summary or f"{what} {outcome.sweep_id} trained no trial")
         return 1
     if summary:
         print_warning(summary)
-    return 0 if all(v["passed"] for v in verifications) else 1
+    return 0 if verified else 1
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -152,17 +160,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         from harness.views import render_reproduction
 
         console.print(render_reproduction(rows))
-    if outcome.status == "interrupted":
-        print_error(f"reproduction {outcome.sweep_id} interrupted; every finished epoch is in the store "
-                    f"(`harness reproduce {args.report} --resume` continues it)")  # fmt: skip
-        return interrupted_exit_code()
-    summary = outcome.summary()
-    if outcome.status == "failed":
-        print_error(summary or "no recipe trained")
-        return 1
-    if summary:
-        print_warning(summary)
-    return 0
+    return _ending(outcome, what="reproduction", resume=f"harness reproduce {args.report} --resume")
 
 
 def _export(store: Store, trial_id: str, out: Path, *, opset: int | None = None,
