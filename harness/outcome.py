@@ -14,6 +14,7 @@ from harness.store import Store
 # Trials that trained normally and can be ranked: run to the end, or stopped early on purpose
 # (ASHA, a time budget) with their epochs so far.
 USABLE = ("finished", "stopped")
+STOPPED_EMPTY = "stopped before an epoch"
 # The last "package.module.TypeName: message" line of a Python traceback.
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:\([\w.]+\))?): (.+)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Ray colours its worker names in error reports
@@ -58,7 +59,9 @@ class Outcome:
         trials = cls._trials(store, sweep_id)
         counts: dict[str, int] = {}
         for t in trials:
-            counts[t["status"]] = counts.get(t["status"], 0) + 1
+            # stopped (by a time budget) before its first epoch: nothing to rank, said as such
+            status = STOPPED_EMPTY if t["status"] in USABLE and t["epochs_run"] == 0 else t["status"]
+            counts[status] = counts.get(status, 0) + 1
         errors = [(t["id"], t["error"] or "no error report kept") for t in trials if t["status"] == "error"]
         return cls(sweep_id=sweep_id, status=store.sweep(sweep_id)["status"], tasks=tasks, trials=counts,
                    usable=cls.count_usable(store, sweep_id), first_error=errors[0] if errors else None)  # fmt: skip
@@ -79,6 +82,8 @@ class Outcome:
             line += f" (first: {error}; `harness show {trial}` has its traceback)"
         elif "diverged" in bad:
             line += " (the loss became NaN or infinite: try a smaller --lr)"
+        elif STOPPED_EMPTY in bad:
+            line += " (the time budget ran out first: raise --time-budget)"
         return line
 
 

@@ -17,7 +17,7 @@ from harness.store import Store
 def test_a_time_budget_is_a_normal_end(ray_session, tmp_path, capsys):
     capsys.readouterr()
     code = main(["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.01", "--epochs", "100000",
-                 "--time-budget", "6", "--no-live", "--format", "json", "--results", str(tmp_path)])  # fmt: skip
+                 "--time-budget", "20", "--no-live", "--format", "json", "--results", str(tmp_path)])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["status"] == "finished" and out["trials"] == {"stopped": 1}
     assert out["leaderboards"][0]["rows"][0]["status"] == "stopped" and out["export"]["passed"]

@@ -169,3 +169,18 @@ def test_error_summary_names_the_exception_without_its_module():
     assert error_summary(report) == "MissingData: cifar10 (report) not found under /d (put the files there)"
     assert error_summary("ray.exceptions.RayTaskError(ValueError): boom") == "RayTaskError: boom"
     assert error_summary("") == "unknown error"
+
+
+def test_the_summary_line_says_what_kept_trials_from_training():
+    from harness.outcome import Outcome
+
+    def line(**trials: int) -> str | None:
+        counts = {k.replace("_", " "): v for k, v in trials.items()}
+        usable = counts.get("finished", 0) + counts.get("stopped", 0)
+        return Outcome(sweep_id="s", status="x", tasks=("digits",), trials=counts, usable=usable,
+                       first_error=None).summary()  # fmt: skip
+
+    assert line(finished=3, stopped=1) is None
+    assert line(stopped_before_an_epoch=1) == ("0 of 1 trial finished: 1 stopped before an epoch (the time budget ran "
+                                               "out first: raise --time-budget)")  # fmt: skip
+    assert line(finished=1, diverged=2).startswith("1 of 3 trials finished: 2 diverged (the loss became NaN")
