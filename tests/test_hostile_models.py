@@ -11,9 +11,9 @@ from pathlib import Path
 import onnx
 import pytest
 import torch
+from hostile import folder_state, refused
 
 from harness.cli import main
-from hostile import folder_state, refused
 
 
 def _model(results: Path) -> Path:
@@ -59,6 +59,7 @@ def test_a_foreign_model_with_copied_metadata_does_not_touch_the_trial(swept_cop
     """Another network, exported with the real export's metadata: verify refuses it, and the
     trial it names keeps its stored verification."""
     from harness.architectures import create_model
+
     from harness.export import export_onnx
 
     real = _model(swept_copy)

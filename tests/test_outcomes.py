@@ -69,6 +69,7 @@ def test_a_sweep_whose_every_trial_diverges_fails_with_one_summary_line(ray_sess
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "error: 0 of 2 trials finished: 2 diverged (the loss became NaN or infinite: try a smaller --lr)"
+    assert len(err) == 3 and all("diverged after 1 epoch, best val_acc" in line for line in err[:-1])  # not "1 epochs"
     assert _sweep(tmp_path)["status"] == "failed"
     assert {t["status"] for t in _trials(tmp_path)} == {"diverged"}
     with Store.existing(tmp_path) as store:
