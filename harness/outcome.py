@@ -47,16 +47,16 @@ class Outcome:
     first_error: tuple[str, str] | None  # (trial id, one line) of the first trial that failed
 
     @staticmethod
-    def _trials(store: Store, sweep_id: str) -> list[dict[str, Any]]:
-        return store.sweep_trials(sweep_id)
+    def _usable(trials: list[dict[str, Any]]) -> int:
+        return sum(t["status"] in USABLE and t["epochs_run"] > 0 for t in trials)
 
     @classmethod
     def count_usable(cls, store: Store, sweep_id: str) -> int:
-        return sum(t["status"] in USABLE and t["epochs_run"] > 0 for t in cls._trials(store, sweep_id))
+        return cls._usable(store.sweep_trials(sweep_id))
 
     @classmethod
     def read(cls, store: Store, sweep_id: str, *, tasks: tuple[str, ...]) -> "Outcome":
-        trials = cls._trials(store, sweep_id)
+        trials = store.sweep_trials(sweep_id)
         counts: dict[str, int] = {}
         for t in trials:
             # stopped (by a time budget) before its first epoch: nothing to rank, said as such
@@ -64,7 +64,7 @@ class Outcome:
             counts[status] = counts.get(status, 0) + 1
         errors = [(t["id"], t["error"] or "no error report kept") for t in trials if t["status"] == "error"]
         return cls(sweep_id=sweep_id, status=store.sweep(sweep_id)["status"], tasks=tasks, trials=counts,
-                   usable=cls.count_usable(store, sweep_id), first_error=errors[0] if errors else None)  # fmt: skip
+                   usable=cls._usable(trials), first_error=errors[0] if errors else None)  # fmt: skip
 
     @property
     def total(self) -> int:
