@@ -3,17 +3,40 @@
 Importing this package registers every architecture.
 """
 
-from ._registry import (
-    HEADS, ArchSpec, check_fits, check_input, count_macs, count_params, create_model, describe_archs, get_arch,
-    list_archs, register_arch,
-)  # fmt: skip
 # Importing a module registers its architectures: one module per report, plus baselines.
 from . import (  # noqa: F401
-    baselines, itam2020_catsdogs_mnist, itesm2022_catsdogs, modern, uchile2020_cifar10, uni2022_catsdogs,
+    baselines,
+    itam2020_catsdogs_mnist,
+    itesm2022_catsdogs,
+    modern,
+    uchile2020_cifar10,
+    uni2022_catsdogs,
     uni2022_pokemon,
+)
+from ._registry import (
+    HEADS,
+    ArchSpec,
+    check_fits,
+    check_input,
+    count_macs,
+    count_params,
+    create_model,
+    describe_archs,
+    get_arch,
+    list_archs,
+    register_arch,
 )
 
 __all__ = [
-    "HEADS", "ArchSpec", "check_fits", "check_input", "count_macs", "count_params", "create_model", "describe_archs",
-    "get_arch", "list_archs", "register_arch",
-]  # fmt: skip
+    "HEADS",
+    "ArchSpec",
+    "check_fits",
+    "check_input",
+    "count_macs",
+    "count_params",
+    "create_model",
+    "describe_archs",
+    "get_arch",
+    "list_archs",
+    "register_arch",
+]

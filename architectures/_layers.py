@@ -21,13 +21,18 @@ def keras_flat_size(side: int, widths: list[int]) -> int:
     return widths[-1] * side * side
 
 
-def keras_binary_classifier(in_shape: tuple[int, int, int], widths: list[int], dense: int,
-                            dropout: float | None) -> nn.Sequential:  # fmt: skip
+def keras_binary_classifier(
+    in_shape: tuple[int, int, int], widths: list[int], dense: int, dropout: float | None
+) -> nn.Sequential:
     """The Keras cats-vs-dogs pattern: conv/pool stack, Flatten, Dense ReLU, [Dropout], Dense(1).
 
     The final sigmoid lives in BCEWithLogitsLoss, not here, so the module ends in one logit.
     """
-    head: list[nn.Module] = [nn.Flatten(), nn.Linear(keras_flat_size(in_shape[1], widths), dense), nn.ReLU(inplace=True)]
+    head: list[nn.Module] = [
+        nn.Flatten(),
+        nn.Linear(keras_flat_size(in_shape[1], widths), dense),
+        nn.ReLU(inplace=True),
+    ]
     if dropout:
         head.append(nn.Dropout(dropout))
     head.append(nn.Linear(dense, 1))
@@ -36,7 +41,11 @@ def keras_binary_classifier(in_shape: tuple[int, int, int], widths: list[int], d
 
 def conv_bn_relu(c_in: int, c_out: int, *, stride: int = 1) -> list[nn.Module]:
     """3x3 conv (no bias: BatchNorm's shift replaces it) -> BN -> ReLU."""
-    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
 
 
 class BasicBlock(nn.Module):
@@ -68,6 +77,8 @@ def resnet_stem(in_channels: int, width: int, side: int) -> list[nn.Module]:
     if side <= SMALL_IMAGE_MAX_SIDE:
         return conv_bn_relu(in_channels, width)
     return [
-        nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(width),
-        nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1),
-    ]  # fmt: skip
+        nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, stride=2, padding=1),
+    ]

@@ -6,8 +6,9 @@ mismatched task before any training starts instead of failing inside a Ray worke
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -78,11 +79,19 @@ def register_arch(
             raise ValueError(f"architecture {name!r} registered twice")
         doc = (builder.__doc__ or "").strip().splitlines()
         _ARCHS[name] = ArchSpec(
-            name=name, builder=builder, input_shape=input_shape, num_outputs=num_outputs, head=head,
-            report=report, adaptive=adaptive, min_side=min_side, upscale=upscale,
-            reference_params=reference_params, params_published=params_published,
+            name=name,
+            builder=builder,
+            input_shape=input_shape,
+            num_outputs=num_outputs,
+            head=head,
+            report=report,
+            adaptive=adaptive,
+            min_side=min_side,
+            upscale=upscale,
+            reference_params=reference_params,
+            params_published=params_published,
             description=doc[0] if doc else "",
-        )  # fmt: skip
+        )
         return builder
 
     return wrap
@@ -175,8 +184,13 @@ def _fit(spec: ArchSpec, task: TaskShape) -> str | None:
     return None
 
 
-def describe_archs(*, in_shape: Shape | None = None, num_outputs: Callable[[str], int] | None = None,
-                   heads: tuple[str, ...] | None = None, tasks: Iterable[TaskShape] = ()) -> list[dict]:  # fmt: skip
+def describe_archs(
+    *,
+    in_shape: Shape | None = None,
+    num_outputs: Callable[[str], int] | None = None,
+    heads: tuple[str, ...] | None = None,
+    tasks: Iterable[TaskShape] = (),
+) -> list[dict]:
     """One row per architecture that fits (`in_shape`, `heads`) when given, else every one at its
     native input: parameters, the report's count and whether they match, MACs per image, and
     which of `tasks` it can train on (photo sets at the architecture's own input size)."""
@@ -191,14 +205,21 @@ def describe_archs(*, in_shape: Shape | None = None, num_outputs: Callable[[str]
         with torch.device("meta"):  # parameter counts need shapes only
             params = count_params(create_model(name, in_shape=shape, num_outputs=outputs))
         native = shape == tuple(spec.input_shape) and outputs == spec.num_outputs
-        rows.append({
-            "name": name, "report": spec.report, "input": spec.input_label, "head": spec.head,
-            "outputs": list(spec.output_shape(shape, outputs)), "counted_at": list(shape), "params": params,
-            "reference_params": spec.reference_params, "params_published": spec.params_published,
-            "params_match": (params == spec.reference_params) if spec.reference_params and native else None,
-            "macs": count_macs(name, in_shape=shape, num_outputs=outputs),
-            "tasks": [fit for t in tasks if spec.head in t.heads and (fit := _fit(spec, t))],
-            "description": spec.description,
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "report": spec.report,
+                "input": spec.input_label,
+                "head": spec.head,
+                "outputs": list(spec.output_shape(shape, outputs)),
+                "counted_at": list(shape),
+                "params": params,
+                "reference_params": spec.reference_params,
+                "params_published": spec.params_published,
+                "params_match": (params == spec.reference_params) if spec.reference_params and native else None,
+                "macs": count_macs(name, in_shape=shape, num_outputs=outputs),
+                "tasks": [fit for t in tasks if spec.head in t.heads and (fit := _fit(spec, t))],
+                "description": spec.description,
+            }
+        )
     return rows
-

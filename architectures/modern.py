@@ -46,23 +46,30 @@ def resnet9(*, in_shape: tuple[int, int, int], num_outputs: int) -> nn.Module:
     """The DAWNBench ResNet-9 (Page, 2018): prep 64, 128 + residual, 256, 512 + residual, max-pool, Linear."""
     return nn.Sequential(
         *conv_bn_relu(in_shape[0], 64),
-        *conv_bn_relu(64, 128), nn.MaxPool2d(2), _Residual(128),
-        *conv_bn_relu(128, 256), nn.MaxPool2d(2),
-        *conv_bn_relu(256, 512), nn.MaxPool2d(2), _Residual(512),
-        nn.AdaptiveMaxPool2d(1), nn.Flatten(),
-        nn.Linear(512, num_outputs, bias=False), _Scale(0.125),
-    )  # fmt: skip
+        *conv_bn_relu(64, 128),
+        nn.MaxPool2d(2),
+        _Residual(128),
+        *conv_bn_relu(128, 256),
+        nn.MaxPool2d(2),
+        *conv_bn_relu(256, 512),
+        nn.MaxPool2d(2),
+        _Residual(512),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(512, num_outputs, bias=False),
+        _Scale(0.125),
+    )
 
 
 @register_arch("espcn", input_shape=(1, 7, 7), num_outputs=1, head="image", upscale=4, adaptive=True)
 def espcn(*, in_shape: tuple[int, int, int], num_outputs: int, upscale: int = 4) -> nn.Module:
     """ESPCN (Shi et al. 2016): convolutions at low resolution, then PixelShuffle(4) and a sigmoid."""
     return nn.Sequential(
-        nn.Conv2d(in_shape[0], 64, 5, padding=2), nn.Tanh(),
-        nn.Conv2d(64, 32, 3, padding=1), nn.Tanh(),
+        nn.Conv2d(in_shape[0], 64, 5, padding=2),
+        nn.Tanh(),
+        nn.Conv2d(64, 32, 3, padding=1),
+        nn.Tanh(),
         nn.Conv2d(32, num_outputs * upscale**2, 3, padding=1),
         nn.PixelShuffle(upscale),  # (r^2 C, H, W) -> (C, rH, rW): learned sub-pixel upsampling
         nn.Sigmoid(),
     )
-
-

@@ -27,7 +27,7 @@ def _fc(c_in: int, c_out: int) -> list[nn.Module]:
 
 @register_arch("vgg8_bn", report=REPORT, input_shape=(3, 32, 32), num_outputs=10, reference_params=5_655_498)
 def vgg8_bn(*, in_shape: tuple[int, int, int], num_outputs: int) -> nn.Module:
-    """"Red Grande": 4 stages of two 3x3 convs (64-512), FC 2048-128-256-512-1024, one BN per layer."""
+    """ "Red Grande": 4 stages of two 3x3 convs (64-512), FC 2048-128-256-512-1024, one BN per layer."""
     layers: list[nn.Module] = []
     c_in = in_shape[0]
     for width in (64, 128, 256, 512):
@@ -44,7 +44,7 @@ def vgg8_bn(*, in_shape: tuple[int, int, int], num_outputs: int) -> nn.Module:
 
 @register_arch("vgg4_bn", report=REPORT, input_shape=(3, 32, 32), num_outputs=10, reference_params=1_816_714)
 def vgg4_bn(*, in_shape: tuple[int, int, int], num_outputs: int) -> nn.Module:
-    """"Red Pequena": four 3x3 convs (64-512), each pooled, FC 2048-128, then the classifier."""
+    """ "Red Pequena": four 3x3 convs (64-512), each pooled, FC 2048-128, then the classifier."""
     layers: list[nn.Module] = []
     c_in = in_shape[0]
     for width in (64, 128, 256, 512):

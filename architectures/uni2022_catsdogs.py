@@ -12,8 +12,14 @@ def _block(c_in: int, c_out: int, kernel: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, kernel, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
 
 
-@register_arch("cnn4_bn_mlp", report="uni2022-catsdogs", input_shape=(3, 128, 128), num_outputs=2,
-               reference_params=1_035_474, params_published=False)  # fmt: skip
+@register_arch(
+    "cnn4_bn_mlp",
+    report="uni2022-catsdogs",
+    input_shape=(3, 128, 128),
+    num_outputs=2,
+    reference_params=1_035_474,
+    params_published=False,
+)
 def cnn4_bn_mlp(*, in_shape: tuple[int, int, int], num_outputs: int) -> nn.Module:
     """Four Conv-BN-ReLU-pool blocks (k7, 3, 5, 3), Flatten(1600), MLP 512-256-128 (with the report's ReLU->Sigmoid)."""
     return nn.Sequential(

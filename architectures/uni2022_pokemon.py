@@ -30,6 +30,9 @@ def resnet4(*, in_shape: tuple[int, int, int], num_outputs: int) -> nn.Module:
     """Stem, one residual block per stage (64, 128, 256, 512; stride 2 from the second), global pool, Linear."""
     blocks = [BasicBlock(64, 64), BasicBlock(64, 128, 2), BasicBlock(128, 256, 2), BasicBlock(256, 512, 2)]
     return nn.Sequential(
-        *resnet_stem(in_shape[0], 64, min(in_shape[1:])), *blocks,
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_outputs),
-    )  # fmt: skip
+        *resnet_stem(in_shape[0], 64, min(in_shape[1:])),
+        *blocks,
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(512, num_outputs),
+    )

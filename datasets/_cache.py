@@ -57,8 +57,14 @@ def _find(spec: DatasetSpec, root: Path, request: Request, *, download: bool) ->
         return spec.find(root, request)
 
 
-def locate(name: str, data_dir: str | os.PathLike | None = None, *, variant: str | None = None,
-           image_size: int | None = None, download: bool = True) -> Path:  # fmt: skip
+def locate(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    variant: str | None = None,
+    image_size: int | None = None,
+    download: bool = True,
+) -> Path:
     """The folder holding a task's files (downloaded when absent and allowed): no decoding, so
     a caller can check every piece of data it needs before it decodes or trains anything."""
     spec = get_task(name)
@@ -118,8 +124,15 @@ def cache_problem(target: Path, source: Path, *, full: bool) -> tuple[dict[str, 
     return meta, None
 
 
-def prepare(name: str, data_dir: str | os.PathLike | None = None, *, variant: str | None = None,
-            image_size: int | None = None, download: bool = True, verify: bool = False) -> dict[str, Any]:  # fmt: skip
+def prepare(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    variant: str | None = None,
+    image_size: int | None = None,
+    download: bool = True,
+    verify: bool = False,
+) -> dict[str, Any]:
     """Build the task's cache unless a trustworthy one is there; return its description
     (meta.json). `verify` (the driver, once per sweep) checks sources and checksums too; a cache
     that fails a check is rebuilt once, and the returned description says why (`rebuilt`)."""
@@ -139,15 +152,26 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None, *, variant: st
         start = time.perf_counter()
         data = spec.decode(source, request)
         check_task_data(spec, data, shape=spec.shape(request.image_size), where=source)
-        meta = _write(data, target, {
-            "task": spec.name, "variant": request.variant, "image_size": request.image_size,
-            "shape": list(data.train.images.shape[1:]), "source": data.source, "folder": str(target),
-            "counts": {k: len(s) for k, s in data.splits().items()},
-            "per_class": _per_class(spec, data), "skipped": list(data.skipped),
-            "decode_s": round(time.perf_counter() - start, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "bytes": sum(s.images.nbytes + s.labels.nbytes for s in data.splits().values()),
-            "version": CACHE_VERSION, "sources": source_fingerprint(source),
-        })  # fmt: skip
+        meta = _write(
+            data,
+            target,
+            {
+                "task": spec.name,
+                "variant": request.variant,
+                "image_size": request.image_size,
+                "shape": list(data.train.images.shape[1:]),
+                "source": data.source,
+                "folder": str(target),
+                "counts": {k: len(s) for k, s in data.splits().items()},
+                "per_class": _per_class(spec, data),
+                "skipped": list(data.skipped),
+                "decode_s": round(time.perf_counter() - start, 2),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "bytes": sum(s.images.nbytes + s.labels.nbytes for s in data.splits().values()),
+                "version": CACHE_VERSION,
+                "sources": source_fingerprint(source),
+            },
+        )
     return {**meta, "rebuilt": problem} if problem else meta
 
 
@@ -158,8 +182,10 @@ def _writable(folder: Path) -> None:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        raise HarnessError(f"the decoded-data cache folder {str(folder)!r} cannot be written ({exc.strerror or exc})",
-                           "set HARNESS_CACHE_DIR to a folder you can write") from None  # fmt: skip
+        raise HarnessError(
+            f"the decoded-data cache folder {str(folder)!r} cannot be written ({exc.strerror or exc})",
+            "set HARNESS_CACHE_DIR to a folder you can write",
+        ) from None
 
 
 def check_task_data(spec: DatasetSpec, data: TaskData, *, shape: tuple[int, int, int], where: Path) -> None:
@@ -169,14 +195,26 @@ def check_task_data(spec: DatasetSpec, data: TaskData, *, shape: tuple[int, int,
     for name, split in data.splits().items():
         images, labels = split.images, split.labels
         if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != tuple(shape):
-            raise HarnessError(f"{spec.name} {name} images from {where} are {images.dtype} {list(images.shape)}, "
-                               f"not uint8 (N, {', '.join(map(str, shape))})", "check the task's files")  # fmt: skip
+            raise HarnessError(
+                f"{spec.name} {name} images from {where} are {images.dtype} {list(images.shape)}, "
+                f"not uint8 (N, {', '.join(map(str, shape))})",
+                "check the task's files",
+            )
         if len(labels) != len(images):
-            raise HarnessError(f"{spec.name} {name} split from {where} has {len(images):,} images but "
-                               f"{len(labels):,} labels", "check the task's files")  # fmt: skip
-        if spec.kind == "classification" and len(labels) and not (labels.min() >= 0 and labels.max() < len(spec.classes)):
-            raise HarnessError(f"{spec.name} {name} labels from {where} run from {labels.min()} to {labels.max()}, "
-                               f"outside 0..{len(spec.classes) - 1}", "check the task's label files")  # fmt: skip
+            raise HarnessError(
+                f"{spec.name} {name} split from {where} has {len(images):,} images but {len(labels):,} labels",
+                "check the task's files",
+            )
+        if (
+            spec.kind == "classification"
+            and len(labels)
+            and not (labels.min() >= 0 and labels.max() < len(spec.classes))
+        ):
+            raise HarnessError(
+                f"{spec.name} {name} labels from {where} run from {labels.min()} to {labels.max()}, "
+                f"outside 0..{len(spec.classes) - 1}",
+                "check the task's label files",
+            )
 
 
 def _per_class(spec: DatasetSpec, data: TaskData) -> dict[str, dict[str, int]]:
@@ -185,7 +223,7 @@ def _per_class(spec: DatasetSpec, data: TaskData) -> dict[str, dict[str, int]]:
     return {
         split: {spec.classes[c]: int(n) for c, n in enumerate(np.bincount(s.labels, minlength=len(spec.classes)))}
         for split, s in data.splits().items()
-    }  # fmt: skip
+    }
 
 
 def open_cached(meta: dict[str, Any]) -> TaskData:
@@ -193,20 +231,28 @@ def open_cached(meta: dict[str, Any]) -> TaskData:
     folder = Path(meta["folder"])
 
     def split(name: str) -> Split:
-        return Split(np.load(folder / f"{name}_images.npy", mmap_mode="c"),
-                     np.load(folder / f"{name}_labels.npy", mmap_mode="c"))  # fmt: skip
+        return Split(
+            np.load(folder / f"{name}_images.npy", mmap_mode="c"), np.load(folder / f"{name}_labels.npy", mmap_mode="c")
+        )
 
     return TaskData(*(split(s) for s in SPLITS), source=meta["source"], skipped=tuple(meta["skipped"]))
 
 
-def load_task(name: str, data_dir: str | os.PathLike | None = None, *, variant: str | None = None,
-              image_size: int | None = None, download: bool = True) -> TaskData:  # fmt: skip
+def load_task(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    variant: str | None = None,
+    image_size: int | None = None,
+    download: bool = True,
+) -> TaskData:
     """The task's splits, decoded at most once per machine."""
     return open_cached(prepare(name, data_dir, variant=variant, image_size=image_size, download=download))
 
 
-def describe_task(name: str, data_dir: str | os.PathLike | None = None, *, variant: str | None = None,
-                  image_size: int | None = None) -> dict[str, Any]:  # fmt: skip
+def describe_task(
+    name: str, data_dir: str | os.PathLike | None = None, *, variant: str | None = None, image_size: int | None = None
+) -> dict[str, Any]:
     """Where a task's data is, and its cache: never downloads or decodes anything.
 
     Missing data is a row with its hint, not an exception, so `harness data` lists every task.
@@ -214,10 +260,15 @@ def describe_task(name: str, data_dir: str | os.PathLike | None = None, *, varia
     spec = get_task(name)
     request = spec.request(variant, image_size)
     row: dict[str, Any] = {
-        "task": name, "kind": spec.kind, "variant": request.variant, "variants": list(spec.variants),
-        "input": list(spec.shape(request.image_size)), "classes": len(spec.classes), "metric": spec.metric,
+        "task": name,
+        "kind": spec.kind,
+        "variant": request.variant,
+        "variants": list(spec.variants),
+        "input": list(spec.shape(request.image_size)),
+        "classes": len(spec.classes),
+        "metric": spec.metric,
         "description": spec.description,
-    }  # fmt: skip
+    }
     try:
         source = spec.find(resolve_data_root(data_dir), request)
     except MissingData as missing:
@@ -231,7 +282,14 @@ def describe_task(name: str, data_dir: str | os.PathLike | None = None, *, varia
     if meta is None or problem:  # a cache that cannot be trusted is not "cached": prepare rebuilds it
         return {**row, "status": "stale", "source": str(source), "cache": str(target), "problem": problem}
     return {
-        **row, "status": "cached", "source": meta["source"], "counts": meta["counts"],
-        "per_class": meta["per_class"], "skipped": len(meta["skipped"]), "skipped_first": meta["skipped"][:3],
-        "cache": meta["folder"], "cache_bytes": meta["bytes"], "decode_s": meta["decode_s"],
-    }  # fmt: skip
+        **row,
+        "status": "cached",
+        "source": meta["source"],
+        "counts": meta["counts"],
+        "per_class": meta["per_class"],
+        "skipped": len(meta["skipped"]),
+        "skipped_first": meta["skipped"][:3],
+        "cache": meta["folder"],
+        "cache_bytes": meta["bytes"],
+        "decode_s": meta["decode_s"],
+    }

@@ -8,8 +8,8 @@ says which layout to put where and how to download it by hand.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ._registry import MissingData
 

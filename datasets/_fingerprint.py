@@ -47,8 +47,12 @@ def file_checksum(path: Path) -> str:
 def array_fingerprint(path: Path) -> dict[str, Any]:
     """What an .npy file must stay: its array's shape and dtype, the file's size and checksum."""
     array = np.load(path, mmap_mode="r")
-    return {"shape": list(array.shape), "dtype": str(array.dtype), "bytes": path.stat().st_size,
-            "sha1": file_checksum(path)}  # fmt: skip
+    return {
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "bytes": path.stat().st_size,
+        "sha1": file_checksum(path),
+    }
 
 
 def array_problem(path: Path, expected: dict[str, Any], *, checksum: bool) -> str | None:

@@ -62,8 +62,11 @@ def check_memory(count: int, size: int, channels: int = 3) -> None:
     if available is None or need <= 0.8 * available:
         return
     fits = int((0.8 * available / (count * channels * PEAK_COPIES)) ** 0.5)
-    raise HarnessError(f"decoding {count:,} images at {size} px needs about {need / 2**30:.1f} GiB of memory; "
-                       f"{available / 2**30:.1f} GiB is available", f"pass --image-size {fits} or less")  # fmt: skip
+    raise HarnessError(
+        f"decoding {count:,} images at {size} px needs about {need / 2**30:.1f} GiB of memory; "
+        f"{available / 2**30:.1f} GiB is available",
+        f"pass --image-size {fits} or less",
+    )
 
 
 def decode_files(paths: list[Path], size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -89,8 +92,9 @@ def decode_files(paths: list[Path], size: int) -> tuple[np.ndarray, np.ndarray, 
     return images[:count], kept, [str(p) for p, ok in zip(paths, kept) if not ok]
 
 
-def decode_labelled(files: list[tuple[Path, int]], size: int, classes: tuple[str, ...], where: Path
-                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+def decode_labelled(
+    files: list[tuple[Path, int]], size: int, classes: tuple[str, ...], where: Path
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Decode (path, class) pairs; refuse a class none of whose files could be read."""
     paths = [p for p, _ in files]
     labels = np.array([c for _, c in files], dtype=np.int64)

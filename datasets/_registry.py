@@ -8,9 +8,9 @@ imports torch at module level, so `harness data` and the loaders stay cheap.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

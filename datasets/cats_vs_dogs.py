@@ -25,7 +25,9 @@ KAGGLE = "chetankv/dogs-cats-images"
 def _layout(folder: Path) -> str | None:
     if (folder / "training_set").is_dir() and (folder / "test_set").is_dir():
         return "chetankv"
-    if (folder / "train").is_dir() and any(p.name.lower().startswith(("cat.", "dog.")) for p in image_files(folder / "train")):
+    if (folder / "train").is_dir() and any(
+        p.name.lower().startswith(("cat.", "dog.")) for p in image_files(folder / "train")
+    ):
         return "kaggle"
     if (folder / "PetImages").is_dir():
         return "petimages"
@@ -50,13 +52,16 @@ def find(root: Path, request: Request) -> Path:
     raise MissingData(
         f"cats vs dogs ({request.variant}) not found under {root}",
         f"put training_set/{{cats,dogs}} and test_set/{{cats,dogs}} (Kaggle {KAGGLE}) in {root / 'cats_vs_dogs'}, "
-        "or the 25,000-image train/ folder or PetImages/ there (needed for variant B), or run online with Kaggle access",
+        "or the 25,000-image train/ folder or PetImages/ there (needed for variant B), "
+        "or run online with Kaggle access",
     )
 
 
 def _labelled(folder: Path) -> list[tuple[Path, int]]:
     """(file, class) from names like cat.123.jpg."""
-    return [(p, NAMES[p.name.split(".")[0].lower()]) for p in image_files(folder) if p.name.split(".")[0].lower() in NAMES]
+    return [
+        (p, NAMES[p.name.split(".")[0].lower()]) for p in image_files(folder) if p.name.split(".")[0].lower() in NAMES
+    ]
 
 
 def decode(folder: Path, request: Request) -> TaskData:
@@ -76,18 +81,29 @@ def decode(folder: Path, request: Request) -> TaskData:
         train_x, train_y, test_x, test_y = images[train_idx], labels[train_idx], images[test_idx], labels[test_idx]
     rest, held = stratified(train_y, VAL_FRACTION)
     return TaskData(
-        Split(train_x[rest], train_y[rest]), Split(train_x[held], train_y[held]), Split(test_x, test_y),
-        source=f"{layout} layout in {folder}, {size} px", skipped=tuple(skipped),
+        Split(train_x[rest], train_y[rest]),
+        Split(train_x[held], train_y[held]),
+        Split(test_x, test_y),
+        source=f"{layout} layout in {folder}, {size} px",
+        skipped=tuple(skipped),
     )
 
 
 CATS_VS_DOGS = register_task(
     DatasetSpec(
-        name="cats_vs_dogs", kind="classification", input_shape=(3, 128, 128), classes=CLASSES,
-        mean=(0.484, 0.451, 0.413), std=(0.255, 0.248, 0.250),  # measured: chetankv training set, 128 px
-        find=find, decode=decode, heads=("logits", "single_logit"), variants=("A", "B"), resizable=True,
-        augment="uni2022", download=kaggle_download(KAGGLE, "cats_vs_dogs"),
+        name="cats_vs_dogs",
+        kind="classification",
+        input_shape=(3, 128, 128),
+        classes=CLASSES,
+        mean=(0.484, 0.451, 0.413),
+        std=(0.255, 0.248, 0.250),  # measured: chetankv training set, 128 px
+        find=find,
+        decode=decode,
+        heads=("logits", "single_logit"),
+        variants=("A", "B"),
+        resizable=True,
+        augment="uni2022",
+        download=kaggle_download(KAGGLE, "cats_vs_dogs"),
         description="cats vs dogs photos, resized (default 128 px); variants A (8k/2k) and B (20k/5k)",
     )
-)  # fmt: skip
-
+)

@@ -31,12 +31,15 @@ FULL_VAL_FRACTION = 0.1  # 5,000 of the 50,000 training images, stratified
 
 # The globals a pickled numpy array needs (numpy 1.x and 2.x module names), and nothing else.
 SAFE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
     # Python 3 writes bytes at pickle protocol 2 as _codecs.encode(str, "latin1"): pure data, no code.
     ("_codecs", "encode"),
-}  # fmt: skip
+}
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -53,18 +56,26 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             batch = _ArraysOnly(f, encoding="latin1").load()  # python-2 pickles: latin1 keeps bytes intact
         data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
     except pickle.UnpicklingError as exc:
-        raise HarnessError(f"refusing {path}: not a plain CIFAR-10 batch ({exc})",
-                           "replace it with the official cifar-10-python.tar.gz batches") from None  # fmt: skip
+        raise HarnessError(
+            f"refusing {path}: not a plain CIFAR-10 batch ({exc})",
+            "replace it with the official cifar-10-python.tar.gz batches",
+        ) from None
     except (OSError, EOFError, KeyError, TypeError, ValueError) as exc:
-        raise HarnessError(f"cannot read CIFAR-10 batch {path} ({type(exc).__name__}: {exc})",
-                           "replace it with the official cifar-10-python.tar.gz batches") from None  # fmt: skip
+        raise HarnessError(
+            f"cannot read CIFAR-10 batch {path} ({type(exc).__name__}: {exc})",
+            "replace it with the official cifar-10-python.tar.gz batches",
+        ) from None
     hint = "replace it with the official cifar-10-python.tar.gz batches"
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise HarnessError(f"CIFAR-10 batch {path} holds {data.dtype} {list(data.shape)} data, not uint8 (N, 3072)", hint)
+        raise HarnessError(
+            f"CIFAR-10 batch {path} holds {data.dtype} {list(data.shape)} data, not uint8 (N, 3072)", hint
+        )
     if labels.ndim != 1 or len(labels) != len(data) or not np.issubdtype(labels.dtype, np.integer):
         raise HarnessError(f"CIFAR-10 batch {path} has {len(data):,} images but {labels.size:,} integer labels", hint)
     if len(labels) and not (labels.min() >= 0 and labels.max() < len(CLASSES)):
-        raise HarnessError(f"CIFAR-10 batch {path} has labels from {labels.min()} to {labels.max()}, outside 0..9", hint)
+        raise HarnessError(
+            f"CIFAR-10 batch {path} has labels from {labels.min()} to {labels.max()}, outside 0..9", hint
+        )
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
@@ -95,10 +106,17 @@ def decode(folder: Path, request: Request) -> TaskData:
 
 CIFAR10 = register_task(
     DatasetSpec(
-        name="cifar10", kind="classification", input_shape=(3, 32, 32), classes=CLASSES,
-        mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),  # the usual CIFAR-10 train statistics
-        find=find, decode=decode, variants=("report", "full"), augment="cifar",
+        name="cifar10",
+        kind="classification",
+        input_shape=(3, 32, 32),
+        classes=CLASSES,
+        mean=(0.4914, 0.4822, 0.4465),
+        std=(0.2470, 0.2435, 0.2616),  # the usual CIFAR-10 train statistics
+        find=find,
+        decode=decode,
+        variants=("report", "full"),
+        augment="cifar",
         download=torchvision_download("CIFAR10", "cifar10"),
         description="CIFAR-10, 32x32 RGB, 10 classes; variants: report (10k/10k/10k, as uchile2020), full (45k/5k/10k)",
     )
-)  # fmt: skip
+)

@@ -29,9 +29,7 @@ def decode(_folder: Path, _request: Request) -> TaskData:
     images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None, :, :]
     labels = bunch.target.astype(np.int64)
     idx = np.arange(len(labels))
-    rest, test = train_test_split(
-        idx, test_size=TEST_FRACTION, stratify=labels, random_state=SPLIT_SEED
-    )
+    rest, test = train_test_split(idx, test_size=TEST_FRACTION, stratify=labels, random_state=SPLIT_SEED)
     train, val = train_test_split(
         rest,
         test_size=VAL_FRACTION / (1 - TEST_FRACTION),

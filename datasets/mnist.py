@@ -15,12 +15,24 @@ from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, regis
 from ._split import VAL_FRACTION, stratified
 
 FILES = {
-    "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
-}  # fmt: skip
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle boot")  # fmt: skip
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 # Where each set's files may be, relative to the data root (torchvision's layouts first).
 SOURCES = {
     "mnist": ("mnist/MNIST/raw", "MNIST/raw", "mnist"),
@@ -69,14 +81,20 @@ def read_set(folder: Path, classes: int = 10) -> dict[str, np.ndarray]:
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or images.shape[1:] != (28, 28):
-            raise HarnessError(f"{paths[f'{split}_images']} holds {list(images.shape)} images, not (N, 28, 28)",
-                               "download the files again")  # fmt: skip
+            raise HarnessError(
+                f"{paths[f'{split}_images']} holds {list(images.shape)} images, not (N, 28, 28)",
+                "download the files again",
+            )
         if labels.ndim != 1 or len(images) != len(labels):
-            raise HarnessError(f"{paths[f'{split}_labels']} has {labels.size:,} labels for {len(images):,} images",
-                               "download the files again")  # fmt: skip
+            raise HarnessError(
+                f"{paths[f'{split}_labels']} has {labels.size:,} labels for {len(images):,} images",
+                "download the files again",
+            )
         if len(labels) and labels.max() >= classes:
-            raise HarnessError(f"{paths[f'{split}_labels']} has a label {labels.max()}, outside 0..{classes - 1}",
-                               "download the files again")  # fmt: skip
+            raise HarnessError(
+                f"{paths[f'{split}_labels']} has a label {labels.max()}, outside 0..{classes - 1}",
+                "download the files again",
+            )
     return arrays
 
 
@@ -92,14 +110,28 @@ def _register(name: str, classes: tuple[str, ...], mean: float, std: float, data
     def decode(folder: Path, _request: Request) -> TaskData:
         return TaskData(*split_set(read_set(folder)), source=f"{name} IDX files in {folder}")
 
-    register_task(DatasetSpec(
-        name=name, kind="classification", input_shape=(1, 28, 28), classes=classes, mean=(mean,), std=(std,),
-        find=lambda root, _request: find_idx(root, name), decode=decode,
-        download=torchvision_download(dataset, name), description=description,
-    ))  # fmt: skip
+    register_task(
+        DatasetSpec(
+            name=name,
+            kind="classification",
+            input_shape=(1, 28, 28),
+            classes=classes,
+            mean=(mean,),
+            std=(std,),
+            find=lambda root, _request: find_idx(root, name),
+            decode=decode,
+            download=torchvision_download(dataset, name),
+            description=description,
+        )
+    )
 
 
-_register("mnist", tuple(str(d) for d in range(10)), 0.1307, 0.3081, "MNIST",
-          "MNIST digits, 28x28 grey, 54k/6k/10k")  # fmt: skip
-_register("fashion_mnist", FASHION_CLASSES, 0.2860, 0.3530, "FashionMNIST",
-          "Fashion-MNIST, 28x28 grey, 10 clothing classes, 54k/6k/10k")  # fmt: skip
+_register("mnist", tuple(str(d) for d in range(10)), 0.1307, 0.3081, "MNIST", "MNIST digits, 28x28 grey, 54k/6k/10k")
+_register(
+    "fashion_mnist",
+    FASHION_CLASSES,
+    0.2860,
+    0.3530,
+    "FashionMNIST",
+    "Fashion-MNIST, 28x28 grey, 10 clothing classes, 54k/6k/10k",
+)

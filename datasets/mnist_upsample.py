@@ -27,16 +27,18 @@ def downscale(images: np.ndarray) -> np.ndarray:
     """(N, 28, 28) uint8 -> (N, 7, 7) float in [0, 1], as skimage's resize(anti_aliasing=True)."""
     from scipy.ndimage import gaussian_filter
 
-    blurred = gaussian_filter(images.astype(np.float64) / 255.0, sigma=(0, (FACTOR - 1) / 2, (FACTOR - 1) / 2),
-                              mode="mirror", truncate=4.0)  # fmt: skip
+    blurred = gaussian_filter(
+        images.astype(np.float64) / 255.0, sigma=(0, (FACTOR - 1) / 2, (FACTOR - 1) / 2), mode="mirror", truncate=4.0
+    )
     # Output pixel i samples input coordinate 4i + 1.5: bilinear there is the mean of pixels 4i+1 and 4i+2.
     return sum(blurred[:, a::FACTOR, b::FACTOR] for a in (1, 2) for b in (1, 2)) / 4.0
 
 
 def flip_masks(n: int, *, file_id: int) -> np.ndarray:
     """(n, 7, 7) booleans, True with probability 0.1; sample i's mask depends only on (file_id, i)."""
-    return np.stack([np.random.default_rng((NOISE_SEED, file_id, i)).random((7, 7)) < FLIP_PROBABILITY
-                     for i in range(n)])  # fmt: skip
+    return np.stack(
+        [np.random.default_rng((NOISE_SEED, file_id, i)).random((7, 7)) < FLIP_PROBABILITY for i in range(n)]
+    )
 
 
 def degrade(images: np.ndarray, *, file_id: int) -> np.ndarray:
@@ -54,8 +56,12 @@ def decode(folder: Path, request: Request) -> TaskData:
     def pair(file: str, idx: np.ndarray) -> Split:
         return Split(inputs[file][idx][:, None], arrays[f"{file}_images"][idx][:, None])
 
-    return TaskData(pair("train", rest), pair("train", held), pair("test", np.arange(len(inputs["test"]))),
-                    source=f"{VARIANT_SOURCE[request.variant]} IDX files in {folder}, degraded to 7x7")  # fmt: skip
+    return TaskData(
+        pair("train", rest),
+        pair("train", held),
+        pair("test", np.arange(len(inputs["test"]))),
+        source=f"{VARIANT_SOURCE[request.variant]} IDX files in {folder}, degraded to 7x7",
+    )
 
 
 def find(root: Path, request: Request) -> Path:
@@ -69,8 +75,17 @@ def download(root: Path, request: Request) -> None:
 
 MNIST_UPSAMPLE = register_task(
     DatasetSpec(
-        name="mnist_upsample", kind="image_to_image", input_shape=(1, 7, 7), classes=(), mean=(0.0,), std=(1.0,),
-        find=find, decode=decode, download=download, heads=("image",), variants=("mnist", "fashion"),
+        name="mnist_upsample",
+        kind="image_to_image",
+        input_shape=(1, 7, 7),
+        classes=(),
+        mean=(0.0,),
+        std=(1.0,),
+        find=find,
+        decode=decode,
+        download=download,
+        heads=("image",),
+        variants=("mnist", "fashion"),
         description="MNIST 7x7 degraded -> 28x28 (itam2020); variant fashion uses Fashion-MNIST",
     )
-)  # fmt: skip
+)

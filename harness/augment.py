@@ -30,7 +30,9 @@ class Augment:
     shear_deg: float = 0.0  # Keras ImageDataGenerator shear_range: shear angle uniform in [-s, s] degrees
     zoom: float = 0.0  # Keras zoom_range: zoom factors uniform in [1 - zoom, 1 + zoom], independently for x and y
     crop_pad: int = 0  # random crop of the original size after zero padding by crop_pad pixels (CIFAR)
-    fill: str = "zeros"  # what rotation/shear/zoom read outside the image: "zeros" (torchvision) or "border" (Keras "nearest")
+    fill: str = (
+        "zeros"  # what rotation/shear/zoom read outside the image: "zeros" (torchvision) or "border" (Keras "nearest")
+    )
     # How rotation/shear/zoom sample: "bilinear" (Keras' order=1), or "nearest" (torchvision's
     # RandomRotation default), done as one integer gather on the uint8 batch: about 3x cheaper.
     interpolation: str = "bilinear"
@@ -76,8 +78,9 @@ class Augment:
                 angles_deg=_symmetric(self.rotate_deg, (n,), generator),
                 shears_deg=_symmetric(self.shear_deg, (n,), generator),
                 zooms=None if not self.zoom else 1.0 + _symmetric(self.zoom, (2, n), generator),  # x, y independent
-                height=height, width=width,
-            )  # fmt: skip
+                height=height,
+                width=width,
+            )
             flips = [torch.rand(n, generator=generator) < p if p else None for p in (self.hflip, self.vflip)]
             if self.interpolation == "nearest":
                 # Flips after a warp are themselves affine: folded into the one gather, for free.
@@ -99,8 +102,14 @@ def _symmetric(half_width: float, shape: tuple[int, ...], generator: torch.Gener
     return half_width * (2.0 * torch.rand(shape, generator=generator, dtype=torch.float64) - 1.0)
 
 
-def _affine_matrices(*, angles_deg: Tensor | None = None, shears_deg: Tensor | None = None,
-                     zooms: Tensor | None = None, height: int, width: int) -> Tensor:  # fmt: skip
+def _affine_matrices(
+    *,
+    angles_deg: Tensor | None = None,
+    shears_deg: Tensor | None = None,
+    zooms: Tensor | None = None,
+    height: int,
+    width: int,
+) -> Tensor:
     """Per-sample (N, 2, 3) `theta` for F.affine_grid: output -> input coordinates, centred.
 
     Built in centred pixel coordinates (x right, y down) as Keras' apply_affine_transform does,
@@ -137,8 +146,9 @@ def _warp(images: Tensor, theta: Tensor, *, fill: str = "zeros") -> Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=fill, align_corners=False)
 
 
-def _gather_warp(images: Tensor, theta: Tensor, *, hflip: Tensor | None = None, vflip: Tensor | None = None,
-                 fill: str = "zeros") -> Tensor:  # fmt: skip
+def _gather_warp(
+    images: Tensor, theta: Tensor, *, hflip: Tensor | None = None, vflip: Tensor | None = None, fill: str = "zeros"
+) -> Tensor:
     """Nearest-neighbour resampling, then optional flips, as one gather in the batch's own dtype
     (uint8 stays uint8): about 3x cheaper than affine_grid + grid_sample on a float copy.
 

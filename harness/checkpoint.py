@@ -16,19 +16,29 @@ from harness.errors import HarnessError
 CHECKPOINT_FILE = "model.pt"
 
 
-def save_checkpoint(directory: str | Path, *, model: torch.nn.Module, spec: TrialSpec, epoch: int,
-                    metrics: dict[str, Any], optimizer: torch.optim.Optimizer | None = None,
-                    generator: torch.Generator | None = None) -> None:  # fmt: skip
+def save_checkpoint(
+    directory: str | Path,
+    *,
+    model: torch.nn.Module,
+    spec: TrialSpec,
+    epoch: int,
+    metrics: dict[str, Any],
+    optimizer: torch.optim.Optimizer | None = None,
+    generator: torch.Generator | None = None,
+) -> None:
     """Weights and config (what export needs), plus the optimizer and shuffling state, so that a
     resumed trial continues from here exactly as if it had never stopped."""
     torch.save(
         {
-            "model_state": model.state_dict(), "trial": asdict(spec), "epoch": epoch, "metrics": metrics,
+            "model_state": model.state_dict(),
+            "trial": asdict(spec),
+            "epoch": epoch,
+            "metrics": metrics,
             "optimizer_state": optimizer.state_dict() if optimizer else None,
             "generator_state": generator.get_state() if generator else None,
         },
         Path(directory) / CHECKPOINT_FILE,
-    )  # fmt: skip
+    )
 
 
 def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrialSpec, dict[str, Any]]:

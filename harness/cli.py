@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from harness import __version__, signals
 from harness.commands import (
-    cmd_archs, cmd_compare, cmd_data, cmd_export, cmd_leaderboard, cmd_predict, cmd_reproduce, cmd_show, cmd_sweep,
-    cmd_sweeps, cmd_verify,
-)  # fmt: skip
+    cmd_archs,
+    cmd_compare,
+    cmd_data,
+    cmd_export,
+    cmd_leaderboard,
+    cmd_predict,
+    cmd_reproduce,
+    cmd_show,
+    cmd_sweep,
+    cmd_sweeps,
+    cmd_verify,
+)
 from harness.console import print_error
 from harness.errors import HarnessError
 from harness.leaderboard import SORTS
@@ -48,8 +58,13 @@ class ListAction(argparse.Action):
         self.convert = convert
         super().__init__(*args, **kwargs)
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:  # fmt: skip
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         items = list(getattr(namespace, self.dest, None) or [])
         for part in str(values).split(","):
             if not part.strip():
@@ -70,24 +85,34 @@ def _lr_range(text: str) -> tuple[float, float]:
 
 
 def _add_results(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)")
+    p.add_argument(
+        "--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)"
+    )
 
 
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
     p.add_argument("--variant", help="the task's split recipe, e.g. cifar10: report | full; cats_vs_dogs: A | B")
-    p.add_argument("--image-size", type=int, metavar="PX",
-                   help="photo sets: resize images to PX x PX (default: cats_vs_dogs 128, pokemon150 224)")  # fmt: skip
+    p.add_argument(
+        "--image-size",
+        type=int,
+        metavar="PX",
+        help="photo sets: resize images to PX x PX (default: cats_vs_dogs 128, pokemon150 224)",
+    )
 
 
 def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
-    p.add_argument("--format", choices=("table", "json", *extra), default="table", help="output format (default: table)")
+    p.add_argument(
+        "--format", choices=("table", "json", *extra), default="table", help="output format (default: table)"
+    )
 
 
 def _add_debug(p: argparse.ArgumentParser) -> None:
     # Accepted after the command too (`harness show X --debug`); SUPPRESS keeps a subcommand
     # from resetting a --debug given before it.
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks instead of one-line errors")
+    p.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks instead of one-line errors"
+    )
 
 
 def build_parser() -> Parser:
@@ -102,12 +127,17 @@ def build_parser() -> Parser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    p = sub.add_parser("sweep", help="run a sweep with Ray Tune, then export and verify the best trial",
-                       description="Run every combination of --arch x --optimizer x --lr x --batch-size as a Ray "
-                       "Tune trial, record every epoch in the store, print the leaderboard, then export the "
-                       "best trial to ONNX and verify it under onnxruntime. With no flags: the digits default.")  # fmt: skip
+    p = sub.add_parser(
+        "sweep",
+        help="run a sweep with Ray Tune, then export and verify the best trial",
+        description="Run every combination of --arch x --optimizer x --lr x --batch-size as a Ray "
+        "Tune trial, record every epoch in the store, print the leaderboard, then export the "
+        "best trial to ONNX and verify it under onnxruntime. With no flags: the digits default.",
+    )
     p.add_argument("--task", help="task to train on (default: digits); see `harness data`")
-    p.add_argument("--arch", action=ListAction, help="architectures, repeatable or comma-separated; see `harness archs`")
+    p.add_argument(
+        "--arch", action=ListAction, help="architectures, repeatable or comma-separated; see `harness archs`"
+    )
     p.add_argument("--optimizer", action=ListAction, help="optimizers: sgd, momentum, nesterov, adam, adamw, rmsprop")
     p.add_argument("--lr", action=ListAction, convert=float, help="learning rates, > 0 (default: 0.003,0.03)")
     p.add_argument("--batch-size", action=ListAction, convert=int, help="batch sizes (default: 64)")
@@ -115,21 +145,40 @@ def build_parser() -> Parser:
     p.add_argument("--weight-decay", action=ListAction, convert=float, help="weight decays, >= 0 (default: 0)")
     p.add_argument("--seed", action=ListAction, convert=int, help="seeds for weights and shuffling (default: 0)")
     p.add_argument("--config", metavar="FILE.toml", help="a sweep file (keys as in the README); flags override it")
-    p.add_argument("--preset", metavar="REPORT", help="a report's sweep: its recipe first, then the space around it "
-                   "(uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist)")
+    p.add_argument(
+        "--preset",
+        metavar="REPORT",
+        help="a report's sweep: its recipe first, then the space around it "
+        "(uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist)",
+    )
     p.add_argument("--search", help="grid (every combination), random or optuna (default: grid)")
-    p.add_argument("--num-samples", type=int, help="grid: repeats of the grid; random/optuna: trials drawn (default: 1)")
-    p.add_argument("--lr-range", type=_lr_range, metavar="LOW:HIGH", help="random/optuna: learning rate log-uniform in it")
+    p.add_argument(
+        "--num-samples", type=int, help="grid: repeats of the grid; random/optuna: trials drawn (default: 1)"
+    )
+    p.add_argument(
+        "--lr-range", type=_lr_range, metavar="LOW:HIGH", help="random/optuna: learning rate log-uniform in it"
+    )
     p.add_argument("--scheduler", help="fifo (every trial runs all epochs) or asha (stops weak trials early)")
-    p.add_argument("--max-concurrent", type=int, help="at most this many trials at once (default: what resources allow)")
+    p.add_argument(
+        "--max-concurrent", type=int, help="at most this many trials at once (default: what resources allow)"
+    )
     p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop the sweep after this long")
-    p.add_argument("--resume", nargs="?", const="latest", metavar="SWEEP_ID",
-                   help="continue an interrupted sweep (default: the latest one in the store)")  # fmt: skip
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="SWEEP_ID",
+        help="continue an interrupted sweep (default: the latest one in the store)",
+    )
     p.add_argument("--address", help="join an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
-    p.add_argument("--storage", metavar="PATH|URI", help="Ray's experiment storage, shared by all nodes (default: RESULTS/ray)")
+    p.add_argument(
+        "--storage", metavar="PATH|URI", help="Ray's experiment storage, shared by all nodes (default: RESULTS/ray)"
+    )
     _add_data_flags(p)
-    p.add_argument("--augment", help="batch augmentation preset (default: the task's reports'): "
-                                     "none, uni2022, itesm2022, pokemon, cifar")  # fmt: skip
+    p.add_argument(
+        "--augment",
+        help="batch augmentation preset (default: the task's reports'): none, uni2022, itesm2022, pokemon, cifar",
+    )
     p.add_argument("--pixels", help="input scaling: standard (the task's mean/std), unit (x/255) or raw (0..255)")
     p.add_argument("--train-limit", type=int, metavar="N", help="train on N training images only (quick checks)")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs Ray reserves per trial (default: 1)")
@@ -141,97 +190,151 @@ def build_parser() -> Parser:
     _add_format(p)
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("reproduce", help="re-run a report's published runs and print ours beside its figures",
-                       description="Run each recipe of REPORT (its network, optimizer, learning rate, batch, epochs, "
-                       "augmentation, split, image size and input scaling) as one trial, export and verify it, and "
-                       "print the report's published figure beside ours, with how the report measured differently.")  # fmt: skip
-    p.add_argument("report", help="uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, "
-                                  "itam2020-catsdogs-mnist")  # fmt: skip
+    p = sub.add_parser(
+        "reproduce",
+        help="re-run a report's published runs and print ours beside its figures",
+        description="Run each recipe of REPORT (its network, optimizer, learning rate, batch, epochs, "
+        "augmentation, split, image size and input scaling) as one trial, export and verify it, and "
+        "print the report's published figure beside ours, with how the report measured differently.",
+    )
+    p.add_argument(
+        "report",
+        help="uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist",
+    )
     p.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. 1 for a quick check; marked as such)")
-    p.add_argument("--train-limit", type=int, metavar="N", help="train on N training images only (quick checks; marked)")
+    p.add_argument(
+        "--train-limit", type=int, metavar="N", help="train on N training images only (quick checks; marked)"
+    )
     p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
-    p.add_argument("--skip-missing", action="store_true",
-                   help="run the recipes whose data is there and list the others as not run (default: refuse)")
-    p.add_argument("--resume", nargs="?", const="latest", metavar="SWEEP_ID",
-                   help="continue an interrupted reproduction of REPORT (default: the latest one)")
+    p.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="run the recipes whose data is there and list the others as not run (default: refuse)",
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="SWEEP_ID",
+        help="continue an interrupted reproduction of REPORT (default: the latest one)",
+    )
     p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
     p.add_argument("--verbose", action="store_true", help="show Ray's own output")
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("leaderboard", help="rank the stored trials of each task",
-                       description="One table per task: trials ranked by the task's validation metric (or --sort), "
-                       "with the test score of each best checkpoint, speed, the seconds to reach the best "
-                       "published figure, ONNX status, and the reports' published numbers beside our best.")  # fmt: skip
+    p = sub.add_parser(
+        "leaderboard",
+        help="rank the stored trials of each task",
+        description="One table per task: trials ranked by the task's validation metric (or --sort), "
+        "with the test score of each best checkpoint, speed, the seconds to reach the best "
+        "published figure, ONNX status, and the reports' published numbers beside our best.",
+    )
     p.add_argument("--task", help="only this task")
     p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep")
-    p.add_argument("--sort", default="metric", metavar="KEY",
-                   help=f"rank by {', '.join(SORTS)} (default: metric, the task's validation metric)")  # fmt: skip
-    p.add_argument("--group-seeds", action="store_true",
-                   help="one row per configuration: mean ± std over its seeds")  # fmt: skip
+    p.add_argument(
+        "--sort",
+        default="metric",
+        metavar="KEY",
+        help=f"rank by {', '.join(SORTS)} (default: metric, the task's validation metric)",
+    )
+    p.add_argument("--group-seeds", action="store_true", help="one row per configuration: mean ± std over its seeds")
     p.add_argument("--top", type=int, metavar="N", help="only the N best rows of each task")
     _add_results(p)
     _add_format(p, extra=("markdown", "csv"))
     p.set_defaults(func=cmd_leaderboard)
 
-    p = sub.add_parser("sweeps", help="list the stored sweeps: status, trials by status, duration, best metric",
-                       description="Every sweep in the store, newest first: its id (for --sweep and --resume), "
-                       "task, status (running, finished, failed, interrupted), trials by status, start, duration "
-                       "and best validation metric.")  # fmt: skip
+    p = sub.add_parser(
+        "sweeps",
+        help="list the stored sweeps: status, trials by status, duration, best metric",
+        description="Every sweep in the store, newest first: its id (for --sweep and --resume), "
+        "task, status (running, finished, failed, interrupted), trials by status, start, duration "
+        "and best validation metric.",
+    )
     p.add_argument("--task", help="only the sweeps of this task")
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_sweeps)
 
-    p = sub.add_parser("show", help="one trial in full: config, epochs, curves, confusion matrix",
-                       description="A trial's config and environment, every epoch, learning curves, and its best "
-                       "checkpoint on the test split: a row-normalised confusion matrix (classification) or "
-                       "PSNR and pixel accuracy (upsampling).")  # fmt: skip
+    p = sub.add_parser(
+        "show",
+        help="one trial in full: config, epochs, curves, confusion matrix",
+        description="A trial's config and environment, every epoch, learning curves, and its best "
+        "checkpoint on the test split: a row-normalised confusion matrix (classification) or "
+        "PSNR and pixel accuracy (upsampling).",
+    )
     p.add_argument("trial", metavar="TRIAL_ID", help="a trial id from `harness leaderboard`")
-    p.add_argument("--png", metavar="DIR", help='also write learning-curve and confusion PNGs to DIR (needs "harness[plots]")')
+    p.add_argument(
+        "--png", metavar="DIR", help='also write learning-curve and confusion PNGs to DIR (needs "harness[plots]")'
+    )
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("compare", help="a report's published figures beside the store's trials",
-                       description="Per run of the report: its published figure, the best stored trial of the same "
-                       "network on the same data (measured as the report measured), and the best network there. "
-                       "Nothing is trained: `harness reproduce` runs the recipes.")  # fmt: skip
-    p.add_argument("report", metavar="REPORT_ID", help="uni2022-catsdogs, uchile2020-cifar10, ... (`harness compare x` lists them)")
+    p = sub.add_parser(
+        "compare",
+        help="a report's published figures beside the store's trials",
+        description="Per run of the report: its published figure, the best stored trial of the same "
+        "network on the same data (measured as the report measured), and the best network there. "
+        "Nothing is trained: `harness reproduce` runs the recipes.",
+    )
+    p.add_argument(
+        "report", metavar="REPORT_ID", help="uni2022-catsdogs, uchile2020-cifar10, ... (`harness compare x` lists them)"
+    )
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("export", help="export the best (or a named) trial to ONNX and verify it",
-                       description="Export a trial's best checkpoint to ONNX (dynamic batch, metadata), check it "
-                       "with onnx.checker and verify it under onnxruntime on the whole test split. Default: "
-                       "the best trial of every task in the store.")  # fmt: skip
+    p = sub.add_parser(
+        "export",
+        help="export the best (or a named) trial to ONNX and verify it",
+        description="Export a trial's best checkpoint to ONNX (dynamic batch, metadata), check it "
+        "with onnx.checker and verify it under onnxruntime on the whole test split. Default: "
+        "the best trial of every task in the store.",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--task", help="export the best trial of this task")
     which.add_argument("--trial", metavar="ID", help="export this trial (ids: `harness leaderboard`)")
-    p.add_argument("--out", metavar="PATH",
-                   help="a folder for the .onnx files (default: RESULTS/onnx), or a file name ending in .onnx for one trial")
-    p.add_argument("--opset", type=int, default=18, metavar="N",
-                   help="ONNX opset (default: 18; the newest allowed is the one the installed onnxruntime loads)")
-    p.add_argument("--quantize", choices=("int8",),
-                   help="also write an INT8 model (onnxruntime static quantization calibrated on training images) and verify it")
+    p.add_argument(
+        "--out",
+        metavar="PATH",
+        help="a folder for the .onnx files (default: RESULTS/onnx), or a file name ending in .onnx for one trial",
+    )
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=18,
+        metavar="N",
+        help="ONNX opset (default: 18; the newest allowed is the one the installed onnxruntime loads)",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=("int8",),
+        help="also write an INT8 model (onnxruntime static quantization calibrated on training images) and verify it",
+    )
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("verify", help="compare an exported model with its PyTorch checkpoint",
-                       description="Run the whole test split through onnxruntime and the trial's PyTorch "
-                       "checkpoint, time both; exit 1 when they disagree.")  # fmt: skip
+    p = sub.add_parser(
+        "verify",
+        help="compare an exported model with its PyTorch checkpoint",
+        description="Run the whole test split through onnxruntime and the trial's PyTorch "
+        "checkpoint, time both; exit 1 when they disagree.",
+    )
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("--task", help="verify on this task's test split (default: the model's own task)")
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("predict", help="classify image files with an exported model (onnxruntime only)",
-                       description="Read preprocessing and labels from the model's metadata and classify each "
-                       "image; a folder means every image in it. Needs only onnxruntime, numpy and Pillow.")  # fmt: skip
+    p = sub.add_parser(
+        "predict",
+        help="classify image files with an exported model (onnxruntime only)",
+        description="Read preprocessing and labels from the model's metadata and classify each "
+        "image; a folder means every image in it. Needs only onnxruntime, numpy and Pillow.",
+    )
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("inputs", metavar="FILE", nargs="+", help="image files or folders")
     p.add_argument("--top", type=int, default=1, metavar="K", help="show the K most likely labels (default: 1)")
@@ -239,18 +342,24 @@ def build_parser() -> Parser:
     _add_format(p)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("archs", help="list the architectures",
-                       description="Every registered architecture: its report, input, outputs, parameters beside "
-                                   "the report's own count, multiply-accumulates per image and the tasks it fits.")  # fmt: skip
+    p = sub.add_parser(
+        "archs",
+        help="list the architectures",
+        description="Every registered architecture: its report, input, outputs, parameters beside "
+        "the report's own count, multiply-accumulates per image and the tasks it fits.",
+    )
     p.add_argument("--task", help="only the architectures that fit TASK, counted at its input and classes")
     p.add_argument("--image-size", type=int, metavar="PX", help="with --task: count at this image side (photo sets)")
     _add_format(p)
     p.set_defaults(func=cmd_archs)
 
-    p = sub.add_parser("data", help="where each task's data is, its cache, and `data prepare TASK`",
-                       description="`harness data [TASK]`: where each task's data was found, images per split and "
-                       "class, skipped files, and the decode-once cache (never downloads or decodes). "
-                       "`harness data prepare TASK...`: find (or download, when online) and decode into the cache.")  # fmt: skip
+    p = sub.add_parser(
+        "data",
+        help="where each task's data is, its cache, and `data prepare TASK`",
+        description="`harness data [TASK]`: where each task's data was found, images per split and "
+        "class, skipped files, and the decode-once cache (never downloads or decodes). "
+        "`harness data prepare TASK...`: find (or download, when online) and decode into the cache.",
+    )
     p.add_argument("words", nargs="*", metavar="[prepare] TASK", help="a task to show, or `prepare` and tasks")
     _add_data_flags(p)
     _add_format(p)

@@ -69,14 +69,19 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except (OSError, ValueError) as exc:
-        raise HarnessError(f"cannot join the Ray cluster at {address!r} ({exc})",
-                           "check the head's address with `ray status` on it; HOST:PORT, ray://HOST:PORT or auto") from None  # fmt: skip
+        raise HarnessError(
+            f"cannot join the Ray cluster at {address!r} ({exc})",
+            "check the head's address with `ray status` on it; HOST:PORT, ray://HOST:PORT or auto",
+        ) from None
 
 
 def node_resources() -> list[dict[str, float]]:
     """CPU and GPU of every live node."""
-    return [{"CPU": float(n["Resources"].get("CPU", 0)), "GPU": float(n["Resources"].get("GPU", 0))}
-            for n in ray.nodes() if n.get("Alive")]  # fmt: skip
+    return [
+        {"CPU": float(n["Resources"].get("CPU", 0)), "GPU": float(n["Resources"].get("GPU", 0))}
+        for n in ray.nodes()
+        if n.get("Alive")
+    ]
 
 
 def cluster_may_grow() -> bool:

@@ -48,15 +48,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
     given = {
-        "task": args.task, "archs": args.arch, "optimizers": args.optimizer, "lrs": args.lr,
-        "lr_range": args.lr_range, "batch_sizes": args.batch_size, "weight_decays": args.weight_decay,
-        "epochs": args.epochs, "seeds": args.seed, "search": args.search, "num_samples": args.num_samples,
-        "scheduler": args.scheduler, "max_concurrent": args.max_concurrent, "time_budget_s": args.time_budget,
-        "data_dir": args.data_dir and str(absolute(args.data_dir)), "variant": args.variant,
-        "image_size": args.image_size, "augment": args.augment, "pixels": args.pixels, "train_limit": args.train_limit,
-        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial, "address": args.address,
+        "task": args.task,
+        "archs": args.arch,
+        "optimizers": args.optimizer,
+        "lrs": args.lr,
+        "lr_range": args.lr_range,
+        "batch_sizes": args.batch_size,
+        "weight_decays": args.weight_decay,
+        "epochs": args.epochs,
+        "seeds": args.seed,
+        "search": args.search,
+        "num_samples": args.num_samples,
+        "scheduler": args.scheduler,
+        "max_concurrent": args.max_concurrent,
+        "time_budget_s": args.time_budget,
+        "data_dir": args.data_dir and str(absolute(args.data_dir)),
+        "variant": args.variant,
+        "image_size": args.image_size,
+        "augment": args.augment,
+        "pixels": args.pixels,
+        "train_limit": args.train_limit,
+        "cpus_per_trial": args.cpus_per_trial,
+        "gpus_per_trial": args.gpus_per_trial,
+        "address": args.address,
         "storage": args.storage and absolute_storage(args.storage),
-    }  # fmt: skip
+    }
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
     if args.preset:
         from harness.presets import preset_sweeps
@@ -70,13 +86,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     results_dir = prepare_results_dir(_results_dir(args))
     if specs[0].storage and not is_uri(specs[0].storage):
-        writable_dir(specs[0].storage, what="--storage folder", hint="pass --storage a folder every node can write, or a URI")
+        writable_dir(
+            specs[0].storage, what="--storage folder", hint="pass --storage a folder every node can write, or a URI"
+        )
     from harness.sweep import run_sweep  # imports ray: only once the spec is known to be good
 
     code = 0
     for spec in specs:
-        outcome = run_sweep(spec, results_dir=results_dir, argv=["harness", *args.argv], verbose=args.verbose,
-                            live=not args.no_live and args.format == "table")  # fmt: skip
+        outcome = run_sweep(
+            spec,
+            results_dir=results_dir,
+            argv=["harness", *args.argv],
+            verbose=args.verbose,
+            live=not args.no_live and args.format == "table",
+        )
         code = max(code, _after_sweep(args, results_dir, outcome))
         if outcome.status == "interrupted":
             break  # a preset's later sweeps wait for the user
@@ -87,8 +110,12 @@ def _resume(args: argparse.Namespace) -> int:
     """`harness sweep --resume [ID]`: the sweep's own spec; only output flags apply."""
     from harness.sweep import resume_sweep
 
-    outcome = resume_sweep(_results_dir(args), None if args.resume == "latest" else args.resume,
-                           verbose=args.verbose, live=not args.no_live and args.format == "table")  # fmt: skip
+    outcome = resume_sweep(
+        _results_dir(args),
+        None if args.resume == "latest" else args.resume,
+        verbose=args.verbose,
+        live=not args.no_live and args.format == "table",
+    )
     return _after_sweep(args, _results_dir(args), outcome)
 
 
@@ -107,15 +134,26 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
                 verifications += _export(store, best, results_dir / "onnx")[:1] if best else []
         boards = leaderboards(store, sweep_id=outcome.sweep_id)  # with the export's status
     if args.format == "json":
-        print_json({"sweep_id": outcome.sweep_id, "status": outcome.status, "trials": outcome.trials,
-                    "summary": outcome.summary(), "leaderboards": boards,
-                    "export": verifications[0] if len(verifications) == 1 else verifications or None})  # fmt: skip
+        print_json(
+            {
+                "sweep_id": outcome.sweep_id,
+                "status": outcome.status,
+                "trials": outcome.trials,
+                "summary": outcome.summary(),
+                "leaderboards": boards,
+                "export": verifications[0] if len(verifications) == 1 else verifications or None,
+            }
+        )
     else:
         _print_boards(boards, "table")
         for verification in verifications:
             _print_verification(verification)
-    return _ending(outcome, what="sweep", resume=f"harness sweep --resume {outcome.sweep_id}",
-                   verified=all(v["passed"] for v in verifications))  # fmt: skip
+    return _ending(
+        outcome,
+        what="sweep",
+        resume=f"harness sweep --resume {outcome.sweep_id}",
+        verified=all(v["passed"] for v in verifications),
+    )
 
 
 def _ending(outcome: Outcome, *, what: str, resume: str, verified: bool = True) -> int:
@@ -124,8 +162,9 @@ def _ending(outcome: Outcome, *, what: str, resume: str, verified: bool = True) 
     when some trials failed)."""
     summary = outcome.summary()
     if outcome.status == "interrupted":
-        print_error(f"{what} {outcome.sweep_id} interrupted; every finished epoch is in the store "
-                    f"(`{resume}` continues it)")  # fmt: skip
+        print_error(
+            f"{what} {outcome.sweep_id} interrupted; every finished epoch is in the store (`{resume}` continues it)"
+        )
         return interrupted_exit_code()
     if outcome.status == "failed":
         print_error(summary or f"{what} {outcome.sweep_id} trained no trial")
@@ -144,16 +183,35 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     live = not args.no_live and args.format == "table"
     if args.resume:
         if args.epochs or args.train_limit or args.data_dir or args.skip_missing:
-            raise HarnessError("--resume continues a reproduction as it was started",
-                               "drop --epochs, --train-limit, --data-dir and --skip-missing")  # fmt: skip
-        rows, outcome = resume_reproduction(args.report, None if args.resume == "latest" else args.resume,
-                                            results_dir=_results_dir(args), verbose=args.verbose, live=live)  # fmt: skip
+            raise HarnessError(
+                "--resume continues a reproduction as it was started",
+                "drop --epochs, --train-limit, --data-dir and --skip-missing",
+            )
+        rows, outcome = resume_reproduction(
+            args.report,
+            None if args.resume == "latest" else args.resume,
+            results_dir=_results_dir(args),
+            verbose=args.verbose,
+            live=live,
+        )
     else:
-        overrides = {k: v for k, v in (("epochs", args.epochs), ("train_limit", args.train_limit),
-                                       ("data_dir", args.data_dir and str(absolute(args.data_dir)))) if v is not None}  # fmt: skip
+        overrides = {
+            k: v
+            for k, v in (
+                ("epochs", args.epochs),
+                ("train_limit", args.train_limit),
+                ("data_dir", args.data_dir and str(absolute(args.data_dir))),
+            )
+            if v is not None
+        }
         plan = plan_reproduction(args.report, overrides, skip_missing=args.skip_missing)  # refusals write nothing
-        rows, outcome = reproduce(plan, results_dir=prepare_results_dir(_results_dir(args)),
-                                  argv=["harness", *args.argv], verbose=args.verbose, live=live)  # fmt: skip
+        rows, outcome = reproduce(
+            plan,
+            results_dir=prepare_results_dir(_results_dir(args)),
+            argv=["harness", *args.argv],
+            verbose=args.verbose,
+            live=live,
+        )
     if args.format == "json":
         print_json(rows)  # each row names its sweep; the exit code says how the run ended
     else:
@@ -163,8 +221,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return _ending(outcome, what="reproduction", resume=f"harness reproduce {args.report} --resume")
 
 
-def _export(store: Store, trial_id: str, out: Path, *, opset: int | None = None,
-            quantize: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def _export(
+    store: Store, trial_id: str, out: Path, *, opset: int | None = None, quantize: str | None = None
+) -> list[dict[str, Any]]:
     from harness.export import OPSET, export_trial
 
     with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):
@@ -188,11 +247,15 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.top is not None and args.top < 1:
         raise HarnessError(f"--top {args.top} is below 1", "pass --top N with N >= 1, or leave it out for every row")
     with Store.existing(_results_dir(args)) as store:
-        boards = leaderboards(store, task=args.task, sweep_id=args.sweep, top=args.top, sort=args.sort,
-                              group=args.group_seeds)  # fmt: skip
+        boards = leaderboards(
+            store, task=args.task, sweep_id=args.sweep, top=args.top, sort=args.sort, group=args.group_seeds
+        )
     if not boards and args.format == "table":
-        console.print("no trials in the store yet: run `harness sweep`" if not args.task
-                      else f"no trials of {args.task} in the store: `harness sweeps` lists what it holds")  # fmt: skip
+        console.print(
+            "no trials in the store yet: run `harness sweep`"
+            if not args.task
+            else f"no trials of {args.task} in the store: `harness sweeps` lists what it holds"
+        )
     _print_boards(boards, args.format)
     return 0
 
@@ -261,8 +324,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     check_opset(args.opset)
     results_dir = _results_dir(args)
     out = absolute(args.out) if args.out else results_dir / "onnx"
-    writable_dir(out.parent if out.suffix == ".onnx" else out, what="--out folder",
-                 hint="pass --out a folder (or .onnx file name) you can write")  # fmt: skip
+    writable_dir(
+        out.parent if out.suffix == ".onnx" else out,
+        what="--out folder",
+        hint="pass --out a folder (or .onnx file name) you can write",
+    )
     with Store.existing(results_dir, writer=True) as store:
         if args.trial:
             trials = [store.trial(args.trial)["id"]]
@@ -272,8 +338,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             if not trials:
                 raise HarnessError("no trained trial to export", "run `harness sweep` first")
         if out.suffix == ".onnx" and len(trials) > 1:
-            raise HarnessError(f"--out {str(out)!r} names one file, but {len(trials)} trials are to be exported",
-                               "pass --out a folder, or --task T / --trial ID for one")  # fmt: skip
+            raise HarnessError(
+                f"--out {str(out)!r} names one file, but {len(trials)} trials are to be exported",
+                "pass --out a folder, or --task T / --trial ID for one",
+            )
         verifications = [v for t in trials for v in _export(store, t, out, opset=args.opset, quantize=args.quantize)]
     if args.format == "json":
         print_json(verifications)
@@ -322,8 +390,7 @@ def cmd_archs(args: argparse.Namespace) -> int:
     if args.task:
         task = get_task(args.task)
         size = task.request(None, args.image_size).image_size  # a size the task cannot take is one line
-        rows = describe_archs(in_shape=task.shape(size), num_outputs=task.num_outputs, heads=task.heads,
-                              tasks=tasks)  # fmt: skip
+        rows = describe_archs(in_shape=task.shape(size), num_outputs=task.num_outputs, heads=task.heads, tasks=tasks)
     else:
         rows = describe_archs(tasks=tasks)
     if args.format == "json":
@@ -341,8 +408,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     words = list(args.words)
     if (args.variant or args.image_size) and len([w for w in words if w != "prepare"]) != 1:
-        raise HarnessError("--variant and --image-size apply to one task",
-                           "name exactly one task, e.g. harness data cifar10 --variant full")  # fmt: skip
+        raise HarnessError(
+            "--variant and --image-size apply to one task",
+            "name exactly one task, e.g. harness data cifar10 --variant full",
+        )
     if words[:1] == ["prepare"]:
         if len(words) == 1:
             raise HarnessError("`harness data prepare` needs a task", f"e.g. harness data prepare {list_tasks()[0]}")
@@ -353,11 +422,14 @@ def cmd_data(args: argparse.Namespace) -> int:
             if meta.get("rebuilt"):
                 print_warning(f"the decoded cache of {name} was rebuilt: {meta['rebuilt']}")
             if meta["skipped"]:
-                print_warning(f"{name}: skipped {len(meta['skipped'])} unreadable file(s), first: "
-                              f"{', '.join(meta['skipped'][:3])}")  # fmt: skip
+                print_warning(
+                    f"{name}: skipped {len(meta['skipped'])} unreadable file(s), first: "
+                    f"{', '.join(meta['skipped'][:3])}"
+                )
     elif len(words) > 1:
-        raise HarnessError(f"`harness data` takes one task, got {len(words)}",
-                           "use `harness data prepare T1 T2` to prepare several")  # fmt: skip
+        raise HarnessError(
+            f"`harness data` takes one task, got {len(words)}", "use `harness data prepare T1 T2` to prepare several"
+        )
     else:
         names = [get_task(words[0]).name] if words else list_tasks()
     rows = [describe_task(name, args.data_dir, variant=args.variant, image_size=args.image_size) for name in names]

@@ -41,7 +41,7 @@ class TrialSpec:
     train_limit: int | None = None  # train on a seeded random subset of N training images (quick checks)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "TrialSpec":
+    def from_config(cls, config: dict[str, Any]) -> TrialSpec:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in config.items() if k in names})
 
@@ -89,7 +89,7 @@ class SweepSpec:
         """The sweep's own seed (searchers draw from it): the first trial seed."""
         return self.seeds[0]
 
-    def validate(self) -> "SweepSpec":
+    def validate(self) -> SweepSpec:
         """Raise HarnessError naming the first bad value; return self when all is well."""
         from harness.architectures import check_fits, get_arch
         from harness.augment import get_augment
@@ -110,7 +110,9 @@ class SweepSpec:
             get_optimizer(name)
         for lr in _non_empty("--lr", self.lrs):
             if not 0 < lr < math.inf:  # also catches NaN
-                raise HarnessError(f"learning rate {lr} is not a positive finite number", "pass --lr > 0, e.g. --lr 0.01")
+                raise HarnessError(
+                    f"learning rate {lr} is not a positive finite number", "pass --lr > 0, e.g. --lr 0.01"
+                )
         for bs in _non_empty("--batch-size", self.batch_sizes):
             if bs < 1:
                 raise HarnessError(f"batch size {bs} is below 1", "pass --batch-size >= 1, e.g. 64")
@@ -121,14 +123,20 @@ class SweepSpec:
                 raise HarnessError(f"seed {seed} is negative", "pass --seed >= 0")
         for wd in _non_empty("--weight-decay", self.weight_decays):
             if not 0 <= wd < math.inf:
-                raise HarnessError(f"weight decay {wd} is not a finite number >= 0", "pass --weight-decay >= 0, e.g. 0.0005")
+                raise HarnessError(
+                    f"weight decay {wd} is not a finite number >= 0", "pass --weight-decay >= 0, e.g. 0.0005"
+                )
         self._validate_search()
         if self.cpus_per_trial is not None and not 0 < self.cpus_per_trial < math.inf:
-            raise HarnessError(f"--cpus-per-trial {self.cpus_per_trial} is not a positive number of CPUs",
-                               "pass --cpus-per-trial > 0, e.g. 1 (fractions such as 0.5 share a core)")  # fmt: skip
+            raise HarnessError(
+                f"--cpus-per-trial {self.cpus_per_trial} is not a positive number of CPUs",
+                "pass --cpus-per-trial > 0, e.g. 1 (fractions such as 0.5 share a core)",
+            )
         if self.gpus_per_trial is not None and not 0 <= self.gpus_per_trial < math.inf:
-            raise HarnessError(f"--gpus-per-trial {self.gpus_per_trial} is not a GPU share >= 0",
-                               "pass --gpus-per-trial 0 (CPU only), a share such as 0.25, or whole GPUs")  # fmt: skip
+            raise HarnessError(
+                f"--gpus-per-trial {self.gpus_per_trial} is not a GPU share >= 0",
+                "pass --gpus-per-trial 0 (CPU only), a share such as 0.25, or whole GPUs",
+            )
         return self
 
     def _validate_search(self) -> None:
@@ -139,7 +147,9 @@ class SweepSpec:
         if self.lr_range is not None:
             low, high = self.lr_range
             if not 0 < low < high < math.inf:
-                raise HarnessError(f"learning-rate range {low}:{high} is not 0 < low < high", "e.g. --lr-range 1e-4:1e-1")
+                raise HarnessError(
+                    f"learning-rate range {low}:{high} is not 0 < low < high", "e.g. --lr-range 1e-4:1e-1"
+                )
             if self.search == "grid":
                 raise HarnessError("--lr-range needs a search that samples", "add --search random or --search optuna")
         if self.max_concurrent is not None and self.max_concurrent < 1:
@@ -156,7 +166,7 @@ class SweepSpec:
         return math.prod(len(values) for values in grid) * self.num_samples
 
     @classmethod
-    def from_toml(cls, path: str, overrides: dict[str, Any]) -> "SweepSpec":
+    def from_toml(cls, path: str, overrides: dict[str, Any]) -> SweepSpec:
         """A spec from a TOML file (keys: this class's fields), with command-line values on top.
         Relative paths in the file (data_dir, storage) are relative to the file's own folder."""
         from harness.paths import absolute, absolute_storage, existing_file
@@ -177,8 +187,10 @@ class SweepSpec:
         if isinstance(table.get("storage"), str):
             table["storage"] = absolute_storage(table["storage"], base=file.parent)
         lists = {f.name for f in fields(cls) if isinstance(f.default, tuple)}  # a lone value means a list of one
-        merged = {k: tuple(v) if isinstance(v, list) else (v,) if k in lists and not isinstance(v, tuple) else v
-                  for k, v in {**table, **overrides}.items()}  # fmt: skip
+        merged = {
+            k: tuple(v) if isinstance(v, list) else (v,) if k in lists and not isinstance(v, tuple) else v
+            for k, v in {**table, **overrides}.items()
+        }
         try:
             return cls(**merged)
         except TypeError as exc:
@@ -188,7 +200,7 @@ class SweepSpec:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "SweepSpec":
+    def from_json(cls, text: str) -> SweepSpec:
         """The spec a sweep recorded (lists back to tuples); keys it did not know get defaults."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items() if k in names})

@@ -37,16 +37,24 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-STATUS_STYLE = {"pending": "dim", "running": "cyan", "finished": "green", "stopped": "blue", "diverged": "yellow",
-                "error": "bold red", "interrupted": "magenta"}  # fmt: skip
+STATUS_STYLE = {
+    "pending": "dim",
+    "running": "cyan",
+    "finished": "green",
+    "stopped": "blue",
+    "diverged": "yellow",
+    "error": "bold red",
+    "interrupted": "magenta",
+}
 ENDED = ("finished", "stopped", "diverged", "error")  # what counts as done in "k/N trials done"
 
 
 class SweepDisplay:
     """A live table of trials: status, epoch / epochs, best metric, s/epoch, node."""
 
-    def __init__(self, *, title: str, total: int, metric: str, mode: str, live: bool = True,
-                 waiting: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, *, title: str, total: int, metric: str, mode: str, live: bool = True, waiting: str | None = None
+    ) -> None:
         self.title, self.total, self.metric, self.mode = title, total, metric, mode
         self.rows: dict[str, dict[str, Any]] = {}
         self.waiting = waiting  # shown until the first trial starts: the cluster must grow first
@@ -54,7 +62,7 @@ class SweepDisplay:
         # stderr, which keeps stdout clean for --format json.
         self.live = Live(self.render(), console=console, refresh_per_second=4) if live and console.is_terminal else None
 
-    def __enter__(self) -> "SweepDisplay":
+    def __enter__(self) -> SweepDisplay:
         if self.live:
             self.live.start()
         elif self.waiting:
@@ -77,7 +85,11 @@ class SweepDisplay:
         value = result.get(self.metric)
         better = max if self.mode == "max" else min
         row["best"] = value if row["best"] is None else better(row["best"], value)
-        row.update(epoch=result["epoch"], s_epoch=result.get("epoch_time_s"), node=result.get("node") or result.get("node_ip", ""))
+        row.update(
+            epoch=result["epoch"],
+            s_epoch=result.get("epoch_time_s"),
+            node=result.get("node") or result.get("node_ip", ""),
+        )
         if result.get("diverged"):
             row["status"] = "diverged"
         self._refresh()
@@ -92,7 +104,8 @@ class SweepDisplay:
                 f"[{self._done()}/{self.total}] trial {trial_id} {cfg['arch']} {cfg['optimizer']} lr={cfg['lr']:g}:"
                 f" {row['status']} after {plural(row['epoch'], 'epoch')}, best {self.metric}"
                 f" {'-' if best is None else f'{best:.4f}'}",
-                highlight=False, soft_wrap=True,
+                highlight=False,
+                soft_wrap=True,
             )
 
     def _done(self) -> int:
@@ -103,21 +116,41 @@ class SweepDisplay:
             self.live.update(self.render())
 
     def render(self) -> Table:
-        columns = [("trial", "left", 6), ("arch", "left", 9), ("optimizer", "left", 8), ("lr", "right", 7),
-                   ("status", "left", 10), ("epoch", "right", 5), (f"best {self.metric}", "right", 10),
-                   ("s/epoch", "right", 4), ("node", "left", 3)]  # fmt: skip
+        columns = [
+            ("trial", "left", 6),
+            ("arch", "left", 9),
+            ("optimizer", "left", 8),
+            ("lr", "right", 7),
+            ("status", "left", 10),
+            ("epoch", "right", 5),
+            (f"best {self.metric}", "right", 10),
+            ("s/epoch", "right", 4),
+            ("node", "left", 3),
+        ]
         # The node only tells something when trials spread over several machines.
         if len({row["node"] for row in self.rows.values()}) <= 1:
             columns.pop()
         rows = []
         for trial_id, row in self.rows.items():
             cfg, status = row["config"], row["status"]
-            rows.append([
-                trial_id, cfg["arch"], cfg["optimizer"], f"{cfg['lr']:g}",
-                f"[{STATUS_STYLE.get(status, '')}]{status}[/]", f"{row['epoch']}/{cfg['epochs']}",
-                "-" if row["best"] is None else f"{row['best']:.4f}",
-                "-" if row["s_epoch"] is None else f"{row['s_epoch']:.3f}", row["node"],
-            ][: len(columns)])  # fmt: skip
-        return fitted_table(self.title, columns, rows, width=console.width,
-                            caption=self.waiting or f"{self._done()}/{self.total} trials done",
-                            caption_justify="left")  # fmt: skip
+            rows.append(
+                [
+                    trial_id,
+                    cfg["arch"],
+                    cfg["optimizer"],
+                    f"{cfg['lr']:g}",
+                    f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
+                    f"{row['epoch']}/{cfg['epochs']}",
+                    "-" if row["best"] is None else f"{row['best']:.4f}",
+                    "-" if row["s_epoch"] is None else f"{row['s_epoch']:.3f}",
+                    row["node"],
+                ][: len(columns)]
+            )
+        return fitted_table(
+            self.title,
+            columns,
+            rows,
+            width=console.width,
+            caption=self.waiting or f"{self._done()}/{self.total} trials done",
+            caption_justify="left",
+        )

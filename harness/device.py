@@ -9,8 +9,8 @@ networks use channels_last on both: cuDNN's and oneDNN's fast convolution kernel
 from __future__ import annotations
 
 import contextlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import ContextManager
 
 import torch
 from torch import nn
@@ -22,7 +22,7 @@ class Placement:
     autocast_dtype: torch.dtype | None  # None: plain float32
     channels_last: bool
 
-    def autocast(self) -> ContextManager:
+    def autocast(self) -> AbstractContextManager:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)

@@ -25,7 +25,7 @@ class DriverLock:
         self.sweep_id = sweep_id
         self._file: IO[str] | None = None
 
-    def acquire(self) -> "DriverLock":
+    def acquire(self) -> DriverLock:
         """Take the lock, or raise the one-line error naming the driver that holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+")
@@ -35,9 +35,10 @@ class DriverLock:
             handle.seek(0)
             holder = _holder(handle.read())
             handle.close()
-            raise HarnessError(f"sweep {self.sweep_id} is running (pid {holder.get('pid', '?')} on host "
-                               f"{holder.get('host', '?')})",
-                               "wait for it, or stop that driver (Ctrl-C) before resuming") from None  # fmt: skip
+            raise HarnessError(
+                f"sweep {self.sweep_id} is running (pid {holder.get('pid', '?')} on host {holder.get('host', '?')})",
+                "wait for it, or stop that driver (Ctrl-C) before resuming",
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
@@ -50,7 +51,7 @@ class DriverLock:
             self._file.close()  # closing drops the flock
             self._file = None
 
-    def __enter__(self) -> "DriverLock":
+    def __enter__(self) -> DriverLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Mapping, TypeVar
+from collections.abc import Mapping
+from typing import TypeVar
 
 T = TypeVar("T")
 

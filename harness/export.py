@@ -71,8 +71,10 @@ def ort_max_opset() -> int:
 def check_opset(opset: int) -> int:
     newest = ort_max_opset()
     if not MIN_OPSET <= opset <= newest:
-        raise HarnessError(f"--opset {opset} is outside what torch's exporter and this onnxruntime share, "
-                           f"{MIN_OPSET}..{newest}", f"pass --opset between {MIN_OPSET} and {newest} (default {OPSET})")  # fmt: skip
+        raise HarnessError(
+            f"--opset {opset} is outside what torch's exporter and this onnxruntime share, {MIN_OPSET}..{newest}",
+            f"pass --opset between {MIN_OPSET} and {newest} (default {OPSET})",
+        )
     return opset
 
 
@@ -80,10 +82,13 @@ def preprocessing(task: DatasetSpec, shape: tuple[int, int, int], pixels: str | 
     """How raw pixels become the model's input; written into the file for other runtimes."""
     mean, std = task.pixel_stats(pixels)
     return {
-        "scale": 1.0 / 255.0, "mean": list(mean), "std": list(std),
-        "resize": list(shape[1:]), "color": "L" if shape[0] == 1 else "RGB",
+        "scale": 1.0 / 255.0,
+        "mean": list(mean),
+        "std": list(std),
+        "resize": list(shape[1:]),
+        "color": "L" if shape[0] == 1 else "RGB",
         "formula": "(pixel * scale - mean) / std, pixels 0..255, layout NCHW",
-    }  # fmt: skip
+    }
 
 
 def model_metadata(*, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics: dict[str, Any]) -> dict[str, str]:
@@ -104,20 +109,29 @@ def model_metadata(*, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics
     }
 
 
-def export_onnx(*, model: torch.nn.Module, example: torch.Tensor, out_path: Path, metadata: dict[str, str],
-                opset: int = OPSET) -> onnx.ModelProto:  # fmt: skip
+def export_onnx(
+    *, model: torch.nn.Module, example: torch.Tensor, out_path: Path, metadata: dict[str, str], opset: int = OPSET
+) -> onnx.ModelProto:
     """Trace with torch's dynamo exporter (chosen explicitly) and a dynamic batch axis."""
     batch = torch.export.Dim("batch", min=1)
     # The exporter prints its progress steps, and notes on opset conversion to stderr.
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             program = torch.onnx.export(
-                model.eval(), (example,), dynamo=True, opset_version=opset, input_names=["input"],
-                output_names=["output"], dynamic_shapes=({0: batch},), verbose=False,
-            )  # fmt: skip
+                model.eval(),
+                (example,),
+                dynamo=True,
+                opset_version=opset,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_shapes=({0: batch},),
+                verbose=False,
+            )
     except Exception as exc:  # the exporter's own error types vary by version
-        raise HarnessError(f"torch's ONNX exporter failed at opset {opset} ({str(exc).strip().splitlines()[0][:160]})",
-                           f"try the default --opset {OPSET}; `harness --debug export ...` shows the traceback") from exc  # fmt: skip
+        raise HarnessError(
+            f"torch's ONNX exporter failed at opset {opset} ({str(exc).strip().splitlines()[0][:160]})",
+            f"try the default --opset {OPSET}; `harness --debug export ...` shows the traceback",
+        ) from exc
     proto = program.model_proto
     proto.ir_version = min(proto.ir_version, ort_max_ir_version())
     onnx.helper.set_model_props(proto, metadata)
@@ -129,10 +143,15 @@ def export_onnx(*, model: torch.nn.Module, example: torch.Tensor, out_path: Path
 
 def record(store: Store, export_id: int, result: Verification) -> None:
     store.set_verification(
-        export_id, status="verified" if result.passed else "failed", provider=result.provider,
-        max_abs_diff=result.max_abs_diff, top1_agreement=result.top1_agreement, torch_metric=result.torch_metric,
-        ort_metric=result.ort_metric, details=asdict(result),
-    )  # fmt: skip
+        export_id,
+        status="verified" if result.passed else "failed",
+        provider=result.provider,
+        max_abs_diff=result.max_abs_diff,
+        top1_agreement=result.top1_agreement,
+        torch_metric=result.torch_metric,
+        ort_metric=result.ort_metric,
+        details=asdict(result),
+    )
 
 
 def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec, dict[str, Any]]:
@@ -155,8 +174,9 @@ def export_path(out: Path, *, task: str, arch: str, trial_id: str) -> Path:
     return out if out.suffix == ".onnx" else out / f"{task}-{arch}-{trial_id}.onnx"
 
 
-def export_trial(store: Store, *, trial_id: str, out: Path, opset: int = OPSET,
-                 quantize: str | None = None) -> list[Verification]:  # fmt: skip
+def export_trial(
+    store: Store, *, trial_id: str, out: Path, opset: int = OPSET, quantize: str | None = None
+) -> list[Verification]:
     """Export a stored trial's best checkpoint, verify it, and record both in the store; with
     `quantize="int8"`, then the INT8 model beside it (`.int8.onnx`), verified under its own gate.
     Returns the verifications, float32 first."""
@@ -170,25 +190,71 @@ def export_trial(store: Store, *, trial_id: str, out: Path, opset: int = OPSET,
     meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)
     head = get_arch(spec.arch).head
-    results = [_verified(store, trial_id, out_path, model=model, head=head, test=data.test, task=spec.task, opset=opset,
-                         ir_version=proto.ir_version)]  # fmt: skip
+    results = [
+        _verified(
+            store,
+            trial_id,
+            out_path,
+            model=model,
+            head=head,
+            test=data.test,
+            task=spec.task,
+            opset=opset,
+            ir_version=proto.ir_version,
+        )
+    ]
     if quantize:
         from harness.quantize import quantize_int8
 
-        int8_path = quantize_int8(out_path, out_path.with_suffix(".int8.onnx"), train_images=data.train.images,
-                                  preprocessing=prep, metadata=meta)  # fmt: skip
-        results.append(_verified(store, trial_id, int8_path, model=model, head=head, test=data.test, task=spec.task,
-                                 opset=opset, ir_version=proto.ir_version, quantize=quantize,
-                                 float_size=os.path.getsize(out_path)))  # fmt: skip
+        int8_path = quantize_int8(
+            out_path,
+            out_path.with_suffix(".int8.onnx"),
+            train_images=data.train.images,
+            preprocessing=prep,
+            metadata=meta,
+        )
+        results.append(
+            _verified(
+                store,
+                trial_id,
+                int8_path,
+                model=model,
+                head=head,
+                test=data.test,
+                task=spec.task,
+                opset=opset,
+                ir_version=proto.ir_version,
+                quantize=quantize,
+                float_size=os.path.getsize(out_path),
+            )
+        )
     return results
 
 
-def _verified(store: Store, trial_id: str, path: Path, *, model: torch.nn.Module, head: str, test: Split, task: str,
-              opset: int, ir_version: int, quantize: str | None = None, float_size: int | None = None) -> Verification:  # fmt: skip
+def _verified(
+    store: Store,
+    trial_id: str,
+    path: Path,
+    *,
+    model: torch.nn.Module,
+    head: str,
+    test: Split,
+    task: str,
+    opset: int,
+    ir_version: int,
+    quantize: str | None = None,
+    float_size: int | None = None,
+) -> Verification:
     # Recorded as "exported" at once: should verification itself crash, the store still says
     # the file exists and was never verified.
-    export_id = store.add_export(trial_id=trial_id, path=str(path), opset=opset, ir_version=ir_version,
-                                 quantize=quantize, sha256=file_sha256(path))  # fmt: skip
+    export_id = store.add_export(
+        trial_id=trial_id,
+        path=str(path),
+        opset=opset,
+        ir_version=ir_version,
+        quantize=quantize,
+        sha256=file_sha256(path),
+    )
     result = verify_onnx(onnx_path=str(path), model=model, head=head, test=test, task=task, float_size=float_size)
     record(store, export_id, result)
     return result
@@ -209,9 +275,11 @@ def _own_export(store: Store, trial_id: str, path: Path) -> None:
     digest, where = file_sha256(path), str(path)
     exports = store.exports(trial_id)
     if not any(x["sha256"] == digest or (x["sha256"] is None and x["path"] == where) for x in exports):
-        raise HarnessError(f"{where!r} is not a file this store exported for trial {trial_id} (its checksum matches "
-                           "none of that trial's exports)",
-                           f"verify the files `harness export --trial {trial_id}` writes")  # fmt: skip
+        raise HarnessError(
+            f"{where!r} is not a file this store exported for trial {trial_id} (its checksum matches "
+            "none of that trial's exports)",
+            f"verify the files `harness export --trial {trial_id}` writes",
+        )
 
 
 def verify_file(store: Store, *, onnx_path: Path, task: str | None = None) -> Verification:
@@ -226,14 +294,26 @@ def verify_file(store: Store, *, onnx_path: Path, task: str | None = None) -> Ve
     model, spec, _ = load_trial(store, trial_id)
     if task and task != spec.task:
         other, own = get_task(task), get_task(spec.task)
-        if other.shape(spec.image_size) != own.shape(spec.image_size) or other.num_outputs(meta["output"]) != own.num_outputs(meta["output"]):
-            raise HarnessError(f"{str(onnx_path)!r} takes {spec.task}'s input and outputs, which {task} does not share",
-                               f"verify it on {spec.task} (the default) or on a task of the same shape")  # fmt: skip
+        if other.shape(spec.image_size) != own.shape(spec.image_size) or other.num_outputs(
+            meta["output"]
+        ) != own.num_outputs(meta["output"]):
+            raise HarnessError(
+                f"{str(onnx_path)!r} takes {spec.task}'s input and outputs, which {task} does not share",
+                f"verify it on {spec.task} (the default) or on a task of the same shape",
+            )
     quantize = meta.get("quantize") or None
     float_path = Path(str(onnx_path).removesuffix(".int8.onnx") + ".onnx")  # where export wrote its float model
     proto = onnx.load(str(onnx_path), load_external_data=False)
-    return _verified(store, trial_id, onnx_path, model=model, head=get_arch(spec.arch).head,
-                     test=_data(spec, task).test, task=task or spec.task,
-                     opset={o.domain: o.version for o in proto.opset_import}.get("", 0),
-                     ir_version=proto.ir_version, quantize=quantize,
-                     float_size=os.path.getsize(float_path) if quantize and float_path.is_file() else None)  # fmt: skip
+    return _verified(
+        store,
+        trial_id,
+        onnx_path,
+        model=model,
+        head=get_arch(spec.arch).head,
+        test=_data(spec, task).test,
+        task=task or spec.task,
+        opset={o.domain: o.version for o in proto.opset_import}.get("", 0),
+        ir_version=proto.ir_version,
+        quantize=quantize,
+        float_size=os.path.getsize(float_path) if quantize and float_path.is_file() else None,
+    )

@@ -42,7 +42,7 @@ def lr(value: float | None) -> str:
 
 
 def plural(n: int, word: str) -> str:
-    """"1 epoch", "2 epochs"."""
+    """ "1 epoch", "2 epochs"."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 

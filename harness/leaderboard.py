@@ -15,11 +15,37 @@ from harness.store import Store
 # Trials that ended like this are never ranked above a trial that trained normally.
 UNRANKABLE = {"diverged", "error"}
 FIELDS = (
-    "rank", "trial_id", "arch", "optimizer", "lr", "batch_size", "epochs_run", "seed", "seeds", "best_metric",
-    "best_metric_std", "test_metric", "test_metric_std", "mean_epoch_time_s", "mean_samples_per_s", "params",
-    "time_to_target_s", "status", "onnx", "onnx_ms", "onnx_speedup", "onnx_speedup_clear", "int8_change", "trial_ids",
-    "variant", "image_size", "train_limit", "planned_epochs", "marks", "trial",
-)  # fmt: skip
+    "rank",
+    "trial_id",
+    "arch",
+    "optimizer",
+    "lr",
+    "batch_size",
+    "epochs_run",
+    "seed",
+    "seeds",
+    "best_metric",
+    "best_metric_std",
+    "test_metric",
+    "test_metric_std",
+    "mean_epoch_time_s",
+    "mean_samples_per_s",
+    "params",
+    "time_to_target_s",
+    "status",
+    "onnx",
+    "onnx_ms",
+    "onnx_speedup",
+    "onnx_speedup_clear",
+    "int8_change",
+    "trial_ids",
+    "variant",
+    "image_size",
+    "train_limit",
+    "planned_epochs",
+    "marks",
+    "trial",
+)
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
 SORTS: dict[str, tuple[str, str | None]] = {
     "metric": ("best_metric", None),
@@ -71,8 +97,11 @@ def published(task: str) -> list[tuple[str, Any]]:
 
 def target(task: str) -> dict[str, Any] | None:
     """The hardest published figure for `task` (the highest), which `time_to_target_s` races to."""
-    refs = [{"report": report, "published": r.published, "score": r.score} for report, r in published(task)
-            if r.published is not None]  # fmt: skip
+    refs = [
+        {"report": report, "published": r.published, "score": r.score}
+        for report, r in published(task)
+        if r.published is not None
+    ]
     return max(refs, key=lambda r: r["published"]) if refs else None
 
 
@@ -90,8 +119,9 @@ def time_to_target(epochs: list[dict[str, Any]], goal: dict[str, Any] | None) ->
     return None
 
 
-def references(task: str, rows: list[dict[str, Any]], epochs: dict[str, list[dict[str, Any]]], *,
-               mode: str = "max") -> list[dict[str, Any]]:  # fmt: skip
+def references(
+    task: str, rows: list[dict[str, Any]], epochs: dict[str, list[dict[str, Any]]], *, mode: str = "max"
+) -> list[dict[str, Any]]:
     """Each published figure of `task` beside "ours": the best trial (by the task's metric) that
     ran the same network on the same data and budget, scored as the report measured. Without
     one, `ours` is None and the closest trial (fewest differences, then best) is given apart,
@@ -101,19 +131,30 @@ def references(task: str, rows: list[dict[str, Any]], epochs: dict[str, list[dic
     sign = -1.0 if mode == "max" else 1.0
     for report, recipe in published(task):
         want = recipe_terms(recipe.spec)
-        scored = sorted(((differences(terms, want), row) for row, terms in trials),
-                        key=lambda d: (len(d[0]), d[1]["arch"] != want["arch"], sign * d[1]["best_metric"], d[1]["id"]))  # fmt: skip
+        scored = sorted(
+            ((differences(terms, want), row) for row, terms in trials),
+            key=lambda d: (len(d[0]), d[1]["arch"] != want["arch"], sign * d[1]["best_metric"], d[1]["id"]),
+        )
         match = scored[0][1] if scored and not scored[0][0] else None
         closest = scored[0] if scored and scored[0][0] else None
         ours = score(match, epochs.get(match["id"], []), recipe.score) if match else None
-        out.append({
-            "report": report, "run": recipe.label, "arch": want["arch"], "measure": recipe.measure,
-            "score": recipe.score, "published": recipe.published, "ours": ours, "trial_id": match and match["id"],
-            "difference": None if ours is None or recipe.published is None else ours - recipe.published,
-            "closest_trial_id": closest and closest[1]["id"], "closest_arch": closest and closest[1]["arch"],
-            "closest": score(closest[1], epochs.get(closest[1]["id"], []), recipe.score) if closest else None,
-            "closest_differs": "; ".join(closest[0]) if closest else None,
-        })  # fmt: skip
+        out.append(
+            {
+                "report": report,
+                "run": recipe.label,
+                "arch": want["arch"],
+                "measure": recipe.measure,
+                "score": recipe.score,
+                "published": recipe.published,
+                "ours": ours,
+                "trial_id": match and match["id"],
+                "difference": None if ours is None or recipe.published is None else ours - recipe.published,
+                "closest_trial_id": closest and closest[1]["id"],
+                "closest_arch": closest and closest[1]["arch"],
+                "closest": score(closest[1], epochs.get(closest[1]["id"], []), recipe.score) if closest else None,
+                "closest_differs": "; ".join(closest[0]) if closest else None,
+            }
+        )
     return out
 
 
@@ -122,7 +163,9 @@ def group_seeds(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]
     over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        config = json.loads(row.get("config_json") or "{}") or {k: row[k] for k in ("arch", "optimizer", "lr", "batch_size", "epochs")}
+        config = json.loads(row.get("config_json") or "{}") or {
+            k: row[k] for k in ("arch", "optimizer", "lr", "batch_size", "epochs")
+        }
         config.pop("seed", None)
         groups.setdefault(json.dumps(config, sort_keys=True), []).append(row)
     out = []
@@ -130,17 +173,26 @@ def group_seeds(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]
         members = rank(members, mode=mode)  # the group's trial_id is its best seed
         good = [m for m in members if usable(m)] or members
         statuses = Counter(m["status"] for m in members)
-        out.append({
-            **good[0], "seed": None, "seeds": len(good), "trial_ids": " ".join(m["id"] for m in members),
-            **{f: _mean([m[f] for m in good]) for f in ("best_metric", "test_metric", "mean_epoch_time_s",
-                                                         "mean_samples_per_s", "epochs_run")},
-            "best_metric_std": _std([m["best_metric"] for m in good]),
-            "test_metric_std": _std([m["test_metric"] for m in good]),
-            # only when every seed got there: a mean over the lucky ones would flatter
-            "time_to_target_s": _mean([m["time_to_target_s"] for m in good], all_or_none=True),
-            "status": next(iter(statuses)) if len(statuses) == 1 else ", ".join(f"{n} {s}" for s, n in statuses.items()),
-            "onnx": max((m["onnx"] for m in members), key=lambda s: ONNX_ORDER.get(s, 0)),
-        })  # fmt: skip
+        out.append(
+            {
+                **good[0],
+                "seed": None,
+                "seeds": len(good),
+                "trial_ids": " ".join(m["id"] for m in members),
+                **{
+                    f: _mean([m[f] for m in good])
+                    for f in ("best_metric", "test_metric", "mean_epoch_time_s", "mean_samples_per_s", "epochs_run")
+                },
+                "best_metric_std": _std([m["best_metric"] for m in good]),
+                "test_metric_std": _std([m["test_metric"] for m in good]),
+                # only when every seed got there: a mean over the lucky ones would flatter
+                "time_to_target_s": _mean([m["time_to_target_s"] for m in good], all_or_none=True),
+                "status": next(iter(statuses))
+                if len(statuses) == 1
+                else ", ".join(f"{n} {s}" for s, n in statuses.items()),
+                "onnx": max((m["onnx"] for m in members), key=lambda s: ONNX_ORDER.get(s, 0)),
+            }
+        )
     return out
 
 
@@ -150,11 +202,12 @@ def _onnx_figures(row: dict[str, Any]) -> dict[str, float | None]:
     latency = (json.loads(row.get("onnx_details") or "{}").get("latency")) or {}
     int8 = json.loads(row.get("int8_details") or "{}")
     return {
-        "onnx_ms": latency.get("onnxruntime_b1_p50_ms"), "onnx_speedup": latency.get("speedup_b1"),
+        "onnx_ms": latency.get("onnxruntime_b1_p50_ms"),
+        "onnx_speedup": latency.get("speedup_b1"),
         # older stores measured no spread: their ratio is shown as it was
         "onnx_speedup_clear": latency.get("speedup_b1_clear", True) if latency else None,
         "int8_change": int8["ort_metric"] - int8["torch_metric"] if int8 else None,
-    }  # fmt: skip
+    }
 
 
 def _mean(values: list[Any], *, all_or_none: bool = False) -> float | None:
@@ -171,12 +224,24 @@ def _run_fields(row: dict[str, Any]) -> dict[str, Any]:
     """What data and budget a trial ran: split, image size, subset, planned epochs, and the marks
     a reader must see ("subset 200", "3 of 10 epochs")."""
     terms = trial_terms(config_of(row), row["epochs_run"])
-    return {"variant": terms["variant"], "image_size": terms["image_size"], "train_limit": terms["train_limit"],
-            "planned_epochs": terms["planned_epochs"], "marks": ", ".join(budget_marks(terms)) or None}  # fmt: skip
+    return {
+        "variant": terms["variant"],
+        "image_size": terms["image_size"],
+        "train_limit": terms["train_limit"],
+        "planned_epochs": terms["planned_epochs"],
+        "marks": ", ".join(budget_marks(terms)) or None,
+    }
 
 
-def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None = None, top: int | None = None,
-                 sort: str = "metric", group: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+def leaderboards(
+    store: Store,
+    *,
+    task: str | None = None,
+    sweep_id: str | None = None,
+    top: int | None = None,
+    sort: str = "metric",
+    group: bool = False,
+) -> list[dict[str, Any]]:
     """One board per task: {"task", "metric", "mode", "sort", "grouped", "target", "rows",
     "references"}; rows reduced to FIELDS (the first `top` only, when given), ranked by `sort`
     (a SORTS name), one per configuration over its seeds when `group`; references: the
@@ -195,15 +260,35 @@ def leaderboards(store: Store, *, task: str | None = None, sweep_id: str | None 
         rows = []
         for row in store.trial_summaries(task=name, sweep_id=sweep_id, metric=spec.metric, mode=spec.mode):
             mine = epochs.get(row["id"], [])
-            rows.append({**row, "seeds": 1, "trial_ids": row["id"], "best_metric_std": None, "test_metric_std": None,
-                         "test_metric": score(row, mine, "test_" + spec.metric.removeprefix("val_")),
-                         "time_to_target_s": time_to_target(mine, goal), **_onnx_figures(row), **_run_fields(row)})  # fmt: skip
+            rows.append(
+                {
+                    **row,
+                    "seeds": 1,
+                    "trial_ids": row["id"],
+                    "best_metric_std": None,
+                    "test_metric_std": None,
+                    "test_metric": score(row, mine, "test_" + spec.metric.removeprefix("val_")),
+                    "time_to_target_s": time_to_target(mine, goal),
+                    **_onnx_figures(row),
+                    **_run_fields(row),
+                }
+            )
         ranked = rank(group_seeds(rows, mode=spec.mode) if group else rows, mode=better or spec.mode, field=field)
-        boards.append({
-            "task": name, "metric": spec.metric, "mode": spec.mode, "sort": sort, "grouped": group, "target": goal,
-            "rows": [{**{f: row.get(f) for f in FIELDS}, "trial": short.get(row["id"], row["id"])} for row in ranked[:top]],
-            "references": references(name, rows, epochs, mode=spec.mode),
-        })  # fmt: skip
+        boards.append(
+            {
+                "task": name,
+                "metric": spec.metric,
+                "mode": spec.mode,
+                "sort": sort,
+                "grouped": group,
+                "target": goal,
+                "rows": [
+                    {**{f: row.get(f) for f in FIELDS}, "trial": short.get(row["id"], row["id"])}
+                    for row in ranked[:top]
+                ],
+                "references": references(name, rows, epochs, mode=spec.mode),
+            }
+        )
     return boards
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.table import Table
 
@@ -27,17 +28,21 @@ def board_fields(board: dict[str, Any]) -> tuple[str, ...]:
     """The columns worth printing: per-seed columns only for a grouped board, `seed` otherwise;
     the run marks only where some row has one."""
     marks = any(row.get("marks") for row in board["rows"])
-    return tuple(f for f in FIELDS if (f != "seed" if board["grouped"] else f not in GROUP_ONLY)
-                 and f not in HIDDEN and (f != "marks" or marks))  # fmt: skip
+    return tuple(
+        f
+        for f in FIELDS
+        if (f != "seed" if board["grouped"] else f not in GROUP_ONLY) and f not in HIDDEN and (f != "marks" or marks)
+    )
 
 
 def _title(board: dict[str, Any]) -> str:
     sort = "" if board["sort"] == "metric" else f", sorted by {board['sort']}"
-    return f"{board['task']}: best {board['metric']} ({board['mode']}){sort}{', mean over seeds' if board['grouped'] else ''}"
+    seeds = ", mean over seeds" if board["grouped"] else ""
+    return f"{board['task']}: best {board['metric']} ({board['mode']}){sort}{seeds}"
 
 
 def _spread(mean: float | None, std: float | None, name: str) -> str:
-    """"72.90% ± 0.91" (the std in the metric's own unit: percentage points for accuracies)."""
+    """ "72.90% ± 0.91" (the std in the metric's own unit: percentage points for accuracies)."""
     if std is None:
         return metric(mean, name)
     return f"{metric(mean, name)} ± {100 * std:.2f}" if name.endswith("acc") else f"{metric(mean, name)} ± {sig3(std)}"
@@ -64,21 +69,36 @@ def _cells(board: dict[str, Any]) -> dict[str, Callable[[dict[str, Any]], str]]:
     """Per field, its cell as a person reads it."""
     name, test = board["metric"], "test_" + board["metric"].removeprefix("val_")
     return {
-        "rank": lambda r: str(r["rank"]), "trial_id": lambda r: r["trial_id"], "arch": lambda r: r["arch"],
-        "optimizer": lambda r: r["optimizer"], "lr": lambda r: lr(r["lr"]), "batch_size": lambda r: count(r["batch_size"]),
+        "rank": lambda r: str(r["rank"]),
+        "trial_id": lambda r: r["trial_id"],
+        "arch": lambda r: r["arch"],
+        "optimizer": lambda r: r["optimizer"],
+        "lr": lambda r: lr(r["lr"]),
+        "batch_size": lambda r: count(r["batch_size"]),
         "epochs_run": lambda r: DASH if r["epochs_run"] is None else f"{r['epochs_run']:g}",
-        "seed": lambda r: str(r["seed"]), "seeds": lambda r: str(r["seeds"]),
-        "best_metric": lambda r: _spread(r["best_metric"], r.get("best_metric_std") if board["grouped"] else None, name),
+        "seed": lambda r: str(r["seed"]),
+        "seeds": lambda r: str(r["seeds"]),
+        "best_metric": lambda r: _spread(
+            r["best_metric"], r.get("best_metric_std") if board["grouped"] else None, name
+        ),
         "best_metric_std": lambda r: DASH if r["best_metric_std"] is None else pp(r["best_metric_std"]).lstrip("+"),
-        "test_metric": lambda r: _spread(r["test_metric"], r.get("test_metric_std") if board["grouped"] else None, test),
+        "test_metric": lambda r: _spread(
+            r["test_metric"], r.get("test_metric_std") if board["grouped"] else None, test
+        ),
         "test_metric_std": lambda r: DASH if r["test_metric_std"] is None else pp(r["test_metric_std"]).lstrip("+"),
         "mean_epoch_time_s": lambda r: sig3(r["mean_epoch_time_s"]),
-        "mean_samples_per_s": lambda r: sig3(r["mean_samples_per_s"]), "params": lambda r: count(r["params"]),
-        "time_to_target_s": lambda r: sig3(r["time_to_target_s"]), "status": lambda r: r["status"],
-        "onnx": lambda r: r["onnx"] or "none", "onnx_ms": lambda r: speedup(r), "onnx_speedup": lambda r: DASH,
-        "int8_change": lambda r: pp(r["int8_change"]), "trial_ids": lambda r: r["trial_ids"],
-        "marks": lambda r: r["marks"] or "", "data": lambda r: _data(board, r),
-    }  # fmt: skip
+        "mean_samples_per_s": lambda r: sig3(r["mean_samples_per_s"]),
+        "params": lambda r: count(r["params"]),
+        "time_to_target_s": lambda r: sig3(r["time_to_target_s"]),
+        "status": lambda r: r["status"],
+        "onnx": lambda r: r["onnx"] or "none",
+        "onnx_ms": lambda r: speedup(r),
+        "onnx_speedup": lambda r: DASH,
+        "int8_change": lambda r: pp(r["int8_change"]),
+        "trial_ids": lambda r: r["trial_ids"],
+        "marks": lambda r: r["marks"] or "",
+        "data": lambda r: _data(board, r),
+    }
 
 
 def board_markdown(board: dict[str, Any]) -> str:
@@ -111,24 +131,40 @@ def _reference_cells(ref: dict[str, Any], *, markup: bool) -> list[str]:
     diff = ref["difference"]
     ours = pct(ref["ours"]) if ref["trial_id"] else "no matching run"
     if ref["closest_trial_id"]:
-        closest = (f"{ref['closest_arch']} {pct(ref['closest'])} ({ref['closest_trial_id']}: {ref['closest_differs']})")
+        closest = f"{ref['closest_arch']} {pct(ref['closest'])} ({ref['closest_trial_id']}: {ref['closest_differs']})"
     else:
         closest = DASH
     style = "dim" if diff is None else "green" if diff >= 0 else "red"
     shown = pp(diff) if diff is not None else DASH
-    return [ref["report"], ref["run"], ref["arch"], ref["measure"], pct(ref["published"]),
-            f"[dim]{ours}[/]" if markup and not ref["trial_id"] else ours,
-            f"[{style}]{shown}[/]" if markup else shown, closest]  # fmt: skip
+    return [
+        ref["report"],
+        ref["run"],
+        ref["arch"],
+        ref["measure"],
+        pct(ref["published"]),
+        f"[dim]{ours}[/]" if markup and not ref["trial_id"] else ours,
+        f"[{style}]{shown}[/]" if markup else shown,
+        closest,
+    ]
 
 
 def render_references(board: dict[str, Any]) -> Table:
     """The reports' published numbers for the board's task beside our best run of the same
     network on the same data and budget; without one, the closest run, labelled as such."""
-    table = Table(title=f"{board['task']}: published (REPORTS.md) vs our runs of the same network, data and epochs",
-                  title_justify="left")  # fmt: skip
-    for header, justify in (("report", "left"), ("run", "left"), ("network", "left"), ("measure", "left"),
-                            ("published", "right"), ("ours", "right"), ("difference", "right"),
-                            ("closest other run (not a reproduction)", "left")):  # fmt: skip
+    table = Table(
+        title=f"{board['task']}: published (REPORTS.md) vs our runs of the same network, data and epochs",
+        title_justify="left",
+    )
+    for header, justify in (
+        ("report", "left"),
+        ("run", "left"),
+        ("network", "left"),
+        ("measure", "left"),
+        ("published", "right"),
+        ("ours", "right"),
+        ("difference", "right"),
+        ("closest other run (not a reproduction)", "left"),
+    ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for ref in board["references"]:
         table.add_row(*_reference_cells(ref, markup=True))
@@ -140,24 +176,40 @@ def render_board(board: dict[str, Any], *, width: int) -> Table:
     test = "test_" + board["metric"].removeprefix("val_")
     cells = _cells(board)
     columns = [  # (field, header, justify, priority): on a narrow terminal the lowest priority goes first
-        ("rank", "#", "right", 9), ("trial_id", "trial", "left", 7), ("arch", "arch", "left", 10),
-        ("optimizer", "optimizer", "left", 8), ("lr", "lr", "right", 8), ("batch_size", "batch", "right", 2),
-        ("epochs_run", "epochs", "right", 3), ("seeds" if grouped else "seed", "seeds" if grouped else "seed", "right", 2),
-        ("data", "data", "left", 6), ("marks", "run", "left", 10),
-        ("best_metric", board["metric"], "right", 10), ("test_metric", test, "right", 9),
-        ("mean_epoch_time_s", "s/epoch", "right", 5), ("mean_samples_per_s", "img/s", "right", 4),
+        ("rank", "#", "right", 9),
+        ("trial_id", "trial", "left", 7),
+        ("arch", "arch", "left", 10),
+        ("optimizer", "optimizer", "left", 8),
+        ("lr", "lr", "right", 8),
+        ("batch_size", "batch", "right", 2),
+        ("epochs_run", "epochs", "right", 3),
+        ("seeds" if grouped else "seed", "seeds" if grouped else "seed", "right", 2),
+        ("data", "data", "left", 6),
+        ("marks", "run", "left", 10),
+        ("best_metric", board["metric"], "right", 10),
+        ("test_metric", test, "right", 9),
+        ("mean_epoch_time_s", "s/epoch", "right", 5),
+        ("mean_samples_per_s", "img/s", "right", 4),
         ("params", "params", "right", 1),
         ("time_to_target_s", f"s to {pct(goal['published'])}" if goal else "s to target", "right", 4),
-        ("status", "status", "left", 6), ("onnx", "onnx", "left", 5), ("onnx_ms", "onnx ms (× torch)", "right", 3),
+        ("status", "status", "left", 6),
+        ("onnx", "onnx", "left", 5),
+        ("onnx_ms", "onnx ms (× torch)", "right", 3),
         ("int8_change", "int8", "right", 2),
-    ]  # fmt: skip
+    ]
     cells["onnx"] = lambda r: f"[{ONNX_STYLE.get(r['onnx'], '')}]{r['onnx'] or 'none'}[/]"
     cells["trial_id"] = lambda r: r.get("trial") or r["trial_id"]  # the short id, where it is unambiguous
     rows = [[cells[c[0]](row) for c in columns] for row in board["rows"]]
     # The column the board is sorted by always stays; "s to target" only where a report set one;
     # "data" and "run" only where some row has something to say.
-    sorted_by = {"metric": "best_metric", "test": "test_metric", "throughput": "mean_samples_per_s",
-                 "epoch-time": "mean_epoch_time_s", "params": "params", "time-to-target": "time_to_target_s"}  # fmt: skip
+    sorted_by = {
+        "metric": "best_metric",
+        "test": "test_metric",
+        "throughput": "mean_samples_per_s",
+        "epoch-time": "mean_epoch_time_s",
+        "params": "params",
+        "time-to-target": "time_to_target_s",
+    }
     keep = []
     for j, column in enumerate(columns):
         if column[0] == sorted_by[board["sort"]]:
@@ -167,4 +219,6 @@ def render_board(board: dict[str, Any], *, width: int) -> Table:
         if column[0] in ("data", "marks") and not any(r[j] for r in rows):
             continue
         keep.append(j)
-    return fitted_table(_title(board), [columns[j][1:] for j in keep], [[r[j] for j in keep] for r in rows], width=width)
+    return fitted_table(
+        _title(board), [columns[j][1:] for j in keep], [[r[j] for j in keep] for r in rows], width=width
+    )

@@ -20,9 +20,13 @@ def recipe_terms(spec: dict[str, Any]) -> dict[str, Any]:
 
     request = get_task(spec["task"]).request(spec.get("variant"), spec.get("image_size"))
     return {
-        "task": spec["task"], "arch": spec["archs"][0], "variant": request.variant, "image_size": request.image_size,
-        "pixels": spec.get("pixels") or "standard", "epochs": spec.get("epochs", 10),
-    }  # fmt: skip
+        "task": spec["task"],
+        "arch": spec["archs"][0],
+        "variant": request.variant,
+        "image_size": request.image_size,
+        "pixels": spec.get("pixels") or "standard",
+        "epochs": spec.get("epochs", 10),
+    }
 
 
 def trial_terms(config: dict[str, Any], epochs_run: int | None) -> dict[str, Any]:
@@ -31,10 +35,15 @@ def trial_terms(config: dict[str, Any], epochs_run: int | None) -> dict[str, Any
 
     request = get_task(config["task"]).request(config.get("variant"), config.get("image_size"))
     return {
-        "task": config["task"], "arch": config["arch"], "variant": request.variant, "image_size": request.image_size,
-        "pixels": config.get("pixels") or "standard", "epochs": epochs_run or 0,
-        "planned_epochs": config.get("epochs"), "train_limit": config.get("train_limit"),
-    }  # fmt: skip
+        "task": config["task"],
+        "arch": config["arch"],
+        "variant": request.variant,
+        "image_size": request.image_size,
+        "pixels": config.get("pixels") or "standard",
+        "epochs": epochs_run or 0,
+        "planned_epochs": config.get("epochs"),
+        "train_limit": config.get("train_limit"),
+    }
 
 
 def config_of(row: dict[str, Any]) -> dict[str, Any]:

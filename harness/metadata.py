@@ -29,8 +29,9 @@ def read_metadata(session: Any, path: str | Path = "the model") -> dict[str, Any
             try:
                 meta[key] = json.loads(meta[key])
             except json.JSONDecodeError:
-                raise HarnessError(f"{str(path)!r}: its metadata {key!r} is not JSON",
-                                   "re-export the model with `harness export`") from None  # fmt: skip
+                raise HarnessError(
+                    f"{str(path)!r}: its metadata {key!r} is not JSON", "re-export the model with `harness export`"
+                ) from None
     return meta
 
 
@@ -39,13 +40,18 @@ def checked_metadata(session: Any, path: str | Path) -> dict[str, Any]:
     meta = read_metadata(session, path)
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
-        raise HarnessError(f"{str(path)!r} has no harness metadata ({', '.join(missing)} missing)",
-                           "use a file written by `harness export`")  # fmt: skip
-    problem = contradiction(meta, inputs=[i.shape for i in session.get_inputs()],
-                            outputs=[o.shape for o in session.get_outputs()])  # fmt: skip
+        raise HarnessError(
+            f"{str(path)!r} has no harness metadata ({', '.join(missing)} missing)",
+            "use a file written by `harness export`",
+        )
+    problem = contradiction(
+        meta, inputs=[i.shape for i in session.get_inputs()], outputs=[o.shape for o in session.get_outputs()]
+    )
     if problem:
-        raise HarnessError(f"{str(path)!r}: its metadata contradicts its graph: {problem}",
-                           "re-export the model with `harness export`; as it is, its answers cannot be trusted")  # fmt: skip
+        raise HarnessError(
+            f"{str(path)!r}: its metadata contradicts its graph: {problem}",
+            "re-export the model with `harness export`; as it is, its answers cannot be trusted",
+        )
     return meta
 
 
@@ -85,8 +91,11 @@ def contradiction(meta: dict[str, Any], *, inputs: list[list[Any]], outputs: lis
 def _preprocessing_problem(prep: Any, *, channels: int) -> str | None:
     if not isinstance(prep, dict) or not {"scale", "mean", "std"} <= set(prep):
         return "preprocessing lacks scale, mean or std"
-    numbers = [prep["scale"], *prep["mean"], *prep["std"]] if isinstance(prep["mean"], list) and isinstance(
-        prep["std"], list) else None  # fmt: skip
+    numbers = (
+        [prep["scale"], *prep["mean"], *prep["std"]]
+        if isinstance(prep["mean"], list) and isinstance(prep["std"], list)
+        else None
+    )
     if numbers is None or len(prep["mean"]) != channels or len(prep["std"]) != channels:
         return f"preprocessing needs one mean and one std per input channel ({channels})"
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
@@ -20,9 +21,7 @@ class OptimizerSpec:
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     "sgd": OptimizerSpec(torch.optim.SGD, {}, "plain SGD, no momentum (as uni2022-catsdogs)"),
     "momentum": OptimizerSpec(torch.optim.SGD, {"momentum": 0.9}, "SGD with momentum 0.9"),
-    "nesterov": OptimizerSpec(
-        torch.optim.SGD, {"momentum": 0.9, "nesterov": True}, "SGD with Nesterov momentum 0.9"
-    ),
+    "nesterov": OptimizerSpec(torch.optim.SGD, {"momentum": 0.9, "nesterov": True}, "SGD with Nesterov momentum 0.9"),
     "adam": OptimizerSpec(torch.optim.Adam, {}, "Adam, betas (0.9, 0.999)"),
     "adamw": OptimizerSpec(torch.optim.AdamW, {"weight_decay": 0.01}, "AdamW, decoupled decay 0.01"),
     "rmsprop": OptimizerSpec(torch.optim.RMSprop, {}, "RMSprop, alpha 0.99"),

@@ -55,7 +55,7 @@ class Outcome:
         return cls._usable(store.sweep_trials(sweep_id))
 
     @classmethod
-    def read(cls, store: Store, sweep_id: str, *, tasks: tuple[str, ...]) -> "Outcome":
+    def read(cls, store: Store, sweep_id: str, *, tasks: tuple[str, ...]) -> Outcome:
         trials = store.sweep_trials(sweep_id)
         counts: dict[str, int] = {}
         for t in trials:
@@ -63,8 +63,14 @@ class Outcome:
             status = STOPPED_EMPTY if t["status"] in USABLE and t["epochs_run"] == 0 else t["status"]
             counts[status] = counts.get(status, 0) + 1
         errors = [(t["id"], t["error"] or "no error report kept") for t in trials if t["status"] == "error"]
-        return cls(sweep_id=sweep_id, status=store.sweep(sweep_id)["status"], tasks=tasks, trials=counts,
-                   usable=cls._usable(trials), first_error=errors[0] if errors else None)  # fmt: skip
+        return cls(
+            sweep_id=sweep_id,
+            status=store.sweep(sweep_id)["status"],
+            tasks=tasks,
+            trials=counts,
+            usable=cls._usable(trials),
+            first_error=errors[0] if errors else None,
+        )
 
     @property
     def total(self) -> int:
@@ -76,7 +82,9 @@ class Outcome:
         bad = {s: n for s, n in self.trials.items() if s not in USABLE}
         if not bad and self.usable == self.total:
             return None
-        line = f"{self.usable} of {plural(self.total, 'trial')} finished: " + ", ".join(f"{n} {s}" for s, n in bad.items())
+        line = f"{self.usable} of {plural(self.total, 'trial')} finished: " + ", ".join(
+            f"{n} {s}" for s, n in bad.items()
+        )
         if self.first_error:
             trial, error = self.first_error
             line += f" (first: {error}; `harness show {trial}` has its traceback)"
@@ -104,14 +112,23 @@ def sweep_rows(store: Store, *, task: str | None = None) -> list[dict[str, Any]]
         best = None
         if len(tasks) == 1:
             spec = get_task(tasks[0])
-            values = [t["best_metric"] for t in store.trial_summaries(sweep_id=sweep["id"], metric=spec.metric,
-                                                                      mode=spec.mode)
-                      if t["best_metric"] is not None and t["status"] not in ("diverged", "error")]  # fmt: skip
+            values = [
+                t["best_metric"]
+                for t in store.trial_summaries(sweep_id=sweep["id"], metric=spec.metric, mode=spec.mode)
+                if t["best_metric"] is not None and t["status"] not in ("diverged", "error")
+            ]
             best = (max if spec.mode == "max" else min)(values) if values else None
-        rows.append({
-            "id": sweep["id"], "task": sweep["task"], "status": sweep["status"], "trials": sweep["trials"],
-            "started": sweep["created_at"], "duration_s": (end - start).total_seconds(),
-            "metric": get_task(tasks[0]).metric, "best_metric": best,
-            "reproduces": json.loads(sweep["spec_json"]).get("reproduce"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": sweep["id"],
+                "task": sweep["task"],
+                "status": sweep["status"],
+                "trials": sweep["trials"],
+                "started": sweep["created_at"],
+                "duration_s": (end - start).total_seconds(),
+                "metric": get_task(tasks[0]).metric,
+                "best_metric": best,
+                "reproduces": json.loads(sweep["spec_json"]).get("reproduce"),
+            }
+        )
     return rows

@@ -76,8 +76,13 @@ def resolved(spec: SweepSpec, results_dir: Path) -> SweepSpec:
     folder and on other nodes, so they get the path and the defaults, not our environment."""
     request = get_task(spec.task).request(spec.variant, spec.image_size)
     storage = absolute_storage(spec.storage) if spec.storage else str(results_dir / "ray")
-    return replace(spec, data_dir=str(resolve_data_root(spec.data_dir)), variant=request.variant,
-                   image_size=request.image_size, storage=storage)  # fmt: skip
+    return replace(
+        spec,
+        data_dir=str(resolve_data_root(spec.data_dir)),
+        variant=request.variant,
+        image_size=request.image_size,
+        storage=storage,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ class Plan:
     not_run: dict[str, str] = field(default_factory=dict)  # recipe label -> what data is missing
 
     @classmethod
-    def of_recipes(cls, report: str, recipes: list[tuple[str, SweepSpec]], not_run: dict[str, str]) -> "Plan":
+    def of_recipes(cls, report: str, recipes: list[tuple[str, SweepSpec]], not_run: dict[str, str]) -> Plan:
         return cls(spec=recipes[0][1], recipes=tuple(recipes), report=report, not_run=dict(not_run))
 
     @property
@@ -110,14 +115,27 @@ class Plan:
     def title(self) -> str:
         return f"reproduce {self.report}" if self.report else self.spec.task
 
-    def resolved(self, results_dir: Path) -> "Plan":
-        return replace(self, spec=resolved(self.spec, results_dir),
-                       recipes=tuple((label, resolved(s, results_dir)) for label, s in self.recipes))  # fmt: skip
+    def resolved(self, results_dir: Path) -> Plan:
+        return replace(
+            self,
+            spec=resolved(self.spec, results_dir),
+            recipes=tuple((label, resolved(s, results_dir)) for label, s in self.recipes),
+        )
 
     def _points(self) -> list[dict[str, Any]]:
-        return [{**trial_values(s), "arch": s.archs[0], "optimizer": s.optimizers[0], "lr": s.lrs[0],
-                 "batch_size": s.batch_sizes[0], "weight_decay": s.weight_decays[0], "seed": s.seeds[0], "recipe": label}
-                for label, s in self.recipes]  # fmt: skip
+        return [
+            {
+                **trial_values(s),
+                "arch": s.archs[0],
+                "optimizer": s.optimizers[0],
+                "lr": s.lrs[0],
+                "batch_size": s.batch_sizes[0],
+                "weight_decay": s.weight_decays[0],
+                "seed": s.seeds[0],
+                "recipe": label,
+            }
+            for label, s in self.recipes
+        ]
 
     def space(self) -> dict[str, Any]:
         """A spec's space; for recipes, a choice over the values that differ between them (Tune's
@@ -136,30 +154,40 @@ class Plan:
             from ray.tune.search import BasicVariantGenerator
 
             space = self.space()
-            points = [{k: v for k, v in p.items() if isinstance(space[k], tune.search.sample.Domain)}
-                      for p in self._points()]  # fmt: skip
+            points = [
+                {k: v for k, v in p.items() if isinstance(space[k], tune.search.sample.Domain)} for p in self._points()
+            ]
             search, schedule = BasicVariantGenerator(points_to_evaluate=points), None
         else:
             search, schedule = search_algorithm(self.spec), scheduler(self.spec)
         return tune.TuneConfig(
-            metric=metric, mode=mode, search_alg=search, scheduler=schedule, num_samples=self.num_trials
-            if self.recipes else self.spec.num_samples, max_concurrent_trials=self.spec.max_concurrent,
+            metric=metric,
+            mode=mode,
+            search_alg=search,
+            scheduler=schedule,
+            num_samples=self.num_trials if self.recipes else self.spec.num_samples,
+            max_concurrent_trials=self.spec.max_concurrent,
             time_budget_s=self.spec.time_budget_s,
             # Reusing trial processes skips a Python start and a torch import per trial:
             # the default sweep takes about 23 s instead of 40 s on 2 cores.
             reuse_actors=True,
-        )  # fmt: skip
+        )
 
     def to_json(self) -> str:
         """What the store keeps of the plan: the spec itself for a sweep (as every release wrote it)."""
         if not self.recipes:
             return self.spec.to_json()
-        return json.dumps({"reproduce": self.report, "not_run": self.not_run,
-                           "recipes": [{"label": label, "spec": asdict(s)} for label, s in self.recipes]},
-                          sort_keys=True)  # fmt: skip
+        return json.dumps(
+            {
+                "reproduce": self.report,
+                "not_run": self.not_run,
+                "recipes": [{"label": label, "spec": asdict(s)} for label, s in self.recipes],
+            },
+            sort_keys=True,
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         data = json.loads(text)
         if "reproduce" not in data:
             return cls(spec=SweepSpec.from_json(text))

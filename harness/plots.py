@@ -17,8 +17,10 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise HarnessError("--png needs matplotlib, which is not installed",
-                           'pip install "harness[plots]" (or pip install matplotlib), or leave out --png') from None  # fmt: skip
+        raise HarnessError(
+            "--png needs matplotlib, which is not installed",
+            'pip install "harness[plots]" (or pip install matplotlib), or leave out --png',
+        ) from None
     matplotlib.use("Agg")  # files only: no display needed (servers, CI)
     import matplotlib.pyplot as plt
 
@@ -33,7 +35,9 @@ def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
     trial, epochs = report["trial"], report["epochs"]
     written = []
     if epochs:
-        kinds = sorted({k.split("_", 1)[1] for k in epochs[0] if k.startswith(("train_", "val_"))}, key=lambda k: k != "loss")
+        kinds = sorted(
+            {k.split("_", 1)[1] for k in epochs[0] if k.startswith(("train_", "val_"))}, key=lambda k: k != "loss"
+        )
         fig, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 3.6), squeeze=False)
         x = [e["epoch"] for e in epochs]
         for ax, kind in zip(axes[0], kinds):
@@ -60,10 +64,16 @@ def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
             for t in range(n) if n <= 12 else ():
                 for p in range(n):
                     if matrix[t][p] == matrix[t][p]:  # not NaN
-                        ax.text(p, t, f"{matrix[t][p]:.2f}", ha="center", va="center",
-                                color="white" if matrix[t][p] > 0.5 else "black", fontsize=8)  # fmt: skip
-        ax.set(xlabel="predicted", ylabel="true",
-               title=f"test split, epoch {report['test']['epoch']}: rows sum to 1")  # fmt: skip
+                        ax.text(
+                            p,
+                            t,
+                            f"{matrix[t][p]:.2f}",
+                            ha="center",
+                            va="center",
+                            color="white" if matrix[t][p] > 0.5 else "black",
+                            fontsize=8,
+                        )
+        ax.set(xlabel="predicted", ylabel="true", title=f"test split, epoch {report['test']['epoch']}: rows sum to 1")
         fig.tight_layout()
         written.append(_save(fig, out_dir / f"{trial['id']}_confusion.png", plt))
     return written

@@ -31,7 +31,9 @@ def open_session(path: str | Path, *, cuda: bool = False, threads: int | None = 
 
     path = Path(path)
     if not path.is_file():
-        raise HarnessError(f"no model file at {str(path)!r}", "pass the path of an .onnx file written by `harness export`")
+        raise HarnessError(
+            f"no model file at {str(path)!r}", "pass the path of an .onnx file written by `harness export`"
+        )
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: the CUDA fallback is reported by us, not by ort's log
@@ -101,16 +103,20 @@ def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) 
     session = open_session(model_path)
     meta = checked_metadata(session, model_path)  # a file whose metadata lies gives no answers at all
     if meta["output"] == "image":
-        raise HarnessError(f"{str(model_path)!r} is an image-to-image model, not a classifier",
-                           "run it with onnxruntime directly: its output is an image in [0, 1]")  # fmt: skip
+        raise HarnessError(
+            f"{str(model_path)!r} is an image-to-image model, not a classifier",
+            "run it with onnxruntime directly: its output is an image in [0, 1]",
+        )
     shape = tuple(meta["input_shape"])
     classes = meta["classes"]
     input_name = session.get_inputs()[0].name
     results: list[Prediction] = []
     paths = collect_images(inputs)
     if not paths:
-        raise HarnessError(f"no image files in {', '.join(map(repr, inputs))}",
-                           f"pass image files or folders holding {', '.join(sorted(IMAGE_SUFFIXES))} files")  # fmt: skip
+        raise HarnessError(
+            f"no image files in {', '.join(map(repr, inputs))}",
+            f"pass image files or folders holding {', '.join(sorted(IMAGE_SUFFIXES))} files",
+        )
     for path in paths:
         try:
             image = load_image(path, shape=shape)

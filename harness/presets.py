@@ -15,7 +15,6 @@ from typing import Any
 from harness.config import SweepSpec
 from harness.errors import lookup
 
-
 # What a report measured -> the harness score that measures the same thing on our side.
 SCORES = {
     "test accuracy": "test_acc",  # the best checkpoint on the test split
@@ -52,54 +51,197 @@ def _recipe(label: str, arch: str, published: float | None, measure: str, notes:
     return Recipe(label, {"archs": (arch,), **spec}, published, measure, notes)
 
 
-UNI_CATS = dict(task="cats_vs_dogs", variant="A", image_size=128, optimizers=("sgd",), lrs=(0.1,), batch_sizes=(128,),
-                epochs=20, augment="uni2022", pixels="unit")  # fmt: skip
-UCHILE = dict(task="cifar10", variant="report", optimizers=("adam",), lrs=(0.001,), batch_sizes=(32,), epochs=20,
-              augment="none", pixels="raw")  # fmt: skip
-ITESM = dict(task="cats_vs_dogs", optimizers=("adam",), lrs=(0.001,), batch_sizes=(32,), epochs=25,
-             augment="itesm2022", pixels="unit")  # fmt: skip
-POKEMON = dict(task="pokemon150", image_size=224, optimizers=("adam",), lrs=(0.001,), batch_sizes=(32,), epochs=20,
-               augment="pokemon")  # fmt: skip
-ITAM_CATS = dict(task="cats_vs_dogs", variant="A", image_size=150, optimizers=("adam",), lrs=(0.001,),
-                 batch_sizes=(40,), epochs=40, augment="none", pixels="unit")  # fmt: skip
+UNI_CATS = dict(
+    task="cats_vs_dogs",
+    variant="A",
+    image_size=128,
+    optimizers=("sgd",),
+    lrs=(0.1,),
+    batch_sizes=(128,),
+    epochs=20,
+    augment="uni2022",
+    pixels="unit",
+)
+UCHILE = dict(
+    task="cifar10",
+    variant="report",
+    optimizers=("adam",),
+    lrs=(0.001,),
+    batch_sizes=(32,),
+    epochs=20,
+    augment="none",
+    pixels="raw",
+)
+ITESM = dict(
+    task="cats_vs_dogs",
+    optimizers=("adam",),
+    lrs=(0.001,),
+    batch_sizes=(32,),
+    epochs=25,
+    augment="itesm2022",
+    pixels="unit",
+)
+POKEMON = dict(
+    task="pokemon150",
+    image_size=224,
+    optimizers=("adam",),
+    lrs=(0.001,),
+    batch_sizes=(32,),
+    epochs=20,
+    augment="pokemon",
+)
+ITAM_CATS = dict(
+    task="cats_vs_dogs",
+    variant="A",
+    image_size=150,
+    optimizers=("adam",),
+    lrs=(0.001,),
+    batch_sizes=(40,),
+    epochs=40,
+    augment="none",
+    pixels="unit",
+)
 ITAM_MNIST = dict(task="mnist_upsample", optimizers=("adam",), lrs=(0.001,), epochs=10, augment="none")
 
 PRESETS: dict[str, Preset] = {
     p.report: p
     for p in (
-        Preset("uni2022-catsdogs", (
-            _recipe("CNN + MLP, epoch 20", "cnn4_bn_mlp", 0.8615, "test accuracy",
-                    "the report applied its random flip and rotation to the test set too", **UNI_CATS),
-        ), baselines=("resnet18",)),
-        Preset("uchile2020-cifar10", (
-            _recipe("Red Grande", "vgg8_bn", 0.729, "test accuracy",
-                    "the report validated with BatchNorm in train mode (net.eval() commented out)", **UCHILE),
-            _recipe("Red Pequena", "vgg4_bn", 0.6923, "test accuracy",
-                    "the report validated with BatchNorm in train mode (net.eval() commented out)", **UCHILE),
-        ), baselines=("resnet9", "resnet18")),
-        Preset("itesm2022-catsdogs", (
-            _recipe("model 1 (64 px, split A)", "keras_cnn2", 0.7745, "test accuracy", variant="A", image_size=64, **ITESM),
-            _recipe("model 2 (split A)", "keras_cnn3_drop", 0.8655, "test accuracy", variant="A", image_size=128, **ITESM),
-            _recipe("model 3 (split B)", "keras_cnn3_drop", 0.8972, "test accuracy", variant="B", image_size=128, **ITESM),
-            _recipe("model 4 (split B)", "keras_cnn4_drop", 0.9178, "test accuracy", variant="B", image_size=128, **ITESM),
-        ), baselines=("resnet18",)),
-        Preset("uni2022-pokemon", (
-            _recipe("CNN", "cnn5_bn", None, "test accuracy", "published qualitatively only: train ~98%, test ~50%", **POKEMON),
-            _recipe("ResNet", "resnet4", 0.5, "test accuracy", "about 50% (read from its curves), the better of the two",
-                    **POKEMON),
-        ), baselines=("resnet18",)),
-        Preset("itam2020-catsdogs-mnist", (
-            _recipe("cats vs dogs, 150 px", "keras_cnn3_drop09", 0.7967, "validation accuracy", **ITAM_CATS),
-            _recipe("upsampling model 1", "upsample_a", 0.8149, "Keras binary accuracy (val_keras_acc)",
+        Preset(
+            "uni2022-catsdogs",
+            (
+                _recipe(
+                    "CNN + MLP, epoch 20",
+                    "cnn4_bn_mlp",
+                    0.8615,
+                    "test accuracy",
+                    "the report applied its random flip and rotation to the test set too",
+                    **UNI_CATS,
+                ),
+            ),
+            baselines=("resnet18",),
+        ),
+        Preset(
+            "uchile2020-cifar10",
+            (
+                _recipe(
+                    "Red Grande",
+                    "vgg8_bn",
+                    0.729,
+                    "test accuracy",
+                    "the report validated with BatchNorm in train mode (net.eval() commented out)",
+                    **UCHILE,
+                ),
+                _recipe(
+                    "Red Pequena",
+                    "vgg4_bn",
+                    0.6923,
+                    "test accuracy",
+                    "the report validated with BatchNorm in train mode (net.eval() commented out)",
+                    **UCHILE,
+                ),
+            ),
+            baselines=("resnet9", "resnet18"),
+        ),
+        Preset(
+            "itesm2022-catsdogs",
+            (
+                _recipe(
+                    "model 1 (64 px, split A)",
+                    "keras_cnn2",
+                    0.7745,
+                    "test accuracy",
+                    variant="A",
+                    image_size=64,
+                    **ITESM,
+                ),
+                _recipe(
+                    "model 2 (split A)",
+                    "keras_cnn3_drop",
+                    0.8655,
+                    "test accuracy",
+                    variant="A",
+                    image_size=128,
+                    **ITESM,
+                ),
+                _recipe(
+                    "model 3 (split B)",
+                    "keras_cnn3_drop",
+                    0.8972,
+                    "test accuracy",
+                    variant="B",
+                    image_size=128,
+                    **ITESM,
+                ),
+                _recipe(
+                    "model 4 (split B)",
+                    "keras_cnn4_drop",
+                    0.9178,
+                    "test accuracy",
+                    variant="B",
+                    image_size=128,
+                    **ITESM,
+                ),
+            ),
+            baselines=("resnet18",),
+        ),
+        Preset(
+            "uni2022-pokemon",
+            (
+                _recipe(
+                    "CNN",
+                    "cnn5_bn",
+                    None,
+                    "test accuracy",
+                    "published qualitatively only: train ~98%, test ~50%",
+                    **POKEMON,
+                ),
+                _recipe(
+                    "ResNet",
+                    "resnet4",
+                    0.5,
+                    "test accuracy",
+                    "about 50% (read from its curves), the better of the two",
+                    **POKEMON,
+                ),
+            ),
+            baselines=("resnet18",),
+        ),
+        Preset(
+            "itam2020-catsdogs-mnist",
+            (
+                _recipe("cats vs dogs, 150 px", "keras_cnn3_drop09", 0.7967, "validation accuracy", **ITAM_CATS),
+                _recipe(
+                    "upsampling model 1",
+                    "upsample_a",
+                    0.8149,
+                    "Keras binary accuracy (val_keras_acc)",
                     "capped near 0.8155 by grey target pixels; the harness ranks by pixel accuracy",
-                    batch_sizes=(32,), **ITAM_MNIST),
-            _recipe("upsampling model 2", "upsample_b", 0.8145, "Keras binary accuracy (val_keras_acc)",
-                    "capped near 0.8155 by grey target pixels", batch_sizes=(30,), **ITAM_MNIST),
-            _recipe("upsampling model 3", "upsample_c", 0.8149, "Keras binary accuracy (val_keras_acc)",
-                    "capped near 0.8155 by grey target pixels", batch_sizes=(15,), **ITAM_MNIST),
-        ), baselines=("resnet18", "espcn")),
+                    batch_sizes=(32,),
+                    **ITAM_MNIST,
+                ),
+                _recipe(
+                    "upsampling model 2",
+                    "upsample_b",
+                    0.8145,
+                    "Keras binary accuracy (val_keras_acc)",
+                    "capped near 0.8155 by grey target pixels",
+                    batch_sizes=(30,),
+                    **ITAM_MNIST,
+                ),
+                _recipe(
+                    "upsampling model 3",
+                    "upsample_c",
+                    0.8149,
+                    "Keras binary accuracy (val_keras_acc)",
+                    "capped near 0.8155 by grey target pixels",
+                    batch_sizes=(15,),
+                    **ITAM_MNIST,
+                ),
+            ),
+            baselines=("resnet18", "espcn"),
+        ),
     )
-}  # fmt: skip
+}
 
 
 def get_preset(report: str) -> Preset:
@@ -128,13 +270,18 @@ def preset_sweeps(report: str, overrides: dict[str, Any]) -> list[SweepSpec]:
         task = get_task(base["task"])
         shape = task.shape(base.get("image_size"))
         archs = [r.spec["archs"][0] for r in recipes]
-        archs += [a for a in preset.baselines if a not in archs and get_arch(a).fits(shape) and get_arch(a).head in task.heads]
+        archs += [
+            a for a in preset.baselines if a not in archs and get_arch(a).fits(shape) and get_arch(a).head in task.heads
+        ]
         lr = base["lrs"][0]
-        spec = SweepSpec(**{
-            **base, "archs": tuple(dict.fromkeys(archs)),
-            "optimizers": tuple(dict.fromkeys([*base["optimizers"], *preset.optimizers])),
-            "lrs": (lr, *(round(lr * f, 6) for f in preset.lr_factors)),
-        })  # fmt: skip
+        spec = SweepSpec(
+            **{
+                **base,
+                "archs": tuple(dict.fromkeys(archs)),
+                "optimizers": tuple(dict.fromkeys([*base["optimizers"], *preset.optimizers])),
+                "lrs": (lr, *(round(lr * f, 6) for f in preset.lr_factors)),
+            }
+        )
         sweeps.append(replace(spec, **_applicable(overrides)))
     return sweeps
 

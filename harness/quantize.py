@@ -35,8 +35,14 @@ class Calibration(CalibrationDataReader):
         return next(self.batches, None)
 
 
-def quantize_int8(float_path: Path, out_path: Path, *, train_images: np.ndarray, preprocessing: dict[str, Any],
-                  metadata: dict[str, str]) -> Path:  # fmt: skip
+def quantize_int8(
+    float_path: Path,
+    out_path: Path,
+    *,
+    train_images: np.ndarray,
+    preprocessing: dict[str, Any],
+    metadata: dict[str, str],
+) -> Path:
     """Write the INT8 model of `float_path` to `out_path`, with the float file's metadata plus
     `quantize: int8` (so `harness verify` applies the INT8 gate)."""
     reader = Calibration(train_images, preprocessing, "input")
@@ -46,8 +52,15 @@ def quantize_int8(float_path: Path, out_path: Path, *, train_images: np.ndarray,
         with tempfile.TemporaryDirectory() as tmp:
             prepared = Path(tmp) / "prepared.onnx"
             quant_pre_process(str(float_path), str(prepared))  # shape inference + graph clean-up, as ort advises
-            quantize_static(str(prepared), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)  # fmt: skip
+            quantize_static(
+                str(prepared),
+                str(out_path),
+                reader,
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+            )
     finally:
         root.level = level
     proto = onnx.load(str(out_path))

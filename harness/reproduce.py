@@ -46,14 +46,17 @@ def plan_reproduction(report: str, overrides: dict[str, Any], *, skip_missing: b
     if missing and (not skip_missing or len(missing) == len(specs)):
         label, why = next(iter(missing.items()))
         hint = "put the files in place (`harness data` says where)"
-        raise HarnessError(f"{report}: data missing for {len(missing)} of {len(specs)} recipes, first {label!r}: {why}",
-                           hint + ("" if len(missing) == len(specs) else ", or pass --skip-missing to run the others"))  # fmt: skip
+        raise HarnessError(
+            f"{report}: data missing for {len(missing)} of {len(specs)} recipes, first {label!r}: {why}",
+            hint + ("" if len(missing) == len(specs) else ", or pass --skip-missing to run the others"),
+        )
     runnable = [(r.label, s) for r, s in specs if r.label not in missing]
     return Plan.of_recipes(report, runnable, not_run=missing)
 
 
-def reproduce(plan: Any, *, results_dir: Path, argv: list[str], verbose: bool = False,
-              live: bool = True) -> tuple[list[dict[str, Any]], Outcome]:  # fmt: skip
+def reproduce(
+    plan: Any, *, results_dir: Path, argv: list[str], verbose: bool = False, live: bool = True
+) -> tuple[list[dict[str, Any]], Outcome]:
     """Run the recipes of a `plan_reproduction` (all at once); one row per recipe of the report."""
     from harness.sweep import run_plan
 
@@ -61,8 +64,9 @@ def reproduce(plan: Any, *, results_dir: Path, argv: list[str], verbose: bool = 
     return finish(plan.report, results_dir=results_dir, outcome=outcome), outcome
 
 
-def resume_reproduction(report: str, sweep_id: str | None, *, results_dir: Path, verbose: bool = False,
-                        live: bool = True) -> tuple[list[dict[str, Any]], Outcome]:  # fmt: skip
+def resume_reproduction(
+    report: str, sweep_id: str | None, *, results_dir: Path, verbose: bool = False, live: bool = True
+) -> tuple[list[dict[str, Any]], Outcome]:
     """Continue the latest (or the named) interrupted reproduction of `report`."""
     from harness.sweep import resume_sweep
 
@@ -88,7 +92,9 @@ def finish(report: str, *, results_dir: Path, outcome: Outcome) -> list[dict[str
                 epochs = store.epochs(trial["id"])
                 row["ours"] = score(trial, epochs, recipe.score)
                 if outcome.status != "interrupted":
-                    row["ours_test"] = export_trial(store, trial_id=trial["id"], out=results_dir / "onnx")[0].torch_metric
+                    row["ours_test"] = export_trial(store, trial_id=trial["id"], out=results_dir / "onnx")[
+                        0
+                    ].torch_metric
             rows.append(row)
     return rows
 
@@ -99,13 +105,24 @@ def _row(report: str, recipe: Recipe, trial: dict[str, Any] | None, not_run: str
     marks = budget_marks(terms, recipe_epochs=want["epochs"]) if terms else []
     status = "not run: data missing" if not_run else trial["status"] if trial else "not started"
     return {
-        "report": report, "recipe": recipe.label, "arch": want["arch"], "task": want["task"],
-        "measure": recipe.measure, "published": recipe.published, "ours": None, "ours_test": None,
-        "epochs": terms["epochs"] if terms else None, "recipe_epochs": want["epochs"], "status": status,
-        "quick_check": ", ".join(marks) or None, "trial_id": trial and trial["id"],
-        "sweep_id": trial and trial["sweep_id"], "notes": recipe.notes,
-        "missing": not_run, "command": f"harness reproduce {report}" if not_run else None,
-    }  # fmt: skip
+        "report": report,
+        "recipe": recipe.label,
+        "arch": want["arch"],
+        "task": want["task"],
+        "measure": recipe.measure,
+        "published": recipe.published,
+        "ours": None,
+        "ours_test": None,
+        "epochs": terms["epochs"] if terms else None,
+        "recipe_epochs": want["epochs"],
+        "status": status,
+        "quick_check": ", ".join(marks) or None,
+        "trial_id": trial and trial["id"],
+        "sweep_id": trial and trial["sweep_id"],
+        "notes": recipe.notes,
+        "missing": not_run,
+        "command": f"harness reproduce {report}" if not_run else None,
+    }
 
 
 def compare(store: Store, report: str) -> list[dict[str, Any]]:
@@ -128,18 +145,31 @@ def compare(store: Store, report: str) -> list[dict[str, Any]]:
         # the same data and budget with any network: what else this data allows
         data = [t for t in ranked if not differences({**terms[t["id"]], "arch": want["arch"]}, want)]
         mine, best = (same[0] if same else None), (data[0] if data else None)
-        closest = None if mine else min(ranked, key=lambda t: (len(diffs[t["id"]]), t["arch"] != want["arch"]),
-                                        default=None)  # fmt: skip
-        rows.append({
-            "report": report, "recipe": recipe.label, "arch": want["arch"], "task": task.name,
-            "measure": recipe.measure, "published": recipe.published,
-            "ours": score(mine, epochs[mine["id"]], recipe.score) if mine else None,
-            "trial_id": mine and mine["id"], "epochs": mine and mine["epochs_run"], "recipe_epochs": want["epochs"],
-            "best_arch": best and best["arch"], "best_trial_id": best and best["id"],
-            "best": score(best, epochs[best["id"]], recipe.score) if best else None,
-            "closest_trial_id": closest and closest["id"], "closest_arch": closest and closest["arch"],
-            "closest": score(closest, epochs[closest["id"]], recipe.score) if closest else None,
-            "closest_differs": "; ".join(diffs[closest["id"]]) if closest else None,
-            "notes": recipe.notes, "status": "stored" if mine else "no matching run", "quick_check": None,
-        })  # fmt: skip
+        closest = (
+            None if mine else min(ranked, key=lambda t: (len(diffs[t["id"]]), t["arch"] != want["arch"]), default=None)
+        )
+        rows.append(
+            {
+                "report": report,
+                "recipe": recipe.label,
+                "arch": want["arch"],
+                "task": task.name,
+                "measure": recipe.measure,
+                "published": recipe.published,
+                "ours": score(mine, epochs[mine["id"]], recipe.score) if mine else None,
+                "trial_id": mine and mine["id"],
+                "epochs": mine and mine["epochs_run"],
+                "recipe_epochs": want["epochs"],
+                "best_arch": best and best["arch"],
+                "best_trial_id": best and best["id"],
+                "best": score(best, epochs[best["id"]], recipe.score) if best else None,
+                "closest_trial_id": closest and closest["id"],
+                "closest_arch": closest and closest["arch"],
+                "closest": score(closest, epochs[closest["id"]], recipe.score) if closest else None,
+                "closest_differs": "; ".join(diffs[closest["id"]]) if closest else None,
+                "notes": recipe.notes,
+                "status": "stored" if mine else "no matching run",
+                "quick_check": None,
+            }
+        )
     return rows

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS trials (
     batch_size INTEGER NOT NULL,
     epochs INTEGER NOT NULL,           -- planned; the epochs table holds those run
     seed INTEGER NOT NULL,
-    status TEXT NOT NULL,              -- running | finished | stopped (ASHA, time budget) | diverged | error | interrupted
+    status TEXT NOT NULL,              -- running | finished | stopped (ASHA, time budget) | diverged | error
+                                       -- | interrupted
     error TEXT,                        -- one line: the exception's type and message
     traceback TEXT,                    -- the whole error report Ray kept (`harness show` prints it)
     params INTEGER,
@@ -82,7 +83,7 @@ CREATE INDEX IF NOT EXISTS trials_by_ray_id ON trials(ray_id);
 MIGRATIONS = {
     1: "ALTER TABLE epochs ADD COLUMN extra_json TEXT;",
     2: "ALTER TABLE trials ADD COLUMN config_json TEXT; ALTER TABLE trials ADD COLUMN best_epoch INTEGER;"
-       " ALTER TABLE trials ADD COLUMN test_json TEXT;",
+    " ALTER TABLE trials ADD COLUMN test_json TEXT;",
     3: "ALTER TABLE exports ADD COLUMN quantize TEXT;",
     # Trial ids qualified by their sweep (Ray's short ids repeat across sweeps), the whole error
     # report of a failed trial, the checksum of each exported file.
@@ -104,8 +105,10 @@ def _header(path: Path) -> tuple[int, int] | None:
     if not head:
         return None
     if len(head) < 100 or not head.startswith(HEADER):
-        raise HarnessError(f"{str(path)!r} is not a harness results store (not an SQLite database)",
-                           "move it away or pass --results DIR for another folder")  # fmt: skip
+        raise HarnessError(
+            f"{str(path)!r} is not a harness results store (not an SQLite database)",
+            "move it away or pass --results DIR for another folder",
+        )
     return int.from_bytes(head[60:64], "big"), int.from_bytes(head[68:72], "big")
 
 
@@ -115,18 +118,24 @@ def identify(path: Path, *, writer: bool) -> int:
     header = _header(path) if path.exists() else None
     if header is None:
         if path.exists() and not writer:
-            raise HarnessError(f"{str(path)!r} is empty, not a harness results store",
-                               "run `harness sweep` to write one, or pass --results DIR where one was written")  # fmt: skip
+            raise HarnessError(
+                f"{str(path)!r} is empty, not a harness results store",
+                "run `harness sweep` to write one, or pass --results DIR where one was written",
+            )
         return 0
     version, app = header
     if app == APPLICATION_ID or (app == 0 and 1 <= version and _has_harness_tables(path)):
         if version > SCHEMA_VERSION:
-            raise HarnessError(f"results store {str(path)!r} has schema {version}, newer than this harness "
-                               f"({SCHEMA_VERSION})", "upgrade harness or pass --results DIR for another store")  # fmt: skip
+            raise HarnessError(
+                f"results store {str(path)!r} has schema {version}, newer than this harness ({SCHEMA_VERSION})",
+                "upgrade harness or pass --results DIR for another store",
+            )
         return version
-    raise HarnessError(f"{str(path)!r} is an SQLite database of another program (application id {app}, "
-                       f"version {version}), not a harness results store",
-                       "leave it alone: pass --results DIR for a folder of harness results")  # fmt: skip
+    raise HarnessError(
+        f"{str(path)!r} is an SQLite database of another program (application id {app}, "
+        f"version {version}), not a harness results store",
+        "leave it alone: pass --results DIR for a folder of harness results",
+    )
 
 
 def _has_harness_tables(path: Path) -> bool:

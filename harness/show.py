@@ -34,13 +34,33 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
     trial = store.trial(trial_id)
     sweep = store.sweep(trial["sweep_id"])
     task = get_task(trial["task"])
-    epochs = [{**{k: e[k] for k in ("epoch", *EPOCH_COLUMNS)}, **json.loads(e["extra_json"] or "{}")}
-              for e in store.epochs(trial_id)]  # fmt: skip
+    epochs = [
+        {**{k: e[k] for k in ("epoch", *EPOCH_COLUMNS)}, **json.loads(e["extra_json"] or "{}")}
+        for e in store.epochs(trial_id)
+    ]
     test = json.loads(trial["test_json"] or "{}")
     counts = test.pop("confusion", None)
     return {
-        "trial": {k: trial[k] for k in ("id", "sweep_id", "task", "arch", "optimizer", "lr", "batch_size", "epochs",
-                                        "seed", "status", "error", "params", "node", "best_epoch", "checkpoint_path")},
+        "trial": {
+            k: trial[k]
+            for k in (
+                "id",
+                "sweep_id",
+                "task",
+                "arch",
+                "optimizer",
+                "lr",
+                "batch_size",
+                "epochs",
+                "seed",
+                "status",
+                "error",
+                "params",
+                "node",
+                "best_epoch",
+                "checkpoint_path",
+            )
+        },
         "traceback": trial.get("traceback"),  # the whole error report of a failed trial
         "config": json.loads(trial["config_json"] or "{}"),
         "environment": json.loads(sweep["environment_json"]),
@@ -50,10 +70,14 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
         "classes": list(task.classes),
         "confusion": counts,  # counts: row = true class, column = predicted
         "confusion_normalised": normalise_rows(counts) if counts else None,
-        "exports": [{**{k: x[k] for k in ("path", "status", "quantize", "opset", "provider", "torch_metric", "ort_metric")},
-                     "latency": json.loads(x["details_json"] or "{}").get("latency")}
-                    for x in store.exports(trial_id)],
-    }  # fmt: skip
+        "exports": [
+            {
+                **{k: x[k] for k in ("path", "status", "quantize", "opset", "provider", "torch_metric", "ort_metric")},
+                "latency": json.loads(x["details_json"] or "{}").get("latency"),
+            }
+            for x in store.exports(trial_id)
+        ],
+    }
 
 
 def sparkline(values: list[float | None], width: int = 40) -> str:
@@ -72,8 +96,15 @@ def _kv_table(title: str, items: dict[str, Any]) -> Table:
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in items.items():
-        text = (json.dumps(value) if isinstance(value, (dict, list)) else _num(value) if isinstance(value, float)
-                else "-" if value is None else str(value))  # fmt: skip
+        text = (
+            json.dumps(value)
+            if isinstance(value, (dict, list))
+            else _num(value)
+            if isinstance(value, float)
+            else "-"
+            if value is None
+            else str(value)
+        )
         table.add_row(key, text)
     return table
 
@@ -90,22 +121,32 @@ def render_epochs(report: dict[str, Any]) -> Table:
         table.add_column(header, justify="right")
     for e in report["epochs"]:
         star = " ★" if e["epoch"] == report["trial"]["best_epoch"] else ""
-        table.add_row(f"{e['epoch']}{star}", *[_num(e.get(k), ".4f") for k in keys], _num(e["epoch_time_s"], ".3f"),
-                      _num(e["samples_per_s"], ",.0f"))  # fmt: skip
+        table.add_row(
+            f"{e['epoch']}{star}",
+            *[_num(e.get(k), ".4f") for k in keys],
+            _num(e["epoch_time_s"], ".3f"),
+            _num(e["samples_per_s"], ",.0f"),
+        )
     return table
 
 
 def render_curves(report: dict[str, Any]) -> Table:
     table = Table(title="learning curves", title_justify="left")
-    for header, justify in (("series", "left"), ("first", "right"), ("curve", "left"), ("last", "right"),
-                            ("best", "right")):  # fmt: skip
+    for header, justify in (
+        ("series", "left"),
+        ("first", "right"),
+        ("curve", "left"),
+        ("last", "right"),
+        ("best", "right"),
+    ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for key in _series(report):
         values = [e.get(key) for e in report["epochs"]]
         known = [v for v in values if v is not None]
         best = (min if "loss" in key else max)(known) if known else None
-        table.add_row(key, _num(values[0], ".4f"), f"[cyan]{sparkline(values)}[/]", _num(values[-1], ".4f"),
-                      _num(best, ".4f"))  # fmt: skip
+        table.add_row(
+            key, _num(values[0], ".4f"), f"[cyan]{sparkline(values)}[/]", _num(values[-1], ".4f"), _num(best, ".4f")
+        )
     return table
 
 
@@ -114,22 +155,30 @@ def render_confusion(report: dict[str, Any]) -> Table:
     matrix, classes = report["confusion_normalised"], report["classes"]
     epoch = report["test"]["epoch"]
     if len(classes) > FULL_MATRIX_CLASSES:  # e.g. 150 Pokemon: the ten largest confusions
-        pairs = sorted(((v, t, p) for t, row in enumerate(matrix) for p, v in enumerate(row) if t != p and v),
-                       reverse=True)[:10]  # fmt: skip
-        table = Table(title=f"largest confusions, test split, epoch {epoch} ({len(classes)} classes: the whole "
-                            "matrix is in --format json and --png)", title_justify="left")  # fmt: skip
+        pairs = sorted(
+            ((v, t, p) for t, row in enumerate(matrix) for p, v in enumerate(row) if t != p and v), reverse=True
+        )[:10]
+        table = Table(
+            title=f"largest confusions, test split, epoch {epoch} ({len(classes)} classes: the whole "
+            "matrix is in --format json and --png)",
+            title_justify="left",
+        )
         for header in ("true", "predicted as", "share of the class"):
             table.add_column(header)
         for v, t, p in pairs:
             table.add_row(classes[t], classes[p], f"{v:.2f}")
         return table
-    table = Table(title=f"confusion matrix, test split, epoch {epoch} (rows: true class, sum to 1)", title_justify="left")
+    table = Table(
+        title=f"confusion matrix, test split, epoch {epoch} (rows: true class, sum to 1)", title_justify="left"
+    )
     table.add_column("true \\ predicted", style="bold")
     for name in classes:
         table.add_column(name[:8], justify="right")
     for t, row in enumerate(matrix):
-        cells = ["-" if v is None else f"[{'bold green' if t == p else 'red' if v >= 0.05 else 'dim'}]{v:.2f}[/]"
-                 for p, v in enumerate(row)]  # fmt: skip
+        cells = [
+            "-" if v is None else f"[{'bold green' if t == p else 'red' if v >= 0.05 else 'dim'}]{v:.2f}[/]"
+            for p, v in enumerate(row)
+        ]
         table.add_row(classes[t], *cells)
     return table
 
@@ -137,10 +186,12 @@ def render_confusion(report: dict[str, Any]) -> Table:
 def render_report(report: dict[str, Any]) -> Group:
     t = report["trial"]
     parts: list[Any] = [
-        _kv_table(f"trial {t['id']}: {t['arch']} on {t['task']} ({t['status']})", {**t, **{
-            k: v for k, v in report["config"].items() if k not in t}}),
+        _kv_table(
+            f"trial {t['id']}: {t['arch']} on {t['task']} ({t['status']})",
+            {**t, **{k: v for k, v in report["config"].items() if k not in t}},
+        ),
         _kv_table(f"environment of sweep {t['sweep_id']}", report["environment"]),
-    ]  # fmt: skip
+    ]
     if report["epochs"]:
         parts += [render_epochs(report), render_curves(report)]
     if report["test"]:
@@ -151,19 +202,31 @@ def render_report(report: dict[str, Any]) -> Group:
     if report["exports"]:
         parts.append(render_exports(report["exports"]))
     if report.get("traceback"):
-        parts.append(Panel(Text(report["traceback"].strip()), title=f"error report of trial {t['id']}",
-                           title_align="left", border_style="red"))  # fmt: skip
+        parts.append(
+            Panel(
+                Text(report["traceback"].strip()),
+                title=f"error report of trial {t['id']}",
+                title_align="left",
+                border_style="red",
+            )
+        )
     return Group(*parts)
 
 
 def render_exports(exports: list[dict[str, Any]]) -> Table:
     table = Table(title="ONNX exports of this trial", title_justify="left")
-    for header, justify in (("file", "left"), ("kind", "left"), ("opset", "right"), ("status", "left"),
-                            ("metric torch / onnxruntime", "right"), ("batch 1 p50, onnxruntime / torch", "right")):  # fmt: skip
+    for header, justify in (
+        ("file", "left"),
+        ("kind", "left"),
+        ("opset", "right"),
+        ("status", "left"),
+        ("metric torch / onnxruntime", "right"),
+        ("batch 1 p50, onnxruntime / torch", "right"),
+    ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for x in exports:
         lat = x["latency"] or {}
-        speed = (f"{sig3(lat['onnxruntime_b1_p50_ms'])} / {sig3(lat['torch_b1_p50_ms'])} ms" if lat else "-")
+        speed = f"{sig3(lat['onnxruntime_b1_p50_ms'])} / {sig3(lat['torch_b1_p50_ms'])} ms" if lat else "-"
         metrics = "-" if x["torch_metric"] is None else f"{x['torch_metric']:.4f} / {x['ort_metric']:.4f}"
         table.add_row(x["path"], x["quantize"] or "float32", str(x["opset"]), x["status"], metrics, speed)
     return table

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Iterator
 
 TERMINATED = threading.Event()  # set once SIGTERM arrived: the exit code says so
 

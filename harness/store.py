@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.paths import absolute, writable_dir
@@ -21,9 +22,20 @@ from harness.schema import SCHEMA_VERSION, identify, upgrade
 __all__ = ["DB_NAME", "EPOCH_COLUMNS", "SCHEMA_VERSION", "Store", "prepare_results_dir", "resolve_results_dir"]
 
 DB_NAME = "harness.db"
+# A trial's latest export of one kind (float32: quantize IS NULL, INT8: quantize = 'int8').
+LATEST_EXPORT = (
+    "SELECT x.{column} FROM exports x WHERE x.trial_id = t.id AND x.quantize {kind} ORDER BY x.id DESC LIMIT 1"
+)
+INT8 = "= 'int8'"
 EPOCH_COLUMNS = (
-    "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "eval_time_s", "samples_per_s",
-)  # fmt: skip
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "epoch_time_s",
+    "eval_time_s",
+    "samples_per_s",
+)
 
 
 def now() -> str:
@@ -42,8 +54,9 @@ def trial_key(sweep_id: str, ray_id: str) -> str:
 
 def prepare_results_dir(results_dir: Path) -> Path:
     """Create the folder and prove it is writable, before any sweep starts."""
-    return writable_dir(results_dir, what="results folder",
-                        hint="pass --results DIR (or set HARNESS_RESULTS) to a writable folder")  # fmt: skip
+    return writable_dir(
+        results_dir, what="results folder", hint="pass --results DIR (or set HARNESS_RESULTS) to a writable folder"
+    )
 
 
 class Store:
@@ -66,12 +79,14 @@ class Store:
                     self.conn.execute("ROLLBACK")
         except sqlite3.OperationalError as exc:
             self.conn.close()
-            raise HarnessError(f"results store {str(path)!r} cannot be written ({exc})",
-                               "make it writable, or pass --results DIR for another folder") from None  # fmt: skip
+            raise HarnessError(
+                f"results store {str(path)!r} cannot be written ({exc})",
+                "make it writable, or pass --results DIR for another folder",
+            ) from None
         self.conn.execute("PRAGMA foreign_keys=ON")
 
     @classmethod
-    def create(cls, results_dir: Path) -> "Store":
+    def create(cls, results_dir: Path) -> Store:
         """Open for writing, creating the folder and the file when needed."""
         return cls(prepare_results_dir(results_dir) / DB_NAME, writer=True)
 
@@ -82,7 +97,7 @@ class Store:
             cls(results_dir / DB_NAME, writer=True).close()
 
     @classmethod
-    def existing(cls, results_dir: Path, *, writer: bool = False) -> "Store":
+    def existing(cls, results_dir: Path, *, writer: bool = False) -> Store:
         """Open a store that must already exist (reading commands never create one); `writer`
         for commands that add to it (export, verify)."""
         path = results_dir / DB_NAME
@@ -96,7 +111,7 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -104,8 +119,9 @@ class Store:
 
     # -- writes: the driver only, one transaction each ---------------------------------
 
-    def create_sweep(self, *, sweep_id: str, task: str, seed: int, command: str, spec_json: str,
-                     environment: dict[str, Any]) -> None:  # fmt: skip
+    def create_sweep(
+        self, *, sweep_id: str, task: str, seed: int, command: str, spec_json: str, environment: dict[str, Any]
+    ) -> None:
         with self.conn:
             self.conn.execute(
                 "INSERT INTO sweeps (id, task, status, created_at, seed, command, spec_json, environment_json)"
@@ -115,8 +131,11 @@ class Store:
 
     def sweep(self, sweep_id: str | None = None) -> dict[str, Any]:
         """A sweep by id, or the latest one."""
-        rows = (self._rows("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)) if sweep_id
-                else self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC LIMIT 1"))  # fmt: skip
+        rows = (
+            self._rows("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))
+            if sweep_id
+            else self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC LIMIT 1")
+        )
         if not rows:
             which = f"no sweep {sweep_id!r}" if sweep_id else "no sweep"
             raise HarnessError(f"{which} in {str(self.path)!r}", "`harness sweeps` lists the stored sweeps")
@@ -135,7 +154,9 @@ class Store:
         for row in self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC"):
             if json.loads(row["spec_json"]).get("reproduce") == report:
                 return row
-        raise HarnessError(f"no reproduction of {report} in {str(self.path)!r}", f"run `harness reproduce {report}` first")
+        raise HarnessError(
+            f"no reproduction of {report} in {str(self.path)!r}", f"run `harness reproduce {report}` first"
+        )
 
     def sweep_trials(self, sweep_id: str) -> list[dict[str, Any]]:
         """The sweep's trials in the order they ended: id, status, error and epochs run."""
@@ -157,9 +178,7 @@ class Store:
 
     def finish_sweep(self, sweep_id: str, status: str) -> None:
         with self.conn:
-            self.conn.execute(
-                "UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?", (status, now(), sweep_id)
-            )
+            self.conn.execute("UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?", (status, now(), sweep_id))
 
     def start_trial(self, *, trial_id: str, sweep_id: str, config: dict[str, Any]) -> str:
         """Record a trial by Ray's id (`trial_id`); returns the store's id for it, qualified by
@@ -170,18 +189,32 @@ class Store:
                 "INSERT INTO trials (id, ray_id, sweep_id, task, arch, optimizer, lr, batch_size, epochs, seed,"
                 " status, started_at, config_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET status = 'running', ended_at = NULL",
-                (qualified, trial_id, sweep_id, config["task"], config["arch"], config["optimizer"], config["lr"],
-                 config["batch_size"], config["epochs"], config["seed"], now(),
-                 json.dumps(config, sort_keys=True, default=str)),
-            )  # fmt: skip
+                (
+                    qualified,
+                    trial_id,
+                    sweep_id,
+                    config["task"],
+                    config["arch"],
+                    config["optimizer"],
+                    config["lr"],
+                    config["batch_size"],
+                    config["epochs"],
+                    config["seed"],
+                    now(),
+                    json.dumps(config, sort_keys=True, default=str),
+                ),
+            )
         return qualified
 
     def record_epoch(self, *, trial_id: str, result: dict[str, Any], node: str | None = None) -> None:
         """One epoch's metrics; a re-reported epoch (after a restore) replaces the old row."""
         values = [result.get(c) for c in EPOCH_COLUMNS]
         # Task-specific scores (val_psnr, ...): every train_/val_ number without a column of its own.
-        extra = {k: v for k, v in sorted(result.items())
-                 if k.startswith(("train_", "val_")) and k not in EPOCH_COLUMNS and isinstance(v, (int, float))}  # fmt: skip
+        extra = {
+            k: v
+            for k, v in sorted(result.items())
+            if k.startswith(("train_", "val_")) and k not in EPOCH_COLUMNS and isinstance(v, (int, float))
+        }
         with self.conn:
             self.conn.execute(
                 f"INSERT INTO epochs (trial_id, epoch, {', '.join(EPOCH_COLUMNS)}, extra_json, recorded_at)"
@@ -197,8 +230,11 @@ class Store:
                 (result.get("params"), node, bool(result.get("diverged")), trial_id),
             )
             # The best checkpoint's epoch (every report), its test-split scores (the last epoch's).
-            self.conn.execute("UPDATE trials SET best_epoch = COALESCE(?, best_epoch), test_json = COALESCE(?, test_json)"
-                              " WHERE id = ?", (result.get("best_epoch") or None, result.get("test_json"), trial_id))  # fmt: skip
+            self.conn.execute(
+                "UPDATE trials SET best_epoch = COALESCE(?, best_epoch), test_json = COALESCE(?, test_json)"
+                " WHERE id = ?",
+                (result.get("best_epoch") or None, result.get("test_json"), trial_id),
+            )
 
     def set_checkpoint(self, trial_id: str, path: str) -> None:
         with self.conn:
@@ -222,8 +258,16 @@ class Store:
                 (status, now(), sweep_id),
             )
 
-    def add_export(self, *, trial_id: str, path: str, opset: int, ir_version: int, quantize: str | None = None,
-                   sha256: str | None = None) -> int:  # fmt: skip
+    def add_export(
+        self,
+        *,
+        trial_id: str,
+        path: str,
+        opset: int,
+        ir_version: int,
+        quantize: str | None = None,
+        sha256: str | None = None,
+    ) -> int:
         """A written ONNX file, not yet verified (status "exported"); returns its row id."""
         with self.conn:
             cursor = self.conn.execute(
@@ -233,17 +277,34 @@ class Store:
             )
         return int(cursor.lastrowid or 0)
 
-    def set_verification(self, export_id: int, *, status: str, provider: str, max_abs_diff: float,
-                         top1_agreement: float, torch_metric: float, ort_metric: float,
-                         details: dict[str, Any]) -> None:  # fmt: skip
+    def set_verification(
+        self,
+        export_id: int,
+        *,
+        status: str,
+        provider: str,
+        max_abs_diff: float,
+        top1_agreement: float,
+        torch_metric: float,
+        ort_metric: float,
+        details: dict[str, Any],
+    ) -> None:
         """The verification of an exported file: "verified" or "failed", with its numbers."""
         with self.conn:
             self.conn.execute(
                 "UPDATE exports SET status = ?, provider = ?, max_abs_diff = ?, top1_agreement = ?,"
                 " torch_metric = ?, ort_metric = ?, details_json = ? WHERE id = ?",
-                (status, provider, max_abs_diff, top1_agreement, torch_metric, ort_metric,
-                 json.dumps(details, sort_keys=True), export_id),
-            )  # fmt: skip
+                (
+                    status,
+                    provider,
+                    max_abs_diff,
+                    top1_agreement,
+                    torch_metric,
+                    ort_metric,
+                    json.dumps(details, sort_keys=True),
+                    export_id,
+                ),
+            )
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -253,12 +314,18 @@ class Store:
     def trial(self, trial_id: str) -> dict[str, Any]:
         """A trial by its id, or by Ray's short id where that names one trial only."""
         rows = self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,)) or self._rows(
-            "SELECT * FROM trials WHERE ray_id = ? ORDER BY id", (trial_id,))  # fmt: skip
+            "SELECT * FROM trials WHERE ray_id = ? ORDER BY id", (trial_id,)
+        )
         if not rows:
-            raise HarnessError(f"no trial {trial_id!r} in {str(self.path)!r}", "see `harness leaderboard` for trial ids")
+            raise HarnessError(
+                f"no trial {trial_id!r} in {str(self.path)!r}", "see `harness leaderboard` for trial ids"
+            )
         if len(rows) > 1:
-            raise HarnessError(f"trial id {trial_id!r} names {len(rows)} trials of different sweeps "
-                               f"({', '.join(r['id'] for r in rows[:3])})", "pass the full id")  # fmt: skip
+            raise HarnessError(
+                f"trial id {trial_id!r} names {len(rows)} trials of different sweeps "
+                f"({', '.join(r['id'] for r in rows[:3])})",
+                "pass the full id",
+            )
         return rows[0]
 
     def short_ids(self) -> dict[str, str]:
@@ -275,15 +342,18 @@ class Store:
     def epochs_by_trial(self, *, task: str, sweep_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
         """Every epoch of the task's trials (of one sweep, when given), per trial, in order: one query."""
         sql = "SELECT e.* FROM epochs e JOIN trials t ON t.id = e.trial_id WHERE t.task = ?"
-        rows = self._rows(sql + (" AND t.sweep_id = ?" if sweep_id else "") + " ORDER BY e.trial_id, e.epoch",
-                          (task, sweep_id) if sweep_id else (task,))  # fmt: skip
+        rows = self._rows(
+            sql + (" AND t.sweep_id = ?" if sweep_id else "") + " ORDER BY e.trial_id, e.epoch",
+            (task, sweep_id) if sweep_id else (task,),
+        )
         out: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             out.setdefault(row["trial_id"], []).append(row)
         return out
 
-    def trial_summaries(self, *, task: str | None = None, sweep_id: str | None = None, metric: str = "val_acc",
-                        mode: str = "max") -> Iterator[dict[str, Any]]:  # fmt: skip
+    def trial_summaries(
+        self, *, task: str | None = None, sweep_id: str | None = None, metric: str = "val_acc", mode: str = "max"
+    ) -> Iterator[dict[str, Any]]:
         """Per trial: config, status, best metric and its epoch, means of time and throughput,
         and the status of its latest export."""
         if metric not in EPOCH_COLUMNS:
@@ -296,11 +366,9 @@ class Store:
             f"SELECT t.*, COUNT(e.epoch) AS epochs_run, {best}(e.{metric}) AS best_metric,"
             " AVG(e.epoch_time_s) AS mean_epoch_time_s, AVG(e.samples_per_s) AS mean_samples_per_s,"
             # the latest float32 export's status and figures, and the latest INT8 one's
-            " (SELECT x.status FROM exports x WHERE x.trial_id = t.id AND x.quantize IS NULL ORDER BY x.id DESC LIMIT 1) AS onnx,"
-            " (SELECT x.details_json FROM exports x WHERE x.trial_id = t.id AND x.quantize IS NULL ORDER BY x.id DESC LIMIT 1)"
-            " AS onnx_details,"
-            " (SELECT x.details_json FROM exports x WHERE x.trial_id = t.id AND x.quantize = 'int8' ORDER BY x.id DESC LIMIT 1)"
-            " AS int8_details"
+            f" ({LATEST_EXPORT.format(column='status', kind='IS NULL')}) AS onnx,"
+            f" ({LATEST_EXPORT.format(column='details_json', kind='IS NULL')}) AS onnx_details,"
+            f" ({LATEST_EXPORT.format(column='details_json', kind=INT8)}) AS int8_details"
             f" FROM trials t LEFT JOIN epochs e ON e.trial_id = t.id {'WHERE ' + where if where else ''}"
             " GROUP BY t.id",
             params,
@@ -308,10 +376,15 @@ class Store:
 
     def tasks(self, sweep_id: str | None = None) -> list[str]:
         if sweep_id:
-            return [r["task"] for r in self._rows("SELECT DISTINCT task FROM trials WHERE sweep_id = ? ORDER BY task", (sweep_id,))]
+            return [
+                r["task"]
+                for r in self._rows("SELECT DISTINCT task FROM trials WHERE sweep_id = ? ORDER BY task", (sweep_id,))
+            ]
         return [r["task"] for r in self._rows("SELECT DISTINCT task FROM trials ORDER BY task")]
 
     def counts(self) -> dict[str, int]:
         """Row counts per table: tests use them to prove that a refused command wrote nothing."""
-        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("sweeps", "trials", "epochs", "exports")}  # fmt: skip
+        return {
+            t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("sweeps", "trials", "epochs", "exports")
+        }

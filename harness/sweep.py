@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ray
 from ray import tune
@@ -29,6 +30,7 @@ from harness.plan import Plan, trial_resources
 from harness.signals import passed_to_tune
 from harness.store import Store, trial_key
 from harness.trial import run_trial
+
 
 def new_sweep_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -62,7 +64,9 @@ class StoreCallback(tune.Callback):
         self.display.trial_started(trial.trial_id, trial.config)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        self.store.record_epoch(trial_id=self._id(trial), result=result, node=result.get("node") or result.get("node_ip"))
+        self.store.record_epoch(
+            trial_id=self._id(trial), result=result, node=result.get("node") or result.get("node_ip")
+        )
         self.display.trial_result(trial.trial_id, result)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
@@ -126,7 +130,9 @@ def _metric(plan: Plan) -> tuple[str, str]:
     """The metric and mode Tune ranks checkpoints by: the tasks' own, which must agree."""
     pairs = {(get_task(t).metric, get_task(t).mode) for t in plan.tasks}
     if len(pairs) != 1:
-        raise HarnessError(f"the tasks {', '.join(plan.tasks)} rank by different metrics", "run them as separate sweeps")
+        raise HarnessError(
+            f"the tasks {', '.join(plan.tasks)} rank by different metrics", "run them as separate sweeps"
+        )
     return pairs.pop()
 
 
@@ -138,8 +144,9 @@ def _resources(plan: Plan) -> tuple[dict[str, float], str | None]:
     return resources, check_resources(resources, nodes, may_grow=cluster_may_grow())
 
 
-def run_plan(plan: Plan, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False,
-             live: bool = True) -> Outcome:  # fmt: skip
+def run_plan(
+    plan: Plan, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False, live: bool = True
+) -> Outcome:
     """Run the plan to its end, writing every epoch to the store; return how it ended.
 
     Every spec must already be validated: nothing here should fail because of a user's typo.
@@ -160,8 +167,14 @@ def run_plan(plan: Plan, *, results_dir: Path, argv: list[str] | None = None, ve
     sweep_id = new_sweep_id()
     lock = DriverLock(results_dir, sweep_id).acquire()  # a new id: free, and held until the sweep ends
     env = {**collect_environment(seed=plan.spec.seed, argv=argv), "data": data, "ray_nodes": len(ray.nodes())}
-    store.create_sweep(sweep_id=sweep_id, task=",".join(plan.tasks), seed=plan.spec.seed, command=env["command"],
-                       spec_json=plan.to_json(), environment=env)  # fmt: skip
+    store.create_sweep(
+        sweep_id=sweep_id,
+        task=",".join(plan.tasks),
+        seed=plan.spec.seed,
+        command=env["command"],
+        spec_json=plan.to_json(),
+        environment=env,
+    )
 
     def fit() -> None:
         tune.Tuner(
@@ -174,13 +187,15 @@ def run_plan(plan: Plan, *, results_dir: Path, argv: list[str] | None = None, ve
     return _drive(plan, sweep_id, store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
 
 
-def run_sweep(spec: SweepSpec, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False,
-              live: bool = True) -> Outcome:  # fmt: skip
+def run_sweep(
+    spec: SweepSpec, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False, live: bool = True
+) -> Outcome:
     return run_plan(Plan(spec=spec), results_dir=results_dir, argv=argv, verbose=verbose, live=live)
 
 
-def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = False, live: bool = True,
-                 report: str | None = None) -> Outcome:  # fmt: skip
+def resume_sweep(
+    results_dir: Path, sweep_id: str | None, *, verbose: bool = False, live: bool = True, report: str | None = None
+) -> Outcome:
     """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
     unfinished ones continue from their last checkpoint. `report`: only a reproduction of it."""
     store = Store.existing(results_dir, writer=True)
@@ -190,14 +205,17 @@ def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = Fal
         lock = DriverLock(results_dir, row["id"]).acquire()  # refused while another driver runs it
         plan = Plan.from_json(row["spec_json"])
         if report and plan.report != report:
-            raise HarnessError(f"sweep {row['id']} is not a reproduction of {report}",
-                               "`harness sweeps` lists the stored sweeps")  # fmt: skip
+            raise HarnessError(
+                f"sweep {row['id']} is not a reproduction of {report}", "`harness sweeps` lists the stored sweeps"
+            )
         path = str(Path(plan.spec.storage or results_dir / "ray") / row["id"])
         if row["status"] == "finished":
             raise HarnessError(f"sweep {row['id']} already finished", "start a new one")
         if not tune.Tuner.can_restore(path):
-            raise HarnessError(f"sweep {row['id']} has no Ray experiment state at {path}",
-                               "pass --storage as the sweep used it, or start a new sweep")  # fmt: skip
+            raise HarnessError(
+                f"sweep {row['id']} has no Ray experiment state at {path}",
+                "pass --storage as the sweep used it, or start a new sweep",
+            )
         metric, mode = _metric(plan)
         prepare_plan_data(plan)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
         quiet_ray(verbose=verbose)
@@ -214,9 +232,13 @@ def resume_sweep(results_dir: Path, sweep_id: str | None, *, verbose: bool = Fal
 
     def fit() -> None:
         tune.Tuner.restore(
-            path, trainable=tune.with_resources(run_trial, resources), resume_unfinished=True,
-            resume_errored=False, restart_errored=False, param_space=plan.space(),
-        ).fit()  # fmt: skip
+            path,
+            trainable=tune.with_resources(run_trial, resources),
+            resume_unfinished=True,
+            resume_errored=False,
+            restart_errored=False,
+            param_space=plan.space(),
+        ).fit()
 
     return _drive(plan, row["id"], store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
 
@@ -235,8 +257,17 @@ def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: str, *, verbos
     )
 
 
-def _drive(plan: Plan, sweep_id: str, store: Store, fit: Callable[[], None], *, started_ray: bool, live: bool,
-           waiting: str | None, lock: DriverLock) -> Outcome:  # fmt: skip
+def _drive(
+    plan: Plan,
+    sweep_id: str,
+    store: Store,
+    fit: Callable[[], None],
+    *,
+    started_ray: bool,
+    live: bool,
+    waiting: str | None,
+    lock: DriverLock,
+) -> Outcome:
     """Run `fit` with the store and display registered for the callback; settle the sweep's status."""
     # Save Tune's experiment state at every step, not every ~10 s: a driver killed at any moment
     # then resumes without re-running a trial that had already finished.
@@ -244,8 +275,14 @@ def _drive(plan: Plan, sweep_id: str, store: Store, fit: Callable[[], None], *, 
     status = "failed"
     start = time.monotonic()
     metric, mode = _metric(plan)
-    display = SweepDisplay(title=f"sweep {sweep_id}: {plan.title}, {plan.num_trials} trials", total=plan.num_trials,
-                           metric=metric, mode=mode, live=live, waiting=waiting)  # fmt: skip
+    display = SweepDisplay(
+        title=f"sweep {sweep_id}: {plan.title}, {plan.num_trials} trials",
+        total=plan.num_trials,
+        metric=metric,
+        mode=mode,
+        live=live,
+        waiting=waiting,
+    )
     _ACTIVE[sweep_id] = (store, display)
     budget = plan.spec.time_budget_s
     try:

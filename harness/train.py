@@ -8,8 +8,9 @@ batches with tensor ops, so there is no per-sample Python inside an epoch.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -96,8 +97,9 @@ def _sync(device: torch.device) -> None:
 Augmentation = Callable[[Tensor, torch.Generator], Tensor]
 
 
-def batch_inputs(images: Tensor, idx: Tensor, *, normalize: Normalizer, augment: Augmentation | None,
-                 generator: torch.Generator) -> Tensor:  # fmt: skip
+def batch_inputs(
+    images: Tensor, idx: Tensor, *, normalize: Normalizer, augment: Augmentation | None, generator: torch.Generator
+) -> Tensor:
     """The model's input for the samples `idx`: gathered, augmented while still uint8 where the
     augmentation allows (a quarter of the bytes to move), then normalised to float32."""
     x = images[idx]
@@ -152,8 +154,9 @@ def train_one_epoch(
 
 
 @torch.no_grad()
-def predict_outputs(*, model: nn.Module, images: Tensor, batch_size: int, normalize: Normalizer,
-                    placement: Placement | None = None) -> Tensor:  # fmt: skip
+def predict_outputs(
+    *, model: nn.Module, images: Tensor, batch_size: int, normalize: Normalizer, placement: Placement | None = None
+) -> Tensor:
     """Raw model outputs (float32) for a whole split, in eval mode, in order."""
     placement = placement or PLAIN
     model.eval()

@@ -51,13 +51,27 @@ def _node_name() -> str:
     return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
 
 
-def _test_scores(model: torch.nn.Module, objective: Any, test: tuple[torch.Tensor, torch.Tensor], task: DatasetSpec,
-                 normalize: Normalizer, where: Any) -> dict[str, Any]:  # fmt: skip
+def _test_scores(
+    model: torch.nn.Module,
+    objective: Any,
+    test: tuple[torch.Tensor, torch.Tensor],
+    task: DatasetSpec,
+    normalize: Normalizer,
+    where: Any,
+) -> dict[str, Any]:
     """The best checkpoint on the test split: loss, acc, the task's extras, time_s and, for
     classification, the confusion matrix (the leaderboard's test column, `harness show`)."""
     classes = len(task.classes) if task.kind == "classification" else None
-    return evaluate(model=model, objective=objective, images=test[0], labels=test[1], batch_size=EVAL_BATCH,
-                    normalize=normalize, placement=where, num_classes=classes)  # fmt: skip
+    return evaluate(
+        model=model,
+        objective=objective,
+        images=test[0],
+        labels=test[1],
+        batch_size=EVAL_BATCH,
+        normalize=normalize,
+        placement=where,
+        num_classes=classes,
+    )
 
 
 def run_trial(config: dict[str, Any]) -> None:
@@ -81,8 +95,10 @@ def run_trial(config: dict[str, Any]) -> None:
         train_images, train_labels = train_images[keep], train_labels[keep]
     tensors = {
         "train": (train_images.to(device), train_labels.to(device)),
-        **{name: (torch.from_numpy(split.images).to(device), torch.from_numpy(split.labels).to(device))
-           for name, split in (("val", data.val), ("test", data.test))},
+        **{
+            name: (torch.from_numpy(split.images).to(device), torch.from_numpy(split.labels).to(device))
+            for name, split in (("val", data.val), ("test", data.test))
+        },
     }
     params = count_params(model)
     optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
@@ -105,13 +121,25 @@ def run_trial(config: dict[str, Any]) -> None:
 
     for epoch in range(start, spec.epochs + 1):
         train = train_one_epoch(
-            model=model, objective=objective, optimizer=optimizer, images=tensors["train"][0],
-            labels=tensors["train"][1], batch_size=spec.batch_size, normalize=normalize, generator=generator,
-            augment=augment, placement=where,
+            model=model,
+            objective=objective,
+            optimizer=optimizer,
+            images=tensors["train"][0],
+            labels=tensors["train"][1],
+            batch_size=spec.batch_size,
+            normalize=normalize,
+            generator=generator,
+            augment=augment,
+            placement=where,
         )
         val = evaluate(
-            model=model, objective=objective, images=tensors["val"][0], labels=tensors["val"][1],
-            batch_size=EVAL_BATCH, normalize=normalize, placement=where,
+            model=model,
+            objective=objective,
+            images=tensors["val"][0],
+            labels=tensors["val"][1],
+            batch_size=EVAL_BATCH,
+            normalize=normalize,
+            placement=where,
         )
         diverged = not (math.isfinite(train["loss"]) and math.isfinite(val["loss"]))
         metrics = {
@@ -127,7 +155,12 @@ def run_trial(config: dict[str, Any]) -> None:
             "diverged": diverged,
             "node": node,
             # the task's own scores beyond acc (PSNR, Keras-style accuracy for upsampling)
-            **{f"{split}_{k}": v for split, r in (("train", train), ("val", val)) for k, v in r.items() if k not in BASE},
+            **{
+                f"{split}_{k}": v
+                for split, r in (("train", train), ("val", val))
+                for k, v in r.items()
+                if k not in BASE
+            },
         }
         improved = not diverged and sign * metrics[task.metric] > best
         if improved:
@@ -137,12 +170,14 @@ def run_trial(config: dict[str, Any]) -> None:
             # The last epoch: the best checkpoint's weights, once, on the test split. Trials that
             # ASHA or a time budget stop earlier carry no test score (export verification has one).
             model.load_state_dict(best_state)
-            metrics["test_json"] = json.dumps({"epoch": best_epoch, **_test_scores(model, objective, tensors["test"],
-                                                                                    task, normalize, where)})  # fmt: skip
+            metrics["test_json"] = json.dumps(
+                {"epoch": best_epoch, **_test_scores(model, objective, tensors["test"], task, normalize, where)}
+            )
         if improved:
             with tempfile.TemporaryDirectory() as tmp:
-                save_checkpoint(tmp, model=model, spec=spec, epoch=epoch, metrics=metrics, optimizer=optimizer,
-                                generator=generator)  # fmt: skip
+                save_checkpoint(
+                    tmp, model=model, spec=spec, epoch=epoch, metrics=metrics, optimizer=optimizer, generator=generator
+                )
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
         else:
             tune.report(metrics)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,17 +34,23 @@ class Gate:
     passes: Callable[[dict[str, Any]], bool]
 
 
-_CLASSES = Gate(f"top-1 agreement >= {MIN_AGREEMENT:.1%}, max abs difference <= {MAX_ABS_DIFF:g}",
-                lambda v: v["top1_agreement"] >= MIN_AGREEMENT and v["max_abs_diff"] <= MAX_ABS_DIFF)  # fmt: skip
+_CLASSES = Gate(
+    f"top-1 agreement >= {MIN_AGREEMENT:.1%}, max abs difference <= {MAX_ABS_DIFF:g}",
+    lambda v: v["top1_agreement"] >= MIN_AGREEMENT and v["max_abs_diff"] <= MAX_ABS_DIFF,
+)
 # Which gate applies: the model's output kind, or "int8" for a quantized file.
 GATES: dict[str, Gate] = {
     "logits": _CLASSES,
     "single_logit": _CLASSES,
-    "image": Gate(f"PSNR within {MAX_PSNR_DIFF_DB} dB, max abs difference <= {MAX_ABS_DIFF:g}",
-                  lambda v: abs(v["torch_psnr"] - v["ort_psnr"]) <= MAX_PSNR_DIFF_DB and v["max_abs_diff"] <= MAX_ABS_DIFF),
-    "int8": Gate(f"task metric at most {100 * MAX_INT8_DROP:g} percentage point below float32 PyTorch",
-                 lambda v: v["ort_metric"] - v["torch_metric"] >= -MAX_INT8_DROP),
-}  # fmt: skip
+    "image": Gate(
+        f"PSNR within {MAX_PSNR_DIFF_DB} dB, max abs difference <= {MAX_ABS_DIFF:g}",
+        lambda v: abs(v["torch_psnr"] - v["ort_psnr"]) <= MAX_PSNR_DIFF_DB and v["max_abs_diff"] <= MAX_ABS_DIFF,
+    ),
+    "int8": Gate(
+        f"task metric at most {100 * MAX_INT8_DROP:g} percentage point below float32 PyTorch",
+        lambda v: v["ort_metric"] - v["torch_metric"] >= -MAX_INT8_DROP,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,9 @@ class Verification:
 LATENCY_ROUNDS = 7  # each round times every runtime in a phase of its own; the spread is over rounds
 
 
-def _phase(fn: Callable[[], Any], *, min_calls: int, budget_s: float, warmup_calls: int = 3,
-           warmup_s: float = 0.02) -> float:  # fmt: skip
+def _phase(
+    fn: Callable[[], Any], *, min_calls: int, budget_s: float, warmup_calls: int = 3, warmup_s: float = 0.02
+) -> float:
     """Median seconds per call of one phase: warm up (`warmup_calls` and `warmup_s` at least, so
     caches, allocators and thread pools are hot), then time calls until `min_calls` and `budget_s`."""
     deadline = time.perf_counter() + warmup_s
@@ -99,8 +107,9 @@ def _paired(slower: list[float], faster: list[float]) -> float:
     return float(np.median(np.asarray(slower) / np.asarray(faster)))
 
 
-def measure_latency(onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, rounds: int = LATENCY_ROUNDS,
-                    budget_s: float = 0.1) -> dict[str, Any]:  # fmt: skip
+def measure_latency(
+    onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, rounds: int = LATENCY_ROUNDS, budget_s: float = 0.1
+) -> dict[str, Any]:
     """Batch-1 latency and batch-64 throughput, onnxruntime (CPU provider) against PyTorch eager
     (inference mode, float32), both with torch's CPU thread count.
 
@@ -125,12 +134,14 @@ def measure_latency(onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, ro
     b64: dict[str, list[float]] = {r: [] for r in runners}
     with torch.inference_mode():
         for run in runners.values():  # a first, longer warm-up: one-time allocations and JIT-like paths
-            _phase(lambda: run(batch), min_calls=2, budget_s=0.0, warmup_s=0.2)
+            _phase(lambda run=run: run(batch), min_calls=2, budget_s=0.0, warmup_s=0.2)
         for i in range(rounds):
             for runtime in list(runners)[:: 1 if i % 2 == 0 else -1]:
                 run = runners[runtime]
-                b1[runtime].append(_phase(lambda: run(single), min_calls=10, budget_s=budget_s) * 1e3)
-                b64[runtime].append(64 / _phase(lambda: run(batch), min_calls=2, budget_s=budget_s, warmup_calls=1))
+                b1[runtime].append(_phase(lambda run=run: run(single), min_calls=10, budget_s=budget_s) * 1e3)
+                b64[runtime].append(
+                    64 / _phase(lambda run=run: run(batch), min_calls=2, budget_s=budget_s, warmup_calls=1)
+                )
     out: dict[str, Any] = {"threads": threads, "device": "cpu", "rounds": rounds, "spinning": False}
     for runtime in runners:
         out[f"{runtime}_b1_round_ms"] = b1[runtime]
@@ -148,10 +159,14 @@ def measure_latency(onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, ro
 
 
 def _outputs(run: Callable[[np.ndarray], Any], x: np.ndarray) -> torch.Tensor:
-    return torch.cat([torch.as_tensor(np.asarray(run(x[i : i + VERIFY_BATCH]))).float() for i in range(0, len(x), VERIFY_BATCH)])
+    return torch.cat(
+        [torch.as_tensor(np.asarray(run(x[i : i + VERIFY_BATCH]))).float() for i in range(0, len(x), VERIFY_BATCH)]
+    )
 
 
-def _onnxruntime_outputs(onnx_path: str, images: np.ndarray, *, cuda: bool) -> tuple[torch.Tensor, np.ndarray, dict[str, Any], str]:
+def _onnxruntime_outputs(
+    onnx_path: str, images: np.ndarray, *, cuda: bool
+) -> tuple[torch.Tensor, np.ndarray, dict[str, Any], str]:
     """The split through onnxruntime: outputs, the normalised inputs, the file's metadata and the
     provider used. The session ends here, so its threads are gone before PyTorch runs."""
     session = open_session(onnx_path, cuda=cuda, threads=torch.get_num_threads())
@@ -161,8 +176,16 @@ def _onnxruntime_outputs(onnx_path: str, images: np.ndarray, *, cuda: bool) -> t
     return _outputs(lambda a: session.run(None, {name: a})[0], x), x, meta, session.get_providers()[0]
 
 
-def verify_onnx(*, onnx_path: str, model: torch.nn.Module, head: str, test: Split, task: str,
-                float_size: int | None = None, latency: bool = True) -> Verification:  # fmt: skip
+def verify_onnx(
+    *,
+    onnx_path: str,
+    model: torch.nn.Module,
+    head: str,
+    test: Split,
+    task: str,
+    float_size: int | None = None,
+    latency: bool = True,
+) -> Verification:
     """The whole test split through onnxruntime and the float32 PyTorch model (eval mode, CPU),
     compared under the gate for the file: its output kind, or "int8" when it is quantized
     (then `float_size`, the float32 file's bytes, gives the size ratio)."""
@@ -182,13 +205,20 @@ def verify_onnx(*, onnx_path: str, model: torch.nn.Module, head: str, test: Spli
         "ort_metric": ort_scores["acc"].item() / len(labels),
         "torch_psnr": torch_scores["psnr"].item() / len(labels) if "psnr" in torch_scores else None,
         "ort_psnr": ort_scores["psnr"].item() / len(labels) if "psnr" in ort_scores else None,
-    }  # fmt: skip
+    }
     gate = "int8" if quantize else head
     size = os.path.getsize(onnx_path)
     return Verification(
-        path=str(onnx_path), task=task, n=len(labels), **numbers, provider=provider,
-        requested="CUDAExecutionProvider" if cuda else "CPUExecutionProvider", gate=gate, rule=GATES[gate].rule,
-        passed=GATES[gate].passes(numbers), quantize=quantize,
+        path=str(onnx_path),
+        task=task,
+        n=len(labels),
+        **numbers,
+        provider=provider,
+        requested="CUDAExecutionProvider" if cuda else "CPUExecutionProvider",
+        gate=gate,
+        rule=GATES[gate].rule,
+        passed=GATES[gate].passes(numbers),
+        quantize=quantize,
         size_ratio=size / float_size if quantize and float_size else None,
         latency=measure_latency(str(onnx_path), model, x) if latency else None,
-    )  # fmt: skip
+    )

@@ -54,7 +54,9 @@ def _reference(row: dict[str, Any]) -> str:
     """The report's parameter count and whether ours equals it."""
     if row["reference_params"] is None:
         return "not printed" if row["report"] else "-"
-    mark = {True: "[green]✓ matched[/]", False: "[bold red]✗ differs[/]", None: "[dim](other input)[/]"}[row["params_match"]]
+    mark = {True: "[green]✓ matched[/]", False: "[bold red]✗ differs[/]", None: "[dim](other input)[/]"}[
+        row["params_match"]
+    ]
     derived = "" if row["params_published"] else " [dim](derived)[/]"
     return f"{row['reference_params']:,}{derived} {mark}"
 
@@ -67,42 +69,78 @@ def _si(n: float) -> str:
 
 
 ARCH_COLUMNS: list[Column] = [
-    ("name", "left", 9), ("report", "left", 5), ("input", "left", 8), ("outputs", "left", 4),
-    ("params", "right", 8), ("report's count", "left", 7), ("MACs/image", "right", 6), ("fits tasks", "left", 3),
+    ("name", "left", 9),
+    ("report", "left", 5),
+    ("input", "left", 8),
+    ("outputs", "left", 4),
+    ("params", "right", 8),
+    ("report's count", "left", 7),
+    ("MACs/image", "right", 6),
+    ("fits tasks", "left", 3),
     ("description", "left", 1),
-]  # fmt: skip
+]
 
 
 def render_archs(title: str, rows: list[dict[str, Any]], *, width: int) -> Table:
     cells = [
-        [r["name"], r["report"] or "[dim]baseline[/]", r["input"], _plain(r["outputs"]), f"{r['params']:,}",
-         _reference(r), _si(r["macs"]), ", ".join(r["tasks"]) or "[dim]none yet[/]", r["description"]]
+        [
+            r["name"],
+            r["report"] or "[dim]baseline[/]",
+            r["input"],
+            _plain(r["outputs"]),
+            f"{r['params']:,}",
+            _reference(r),
+            _si(r["macs"]),
+            ", ".join(r["tasks"]) or "[dim]none yet[/]",
+            r["description"],
+        ]
         for r in rows
-    ]  # fmt: skip
+    ]
     return fitted_table(title, ARCH_COLUMNS, cells, width=width)
 
 
 DATA_COLUMNS: list[Column] = [
-    ("task", "left", 9), ("variant", "left", 5), ("input", "left", 6), ("status", "left", 8), ("images", "left", 7),
-    ("skipped", "right", 4), ("cache", "right", 3),
-]  # fmt: skip
-STATUS = {"cached": "[green]cached[/]", "found": "[yellow]found, not cached[/]", "missing": "[red]missing[/]",
-          "stale": "[yellow]cache stale: rebuilt on next use[/]"}  # fmt: skip
+    ("task", "left", 9),
+    ("variant", "left", 5),
+    ("input", "left", 6),
+    ("status", "left", 8),
+    ("images", "left", 7),
+    ("skipped", "right", 4),
+    ("cache", "right", 3),
+]
+STATUS = {
+    "cached": "[green]cached[/]",
+    "found": "[yellow]found, not cached[/]",
+    "missing": "[red]missing[/]",
+    "stale": "[yellow]cache stale: rebuilt on next use[/]",
+}
 
 
 def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
     """`harness data`: one row per task, then where each was found (or what to put where)."""
     cells = [
-        [r["task"], r["variant"], _plain(r["input"]), STATUS[r["status"]],
-         ", ".join(f"{k} {v:,}" for k, v in (r.get("counts") or {}).items()) or "-",
-         f"{r['skipped']:,}" if "skipped" in r else "-",
-         f"{r['cache_bytes'] / 1e6:,.1f} MB" if r.get("cache_bytes") else "-"]
+        [
+            r["task"],
+            r["variant"],
+            _plain(r["input"]),
+            STATUS[r["status"]],
+            ", ".join(f"{k} {v:,}" for k, v in (r.get("counts") or {}).items()) or "-",
+            f"{r['skipped']:,}" if "skipped" in r else "-",
+            f"{r['cache_bytes'] / 1e6:,.1f} MB" if r.get("cache_bytes") else "-",
+        ]
         for r in rows
-    ]  # fmt: skip
-    table = fitted_table("tasks (`harness data prepare TASK` decodes one into the cache)", DATA_COLUMNS, cells,
-                         width=width)  # fmt: skip
-    sources = [Text.assemble((f"{r['task']}: ", "bold"), (r["source"], "red" if r["status"] == "missing" else ""),
-                             (f" (cache: {r['problem']})" if r.get("problem") else "", "yellow")) for r in rows]  # fmt: skip
+    ]
+    table = fitted_table(
+        "tasks (`harness data prepare TASK` decodes one into the cache)", DATA_COLUMNS, cells, width=width
+    )
+    sources = [
+        Text.assemble(
+            (f"{r['task']}: ", "bold"),
+            (r["source"], "red" if r["status"] == "missing" else ""),
+            (f" (cache: {r['problem']})" if r.get("problem") else "", "yellow"),
+        )
+        for r in rows
+    ]
     return Group(table, *sources)
 
 
@@ -114,25 +152,38 @@ def render_reproduction(rows: list[dict[str, Any]], *, title: str = "the report'
     table = Table(title=f"{rows[0]['report']}: {title}", title_justify="left")
     # (header, justify, no_wrap): figures never wrap; the long words (runs, notes) do
     headers = [("recipe", "left", False), ("network", "left", True)] + ([] if stored else [("epochs", "right", True)])
-    headers += [("measure", "left", False), ("published", "right", True), ("ours", "right", True),
-                ("difference", "right", True)]  # fmt: skip
-    headers += ([("closest other run (not a reproduction)", "left", False), ("best network on this data", "left", False)]
-                if stored else [("run", "left", False), ("trial", "left", False)])  # fmt: skip
+    headers += [
+        ("measure", "left", False),
+        ("published", "right", True),
+        ("ours", "right", True),
+        ("difference", "right", True),
+    ]
+    headers += (
+        [("closest other run (not a reproduction)", "left", False), ("best network on this data", "left", False)]
+        if stored
+        else [("run", "left", False), ("trial", "left", False)]
+    )
     for header, justify, no_wrap in (*headers, ("note", "left", False)):
         table.add_column(header, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     for r in rows:
         published, ours = r["published"], r["ours"]
         diff = pp(None if published is None or ours is None else ours - published)
         if stored:
-            closest = DASH if not r["closest_trial_id"] else (
-                f"{r['closest_arch']} {pct(r['closest'])} ({r['closest_trial_id']}: {r['closest_differs']})")
+            closest = (
+                DASH
+                if not r["closest_trial_id"]
+                else (f"{r['closest_arch']} {pct(r['closest'])} ({r['closest_trial_id']}: {r['closest_differs']})")
+            )
             best = DASH if r["best_arch"] is None else f"{r['best_arch']} {pct(r['best'])} ({r['best_trial_id']})"
             mine = pct(ours) if r["trial_id"] else "[dim]no matching run[/]"
             cells = [r["recipe"], r["arch"], r["measure"], pct(published), mine, diff, closest, best]
         else:
             epochs = DASH if r["epochs"] is None else f"{r['epochs']:g}"
-            run = (f"[yellow]quick check: {r['quick_check']}[/]" if r["quick_check"] and not r["status"].startswith("not")
-                   else r["status"])  # fmt: skip
+            run = (
+                f"[yellow]quick check: {r['quick_check']}[/]"
+                if r["quick_check"] and not r["status"].startswith("not")
+                else r["status"]
+            )
             trial = r["trial_id"] or (f"[dim]{r['command']}[/]" if r.get("command") else DASH)
             cells = [r["recipe"], r["arch"], epochs, r["measure"], pct(published), pct(ours), diff, run, trial]
         table.add_row(*cells, r["notes"] or "")
@@ -142,15 +193,23 @@ def render_reproduction(rows: list[dict[str, Any]], *, title: str = "the report'
 def render_sweeps(rows: list[dict[str, Any]]) -> Table:
     """`harness sweeps`: one line per sweep, newest first."""
     table = Table(title="sweeps (newest first)", title_justify="left")
-    for header, justify in (("sweep", "left"), ("task", "left"), ("status", "left"), ("trials", "left"),
-                            ("started", "left"), ("duration", "right"), ("best", "right")):  # fmt: skip
+    for header, justify in (
+        ("sweep", "left"),
+        ("task", "left"),
+        ("status", "left"),
+        ("trials", "left"),
+        ("started", "left"),
+        ("duration", "right"),
+        ("best", "right"),
+    ):
         table.add_column(header, justify=justify, no_wrap=header != "task")  # type: ignore[arg-type]
     for r in rows:
         trials = ", ".join(f"{n} {status}" for status, n in sorted(r["trials"].items())) or "none"
         task = f"{r['task']} (reproduces {r['reproduces']})" if r["reproduces"] else r["task"]
         best = DASH if r["best_metric"] is None else f"{r['metric']} {metric(r['best_metric'], r['metric'])}"
-        table.add_row(r["id"], task, r["status"], trials, r["started"].replace("T", " ")[:19],
-                      f"{sig3(r['duration_s'])} s", best)  # fmt: skip
+        table.add_row(
+            r["id"], task, r["status"], trials, r["started"].replace("T", " ")[:19], f"{sig3(r['duration_s'])} s", best
+        )
     return table
 
 
@@ -160,18 +219,22 @@ def render_verification(v: dict[str, Any]) -> Table:
     table = Table(title=f"{kind}ONNX verification: {verdict}", title_justify="left", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
-    provider = v["provider"] + (f" [yellow](asked for {v['requested']}: fell back)[/]" if v["provider"] != v["requested"] else "")
+    provider = v["provider"] + (
+        f" [yellow](asked for {v['requested']}: fell back)[/]" if v["provider"] != v["requested"] else ""
+    )
     rows = [
         ("model", v["path"]),
         ("test images", f"{v['n']:,} ({v.get('task', '')})"),
         ("passes when", v.get("rule", "")),
         ("max abs difference", f"{v['max_abs_diff']:.3g}"),
-        ("binarised pixel agreement" if v.get("torch_psnr") is not None else "top-1 agreement",
-         f"{v['top1_agreement']:.2%}"),
+        (
+            "binarised pixel agreement" if v.get("torch_psnr") is not None else "top-1 agreement",
+            f"{v['top1_agreement']:.2%}",
+        ),
         ("task metric, PyTorch float32", pct(v["torch_metric"])),
         ("task metric, onnxruntime", f"{pct(v['ort_metric'])} ({pp(v['ort_metric'] - v['torch_metric'])})"),
         ("execution provider", provider),
-    ]  # fmt: skip
+    ]
     if v.get("torch_psnr") is not None:
         rows.append(("PSNR, PyTorch / onnxruntime", f"{v['torch_psnr']:.3f} / {v['ort_psnr']:.3f} dB"))
     if v.get("size_ratio") is not None:
@@ -179,13 +242,17 @@ def render_verification(v: dict[str, Any]) -> Table:
     lat = v.get("latency")
     if lat:
         rows += [
-            (f"batch 1, ms (median, min-max of {lat.get('rounds', 1)} rounds, {lat['threads']} CPU threads)",
-             f"onnxruntime {_ms(lat, 'onnxruntime')}, PyTorch {_ms(lat, 'torch')}: "
-             f"[bold]{ratio(lat['speedup_b1'], lat.get('speedup_b1_clear', True))}[/]"),
-            ("batch 64, images/s (median, min-max)",
-             f"onnxruntime {_ips(lat, 'onnxruntime')}, PyTorch {_ips(lat, 'torch')}: "
-             f"[bold]{ratio(lat['speedup_b64'], lat.get('speedup_b64_clear', True))}[/]"),
-        ]  # fmt: skip
+            (
+                f"batch 1, ms (median, min-max of {lat.get('rounds', 1)} rounds, {lat['threads']} CPU threads)",
+                f"onnxruntime {_ms(lat, 'onnxruntime')}, PyTorch {_ms(lat, 'torch')}: "
+                f"[bold]{ratio(lat['speedup_b1'], lat.get('speedup_b1_clear', True))}[/]",
+            ),
+            (
+                "batch 64, images/s (median, min-max)",
+                f"onnxruntime {_ips(lat, 'onnxruntime')}, PyTorch {_ips(lat, 'torch')}: "
+                f"[bold]{ratio(lat['speedup_b64'], lat.get('speedup_b64_clear', True))}[/]",
+            ),
+        ]
     for what, value in rows:
         table.add_row(what, value)
     return table

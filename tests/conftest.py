@@ -56,9 +56,8 @@ def swept_copy(swept, tmp_path) -> Path:
 @pytest.fixture
 def digit_images(tmp_path):
     """Six digits test images as PNG files, a truncated PNG and a note; with their labels."""
-    from PIL import Image
-
     from harness.datasets import load_task
+    from PIL import Image
 
     test = load_task("digits").test
     folder = tmp_path / "images"

@@ -24,8 +24,12 @@ def refused(capsys: Any, argv: list[str], *, code: int = 2) -> str:
 def folder_state(folder: Path, *, strict: bool = False) -> dict[str, str]:
     """Every file under `folder` by its bytes. Unless `strict`, SQLite's shared-memory index and
     an empty write-ahead log, which any reader of a store may create, are not content."""
+
     def counts(p: Path) -> bool:
         return strict or not (p.name.endswith("-shm") or (p.name.endswith("-wal") and p.stat().st_size == 0))
 
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and counts(p)}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and counts(p)
+    }

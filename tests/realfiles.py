@@ -19,8 +19,12 @@ RNG = np.random.default_rng(0)
 def write_cifar_batch(path: Path, n: int, *, first_label: int = 0) -> None:
     """An official-style python batch: dict with uint8 `data` (n, 3072) and a list of `labels`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    batch = {"batch_label": "test", "labels": [(first_label + i) % 10 for i in range(n)],
-             "data": RNG.integers(0, 256, (n, 3072), dtype=np.uint8), "filenames": [f"{i}.png" for i in range(n)]}  # fmt: skip
+    batch = {
+        "batch_label": "test",
+        "labels": [(first_label + i) % 10 for i in range(n)],
+        "data": RNG.integers(0, 256, (n, 3072), dtype=np.uint8),
+        "filenames": [f"{i}.png" for i in range(n)],
+    }
     path.write_bytes(pickle.dumps(batch, protocol=2))
 
 
@@ -75,7 +79,7 @@ def salt(folder: Path) -> list[str]:
 
 
 def cats_and_dogs(folder: Path, n: int, *, layout: str) -> None:
-    for c, (plural, title) in enumerate((("cats", "Cat"), ("dogs", "Dog"))):
+    for plural, title in (("cats", "Cat"), ("dogs", "Dog")):
         for i in range(n):
             if layout == "chetankv":
                 write_image(folder / ("training_set" if i < n * 0.8 else "test_set") / plural / f"{plural[:3]}.{i}.jpg")

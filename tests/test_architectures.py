@@ -8,10 +8,16 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from harness.architectures import (
-    check_fits, count_macs, count_params, create_model, describe_archs, get_arch, list_archs,
-)  # fmt: skip
+    check_fits,
+    count_macs,
+    count_params,
+    create_model,
+    describe_archs,
+    get_arch,
+    list_archs,
+)
+
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.export import export_onnx
@@ -45,8 +51,13 @@ def test_report_parameter_counts_are_exact(name, expected):
 
 def test_every_report_network_is_registered_with_its_report():
     reports = {get_arch(n).report for n in list_archs()}
-    assert reports >= {"uni2022-catsdogs", "uchile2020-cifar10", "itesm2022-catsdogs", "uni2022-pokemon",
-                       "itam2020-catsdogs-mnist"}  # fmt: skip
+    assert reports >= {
+        "uni2022-catsdogs",
+        "uchile2020-cifar10",
+        "itesm2022-catsdogs",
+        "uni2022-pokemon",
+        "itam2020-catsdogs-mnist",
+    }
     assert set(REPORT_COUNTS) | {"cnn5_bn", "resnet4"} == {n for n in list_archs() if get_arch(n).report}
     assert {"resnet18", "resnet9", "espcn"} <= set(list_archs())
 
@@ -56,7 +67,7 @@ def test_forward_backward_and_onnx_at_the_declared_input(name, tmp_path):
     spec = get_arch(name)
     torch.manual_seed(0)
     model = _native(name)
-    expected = (spec.output_shape(spec.input_shape, spec.num_outputs))
+    expected = spec.output_shape(spec.input_shape, spec.num_outputs)
 
     # Train mode: batch of 2 so that BatchNorm1d has more than one value per channel.
     out = model.train()(torch.randn(2, *spec.input_shape))

@@ -179,8 +179,12 @@ def test_nearest_gather_matches_grid_sample_nearest_and_keeps_uint8():
     from harness.augment import _gather_warp
 
     images = _batch(16, 3, 24, 40).round().to(torch.uint8)
-    theta = _affine_matrices(angles_deg=torch.linspace(-30, 30, 16, dtype=torch.float64),
-                             zooms=torch.full((2, 16), 1.1, dtype=torch.float64), height=24, width=40).float()  # fmt: skip
+    theta = _affine_matrices(
+        angles_deg=torch.linspace(-30, 30, 16, dtype=torch.float64),
+        zooms=torch.full((2, 16), 1.1, dtype=torch.float64),
+        height=24,
+        width=40,
+    ).float()
     ours = _gather_warp(images, theta)
     grid = F.affine_grid(theta, [16, 3, 24, 40], align_corners=False)
     reference = F.grid_sample(images.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
@@ -197,8 +201,11 @@ def test_flips_folded_into_the_nearest_gather_equal_flipping_afterwards():
     theta = _affine_matrices(angles_deg=torch.linspace(-10, 10, 32, dtype=torch.float64), height=20, width=28).float()
     h, v = torch.arange(32) % 2 == 0, torch.arange(32) % 3 == 0
     plain = _gather_warp(images, theta)
-    expected = torch.where(v.view(-1, 1, 1, 1), torch.where(h.view(-1, 1, 1, 1), plain.flip(3), plain).flip(2),
-                           torch.where(h.view(-1, 1, 1, 1), plain.flip(3), plain))  # fmt: skip
+    expected = torch.where(
+        v.view(-1, 1, 1, 1),
+        torch.where(h.view(-1, 1, 1, 1), plain.flip(3), plain).flip(2),
+        torch.where(h.view(-1, 1, 1, 1), plain.flip(3), plain),
+    )
     folded = _gather_warp(images, theta, hflip=h, vflip=v)
     assert (folded == expected).float().mean() > 0.999  # exact up to float ties at .5
     border = _gather_warp(images, theta, fill="border")

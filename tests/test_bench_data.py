@@ -14,20 +14,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from torch import Tensor, nn
-
 from harness.architectures import create_model
-from harness.augment import get_augment
-from harness.cli import main
 from harness.datasets import get_task, load_task, prepare
 from harness.datasets._split import VAL_FRACTION, stratified
+from torch import Tensor, nn
+
+from harness.augment import get_augment
+from harness.cli import main
 from harness.optim import create_optimizer
 from harness.store import Store
 from harness.train import OBJECTIVES, Normalizer, batch_inputs, train_one_epoch
@@ -63,17 +64,23 @@ def _report_folder(root: Path) -> Any:
     """
     from torchvision import datasets, transforms
 
-    transform = transforms.Compose([
-        transforms.Resize((SIDE, SIDE)), transforms.CenterCrop(SIDE), transforms.RandomHorizontalFlip(0.5),
-        transforms.RandomRotation(10), transforms.ToTensor(),
-    ])  # fmt: skip
+    transform = transforms.Compose(
+        [
+            transforms.Resize((SIDE, SIDE)),
+            transforms.CenterCrop(SIDE),
+            transforms.RandomHorizontalFlip(0.5),
+            transforms.RandomRotation(10),
+            transforms.ToTensor(),
+        ]
+    )
     return datasets.ImageFolder(str(root), transform=transform)
 
 
 def _loader(dataset: Any, indices: np.ndarray, workers: int) -> torch.utils.data.DataLoader:
     subset = torch.utils.data.Subset(dataset, indices.tolist())
-    return torch.utils.data.DataLoader(subset, batch_size=BATCH, shuffle=True, num_workers=workers,
-                                       generator=torch.Generator().manual_seed(0))  # fmt: skip
+    return torch.utils.data.DataLoader(
+        subset, batch_size=BATCH, shuffle=True, num_workers=workers, generator=torch.Generator().manual_seed(0)
+    )
 
 
 def _loader_pass(loader: torch.utils.data.DataLoader) -> tuple[int, float]:
@@ -132,10 +139,16 @@ def _loader_epoch(loader: torch.utils.data.DataLoader) -> tuple[int, float]:
 def _our_epoch(images: Tensor, labels: Tensor, normalize: Normalizer) -> dict[str, float]:
     model, optimizer = _fresh_model()
     return train_one_epoch(
-        model=model, objective=OBJECTIVES["logits"], optimizer=optimizer, images=images, labels=labels,
-        batch_size=BATCH, normalize=normalize, generator=torch.Generator().manual_seed(0),
+        model=model,
+        objective=OBJECTIVES["logits"],
+        optimizer=optimizer,
+        images=images,
+        labels=labels,
+        batch_size=BATCH,
+        normalize=normalize,
+        generator=torch.Generator().manual_seed(0),
         augment=get_augment("uni2022"),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -215,19 +228,27 @@ def test_bench_cats_vs_dogs_data_and_epoch(benchmark, two_threads):
     }
     _positive(figures)
     benchmark.extra_info.update({key: round(value, 3) for key, value in figures.items()})
-    benchmark.extra_info.update({
-        "data_images": len(labels), "data_rate": "best of the rounds",
-        "data_rounds_ours_s": [round(s, 3) for s in our_seconds],
-        "data_rounds_baseline_w0_s": [round(s, 3) for s in baseline_seconds[0]],
-        "data_rounds_baseline_w2_s": [round(s, 3) for s in baseline_seconds[2]],
-        # other processes on a shared machine slow every figure: the load says how quiet it was
-        "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2),
-        "epoch_rounds_s": {key: [round(s, 3) for s in seconds] for key, seconds in epoch_seconds.items()},
-        "epoch_images": EPOCH_IMAGES,
-        "epoch_subset": f"first {EPOCH_IMAGES} of the 1,800 train images, both pipelines",
-        "threads": THREADS, "batch_size": BATCH, "image_side": SIDE, "cache_bytes": meta["bytes"],
-        "goal": "data time >= 5x lower (data_speedup >= 5), epoch never slower (epoch_speedup >= 1); reported, not asserted",
-    })  # fmt: skip
+    benchmark.extra_info.update(
+        {
+            "data_images": len(labels),
+            "data_rate": "best of the rounds",
+            "data_rounds_ours_s": [round(s, 3) for s in our_seconds],
+            "data_rounds_baseline_w0_s": [round(s, 3) for s in baseline_seconds[0]],
+            "data_rounds_baseline_w2_s": [round(s, 3) for s in baseline_seconds[2]],
+            # other processes on a shared machine slow every figure: the load says how quiet it was
+            "loadavg_1m_before": round(load_before, 2),
+            "loadavg_1m_after": round(os.getloadavg()[0], 2),
+            "epoch_rounds_s": {key: [round(s, 3) for s in seconds] for key, seconds in epoch_seconds.items()},
+            "epoch_images": EPOCH_IMAGES,
+            "epoch_subset": f"first {EPOCH_IMAGES} of the 1,800 train images, both pipelines",
+            "threads": THREADS,
+            "batch_size": BATCH,
+            "image_side": SIDE,
+            "cache_bytes": meta["bytes"],
+            "goal": "data time >= 5x lower (data_speedup >= 5), epoch never slower (epoch_speedup >= 1); "
+            "reported, not asserted",
+        }
+    )
     print(
         f"\ncats_vs_dogs {SIDE}px, {len(labels)} images: data {ours:.0f} img/s ours vs "
         f"{baseline[0]:.0f} (workers=0) / {baseline[2]:.0f} (workers=2) report -> x{figures['data_speedup_w0']:.2f} / "
@@ -308,9 +329,22 @@ class MemorySampler:
 
     interval: float = 0.2
     samples: int = 0
-    peak: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
-        ("total_pss", "total_rss", "driver_pss", "driver_rss", "worker_pss", "worker_rss", "worker_pss_file",
-         "worker_pss_anon", "agents_pss"), 0.0))  # fmt: skip
+    peak: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "total_pss",
+                "total_rss",
+                "driver_pss",
+                "driver_rss",
+                "worker_pss",
+                "worker_rss",
+                "worker_pss_file",
+                "worker_pss_anon",
+                "agents_pss",
+            ),
+            0.0,
+        )
+    )
     at_peak: dict[str, float] = field(default_factory=dict)  # Pss per role when the total peaked
     seen: dict[int, str] = field(default_factory=dict)  # pid -> process title, workers and agents
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -354,7 +388,7 @@ class MemorySampler:
             self.sample()
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "MemorySampler":
+    def __enter__(self) -> MemorySampler:
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
         self._thread.start()
         return self
@@ -379,8 +413,9 @@ def _measured(fn: Callable[[], Any]) -> tuple[Any, MemorySampler]:
 def cifar_full_root(tmp_path_factory) -> Path:
     """A data root with all six CIFAR-10 batches (the shared copy keeps only three), ~15 s."""
     root = tmp_path_factory.mktemp("cifar-full")
-    subprocess.run([sys.executable, str(MAKE_CIFAR_BATCHES), str(root / "cifar10")], check=True,
-                   capture_output=True, timeout=300)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(MAKE_CIFAR_BATCHES), str(root / "cifar10")], check=True, capture_output=True, timeout=300
+    )
     return root
 
 
@@ -393,9 +428,27 @@ def test_bench_sweep_memory_cifar10_full(benchmark, ray_session, cifar_full_root
     cache_bytes = sum(p.stat().st_size for p in Path(meta["folder"]).glob("*.npy"))
 
     results = tmp_path / "results"
-    argv = ["sweep", "--task", "cifar10", "--variant", "full", "--arch", "mlp", "--optimizer", "adam,sgd",
-            "--lr", "0.001", "--epochs", "1", "--no-export", "--no-live", "--data-dir", str(cifar_full_root),
-            "--results", str(results)]  # fmt: skip
+    argv = [
+        "sweep",
+        "--task",
+        "cifar10",
+        "--variant",
+        "full",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "adam,sgd",
+        "--lr",
+        "0.001",
+        "--epochs",
+        "1",
+        "--no-export",
+        "--no-live",
+        "--data-dir",
+        str(cifar_full_root),
+        "--results",
+        str(results),
+    ]
     before = MemorySampler()
     before.sample()
     sampler = MemorySampler()
@@ -425,18 +478,25 @@ def test_bench_sweep_memory_cifar10_full(benchmark, ray_session, cifar_full_root
     }
     _positive(figures)
     benchmark.extra_info.update({key: round(value, 1) for key, value in figures.items()})
-    benchmark.extra_info.update({
-        "peak_worker_pss_file_mb": round(peak["worker_pss_file"], 1),  # its share of mapped files (cache, libraries)
-        "driver_pss_before_mb": round(before.mib()["driver_pss"], 1),
-        "prepare_peak_driver_pss_mb": round(decode.mib()["driver_pss"], 1),
-        "decode_once_s": meta["decode_s"], "cache_prebuilt": True, "units": "MiB (2**20 bytes)",
-        "peak_worker_pss_anon_mb": round(peak["worker_pss_anon"], 1),  # its private memory (heap, tensors)
-        "peak_agents_pss_mb": round(peak["agents_pss"], 1),  # ray::*Agent helpers, part of the totals
-        "at_peak_pss_mb": {role: round(v, 1) for role, v in sampler.at_peak.items()},
-        "worker_processes_seen": len(sampler.workers_seen), "process_titles": sorted(set(sampler.seen.values())),
-        "interval_s": sampler.interval,
-        "processes": "this pytest process (the driver) + its descendants whose title starts with 'ray::'",
-    })  # fmt: skip
+    benchmark.extra_info.update(
+        {
+            "peak_worker_pss_file_mb": round(
+                peak["worker_pss_file"], 1
+            ),  # its share of mapped files (cache, libraries)
+            "driver_pss_before_mb": round(before.mib()["driver_pss"], 1),
+            "prepare_peak_driver_pss_mb": round(decode.mib()["driver_pss"], 1),
+            "decode_once_s": meta["decode_s"],
+            "cache_prebuilt": True,
+            "units": "MiB (2**20 bytes)",
+            "peak_worker_pss_anon_mb": round(peak["worker_pss_anon"], 1),  # its private memory (heap, tensors)
+            "peak_agents_pss_mb": round(peak["agents_pss"], 1),  # ray::*Agent helpers, part of the totals
+            "at_peak_pss_mb": {role: round(v, 1) for role, v in sampler.at_peak.items()},
+            "worker_processes_seen": len(sampler.workers_seen),
+            "process_titles": sorted(set(sampler.seen.values())),
+            "interval_s": sampler.interval,
+            "processes": "this pytest process (the driver) + its descendants whose title starts with 'ray::'",
+        }
+    )
     print(
         f"\ncifar10 full sweep (2 trials, mlp): peak Pss {peak['total_pss']:.0f} MiB (Rss {peak['total_rss']:.0f}), "
         f"largest worker Pss {peak['worker_pss']:.0f} / Rss {peak['worker_rss']:.0f} MiB, driver Pss "

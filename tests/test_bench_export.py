@@ -17,8 +17,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-
 from harness.architectures import create_model
+
 from harness.export import export_onnx
 from harness.verify import measure_latency
 
@@ -71,25 +71,37 @@ def test_bench_onnxruntime_vs_torch_eager_vgg4_bn(benchmark, vgg4, batch):
 
         # Turns: a PyTorch call (timed by us) before every onnxruntime call (timed by both), so
         # that a burst of other work on the machine hits both runtimes alike.
-        benchmark.pedantic(ort_call, setup=lambda: torch_seconds.append(_timed(lambda: model(xt))),
-                           rounds=ROUNDS[batch], iterations=1)  # fmt: skip
+        benchmark.pedantic(
+            ort_call, setup=lambda: torch_seconds.append(_timed(lambda: model(xt))), rounds=ROUNDS[batch], iterations=1
+        )
         product = measure_latency(str(path), model, x[:1] if batch == 1 else x, budget_s=1.0)  # what `verify` reports
     assert len(ort_seconds) == len(torch_seconds) == ROUNDS[batch]
     p50 = {"onnxruntime": statistics.median(ort_seconds), "torch": statistics.median(torch_seconds)}
     figures = {
-        "ort_p50_ms": 1e3 * p50["onnxruntime"], "torch_p50_ms": 1e3 * p50["torch"],
+        "ort_p50_ms": 1e3 * p50["onnxruntime"],
+        "torch_p50_ms": 1e3 * p50["torch"],
         "ort_p95_ms": 1e3 * float(np.percentile(ort_seconds, 95)),
         "torch_p95_ms": 1e3 * float(np.percentile(torch_seconds, 95)),
-        "ort_images_per_s": batch / p50["onnxruntime"], "torch_images_per_s": batch / p50["torch"],
+        "ort_images_per_s": batch / p50["onnxruntime"],
+        "torch_images_per_s": batch / p50["torch"],
         "speedup_p50": p50["torch"] / p50["onnxruntime"],
         "speedup_paired_median": statistics.median(t / o for t, o in zip(torch_seconds, ort_seconds)),
         "verify_speedup": product["speedup_b1" if batch == 1 else "speedup_b64"],
-    }  # fmt: skip
+    }
     assert all(np.isfinite(v) and v > 0 for v in figures.values()), figures
     benchmark.extra_info.update({k: round(v, 4) for k, v in figures.items()})
-    benchmark.extra_info.update({"batch": batch, "threads": THREADS, "rounds": ROUNDS[batch],
-                                 "load_average": os.getloadavg()[0], "goal_b1": GOAL_B1})  # fmt: skip
+    benchmark.extra_info.update(
+        {
+            "batch": batch,
+            "threads": THREADS,
+            "rounds": ROUNDS[batch],
+            "load_average": os.getloadavg()[0],
+            "goal_b1": GOAL_B1,
+        }
+    )
     goal = f" (goal at batch 1: >= {GOAL_B1}x)" if batch == 1 else ""
-    print(f"\nvgg4_bn batch {batch}, {THREADS} threads: onnxruntime p50 {figures['ort_p50_ms']:.2f} ms, "
-          f"PyTorch eager {figures['torch_p50_ms']:.2f} ms: {figures['speedup_p50']:.2f}x{goal}; "
-          f"`verify`'s own measurement {figures['verify_speedup']:.2f}x")  # fmt: skip
+    print(
+        f"\nvgg4_bn batch {batch}, {THREADS} threads: onnxruntime p50 {figures['ort_p50_ms']:.2f} ms, "
+        f"PyTorch eager {figures['torch_p50_ms']:.2f} ms: {figures['speedup_p50']:.2f}x{goal}; "
+        f"`verify`'s own measurement {figures['verify_speedup']:.2f}x"
+    )

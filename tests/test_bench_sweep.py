@@ -14,23 +14,24 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
+from harness.architectures import count_params, create_model
+from harness.datasets import get_task, load_task, prepare
 from ray import tune
 from ray.tune.execution.tune_controller import TuneController
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import harness.sweep
-from harness.architectures import count_params, create_model
 from harness.cli import main
-from harness.datasets import get_task, load_task, prepare
 from harness.device import placement
 from harness.optim import create_optimizer
 from harness.store import Store
@@ -86,7 +87,7 @@ class Stepper:
     y: Tensor
 
     @classmethod
-    def build(cls, *, channels_last: bool) -> "Stepper":
+    def build(cls, *, channels_last: bool) -> Stepper:
         torch.manual_seed(0)  # the same weights and batch for every layout
         model = create_model("vgg4_bn", in_shape=CIFAR_SHAPE, num_outputs=10)
         task = get_task("cifar10")
@@ -171,8 +172,9 @@ def test_bench_vgg4_bn_throughput_and_flop_rate(benchmark, two_threads):
     cl_seconds: list[float] = []
     # The layouts take turns, a channels_last step (untimed by the benchmark, timed by us) before
     # each plain round, so that a burst of other work on the machine hits both alike.
-    benchmark.pedantic(plain_step, setup=lambda: cl_seconds.extend(channels_last.timed_steps(1)),
-                       rounds=TIMED_STEPS, iterations=1)  # fmt: skip
+    benchmark.pedantic(
+        plain_step, setup=lambda: cl_seconds.extend(channels_last.timed_steps(1)), rounds=TIMED_STEPS, iterations=1
+    )
     assert len(plain_seconds) == len(cl_seconds) == TIMED_STEPS
     matmul_2t, matmul_2t_seconds = _matmul_flop_rate(THREADS)
 
@@ -206,20 +208,34 @@ def test_bench_vgg4_bn_throughput_and_flop_rate(benchmark, two_threads):
     }
     _positive(figures)
     benchmark.extra_info.update({key: round(value, 3) for key, value in figures.items()})
-    benchmark.extra_info.update({
-        "params": VGG4_PARAMS, "forward_flops_per_image": forward_flops / BATCH, "batch_size": BATCH,
-        "threads": THREADS, "rate": "best step of the rounds; medians beside",
-        "median_step_s": {"plain": round(statistics.median(plain_seconds), 4),
-                          "channels_last": round(statistics.median(cl_seconds), 4),
-                          "plain_1thread": round(statistics.median(one_seconds), 4)},
-        "steps_s": {"plain": [round(s, 4) for s in plain_seconds], "channels_last": [round(s, 4) for s in cl_seconds],
-                    "plain_1thread": [round(s, 4) for s in one_seconds]},
-        "matmul": f"{MATMUL_N}x{MATMUL_N} @ {MATMUL_N}x{MATMUL_N} fp32, best of {MATMUL_REPS}",
-        "matmul_s": {"2t": [round(s, 4) for s in matmul_2t_seconds], "1t": [round(s, 4) for s in matmul_1t_seconds]},
-        "flops": "torch FlopCounterMode, forward + backward of one step (convolutions and matmuls)",
-        "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2),
-        "goal": "achieved / matmul FLOP rate >= 0.6; reported, not asserted",
-    })  # fmt: skip
+    benchmark.extra_info.update(
+        {
+            "params": VGG4_PARAMS,
+            "forward_flops_per_image": forward_flops / BATCH,
+            "batch_size": BATCH,
+            "threads": THREADS,
+            "rate": "best step of the rounds; medians beside",
+            "median_step_s": {
+                "plain": round(statistics.median(plain_seconds), 4),
+                "channels_last": round(statistics.median(cl_seconds), 4),
+                "plain_1thread": round(statistics.median(one_seconds), 4),
+            },
+            "steps_s": {
+                "plain": [round(s, 4) for s in plain_seconds],
+                "channels_last": [round(s, 4) for s in cl_seconds],
+                "plain_1thread": [round(s, 4) for s in one_seconds],
+            },
+            "matmul": f"{MATMUL_N}x{MATMUL_N} @ {MATMUL_N}x{MATMUL_N} fp32, best of {MATMUL_REPS}",
+            "matmul_s": {
+                "2t": [round(s, 4) for s in matmul_2t_seconds],
+                "1t": [round(s, 4) for s in matmul_1t_seconds],
+            },
+            "flops": "torch FlopCounterMode, forward + backward of one step (convolutions and matmuls)",
+            "loadavg_1m_before": round(load_before, 2),
+            "loadavg_1m_after": round(os.getloadavg()[0], 2),
+            "goal": "achieved / matmul FLOP rate >= 0.6; reported, not asserted",
+        }
+    )
     print(
         f"\nvgg4_bn training step, batch {BATCH}, {step_flops / 1e9:.1f} GFLOP: {THREADS} threads "
         f"{figures['imgs_per_s_plain']:.0f} img/s NCHW ({figures['achieved_gflops_plain']:.0f} GFLOP/s, "
@@ -277,8 +293,9 @@ class Timeline:
         elif name == "on_trial_result":
             result = kwargs["result"] if "result" in kwargs else args[3]
             t.arrivals.append(arrived)
-            t.results.append({k: result.get(k) for k in ("epoch", "time_this_iter_s", "pid", "epoch_time_s",
-                                                         "eval_time_s")})  # fmt: skip
+            t.results.append(
+                {k: result.get(k) for k in ("epoch", "time_this_iter_s", "pid", "epoch_time_s", "eval_time_s")}
+            )
         elif t.results:  # on_checkpoint: it follows the result that carried the checkpoint
             t.checkpoint_epochs.add(t.results[-1]["epoch"])
 
@@ -368,7 +385,7 @@ class CpuSampler:
         while not self._stop.wait(self.interval):
             self.sample()
 
-    def __enter__(self) -> "CpuSampler":
+    def __enter__(self) -> CpuSampler:
         self.machine_start = _machine_ticks()
         self.sample(initial=True)
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
@@ -404,7 +421,7 @@ class CallTimer:
     last_out: float = math.nan
 
     @classmethod
-    def install(cls, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> "CallTimer":
+    def install(cls, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> CallTimer:
         timer, original = cls(), getattr(owner, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -431,8 +448,10 @@ def _solo_epoch_s() -> float:
     try:
         prepare("digits", None)  # the session's cache may not hold it yet; the sweep then finds it
         task, data = get_task("digits"), load_task("digits", None)
-        images = {s: (torch.from_numpy(d.images), torch.from_numpy(d.labels)) for s, d in
-                  (("train", data.train), ("val", data.val))}  # fmt: skip
+        images = {
+            s: (torch.from_numpy(d.images), torch.from_numpy(d.labels))
+            for s, d in (("train", data.train), ("val", data.val))
+        }
         torch.manual_seed(0)
         model = create_model("cnn_small", in_shape=task.shape(None), num_outputs=10)
         where = placement(model)  # as the trial places it: channels_last for conv nets
@@ -442,12 +461,26 @@ def _solo_epoch_s() -> float:
         generator = torch.Generator().manual_seed(0)
         seconds = []
         for _ in range(SOLO_EPOCHS):
-            train = train_one_epoch(model=model, objective=OBJECTIVES["logits"], optimizer=optimizer,
-                                    images=images["train"][0], labels=images["train"][1], batch_size=64,
-                                    normalize=normalize, generator=generator, placement=where)  # fmt: skip
-            val = evaluate(model=model, objective=OBJECTIVES["logits"], images=images["val"][0],
-                           labels=images["val"][1], batch_size=512, normalize=normalize,
-                           placement=where)  # fmt: skip
+            train = train_one_epoch(
+                model=model,
+                objective=OBJECTIVES["logits"],
+                optimizer=optimizer,
+                images=images["train"][0],
+                labels=images["train"][1],
+                batch_size=64,
+                normalize=normalize,
+                generator=generator,
+                placement=where,
+            )
+            val = evaluate(
+                model=model,
+                objective=OBJECTIVES["logits"],
+                images=images["val"][0],
+                labels=images["val"][1],
+                batch_size=512,
+                normalize=normalize,
+                placement=where,
+            )
             assert math.isfinite(train["loss"]) and math.isfinite(val["loss"])
             seconds.append(train["time_s"] + val["time_s"])
     finally:
@@ -490,8 +523,16 @@ def _trial_breakdown(t: TrialTimeline, rows: list[dict[str, Any]]) -> dict[str, 
     }
 
 
-def _lost_slot_seconds(total: dict[str, float], *, start: float, end: float, fit: CallTimer, slots: int,
-                       first_start: float, last_complete: float) -> dict[str, float]:  # fmt: skip
+def _lost_slot_seconds(
+    total: dict[str, float],
+    *,
+    start: float,
+    end: float,
+    fit: CallTimer,
+    slots: int,
+    first_start: float,
+    last_complete: float,
+) -> dict[str, float]:
     """Slot-seconds the trials did not spend training, by where; they add up to
     wall x slots - the sum of the trials' epoch times."""
     outside = slots * (first_start - start + end - last_complete)  # no trial is running at all
@@ -514,9 +555,23 @@ def _lost_slot_seconds(total: dict[str, float], *, start: float, end: float, fit
 @pytest.mark.benchmark(group="scheduling")
 def test_bench_sweep_scheduling_efficiency(benchmark, ray_session, tmp_path, monkeypatch):
     results = tmp_path / "results"
-    argv = ["sweep", "--task", "digits", "--arch", "cnn_small", "--optimizer", ",".join(SWEEP_OPTIMIZERS),
-            "--lr", ",".join(map(str, SWEEP_LRS)), "--epochs", str(SWEEP_EPOCHS), "--no-export", "--no-live",
-            "--results", str(results)]  # fmt: skip
+    argv = [
+        "sweep",
+        "--task",
+        "digits",
+        "--arch",
+        "cnn_small",
+        "--optimizer",
+        ",".join(SWEEP_OPTIMIZERS),
+        "--lr",
+        ",".join(map(str, SWEEP_LRS)),
+        "--epochs",
+        str(SWEEP_EPOCHS),
+        "--no-export",
+        "--no-live",
+        "--results",
+        str(results),
+    ]
     slots = int(ray_session.cluster_resources()["CPU"] // CPUS_PER_TRIAL)
     assert slots == THREADS  # conftest's Ray instance: num_cpus=2
     timeline, cpu = Timeline(), CpuSampler()
@@ -572,41 +627,61 @@ def test_bench_sweep_scheduling_efficiency(benchmark, ray_session, tmp_path, mon
         "cpu_s_driver": used["driver"],
     }
     _positive(figures)
-    lost = _lost_slot_seconds(total, start=marks["start"], end=marks["end"], fit=fit, slots=slots,
-                              first_start=min(t.start for t in timeline.trials.values()),
-                              last_complete=max(t.complete for t in timeline.trials.values()))  # fmt: skip
+    lost = _lost_slot_seconds(
+        total,
+        start=marks["start"],
+        end=marks["end"],
+        fit=fit,
+        slots=slots,
+        first_start=min(t.start for t in timeline.trials.values()),
+        last_complete=max(t.complete for t in timeline.trials.values()),
+    )
     assert math.isclose(sum(lost.values()), capacity - total["compute"], rel_tol=1e-6, abs_tol=1e-6)
     benchmark.extra_info.update({key: round(value, 3) for key, value in figures.items()})
-    benchmark.extra_info.update({
-        "slots": slots, "trials": SWEEP_TRIALS, "epochs": SWEEP_EPOCHS, "cpus_per_trial": CPUS_PER_TRIAL,
-        "ray_start_included": False,
-        "ray_start_note": "ray_session (conftest) is already up: Ray's ~7 s start is not in wall_s",
-        "sum_trial_s_is": "per trial, sum over epochs of epoch_time_s + eval_time_s (the store)",
-        "recorded_span_note": "recorded_at has whole-second resolution: +-1 s per trial",
-        "occupancy_is": "driver's on_trial_start -> on_trial_complete, per trial",
-        "efficiency_cpu_is": "CPU seconds of the trial processes / (wall x slots): time a trial waited for a "
-                             "core (taken by the driver, Ray or other sessions) counts in its epochs, not here",
-        "lost_slot_s": {key: round(value, 2) for key, value in lost.items()},
-        "per_trial_mean_s": {key: round(value / SWEEP_TRIALS, 3) for key, value in total.items()
-                             if not key.endswith("_ms")},
-        "report_ms": {"with_checkpoint": round(_nanmean(p["report_with_ckpt_ms"] for p in parts.values()), 2),
-                      "without_checkpoint": round(_nanmean(p["report_without_ckpt_ms"] for p in parts.values()), 2)},
-        "checkpoints_per_trial": [int(p["checkpoints"]) for p in parts.values()],
-        # in start order: the first trial of each worker process also pays its first imports
-        "startup_in_worker_s": [round(parts[tid]["startup_in_worker"], 3) for tid in
-                                sorted(parts, key=lambda tid: timeline.trials[tid].start)],  # fmt: skip
-        "store_write_ms_mean": round(statistics.mean(store_write_ms), 2),
-        "worker_processes": len(pids),
-        "prepare_data_s": round(prepare_timer.seconds, 3),
-        "experiment_state_saves": {"calls": state_saves.calls, "total_s": round(state_saves.seconds, 2),
-                                   "ms_per_call": round(1e3 * state_saves.seconds / max(1, state_saves.calls), 2),
-                                   "TUNE_GLOBAL_CHECKPOINT_S": os.environ.get("TUNE_GLOBAL_CHECKPOINT_S", "auto")},
-        "worker_on_cpu_fraction": round(used["worker"] / total["occupancy"], 3),
-        "cpu_s_during_sweep": {key: round(value, 1) for key, value in used.items()},
-        "cpu_capacity_s": round(wall * os.cpu_count(), 1),
-        "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2),
-        "goal": "efficiency >= 0.85; reported, not asserted",
-    })  # fmt: skip
+    benchmark.extra_info.update(
+        {
+            "slots": slots,
+            "trials": SWEEP_TRIALS,
+            "epochs": SWEEP_EPOCHS,
+            "cpus_per_trial": CPUS_PER_TRIAL,
+            "ray_start_included": False,
+            "ray_start_note": "ray_session (conftest) is already up: Ray's ~7 s start is not in wall_s",
+            "sum_trial_s_is": "per trial, sum over epochs of epoch_time_s + eval_time_s (the store)",
+            "recorded_span_note": "recorded_at has whole-second resolution: +-1 s per trial",
+            "occupancy_is": "driver's on_trial_start -> on_trial_complete, per trial",
+            "efficiency_cpu_is": "CPU seconds of the trial processes / (wall x slots): time a trial waited for a "
+            "core (taken by the driver, Ray or other sessions) counts in its epochs, not here",
+            "lost_slot_s": {key: round(value, 2) for key, value in lost.items()},
+            "per_trial_mean_s": {
+                key: round(value / SWEEP_TRIALS, 3) for key, value in total.items() if not key.endswith("_ms")
+            },
+            "report_ms": {
+                "with_checkpoint": round(_nanmean(p["report_with_ckpt_ms"] for p in parts.values()), 2),
+                "without_checkpoint": round(_nanmean(p["report_without_ckpt_ms"] for p in parts.values()), 2),
+            },
+            "checkpoints_per_trial": [int(p["checkpoints"]) for p in parts.values()],
+            # in start order: the first trial of each worker process also pays its first imports
+            "startup_in_worker_s": [
+                round(parts[tid]["startup_in_worker"], 3)
+                for tid in sorted(parts, key=lambda tid: timeline.trials[tid].start)
+            ],
+            "store_write_ms_mean": round(statistics.mean(store_write_ms), 2),
+            "worker_processes": len(pids),
+            "prepare_data_s": round(prepare_timer.seconds, 3),
+            "experiment_state_saves": {
+                "calls": state_saves.calls,
+                "total_s": round(state_saves.seconds, 2),
+                "ms_per_call": round(1e3 * state_saves.seconds / max(1, state_saves.calls), 2),
+                "TUNE_GLOBAL_CHECKPOINT_S": os.environ.get("TUNE_GLOBAL_CHECKPOINT_S", "auto"),
+            },
+            "worker_on_cpu_fraction": round(used["worker"] / total["occupancy"], 3),
+            "cpu_s_during_sweep": {key: round(value, 1) for key, value in used.items()},
+            "cpu_capacity_s": round(wall * os.cpu_count(), 1),
+            "loadavg_1m_before": round(load_before, 2),
+            "loadavg_1m_after": round(os.getloadavg()[0], 2),
+            "goal": "efficiency >= 0.85; reported, not asserted",
+        }
+    )
     print(
         f"\nsweep {SWEEP_TRIALS} trials x {SWEEP_EPOCHS} epochs cnn_small/digits on {slots} slots: wall {wall:.1f} s, "
         f"trials trained {total['compute']:.1f} s (mean {figures['mean_trial_s']:.1f} s) -> efficiency "

@@ -28,9 +28,33 @@ pytestmark = pytest.mark.bench
 @pytest.fixture(scope="module")
 def trained_vgg4(ray_session, tmp_path_factory, shared_data):
     results = tmp_path_factory.mktemp("vgg4")
-    assert main(["sweep", "--task", "cifar10", "--arch", "vgg4_bn", "--optimizer", "adam", "--lr", "0.001",
-                 "--epochs", "1", "--train-limit", "256", "--cpus-per-trial", "2", "--data-dir", str(shared_data), "--no-live",
-                 "--results", str(results)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "sweep",
+                "--task",
+                "cifar10",
+                "--arch",
+                "vgg4_bn",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "0.001",
+                "--epochs",
+                "1",
+                "--train-limit",
+                "256",
+                "--cpus-per-trial",
+                "2",
+                "--data-dir",
+                str(shared_data),
+                "--no-live",
+                "--results",
+                str(results),
+            ]
+        )
+        == 0
+    )
     (model,) = (results / "onnx").glob("*.onnx")
     return results, model
 
@@ -51,14 +75,19 @@ def test_bench_verify_latency_ratio_repeats(benchmark, trained_vgg4):
     ratios = [lat["speedup_b1"] for lat in latencies]
     spread = max(ratios) / min(ratios)
     figures = {
-        "speedup_b1_runs": ratios, "speedup_b1_max_over_min": spread, "goal_max_over_min": GOAL,
-        "clear_runs": sum(lat["speedup_b1_clear"] for lat in latencies), "threads": latencies[0]["threads"],
+        "speedup_b1_runs": ratios,
+        "speedup_b1_max_over_min": spread,
+        "goal_max_over_min": GOAL,
+        "clear_runs": sum(lat["speedup_b1_clear"] for lat in latencies),
+        "threads": latencies[0]["threads"],
         "onnxruntime_b1_p50_ms": [lat["onnxruntime_b1_p50_ms"] for lat in latencies],
         "torch_b1_p50_ms": [lat["torch_b1_p50_ms"] for lat in latencies],
         "speedup_b64_runs": [lat["speedup_b64"] for lat in latencies],
-    }  # fmt: skip
+    }
     benchmark.extra_info.update(figures)
-    print(f"\nharness verify x{RUNS}, vgg4_bn, {figures['threads']} threads: batch-1 ratio "
-          f"{', '.join(f'{r:.2f}x' for r in ratios)}; max/min {spread:.2f} (goal <= {GOAL}); "
-          f"spreads separated in {figures['clear_runs']} of {RUNS} runs")  # fmt: skip
+    print(
+        f"\nharness verify x{RUNS}, vgg4_bn, {figures['threads']} threads: batch-1 ratio "
+        f"{', '.join(f'{r:.2f}x' for r in ratios)}; max/min {spread:.2f} (goal <= {GOAL}); "
+        f"spreads separated in {figures['clear_runs']} of {RUNS} runs"
+    )
     assert all(r > 0 for r in ratios)

@@ -26,12 +26,24 @@ def test_sweep_help_names_the_shared_flags(capsys):
     with pytest.raises(SystemExit):
         main(["sweep", "--help"])
     out = capsys.readouterr().out
-    for flag in ("--task", "--arch", "--optimizer", "--lr", "--epochs", "--batch-size", "--seed", "--data-dir", "--results"):
+    for flag in (
+        "--task",
+        "--arch",
+        "--optimizer",
+        "--lr",
+        "--epochs",
+        "--batch-size",
+        "--seed",
+        "--data-dir",
+        "--results",
+    ):
         assert flag in out
 
 
 def test_list_flags_are_repeatable_and_comma_separated():
-    args = build_parser().parse_args(["sweep", "--lr", "0.1,0.01", "--lr", "1e-3", "--arch", "mlp", "--arch", "cnn_small"])
+    args = build_parser().parse_args(
+        ["sweep", "--lr", "0.1,0.01", "--lr", "1e-3", "--arch", "mlp", "--arch", "cnn_small"]
+    )
     assert args.lr == [0.1, 0.01, 0.001]
     assert args.arch == ["mlp", "cnn_small"]
 
@@ -48,7 +60,9 @@ def test_archs_and_data_list_as_json(capsys):
     archs = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert {"mlp", "cnn_small"} <= set(archs)
     assert main(["archs", "--task", "digits", "--format", "json"]) == 0
-    assert {r["name"]: r["params"] for r in json.loads(capsys.readouterr().out)}["mlp"] == 64 * 256 + 256 + 256 * 10 + 10
+    assert {r["name"]: r["params"] for r in json.loads(capsys.readouterr().out)}[
+        "mlp"
+    ] == 64 * 256 + 256 + 256 * 10 + 10
     assert main(["data", "prepare", "digits", "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["status"] == "cached" and row["counts"] == {"train": 1077, "val": 360, "test": 360}
@@ -81,8 +95,17 @@ def test_verification_shows_a_silent_cuda_fallback():
 
     from harness.views import render_verification
 
-    v = {"path": "m.onnx", "n": 10, "max_abs_diff": 1e-6, "top1_agreement": 1.0, "torch_metric": 0.9,
-         "ort_metric": 0.9, "provider": "CPUExecutionProvider", "requested": "CUDAExecutionProvider", "passed": True}  # fmt: skip
+    v = {
+        "path": "m.onnx",
+        "n": 10,
+        "max_abs_diff": 1e-6,
+        "top1_agreement": 1.0,
+        "torch_metric": 0.9,
+        "ort_metric": 0.9,
+        "provider": "CPUExecutionProvider",
+        "requested": "CUDAExecutionProvider",
+        "passed": True,
+    }
     out = Console(width=200, record=True)
     out.print(render_verification(v))
     assert "fell back" in out.export_text()

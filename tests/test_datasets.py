@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harness.datasets import MissingData, describe_task, get_task, load_task, prepare
 from PIL import Image
+from realfiles import RNG, cats_and_dogs, salt, write_cifar_batch, write_image, write_mnist
 
 from harness.cli import main
-from harness.datasets import MissingData, describe_task, get_task, load_task, prepare
 from harness.errors import HarnessError
 from harness.train import OBJECTIVES
-from realfiles import RNG, cats_and_dogs, salt, write_cifar_batch, write_image, write_mnist
 
 # ---------------------------------------------------------------- CIFAR-10
 
@@ -117,8 +117,11 @@ def test_upsampling_inputs_follow_the_report_degrade(tmp_path):
 def test_cats_vs_dogs_layouts_with_bad_files(tmp_path, layout):
     root = tmp_path / "cats_vs_dogs"
     cats_and_dogs(root, 20, layout=layout)
-    class_folder = {"chetankv": root / "training_set" / "cats", "kaggle": root / "train",
-                    "petimages": root / "PetImages" / "Cat"}[layout]  # fmt: skip
+    class_folder = {
+        "chetankv": root / "training_set" / "cats",
+        "kaggle": root / "train",
+        "petimages": root / "PetImages" / "Cat",
+    }[layout]
     bad = salt(class_folder)
     if layout == "kaggle":  # the 25,000-image layout names classes in the file names only
         for p in class_folder.glob("odd_*"):
@@ -277,6 +280,7 @@ def test_real_pokemon150(shared_data):
 
 def test_predict_decodes_a_file_exactly_as_training_did(tmp_path):
     from harness.datasets._images import decode_image
+
     from harness.predict import load_image
 
     write_image(tmp_path / "alpha.png", mode="RGBA")

@@ -44,7 +44,7 @@ def test_ir_probe_matches_onnxruntime():
         vi = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1]) for n in "xy"]
         graph = onnx.helper.make_graph([node], "g", [vi[0]], [vi[1]])
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)], ir_version=ir + 1)
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (onnxruntime raises its own pybind error types)
             ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
@@ -112,8 +112,19 @@ def test_export_to_a_named_file_at_another_opset(swept_copy, tmp_path, capsys):
     assert 18 <= ort_max_opset() <= onnx.defs.onnx_opset_version()
     target = tmp_path / "digits-best.onnx"
     capsys.readouterr()
-    argv = ["export", "--task", "digits", "--opset", "20", "--out", str(target), "--results", str(swept_copy),
-            "--format", "json"]  # fmt: skip
+    argv = [
+        "export",
+        "--task",
+        "digits",
+        "--opset",
+        "20",
+        "--out",
+        str(target),
+        "--results",
+        str(swept_copy),
+        "--format",
+        "json",
+    ]
     assert main(argv) == 0
     (result,) = json.loads(capsys.readouterr().out)
     assert result["path"] == str(target) and result["passed"]

@@ -23,7 +23,9 @@ def test_a_schema_4_store_of_the_last_release_is_upgraded_row_for_row(tmp_path, 
     conn.executescript(SCHEMA4.read_text())
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
-    old = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("sweeps", "trials", "epochs", "exports")}
+    old = {
+        t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("sweeps", "trials", "epochs", "exports")
+    }
     old_ids = [r[0] for r in conn.execute("SELECT sweep_id || '.' || id FROM trials ORDER BY id")]
     conn.close()
     assert main(["sweeps", "--results", str(tmp_path), "--format", "json"]) == 0  # a read command upgrades it
@@ -48,8 +50,25 @@ def test_ray_ids_that_repeat_across_sweeps_lose_nothing(ray_session, tmp_path, m
     fixed = uuid.UUID("12345678123456781234567812345678")
     monkeypatch.setattr(uuid, "uuid1", lambda *args, **kwargs: fixed)
     for lr in ("0.01", "0.02"):
-        assert main(["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", lr, "--epochs", "2", "--no-live",
-                     "--results", str(tmp_path)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "sweep",
+                    "--arch",
+                    "mlp",
+                    "--optimizer",
+                    "adam",
+                    "--lr",
+                    lr,
+                    "--epochs",
+                    "2",
+                    "--no-live",
+                    "--results",
+                    str(tmp_path),
+                ]
+            )
+            == 0
+        )
     with Store.existing(tmp_path) as store:
         trials = store._rows("SELECT * FROM trials ORDER BY started_at")
         assert len(trials) == 2 and trials[0]["ray_id"] == trials[1]["ray_id"] == "12345_00000"

@@ -60,8 +60,20 @@ def _trial_ids(results: Path) -> list[str]:
 
 def test_an_unwritable_cache_folder_is_one_line(tmp_path, shared_data, monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(_blocked(tmp_path)))
-    err = refused(capsys, ["sweep", "--task", "cifar10", "--arch", "mlp", "--data-dir", str(shared_data),
-                             "--results", str(tmp_path / "r")])  # fmt: skip
+    err = refused(
+        capsys,
+        [
+            "sweep",
+            "--task",
+            "cifar10",
+            "--arch",
+            "mlp",
+            "--data-dir",
+            str(shared_data),
+            "--results",
+            str(tmp_path / "r"),
+        ],
+    )
     assert "the decoded-data cache folder" in err and "HARNESS_CACHE_DIR" in err
     assert not (tmp_path / "r" / "harness.db").exists()
 
@@ -96,6 +108,7 @@ def test_sweep_file_values_of_the_wrong_type_are_one_line(swept_copy, tmp_path, 
     config.write_bytes(content)
     before = folder_state(swept_copy)
     assert expected in refused(capsys, ["sweep", "--config", str(config), "--results", str(swept_copy)])
-    assert "is a folder, not a file" in refused(capsys, ["sweep", "--config", str(tmp_path), "--results",
-                                                           str(swept_copy)])  # fmt: skip
+    assert "is a folder, not a file" in refused(
+        capsys, ["sweep", "--config", str(tmp_path), "--results", str(swept_copy)]
+    )
     assert folder_state(swept_copy) == before

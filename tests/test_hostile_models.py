@@ -39,8 +39,10 @@ LIES = [
     ({"input_shape": "[1, 16, 16]"}, "input_shape says [1, 16, 16], the graph takes"),
     ({"input_shape": "[1, 8]"}, "is not [channels, height, width]"),
     ({"preprocessing": json.dumps({"scale": 1 / 255, "mean": [0.5], "std": [0.0], "resize": [8, 8]})}, "a zero std"),
-    ({"preprocessing": json.dumps({"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [1, 1, 1]})},
-     "one mean and one std per input channel (1)"),
+    (
+        {"preprocessing": json.dumps({"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [1, 1, 1]})},
+        "one mean and one std per input channel (1)",
+    ),
     ({"classes": "not json"}, "its metadata 'classes' is not JSON"),
 ]
 

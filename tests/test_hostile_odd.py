@@ -31,8 +31,23 @@ def test_a_144_megapixel_image_is_skipped_without_pillows_warning(tmp_path):
     root = tmp_path / "data"
     cats_and_dogs(root / "cats_vs_dogs", 5, layout="chetankv")
     Image.new("L", (12000, 12000)).save(root / "cats_vs_dogs" / "training_set" / "cats" / "huge.png")
-    proc = subprocess.run([sys.executable, "-m", "harness", "data", "prepare", "cats_vs_dogs", "--data-dir", str(root),
-                           "--image-size", "16"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "data",
+            "prepare",
+            "cats_vs_dogs",
+            "--data-dir",
+            str(root),
+            "--image-size",
+            "16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("\n") == 1 and "skipped 1 unreadable file(s), first: " in proc.stderr
     assert "huge.png" in proc.stderr and "DecompressionBombWarning" not in proc.stderr

@@ -16,8 +16,26 @@ from harness.store import Store
 
 def test_a_time_budget_is_a_normal_end(ray_session, tmp_path, capsys):
     capsys.readouterr()
-    code = main(["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.01", "--epochs", "100000",
-                 "--time-budget", "20", "--no-live", "--format", "json", "--results", str(tmp_path)])  # fmt: skip
+    code = main(
+        [
+            "sweep",
+            "--arch",
+            "mlp",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.01",
+            "--epochs",
+            "100000",
+            "--time-budget",
+            "20",
+            "--no-live",
+            "--format",
+            "json",
+            "--results",
+            str(tmp_path),
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["status"] == "finished" and out["trials"] == {"stopped": 1}
     assert out["leaderboards"][0]["rows"][0]["status"] == "stopped" and out["export"]["passed"]
@@ -26,8 +44,24 @@ def test_a_time_budget_is_a_normal_end(ray_session, tmp_path, capsys):
 
 
 def test_sigterm_stops_a_driver_like_ctrl_c_and_resume_finishes(ray_session, tmp_path, capsys):
-    cmd = [sys.executable, "-m", "harness", "sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.01",
-           "--epochs", "40", "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "sweep",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "40",
+        "--no-export",
+        "--no-live",
+        "--results",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline, epochs = time.monotonic() + 120, 0

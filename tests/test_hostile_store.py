@@ -20,8 +20,10 @@ from harness.store import Store
 @pytest.mark.parametrize("command", [["leaderboard"], ["sweeps"], ["show", "x"], ["compare", "uni2022-catsdogs"]])
 def test_read_commands_leave_another_programs_database_alone(tmp_path, capsys, command):
     other = sqlite3.connect(tmp_path / "harness.db")
-    other.executescript("PRAGMA application_id = 1234; CREATE TABLE sweeps (x); CREATE TABLE notes (y);"
-                        "INSERT INTO notes VALUES ('mine');")  # fmt: skip
+    other.executescript(
+        "PRAGMA application_id = 1234; CREATE TABLE sweeps (x); CREATE TABLE notes (y);"
+        "INSERT INTO notes VALUES ('mine');"
+    )
     other.close()
     before = folder_state(tmp_path, strict=True)
     err = refused(capsys, [*command, "--results", str(tmp_path)])
@@ -38,8 +40,24 @@ def test_an_empty_file_is_not_given_a_schema_by_a_read_command(tmp_path, capsys)
 
 
 def test_resume_beside_a_live_driver_is_refused_and_after_sigkill_it_works(ray_session, tmp_path, capsys):
-    cmd = [sys.executable, "-m", "harness", "sweep", "--arch", "cnn_small", "--optimizer", "adam", "--lr", "0.01",
-           "--epochs", "60", "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "sweep",
+        "--arch",
+        "cnn_small",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "60",
+        "--no-export",
+        "--no-live",
+        "--results",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -24,8 +24,23 @@ LRS = ("0.003", "0.03")
 def seeded(ray_session, tmp_path_factory):
     """mlp x adam x two learning rates x three seeds: two configurations, three runs each."""
     results = tmp_path_factory.mktemp("seeded")
-    argv = ["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", ",".join(LRS), "--seed", "0,1,2",
-            "--epochs", "2", "--results", str(results), "--no-live", "--no-export"]  # fmt: skip
+    argv = [
+        "sweep",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "adam",
+        "--lr",
+        ",".join(LRS),
+        "--seed",
+        "0,1,2",
+        "--epochs",
+        "2",
+        "--results",
+        str(results),
+        "--no-live",
+        "--no-export",
+    ]
     assert main(argv) == 0
     return results
 
@@ -92,8 +107,10 @@ def test_grouping_over_seeds_gives_mean_std_and_members(seeded, capsys):
 
 
 def test_time_to_target_is_the_first_epoch_at_the_published_figure():
-    epochs = [{"epoch": e, "epoch_time_s": 10.0, "eval_time_s": 1.0, "val_acc": acc, "extra_json": None}
-              for e, acc in ((1, 0.5), (2, 0.75), (3, 0.74), (4, 0.9))]  # fmt: skip
+    epochs = [
+        {"epoch": e, "epoch_time_s": 10.0, "eval_time_s": 1.0, "val_acc": acc, "extra_json": None}
+        for e, acc in ((1, 0.5), (2, 0.75), (3, 0.74), (4, 0.9))
+    ]
     assert time_to_target(epochs, {"score": "test_acc", "published": 0.729}) == pytest.approx(22.0)
     assert time_to_target(epochs, {"score": "val_acc", "published": 0.95}) is None
     assert time_to_target(epochs, None) is None

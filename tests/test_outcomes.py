@@ -32,8 +32,24 @@ def test_a_relative_data_dir_from_another_working_folder(ray_session, tmp_path, 
     """Trials run in Ray's own working folder: `--data-dir data` must mean the driver's ./data."""
     (tmp_path / "data").symlink_to(shared_data)
     monkeypatch.chdir(tmp_path)
-    flags = ["--task", "cifar10", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.01", "--epochs", "1",
-             "--train-limit", "100", "--no-export", "--no-live", "--format", "json"]  # fmt: skip
+    flags = [
+        "--task",
+        "cifar10",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "100",
+        "--no-export",
+        "--no-live",
+        "--format",
+        "json",
+    ]
     assert main(["sweep", *flags, "--data-dir", "data", "--results", "results"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "finished" and out["trials"] == {"finished": 1} and out["summary"] is None
@@ -55,8 +71,10 @@ def test_a_sweep_file_reads_its_paths_relative_to_itself(ray_session, tmp_path, 
     folder = tmp_path / "experiments"
     folder.mkdir()
     (folder / "data").symlink_to(shared_data)
-    (folder / "sweep.toml").write_text('task = "cifar10"\narchs = "mlp"\noptimizers = "adam"\nlrs = 0.01\n'
-                                       'epochs = 1\ntrain_limit = 64\ndata_dir = "data"\n')  # fmt: skip
+    (folder / "sweep.toml").write_text(
+        'task = "cifar10"\narchs = "mlp"\noptimizers = "adam"\nlrs = 0.01\n'
+        'epochs = 1\ntrain_limit = 64\ndata_dir = "data"\n'
+    )
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "--config", "experiments/sweep.toml", "--no-export", "--no-live", "--results", "r"]) == 0
     (trial,) = _trials(tmp_path / "r")
@@ -64,8 +82,22 @@ def test_a_sweep_file_reads_its_paths_relative_to_itself(ray_session, tmp_path, 
 
 
 def test_a_sweep_whose_every_trial_diverges_fails_with_one_summary_line(ray_session, tmp_path, capsys):
-    code = main(["sweep", "--arch", "mlp", "--optimizer", "sgd", "--lr", "1e8,1e9", "--epochs", "3", "--no-live",
-                 "--results", str(tmp_path)])  # fmt: skip
+    code = main(
+        [
+            "sweep",
+            "--arch",
+            "mlp",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e8,1e9",
+            "--epochs",
+            "3",
+            "--no-live",
+            "--results",
+            str(tmp_path),
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "error: 0 of 2 trials finished: 2 diverged (the loss became NaN or infinite: try a smaller --lr)"
@@ -95,16 +127,38 @@ def test_a_sweep_whose_every_trial_errors_exits_non_zero_and_keeps_the_traceback
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where a folder should be")
     results = tmp_path / "results"
-    cmd = [sys.executable, "-c", FAILING_WORKERS, str(blocker / "cache"), "sweep", "--task", "cifar10", "--arch", "mlp",
-           "--optimizer", "adam", "--lr", "0.01,0.1", "--epochs", "1", "--train-limit", "64", "--data-dir",
-           str(shared_data), "--no-live", "--results", str(results)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-c",
+        FAILING_WORKERS,
+        str(blocker / "cache"),
+        "sweep",
+        "--task",
+        "cifar10",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01,0.1",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "64",
+        "--data-dir",
+        str(shared_data),
+        "--no-live",
+        "--results",
+        str(results),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     # progress lines, then exactly one summary line: no Ray ERROR line, no traceback
     assert [line for line in lines if not re.match(r"\[\d/2\] trial ", line)] == lines[-1:]
-    assert lines[-1].startswith("error: 0 of 2 trials finished: 2 error (first: HarnessError: the decoded-data cache "
-                                "folder ")  # fmt: skip
+    assert lines[-1].startswith(
+        "error: 0 of 2 trials finished: 2 error (first: HarnessError: the decoded-data cache folder "
+    )
     assert str(blocker) in lines[-1] and "`harness show " in lines[-1]
     assert "Traceback" not in proc.stderr and "ERROR" not in proc.stderr
     assert _sweep(results)["status"] == "failed"
@@ -127,8 +181,9 @@ def test_a_sweep_whose_every_trial_errors_exits_non_zero_and_keeps_the_traceback
         (["--gpus-per-trial", "1"], "a trial asks for 1 CPU and 1 GPU, but this machine has 2 CPU and 0 GPU"),
     ],
 )
-def test_a_request_no_node_can_hold_is_refused_before_anything_is_written(ray_session, tmp_path, capsys, flags,
-                                                                          expected):  # fmt: skip
+def test_a_request_no_node_can_hold_is_refused_before_anything_is_written(
+    ray_session, tmp_path, capsys, flags, expected
+):
     capsys.readouterr()
     assert main(["sweep", *flags, "--no-live", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -150,9 +205,32 @@ def test_a_cluster_that_may_grow_waits_with_a_visible_line():
 
 
 def test_optuna_and_asha_count_every_ended_trial_and_print_nothing_of_their_own(tmp_path):
-    cmd = [sys.executable, "-m", "harness", "sweep", "--arch", "mlp", "--optimizer", "adam", "--lr-range", "1e-5:1e-1",
-           "--search", "optuna", "--num-samples", "4", "--scheduler", "asha", "--max-concurrent", "1", "--epochs", "4",
-           "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "sweep",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "adam",
+        "--lr-range",
+        "1e-5:1e-1",
+        "--search",
+        "optuna",
+        "--num-samples",
+        "4",
+        "--scheduler",
+        "asha",
+        "--max-concurrent",
+        "1",
+        "--epochs",
+        "4",
+        "--no-export",
+        "--no-live",
+        "--results",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -165,8 +243,10 @@ def test_optuna_and_asha_count_every_ended_trial_and_print_nothing_of_their_own(
 def test_error_summary_names_the_exception_without_its_module():
     from harness.outcome import error_summary
 
-    report = ("Failure # 1\nray::ImplicitFunc.train() (pid=1)\nTraceback (most recent call last):\n  File \"x.py\"\n"
-              "harness.datasets._registry.MissingData: cifar10 (report) not found under /d (put the files there)\n")
+    report = (
+        'Failure # 1\nray::ImplicitFunc.train() (pid=1)\nTraceback (most recent call last):\n  File "x.py"\n'
+        "harness.datasets._registry.MissingData: cifar10 (report) not found under /d (put the files there)\n"
+    )
     assert error_summary(report) == "MissingData: cifar10 (report) not found under /d (put the files there)"
     assert error_summary("ray.exceptions.RayTaskError(ValueError): boom") == "RayTaskError: boom"
     assert error_summary("") == "unknown error"
@@ -178,10 +258,12 @@ def test_the_summary_line_says_what_kept_trials_from_training():
     def line(**trials: int) -> str | None:
         counts = {k.replace("_", " "): v for k, v in trials.items()}
         usable = counts.get("finished", 0) + counts.get("stopped", 0)
-        return Outcome(sweep_id="s", status="x", tasks=("digits",), trials=counts, usable=usable,
-                       first_error=None).summary()  # fmt: skip
+        return Outcome(
+            sweep_id="s", status="x", tasks=("digits",), trials=counts, usable=usable, first_error=None
+        ).summary()
 
     assert line(finished=3, stopped=1) is None
-    assert line(stopped_before_an_epoch=1) == ("0 of 1 trial finished: 1 stopped before an epoch (the time budget ran "
-                                               "out first: raise --time-budget)")  # fmt: skip
+    assert line(stopped_before_an_epoch=1) == (
+        "0 of 1 trial finished: 1 stopped before an epoch (the time budget ran out first: raise --time-budget)"
+    )
     assert line(finished=1, diverged=2).startswith("1 of 3 trials finished: 2 diverged (the loss became NaN")

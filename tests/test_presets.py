@@ -25,12 +25,21 @@ def test_a_preset_sweep_starts_with_the_recipe_and_validates(report):
     for recipe in recipes:
         one = recipe_spec(recipe, {}).validate()
         assert one.num_trials == 1
-        in_a_sweep = [s for s in sweeps if one.archs[0] in s.archs and s.task == one.task
-                      and (s.variant, s.image_size) == (one.variant, one.image_size)]  # fmt: skip
+        in_a_sweep = [
+            s
+            for s in sweeps
+            if one.archs[0] in s.archs
+            and s.task == one.task
+            and (s.variant, s.image_size) == (one.variant, one.image_size)
+        ]
         assert in_a_sweep, recipe.label
         s = in_a_sweep[0]
-        assert (s.optimizers[0], s.lrs[0], s.batch_sizes[0], s.epochs) == (one.optimizers[0], one.lrs[0],
-                                                                         one.batch_sizes[0], one.epochs)  # fmt: skip
+        assert (s.optimizers[0], s.lrs[0], s.batch_sizes[0], s.epochs) == (
+            one.optimizers[0],
+            one.lrs[0],
+            one.batch_sizes[0],
+            one.epochs,
+        )
     assert all(s.validate() and s.num_trials > 1 for s in sweeps)  # a space around the recipe, not just it
     assert firsts
 
@@ -39,7 +48,12 @@ def test_the_uchile_recipe_is_the_reports():
     (sweep,) = preset_sweeps("uchile2020-cifar10", {"epochs": 2})
     assert sweep.archs[:2] == ("vgg8_bn", "vgg4_bn") and sweep.variant == "report"
     assert (sweep.optimizers[0], sweep.lrs[0], sweep.batch_sizes, sweep.augment, sweep.pixels) == (
-        "adam", 0.001, (32,), "none", "raw")
+        "adam",
+        0.001,
+        (32,),
+        "none",
+        "raw",
+    )
     assert sweep.epochs == 2  # a user's flag wins over the preset
 
 
@@ -52,14 +66,29 @@ def test_unknown_report_is_one_line(capsys):
 
 
 def test_reproduce_runs_the_recipe_and_sets_ours_beside_the_published(ray_session, tmp_path, shared_data, capsys):
-    argv = ["reproduce", "uni2022-catsdogs", "--epochs", "1", "--train-limit", "64", "--data-dir", str(shared_data),
-            "--results", str(tmp_path), "--no-live", "--format", "json"]  # fmt: skip
+    argv = [
+        "reproduce",
+        "uni2022-catsdogs",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "64",
+        "--data-dir",
+        str(shared_data),
+        "--results",
+        str(tmp_path),
+        "--no-live",
+        "--format",
+        "json",
+    ]
     assert main(argv) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["published"] == 0.8615 and row["measure"] == "test accuracy" and row["arch"] == "cnn4_bn_mlp"
     assert 0.0 <= row["ours"] <= 1.0 and row["ours"] == pytest.approx(row["ours_test"], abs=1e-9)
     assert "test set too" in row["notes"]
-    assert row["quick_check"] == "subset 64, 1 of 20 epochs" and row["status"] == "finished"  # never a full reproduction
+    assert (
+        row["quick_check"] == "subset 64, 1 of 20 epochs" and row["status"] == "finished"
+    )  # never a full reproduction
     # `compare` finds that stored trial, without training anything, and says it is not a run of the recipe
     assert main(["compare", "uni2022-catsdogs", "--results", str(tmp_path), "--format", "json"]) == 0
     (compared,) = json.loads(capsys.readouterr().out)

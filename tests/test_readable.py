@@ -22,8 +22,14 @@ from harness.verify import LATENCY_ROUNDS
 
 def test_numbers_round_as_people_read_them():
     assert pct(0.45480000000000004) == "45.48%" and pct(None) == "-"
-    assert [sig3(v) for v in (0.20412, 12.345, 1528.7, 0.0557123, 6.0, 0)] == ["0.204", "12.3", "1,530", "0.0557",
-                                                                               "6.00", "0"]  # fmt: skip
+    assert [sig3(v) for v in (0.20412, 12.345, 1528.7, 0.0557123, 6.0, 0)] == [
+        "0.204",
+        "12.3",
+        "1,530",
+        "0.0557",
+        "6.00",
+        "0",
+    ]
     assert plural(1, "epoch") == "1 epoch" and plural(3, "epoch") == "3 epochs"
 
 
@@ -54,7 +60,8 @@ def test_the_latency_of_a_verification_has_rounds_spreads_and_its_threads(swept)
         assert len(rounds) == LATENCY_ROUNDS and latency[f"{runtime}_b1_spread_ms"] == [min(rounds), max(rounds)]
         assert min(rounds) <= latency[f"{runtime}_b1_p50_ms"] <= max(rounds)
     clear = max(latency["onnxruntime_b1_round_ms"]) < min(latency["torch_b1_round_ms"]) or min(
-        latency["onnxruntime_b1_round_ms"]) > max(latency["torch_b1_round_ms"])  # fmt: skip
+        latency["onnxruntime_b1_round_ms"]
+    ) > max(latency["torch_b1_round_ms"])
     assert latency["speedup_b1_clear"] == clear
     ratios = sorted(t / o for t, o in zip(latency["torch_b1_round_ms"], latency["onnxruntime_b1_round_ms"]))
     assert latency["speedup_b1"] == pytest.approx(ratios[LATENCY_ROUNDS // 2])  # the median of the paired rounds
@@ -117,9 +124,21 @@ def test_an_image_model_is_verified_in_words_that_fit_it():
 
     from harness.views import render_verification
 
-    image = {"passed": True, "provider": "CPUExecutionProvider", "requested": "CPUExecutionProvider", "path": "m.onnx",
-             "n": 10, "task": "mnist_upsample", "rule": "PSNR", "max_abs_diff": 1e-6, "top1_agreement": 1.0,
-             "torch_metric": 0.9, "ort_metric": 0.9, "torch_psnr": 20.0, "ort_psnr": 20.0}  # fmt: skip
+    image = {
+        "passed": True,
+        "provider": "CPUExecutionProvider",
+        "requested": "CPUExecutionProvider",
+        "path": "m.onnx",
+        "n": 10,
+        "task": "mnist_upsample",
+        "rule": "PSNR",
+        "max_abs_diff": 1e-6,
+        "top1_agreement": 1.0,
+        "torch_metric": 0.9,
+        "ort_metric": 0.9,
+        "torch_psnr": 20.0,
+        "ort_psnr": 20.0,
+    }
     console = Console(width=200, record=True)
     console.print(render_verification(image))
     text = console.export_text()

@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from harness.cli import main
 from harness.store import Store
 
@@ -46,11 +45,29 @@ def _both_running(db: Path) -> bool:
     return running == 2 and trained == 2
 
 
-def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(ray_session, tmp_path, shared_data,
-                                                                               capsys):  # fmt: skip
+def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(
+    ray_session, tmp_path, shared_data, capsys
+):
     results = tmp_path / "results"
-    cmd = [sys.executable, "-m", "harness", "reproduce", REPORT, "--skip-missing", "--epochs", "20", "--train-limit", "64",
-           "--data-dir", str(shared_data), "--results", str(results), "--no-live", "--format", "json"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "reproduce",
+        REPORT,
+        "--skip-missing",
+        "--epochs",
+        "20",
+        "--train-limit",
+        "64",
+        "--data-dir",
+        str(shared_data),
+        "--results",
+        str(results),
+        "--no-live",
+        "--format",
+        "json",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen_together = False
     try:
@@ -67,8 +84,12 @@ def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(r
     assert proc.returncode == 130, err
     assert f"`harness reproduce {REPORT} --resume` continues it" in err.strip().splitlines()[-1]
     rows = json.loads(out)  # the table of what finished is printed even so
-    assert [r["recipe"] for r in rows] == ["model 1 (64 px, split A)", "model 2 (split A)", "model 3 (split B)",
-                                           "model 4 (split B)"]  # fmt: skip
+    assert [r["recipe"] for r in rows] == [
+        "model 1 (64 px, split A)",
+        "model 2 (split A)",
+        "model 3 (split B)",
+        "model 4 (split B)",
+    ]
     assert [r["status"] for r in rows[2:]] == ["not run: data missing"] * 2 and "split B" not in rows[0]["status"]
     assert all("cats vs dogs (B) not found" in r["missing"] for r in rows[2:])
     assert {r["status"] for r in rows[:2]} == {"interrupted"}

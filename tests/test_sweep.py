@@ -78,8 +78,24 @@ def test_table_output_shows_leaderboard_and_verification(swept, capsys):
 def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path, capsys):
     """One transaction per epoch as results arrive: rows are readable before the sweep ends,
     and an interrupted sweep keeps them, marked as interrupted rather than finished."""
-    cmd = [sys.executable, "-m", "harness.cli", "sweep", "--arch", "cnn_small", "--optimizer", "adam",
-           "--lr", "0.01", "--epochs", "500", "--no-export", "--no-live", "--results", str(tmp_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "sweep",
+        "--arch",
+        "cnn_small",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "500",
+        "--no-export",
+        "--no-live",
+        "--results",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     db = tmp_path / "harness.db"
     seen_while_running = 0
@@ -113,8 +129,21 @@ def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path, capsys
 
 def test_sweep_json_output_is_clean_json(ray_session, tmp_path, capsys):
     capsys.readouterr()
-    argv = ["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.003", "--epochs", "2",
-            "--results", str(tmp_path), "--format", "json"]  # fmt: skip
+    argv = [
+        "sweep",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.003",
+        "--epochs",
+        "2",
+        "--results",
+        str(tmp_path),
+        "--format",
+        "json",
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
@@ -125,8 +154,20 @@ def test_sweep_json_output_is_clean_json(ray_session, tmp_path, capsys):
 
 
 def test_diverging_trial_is_marked_and_the_sweep_goes_on(ray_session, tmp_path, capsys):
-    argv = ["sweep", "--arch", "mlp", "--optimizer", "sgd", "--lr", "1e6,0.01", "--epochs", "3",
-            "--results", str(tmp_path), "--no-live"]  # fmt: skip
+    argv = [
+        "sweep",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e6,0.01",
+        "--epochs",
+        "3",
+        "--results",
+        str(tmp_path),
+        "--no-live",
+    ]
     assert main(argv) == 0
     with Store.existing(tmp_path) as store:
         trials = {t["lr"]: t for t in store._rows("SELECT * FROM trials")}
@@ -166,13 +207,24 @@ def test_each_reports_task_has_its_published_reference_rows(swept, capsys):
     # A stored vgg8_bn run of report uchile2020's recipe (data, scaling, all 20 epochs) is "ours" for
     # Red Grande; for Red Pequena (vgg4_bn) it is only the closest other run, with its difference.
     config = {"task": "cifar10", "arch": "vgg8_bn", "variant": "report", "pixels": "raw", "epochs": 20}
-    trial = {"id": "t1", "arch": "vgg8_bn", "status": "finished", "best_metric": 0.9, "epochs_run": 20,
-             "config_json": json.dumps(config), "test_json": json.dumps({"acc": 0.8})}  # fmt: skip
+    trial = {
+        "id": "t1",
+        "arch": "vgg8_bn",
+        "status": "finished",
+        "best_metric": 0.9,
+        "epochs_run": 20,
+        "config_json": json.dumps(config),
+        "test_json": json.dumps({"acc": 0.8}),
+    }
     (grande, pequena) = references("cifar10", [trial], {"t1": []})
     assert (grande["arch"], grande["published"], grande["score"]) == ("vgg8_bn", 0.729, "test_acc")
     assert grande["ours"] == 0.8 and grande["difference"] == pytest.approx(0.8 - 0.729) and grande["trial_id"] == "t1"
     assert pequena["ours"] is None and pequena["difference"] is None
-    assert (pequena["closest_trial_id"], pequena["closest"], pequena["closest_differs"]) == ("t1", 0.8, "vgg8_bn, not vgg4_bn")
+    assert (pequena["closest_trial_id"], pequena["closest"], pequena["closest_differs"]) == (
+        "t1",
+        0.8,
+        "vgg8_bn, not vgg4_bn",
+    )
     short = {**trial, "epochs_run": 3, "config_json": json.dumps({**config, "train_limit": 500})}
     (grande, _) = references("cifar10", [short], {"t1": []})
     assert grande["ours"] is None and grande["closest_differs"] == "subset 500; 3 of 20 epochs"

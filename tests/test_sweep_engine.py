@@ -22,15 +22,38 @@ from harness.store import Store
 
 def _trials(results: Path) -> list[dict]:
     with Store.existing(results) as store:
-        return [{**t, "epochs_run": [e["epoch"] for e in store.epochs(t["id"])]}
-                for t in store._rows("SELECT * FROM trials ORDER BY id")]  # fmt: skip
+        return [
+            {**t, "epochs_run": [e["epoch"] for e in store.epochs(t["id"])]}
+            for t in store._rows("SELECT * FROM trials ORDER BY id")
+        ]
 
 
 def test_asha_stops_weak_trials_early(ray_session, tmp_path):
     # One trial at a time, best learning rate first: later, weaker trials meet a full rung.
-    assert main(["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.01,0.003,0.00003,0.00001",
-                 "--epochs", "6", "--scheduler", "asha", "--max-concurrent", "1", "--no-export", "--no-live",
-                 "--results", str(tmp_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "sweep",
+                "--arch",
+                "mlp",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "0.01,0.003,0.00003,0.00001",
+                "--epochs",
+                "6",
+                "--scheduler",
+                "asha",
+                "--max-concurrent",
+                "1",
+                "--no-export",
+                "--no-live",
+                "--results",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     trials = {t["lr"]: t for t in _trials(tmp_path)}
     assert len(trials) == 4
     assert trials[0.01]["epochs_run"] == list(range(1, 7)) and trials[0.01]["status"] == "finished"
@@ -41,9 +64,30 @@ def test_asha_stops_weak_trials_early(ray_session, tmp_path):
 def test_random_and_optuna_search_draw_num_samples(ray_session, tmp_path):
     for search in ("random", "optuna"):
         results = tmp_path / search
-        assert main(["sweep", "--arch", "mlp", "--optimizer", "adam,sgd", "--lr-range", "1e-4:1e-1",
-                     "--search", search, "--num-samples", "3", "--epochs", "1", "--no-export", "--no-live",
-                     "--results", str(results)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "sweep",
+                    "--arch",
+                    "mlp",
+                    "--optimizer",
+                    "adam,sgd",
+                    "--lr-range",
+                    "1e-4:1e-1",
+                    "--search",
+                    search,
+                    "--num-samples",
+                    "3",
+                    "--epochs",
+                    "1",
+                    "--no-export",
+                    "--no-live",
+                    "--results",
+                    str(results),
+                ]
+            )
+            == 0
+        )
         trials = _trials(results)
         assert len(trials) == 3 and all(1e-4 <= t["lr"] <= 1e-1 for t in trials)
         assert len({t["lr"] for t in trials}) == 3  # drawn log-uniformly, not from a list
@@ -51,10 +95,26 @@ def test_random_and_optuna_search_draw_num_samples(ray_session, tmp_path):
 
 def test_a_sweep_file_with_flags_on_top(ray_session, tmp_path):
     config = tmp_path / "sweep.toml"
-    config.write_text('task = "digits"\narchs = ["mlp"]\noptimizers = "adamw"\nlrs = [0.01]\n'
-                      "weight_decays = [0.0, 0.01]\nepochs = 3\nseeds = [1]\n")  # fmt: skip
-    assert main(["sweep", "--config", str(config), "--epochs", "1", "--no-export", "--no-live",
-                 "--results", str(tmp_path / "r")]) == 0  # fmt: skip
+    config.write_text(
+        'task = "digits"\narchs = ["mlp"]\noptimizers = "adamw"\nlrs = [0.01]\n'
+        "weight_decays = [0.0, 0.01]\nepochs = 3\nseeds = [1]\n"
+    )
+    assert (
+        main(
+            [
+                "sweep",
+                "--config",
+                str(config),
+                "--epochs",
+                "1",
+                "--no-export",
+                "--no-live",
+                "--results",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     trials = _trials(tmp_path / "r")
     assert [(t["optimizer"], t["seed"], t["epochs_run"]) for t in trials] == [("adamw", 1, [1])] * 2
     spec = SweepSpec.from_toml(str(config), {})
@@ -114,8 +174,24 @@ def _wait_for(db: Path, condition: str, timeout: float = 180) -> None:
 
 def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_session, tmp_path):
     results = tmp_path / "results"
-    cmd = [sys.executable, "-m", "harness.cli", "sweep", "--arch", "cnn_small", "--optimizer", "adam,momentum",
-           "--lr", "0.01,0.003", "--epochs", "8", "--no-export", "--no-live", "--results", str(results)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "sweep",
+        "--arch",
+        "cnn_small",
+        "--optimizer",
+        "adam,momentum",
+        "--lr",
+        "0.01,0.003",
+        "--epochs",
+        "8",
+        "--no-export",
+        "--no-live",
+        "--results",
+        str(results),
+    ]
     # Its own process group, so that the Ray instance it started can be cleaned up after the kill.
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -163,7 +239,15 @@ def test_the_store_calls_a_trial_ended_only_once_tune_has_saved_its_state(tmp_pa
     _ACTIVE["s1"] = (store, SweepDisplay(title="t", total=1, metric="val_acc", mode="max", live=False))
     try:
         callback = StoreCallback(sweep_id="s1")
-        config = {"task": "digits", "arch": "mlp", "optimizer": "adam", "lr": 0.01, "batch_size": 64, "epochs": 2, "seed": 0}
+        config = {
+            "task": "digits",
+            "arch": "mlp",
+            "optimizer": "adam",
+            "lr": 0.01,
+            "batch_size": 64,
+            "epochs": 2,
+            "seed": 0,
+        }
         trial = SimpleNamespace(trial_id="t1", config=config, last_result={"epoch": 2}, get_error=lambda: None)
         callback.on_trial_start(1, [], trial)
         callback.on_trial_complete(1, [], trial)
@@ -195,9 +279,13 @@ def _free_port() -> int:
 
 def _ray_start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     ray = Path(sys.executable).with_name("ray")
-    return subprocess.Popen([str(ray), "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1",
-                             "--disable-usage-stats", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [str(ray), "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _temp_dir() -> str:
@@ -219,9 +307,26 @@ def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
         nodes.append(_ray_start([f"--address=127.0.0.1:{port}"], env))
         time.sleep(8)
         results = tmp_path / "results"
-        cmd = [sys.executable, "-m", "harness.cli", "sweep", "--address", f"127.0.0.1:{port}", "--arch", "mlp",
-               "--optimizer", "adam,momentum", "--lr", "0.01", "--epochs", "3", "--no-export", "--no-live",
-               "--results", str(results)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "sweep",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--arch",
+            "mlp",
+            "--optimizer",
+            "adam,momentum",
+            "--lr",
+            "0.01",
+            "--epochs",
+            "3",
+            "--no-export",
+            "--no-live",
+            "--results",
+            str(results),
+        ]
         run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
         assert run.returncode == 0, run.stderr[-2000:]
     finally:
@@ -243,6 +348,6 @@ def test_a_wrongly_typed_value_in_a_sweep_file_is_named(tmp_path, capsys):
     assert main(["sweep", "--config", str(config), "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "epochs = 'ten' is not int" in err
-    config.write_text("lrs = [0.1, \"fast\"]\n")
+    config.write_text('lrs = [0.1, "fast"]\n')
     assert main(["sweep", "--config", str(config), "--results", str(tmp_path)]) == 2
     assert "is not a list of float" in capsys.readouterr().err

@@ -39,7 +39,9 @@ def _references(results: Path, capsys) -> list[dict]:
     (board,) = json.loads(capsys.readouterr().out)
     refs = board["references"]
     assert refs and all(ref["ours"] is None and ref["closest"] is not None for ref in refs)
-    assert all(ref["closest_trial_id"] == board["rows"][0]["trial_id"] and "1 of " in ref["closest_differs"] for ref in refs)
+    assert all(
+        ref["closest_trial_id"] == board["rows"][0]["trial_id"] and "1 of " in ref["closest_differs"] for ref in refs
+    )
     return refs
 
 
@@ -49,12 +51,25 @@ def _metadata(path: str) -> dict:
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     raw = dict(session.get_modelmeta().custom_metadata_map)
     assert raw == {p.key: p.value for p in onnx.load(path).metadata_props}
-    for key in ("task", "classes", "input_shape", "input_dtype", "preprocessing", "output", "report_id",
-                "architecture", "trial_id", "metrics", "harness_version"):  # fmt: skip
+    for key in (
+        "task",
+        "classes",
+        "input_shape",
+        "input_dtype",
+        "preprocessing",
+        "output",
+        "report_id",
+        "architecture",
+        "trial_id",
+        "metrics",
+        "harness_version",
+    ):
         assert key in raw, key
     assert raw["input_dtype"] == "float32"
     assert set(json.loads(raw["preprocessing"])) >= {"scale", "mean", "std", "resize"}
-    return {k: json.loads(v) if k in ("classes", "input_shape", "preprocessing", "metrics") else v for k, v in raw.items()}
+    return {
+        k: json.loads(v) if k in ("classes", "input_shape", "preprocessing", "metrics") else v for k, v in raw.items()
+    }
 
 
 def _verification(export: dict) -> dict:
@@ -67,8 +82,25 @@ def _verification(export: dict) -> dict:
 
 def test_cats_vs_dogs_single_logit_sweep_on_the_real_photos(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
-    _sweep(results, "--task", "cats_vs_dogs", "--arch", "keras_cnn2", "--image-size", "64", "--optimizer", "adam",
-           "--lr", "0.001", "--batch-size", "32", "--train-limit", "256", "--data-dir", str(shared_data))  # fmt: skip
+    _sweep(
+        results,
+        "--task",
+        "cats_vs_dogs",
+        "--arch",
+        "keras_cnn2",
+        "--image-size",
+        "64",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.001",
+        "--batch-size",
+        "32",
+        "--train-limit",
+        "256",
+        "--data-dir",
+        str(shared_data),
+    )
     export, trial = _only_export(results)
     assert export["status"] == "verified" and export["top1_agreement"] >= 0.999
     details = _verification(export)
@@ -89,8 +121,10 @@ def test_cats_vs_dogs_single_logit_sweep_on_the_real_photos(ray_session, tmp_pat
     photos.mkdir()
     for name in ("cats/cat.4001.jpg", "cats/cat.4002.jpg", "dogs/dog.4001.jpg"):
         shutil.copy(shared_data / "cats_vs_dogs" / "test_set" / name, photos)
-    code = ("import sys; sys.modules['torch'] = None\nfrom harness.cli import main\n"
-            f"sys.exit(main(['predict', {export['path']!r}, {str(photos)!r}, '--top', '2', '--json']))\n")  # fmt: skip
+    code = (
+        "import sys; sys.modules['torch'] = None\nfrom harness.cli import main\n"
+        f"sys.exit(main(['predict', {export['path']!r}, {str(photos)!r}, '--top', '2', '--json']))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     predictions = json.loads(proc.stdout)
@@ -102,8 +136,23 @@ def test_cats_vs_dogs_single_logit_sweep_on_the_real_photos(ray_session, tmp_pat
 
 def test_mnist_upsample_sweep_on_the_real_digits(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
-    _sweep(results, "--task", "mnist_upsample", "--arch", "espcn", "--optimizer", "adam", "--lr", "0.01",
-           "--batch-size", "64", "--train-limit", "1024", "--data-dir", str(shared_data))  # fmt: skip
+    _sweep(
+        results,
+        "--task",
+        "mnist_upsample",
+        "--arch",
+        "espcn",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--batch-size",
+        "64",
+        "--train-limit",
+        "1024",
+        "--data-dir",
+        str(shared_data),
+    )
     export, trial = _only_export(results)
     assert export["status"] == "verified"
     details = _verification(export)  # the image gate: PSNR under both runtimes within 0.1 dB
@@ -127,8 +176,21 @@ def test_mnist_upsample_sweep_on_the_real_digits(ray_session, tmp_path, shared_d
 
 def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
-    _sweep(results, "--task", "cifar10", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.001",
-           "--batch-size", "128", "--data-dir", str(shared_data))  # fmt: skip
+    _sweep(
+        results,
+        "--task",
+        "cifar10",
+        "--arch",
+        "mlp",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.001",
+        "--batch-size",
+        "128",
+        "--data-dir",
+        str(shared_data),
+    )
     export, trial = _only_export(results)
     assert export["status"] == "verified" and _verification(export)["gate"] == "logits"
     meta = _metadata(export["path"])
@@ -142,8 +204,21 @@ def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, share
 
     # INT8: calibrated on training images, verified against float32 PyTorch under its own gate
     out = tmp_path / "int8"
-    assert main(["export", "--trial", trial["id"], "--quantize", "int8", "--out", str(out), "--results", str(results),
-                 "--format", "json"]) in (0, 1)  # fmt: skip
+    assert main(
+        [
+            "export",
+            "--trial",
+            trial["id"],
+            "--quantize",
+            "int8",
+            "--out",
+            str(out),
+            "--results",
+            str(results),
+            "--format",
+            "json",
+        ]
+    ) in (0, 1)
     fp32, int8 = json.loads(capsys.readouterr().out)
     assert fp32["passed"] and fp32["quantize"] is None and int8["quantize"] == "int8" and int8["gate"] == "int8"
     assert int8["path"].endswith(".int8.onnx") and 0.2 < int8["size_ratio"] < 0.5  # int8 weights: about a quarter
@@ -152,7 +227,11 @@ def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, share
     assert _metadata(int8["path"])["quantize"] == "int8"
     assert main(["verify", int8["path"], "--results", str(results), "--format", "json"]) in (0, 1)
     again = json.loads(capsys.readouterr().out)
-    assert again["gate"] == "int8" and again["size_ratio"] == int8["size_ratio"] and again["ort_metric"] == int8["ort_metric"]
+    assert (
+        again["gate"] == "int8"
+        and again["size_ratio"] == int8["size_ratio"]
+        and again["ort_metric"] == int8["ort_metric"]
+    )
     assert main(["leaderboard", "--results", str(results), "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)[0]["rows"]
     assert row["int8_change"] == again["ort_metric"] - again["torch_metric"] and row["onnx"] == "verified"

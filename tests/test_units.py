@@ -6,17 +6,19 @@ import math
 
 import pytest
 import torch
-
 from harness.architectures import check_fits, count_params, create_model, get_arch, list_archs
-from harness.config import SweepSpec
 from harness.datasets import get_task, load_task
+
+from harness.config import SweepSpec
 from harness.errors import HarnessError
 from harness.optim import OPTIMIZERS, create_optimizer
 from harness.store import Store
 from harness.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
 
 
-@pytest.mark.parametrize("name", [n for n in list_archs() if get_arch(n).fits((1, 8, 8)) and get_arch(n).head == "logits"])
+@pytest.mark.parametrize(
+    "name", [n for n in list_archs() if get_arch(n).fits((1, 8, 8)) and get_arch(n).head == "logits"]
+)
 def test_every_arch_that_fits_digits_builds_for_it(name):
     model = create_model(name, in_shape=(1, 8, 8), num_outputs=10).eval()
     assert model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
@@ -69,8 +71,16 @@ def test_training_learns_digits():
     before = evaluate(model=model, objective=OBJECTIVES["logits"], images=vx, labels=vy, batch_size=512, normalize=norm)
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):
-        stats = train_one_epoch(model=model, objective=OBJECTIVES["logits"], optimizer=opt, images=tx, labels=ty,
-                                batch_size=64, normalize=norm, generator=gen)  # fmt: skip
+        stats = train_one_epoch(
+            model=model,
+            objective=OBJECTIVES["logits"],
+            optimizer=opt,
+            images=tx,
+            labels=ty,
+            batch_size=64,
+            normalize=norm,
+            generator=gen,
+        )
     after = evaluate(model=model, objective=OBJECTIVES["logits"], images=vx, labels=vy, batch_size=512, normalize=norm)
     assert after["acc"] > 0.9 > before["acc"] and after["loss"] < before["loss"]
     assert stats["samples_per_s"] == pytest.approx(len(ty) / stats["time_s"])
@@ -155,8 +165,17 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
 
     from harness.schema import SCHEMA, SCHEMA_VERSION
 
-    added = ("extra_json", "config_json", "best_epoch", "test_json", "quantize", "traceback", "ray_id", "sha256",
-             "INDEX")  # columns (and the index) of versions 2 to 5  # fmt: skip
+    added = (
+        "extra_json",
+        "config_json",
+        "best_epoch",
+        "test_json",
+        "quantize",
+        "traceback",
+        "ray_id",
+        "sha256",
+        "INDEX",
+    )  # columns (and the index) of versions 2 to 5
     v1 = "\n".join(line for line in SCHEMA.splitlines() if not any(c in line for c in added))
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v1)
@@ -166,7 +185,9 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     conn.close()
     with Store.create(tmp_path) as store:
         assert "extra_json" in [r["name"] for r in store._rows("PRAGMA table_info(epochs)")]
-        assert {"config_json", "best_epoch", "test_json", "traceback"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
+        assert {"config_json", "best_epoch", "test_json", "traceback"} <= {
+            r["name"] for r in store._rows("PRAGMA table_info(trials)")
+        }
         assert "quantize" in [r["name"] for r in store._rows("PRAGMA table_info(exports)")]
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert store.sweep("s1")["task"] == "digits"
@@ -198,10 +219,26 @@ def test_an_epoch_under_autocast_and_channels_last_runs_on_cpu():
     opt = create_optimizer("adam", model.parameters(), lr=0.003)
     norm = Normalizer(*get_task("digits").pixel_stats(), torch.device("cpu"))
     tx, ty = torch.from_numpy(data.train.images), torch.from_numpy(data.train.labels)
-    stats = train_one_epoch(model=model, objective=OBJECTIVES["logits"], optimizer=opt, images=tx, labels=ty,
-                            batch_size=64, normalize=norm, generator=torch.Generator().manual_seed(0), placement=where)  # fmt: skip
-    val = evaluate(model=model, objective=OBJECTIVES["logits"], images=torch.from_numpy(data.val.images),
-                   labels=torch.from_numpy(data.val.labels), batch_size=256, normalize=norm, placement=where)  # fmt: skip
+    stats = train_one_epoch(
+        model=model,
+        objective=OBJECTIVES["logits"],
+        optimizer=opt,
+        images=tx,
+        labels=ty,
+        batch_size=64,
+        normalize=norm,
+        generator=torch.Generator().manual_seed(0),
+        placement=where,
+    )
+    val = evaluate(
+        model=model,
+        objective=OBJECTIVES["logits"],
+        images=torch.from_numpy(data.val.images),
+        labels=torch.from_numpy(data.val.labels),
+        batch_size=256,
+        normalize=norm,
+        placement=where,
+    )
     assert math.isfinite(stats["loss"]) and val["acc"] > 0.5
 
 
