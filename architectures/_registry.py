@@ -198,7 +198,7 @@ def describe_archs(
     rows = []
     for name in list_archs():
         spec = get_arch(name)
-        shape = tuple(in_shape or spec.input_shape)
+        shape: Shape = in_shape or spec.input_shape
         outputs = num_outputs(spec.head) if num_outputs else spec.num_outputs
         if (heads is not None and spec.head not in heads) or not spec.fits(shape):
             continue

@@ -235,7 +235,8 @@ def open_cached(meta: dict[str, Any]) -> TaskData:
             np.load(folder / f"{name}_images.npy", mmap_mode="c"), np.load(folder / f"{name}_labels.npy", mmap_mode="c")
         )
 
-    return TaskData(*(split(s) for s in SPLITS), source=meta["source"], skipped=tuple(meta["skipped"]))
+    train, val, test = (split(s) for s in SPLITS)
+    return TaskData(train, val, test, source=meta["source"], skipped=tuple(meta["skipped"]))
 
 
 def load_task(

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ._registry import MissingData
+from ._registry import MissingData, Request
 
 
 def offline() -> bool:
@@ -49,7 +49,7 @@ def kaggle_download(handle: str, folder: str) -> Callable[[Path, object], None]:
     return download
 
 
-def fetch(download: Callable[[Path, object], None] | None, root: Path, request: object, missing: MissingData) -> None:
+def fetch(download: Callable[[Path, Request], None] | None, root: Path, request: Request, missing: MissingData) -> None:
     """Run `download`, or raise `missing` (offline, no downloader, or the download failed)."""
     if download is None or offline():
         raise missing

@@ -77,7 +77,7 @@ class Augment:
             theta = _affine_matrices(
                 angles_deg=_symmetric(self.rotate_deg, (n,), generator),
                 shears_deg=_symmetric(self.shear_deg, (n,), generator),
-                zooms=None if not self.zoom else 1.0 + _symmetric(self.zoom, (2, n), generator),  # x, y independent
+                zooms=_zooms(self.zoom, n, generator),  # x, y independent
                 height=height,
                 width=width,
             )
@@ -93,6 +93,12 @@ class Augment:
         if flips[1] is not None:
             out = _flip_where(out, flips[1], dim=2)
         return out
+
+
+def _zooms(zoom: float, n: int, generator: torch.Generator) -> Tensor | None:
+    """Scale factors 1 +- zoom for x and y, (2, n), or None when zoom is off."""
+    offsets = _symmetric(zoom, (2, n), generator)
+    return None if offsets is None else 1.0 + offsets
 
 
 def _symmetric(half_width: float, shape: tuple[int, ...], generator: torch.Generator) -> Tensor | None:

@@ -132,6 +132,8 @@ def export_onnx(
             f"torch's ONNX exporter failed at opset {opset} ({str(exc).strip().splitlines()[0][:160]})",
             f"try the default --opset {OPSET}; `harness --debug export ...` shows the traceback",
         ) from exc
+    if program is None:  # only the legacy (dynamo=False) exporter returns None
+        raise HarnessError("torch's ONNX exporter returned no program", "report this with `harness --debug export ...`")
     proto = program.model_proto
     proto.ir_version = min(proto.ir_version, ort_max_ir_version())
     onnx.helper.set_model_props(proto, metadata)

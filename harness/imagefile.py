@@ -31,6 +31,6 @@ def read_image(path: Path, *, width: int, height: int, grey: bool = False) -> np
         if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")  # as the Pokemon copy was prepared: transparency on white
             img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        img = img.convert("L" if grey else "RGB").resize((width, height), Image.BILINEAR)
+        img = img.convert("L" if grey else "RGB").resize((width, height), Image.Resampling.BILINEAR)
         array = np.asarray(img, dtype=np.uint8)
     return array[None] if grey else array.transpose(2, 0, 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from harness.errors import lookup
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    cls: type[torch.optim.Optimizer]
+    cls: Callable[..., torch.optim.Optimizer]  # called with (params, lr=..., **defaults)
     defaults: dict[str, Any] = field(default_factory=dict)  # passed unless the caller overrides
     description: str = ""
 

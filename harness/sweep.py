@@ -54,7 +54,7 @@ class StoreCallback(tune.Callback):
         return {"sweep_id": self.sweep_id}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(sweep_id=state["sweep_id"])  # the resuming driver registered its store first
+        StoreCallback.__init__(self, sweep_id=state["sweep_id"])  # the resuming driver registered its store first
 
     def _id(self, trial: Any) -> str:
         return trial_key(self.sweep_id, trial.trial_id)  # the store's id: Ray's short ids repeat across sweeps

@@ -103,7 +103,8 @@ def run_trial(config: dict[str, Any]) -> None:
     params = count_params(model)
     optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     objective = OBJECTIVES[head]
-    normalize = Normalizer(*task.pixel_stats(spec.pixels), device)
+    mean, std = task.pixel_stats(spec.pixels)
+    normalize = Normalizer(mean, std, device)
     augment = _augmentation(spec, task)
     generator = torch.Generator().manual_seed(spec.seed)
     sign = 1.0 if task.mode == "max" else -1.0

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -126,7 +127,7 @@ def measure_latency(
     batch = np.ascontiguousarray(np.resize(x, (64, *x.shape[1:])))  # 64 images, repeating the split if it is smaller
     single = batch[:1]
     model = model.eval()
-    runners = {
+    runners: dict[str, Callable[[np.ndarray], Any]] = {
         "onnxruntime": lambda a: session.run(None, {name: a}),
         "torch": lambda a: model(torch.from_numpy(a)),
     }
@@ -134,14 +135,12 @@ def measure_latency(
     b64: dict[str, list[float]] = {r: [] for r in runners}
     with torch.inference_mode():
         for run in runners.values():  # a first, longer warm-up: one-time allocations and JIT-like paths
-            _phase(lambda run=run: run(batch), min_calls=2, budget_s=0.0, warmup_s=0.2)
+            _phase(partial(run, batch), min_calls=2, budget_s=0.0, warmup_s=0.2)
         for i in range(rounds):
             for runtime in list(runners)[:: 1 if i % 2 == 0 else -1]:
                 run = runners[runtime]
-                b1[runtime].append(_phase(lambda run=run: run(single), min_calls=10, budget_s=budget_s) * 1e3)
-                b64[runtime].append(
-                    64 / _phase(lambda run=run: run(batch), min_calls=2, budget_s=budget_s, warmup_calls=1)
-                )
+                b1[runtime].append(_phase(partial(run, single), min_calls=10, budget_s=budget_s) * 1e3)
+                b64[runtime].append(64 / _phase(partial(run, batch), min_calls=2, budget_s=budget_s, warmup_calls=1))
     out: dict[str, Any] = {"threads": threads, "device": "cpu", "rounds": rounds, "spinning": False}
     for runtime in runners:
         out[f"{runtime}_b1_round_ms"] = b1[runtime]
@@ -198,7 +197,7 @@ def verify_onnx(
     objective = OBJECTIVES[head]
     torch_scores, ort_scores = objective.scores(torch_out, labels), objective.scores(ort_out, labels)
     quantize = meta.get("quantize") or None
-    numbers = {
+    numbers: dict[str, Any] = {
         "max_abs_diff": (torch_out - ort_out).abs().max().item(),
         "top1_agreement": (objective.predict(torch_out) == objective.predict(ort_out)).float().mean().item(),
         "torch_metric": torch_scores["acc"].item() / len(labels),

@@ -46,7 +46,14 @@ def write_mnist(folder: Path, *, gz: bool, n_train: int = 100, n_test: int = 20)
 
 def write_image(path: Path, *, mode: str = "RGB", size: tuple[int, int] = (40, 30)) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    color = {"RGB": (200, 30, 40), "L": 128, "CMYK": (0, 50, 100, 0), "RGBA": (10, 20, 30, 0), "P": 3}[mode]
+    colors: dict[str, int | tuple[int, ...]] = {
+        "RGB": (200, 30, 40),
+        "L": 128,
+        "CMYK": (0, 50, 100, 0),
+        "RGBA": (10, 20, 30, 0),
+        "P": 3,
+    }
+    color = colors[mode]
     fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
     Image.new(mode, size, color).save(path, fmt)
 

@@ -360,7 +360,7 @@ class MemorySampler:
         for pid in _descendants(me):
             role = _role(pid, me)
             mem = _rollup(pid) if role else None
-            if mem is None:
+            if role is None or mem is None:
                 continue
             pss[role] += mem["Pss"]
             total_rss += mem["Rss"]
