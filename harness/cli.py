@@ -26,10 +26,12 @@ from harness.commands import (
     cmd_sweeps,
     cmd_verify,
 )
+from harness.config import SweepSpec, reproduce_settings
 from harness.console import print_error
 from harness.errors import HarnessError
 from harness.leaderboard import SORTS
 from harness.paths import absolutize_environment
+from harness.settings import add_flags
 
 EXAMPLES = """examples:
   harness sweep                                   the default: digits, 2 archs x 2 optimizers x 2 lrs
@@ -76,29 +78,35 @@ class ListAction(argparse.Action):
         setattr(namespace, self.dest, items)
 
 
-def _lr_range(text: str) -> tuple[float, float]:
-    """`--lr-range 1e-4:1e-1` -> (0.0001, 0.1)."""
-    low, sep, high = text.partition(":")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"{text!r} is not LOW:HIGH, e.g. 1e-4:1e-1")
-    return float(low), float(high)
-
-
 def _add_results(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)"
     )
 
 
+def _add_settings(
+    p: argparse.ArgumentParser, *, names: tuple[str, ...] | None = None, default: str | None = None
+) -> None:
+    """The flags of the sweep settings (all, or `names`), from their declarations in config.py."""
+    add_flags(p, SweepSpec, names=names, default=default, list_action=ListAction)
+
+
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
-    p.add_argument("--variant", help="the task's split recipe, e.g. cifar10: report | full; cats_vs_dogs: A | B")
+    _add_settings(p, names=("data_dir", "variant", "image_size"))
+
+
+def _add_resume(p: argparse.ArgumentParser, *, what: str, latest: str) -> None:
     p.add_argument(
-        "--image-size",
-        type=int,
-        metavar="PX",
-        help="photo sets: resize images to PX x PX (default: cats_vs_dogs 128, pokemon150 224)",
+        "--resume", nargs="?", const="latest", metavar="SWEEP_ID", help=f"continue {what} (default: {latest})"
     )
+
+
+def _add_run_output(p: argparse.ArgumentParser) -> None:
+    """What `sweep` and `reproduce` print while and after they train."""
+    p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
+    p.add_argument("--verbose", action="store_true", help="show Ray's own output")
+    _add_results(p)
+    _add_format(p)
 
 
 def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
@@ -134,16 +142,7 @@ def build_parser() -> Parser:
         "Tune trial, record every epoch in the store, print the leaderboard, then export the "
         "best trial to ONNX and verify it under onnxruntime. With no flags: the digits default.",
     )
-    p.add_argument("--task", help="task to train on (default: digits); see `harness data`")
-    p.add_argument(
-        "--arch", action=ListAction, help="architectures, repeatable or comma-separated; see `harness archs`"
-    )
-    p.add_argument("--optimizer", action=ListAction, help="optimizers: sgd, momentum, nesterov, adam, adamw, rmsprop")
-    p.add_argument("--lr", action=ListAction, convert=float, help="learning rates, > 0 (default: 0.003,0.03)")
-    p.add_argument("--batch-size", action=ListAction, convert=int, help="batch sizes (default: 64)")
-    p.add_argument("--epochs", type=int, help="epochs per trial, >= 1 (default: 10)")
-    p.add_argument("--weight-decay", action=ListAction, convert=float, help="weight decays, >= 0 (default: 0)")
-    p.add_argument("--seed", action=ListAction, convert=int, help="seeds for weights and shuffling (default: 0)")
+    _add_settings(p)
     p.add_argument("--config", metavar="FILE.toml", help="a sweep file (keys as in the README); flags override it")
     p.add_argument(
         "--preset",
@@ -151,43 +150,9 @@ def build_parser() -> Parser:
         help="a report's sweep: its recipe first, then the space around it "
         "(uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist)",
     )
-    p.add_argument("--search", help="grid (every combination), random or optuna (default: grid)")
-    p.add_argument(
-        "--num-samples", type=int, help="grid: repeats of the grid; random/optuna: trials drawn (default: 1)"
-    )
-    p.add_argument(
-        "--lr-range", type=_lr_range, metavar="LOW:HIGH", help="random/optuna: learning rate log-uniform in it"
-    )
-    p.add_argument("--scheduler", help="fifo (every trial runs all epochs) or asha (stops weak trials early)")
-    p.add_argument(
-        "--max-concurrent", type=int, help="at most this many trials at once (default: what resources allow)"
-    )
-    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop the sweep after this long")
-    p.add_argument(
-        "--resume",
-        nargs="?",
-        const="latest",
-        metavar="SWEEP_ID",
-        help="continue an interrupted sweep (default: the latest one in the store)",
-    )
-    p.add_argument("--address", help="join an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
-    p.add_argument(
-        "--storage", metavar="PATH|URI", help="Ray's experiment storage, shared by all nodes (default: RESULTS/ray)"
-    )
-    _add_data_flags(p)
-    p.add_argument(
-        "--augment",
-        help="batch augmentation preset (default: the task's reports'): none, uni2022, itesm2022, pokemon, cifar",
-    )
-    p.add_argument("--pixels", help="input scaling: standard (the task's mean/std), unit (x/255) or raw (0..255)")
-    p.add_argument("--train-limit", type=int, metavar="N", help="train on N training images only (quick checks)")
-    p.add_argument("--cpus-per-trial", type=float, help="CPUs Ray reserves per trial (default: 1)")
-    p.add_argument("--gpus-per-trial", type=float, help="GPU share per trial (default: 0.25 with CUDA, else 0)")
+    _add_resume(p, what="an interrupted sweep", latest="the latest one in the store")
     p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")
-    p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
-    p.add_argument("--verbose", action="store_true", help="show Ray's own output")
-    _add_results(p)
-    _add_format(p)
+    _add_run_output(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser(
@@ -201,27 +166,14 @@ def build_parser() -> Parser:
         "report",
         help="uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist",
     )
-    p.add_argument("--epochs", type=int, help="override the recipe's epochs (e.g. 1 for a quick check; marked as such)")
-    p.add_argument(
-        "--train-limit", type=int, metavar="N", help="train on N training images only (quick checks; marked)"
-    )
-    p.add_argument("--data-dir", metavar="DIR", help="data root (default: $HARNESS_DATA_DIR or ~/.cache/harness/data)")
+    _add_settings(p, names=reproduce_settings(), default="the recipe's; a change is marked beside the result")
     p.add_argument(
         "--skip-missing",
         action="store_true",
         help="run the recipes whose data is there and list the others as not run (default: refuse)",
     )
-    p.add_argument(
-        "--resume",
-        nargs="?",
-        const="latest",
-        metavar="SWEEP_ID",
-        help="continue an interrupted reproduction of REPORT (default: the latest one)",
-    )
-    p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
-    p.add_argument("--verbose", action="store_true", help="show Ray's own output")
-    _add_results(p)
-    _add_format(p)
+    _add_resume(p, what="an interrupted reproduction of REPORT", latest="the latest one")
+    _add_run_output(p)
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser(

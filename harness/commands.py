@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.console import console, err_console, print_error, print_json, print_warning
 from harness.errors import HarnessError
-from harness.paths import absolute, absolute_storage, is_uri, writable_dir
+from harness.paths import absolute, is_uri, writable_dir
 from harness.signals import interrupted_exit_code
 
 if TYPE_CHECKING:
@@ -44,36 +44,11 @@ def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.config import SweepSpec
+    from harness.settings import given as settings_given
 
     if args.resume:
         return _resume(args)
-    given = {
-        "task": args.task,
-        "archs": args.arch,
-        "optimizers": args.optimizer,
-        "lrs": args.lr,
-        "lr_range": args.lr_range,
-        "batch_sizes": args.batch_size,
-        "weight_decays": args.weight_decay,
-        "epochs": args.epochs,
-        "seeds": args.seed,
-        "search": args.search,
-        "num_samples": args.num_samples,
-        "scheduler": args.scheduler,
-        "max_concurrent": args.max_concurrent,
-        "time_budget_s": args.time_budget,
-        "data_dir": args.data_dir and str(absolute(args.data_dir)),
-        "variant": args.variant,
-        "image_size": args.image_size,
-        "augment": args.augment,
-        "pixels": args.pixels,
-        "train_limit": args.train_limit,
-        "cpus_per_trial": args.cpus_per_trial,
-        "gpus_per_trial": args.gpus_per_trial,
-        "address": args.address,
-        "storage": args.storage and absolute_storage(args.storage),
-    }
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
+    given = settings_given(args, SweepSpec)  # one entry per sweep setting the command line set
     if args.preset:
         from harness.presets import preset_sweeps
 
@@ -175,17 +150,20 @@ def _ending(outcome: Outcome, *, what: str, resume: str, verified: bool = True) 
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from harness.config import SweepSpec
     from harness.presets import get_preset
     from harness.reproduce import plan_reproduction, reproduce, resume_reproduction
+    from harness.settings import declared, given
     from harness.store import prepare_results_dir
 
     get_preset(args.report)  # an unknown report fails here, naming the five
     live = not args.no_live and args.format == "table"
+    overrides = given(args, SweepSpec)  # only the settings reproduce takes (--epochs, --train-limit, --data-dir)
     if args.resume:
-        if args.epochs or args.train_limit or args.data_dir or args.skip_missing:
+        if overrides or args.skip_missing:
             raise HarnessError(
                 "--resume continues a reproduction as it was started",
-                "drop --epochs, --train-limit, --data-dir and --skip-missing",
+                f"drop {', '.join(d.flag for d in declared(SweepSpec) if d.setting.reproduce)} and --skip-missing",
             )
         rows, outcome = resume_reproduction(
             args.report,
@@ -195,15 +173,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             live=live,
         )
     else:
-        overrides = {
-            k: v
-            for k, v in (
-                ("epochs", args.epochs),
-                ("train_limit", args.train_limit),
-                ("data_dir", args.data_dir and str(absolute(args.data_dir))),
-            )
-            if v is not None
-        }
         plan = plan_reproduction(args.report, overrides, skip_missing=args.skip_missing)  # refusals write nothing
         rows, outcome = reproduce(
             plan,

@@ -1,4 +1,4 @@
-"""Frozen sweep and trial specs, and their validation.
+"""Frozen sweep and trial specs, one declaration per setting, and their validation.
 
 A `SweepSpec` is validated completely before anything is written or any Ray process starts, so
 a user's mistake costs one line on the terminal and nothing in the store.
@@ -6,6 +6,7 @@ a user's mistake costs one line on the terminal and nothing in the store.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from harness.errors import HarnessError, lookup, unknown_choice
+from harness.settings import PATHS, declared, setting
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,24 +23,85 @@ else:  # Python 3.10
     import tomli as tomllib
 
 
-@dataclass(frozen=True)
-class TrialSpec:
-    """One training run: what Ray Tune hands to a trial as its config."""
+def _lr_range(text: str) -> tuple[float, float]:
+    """`--lr-range 1e-4:1e-1` -> (0.0001, 0.1)."""
+    low, sep, high = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW:HIGH, e.g. 1e-4:1e-1")
+    return float(low), float(high)
 
-    task: str
+
+SEARCHES = ("grid", "random", "optuna")  # Ray Tune: grid/random variants, or its Optuna searcher
+SCHEDULERS = ("fifo", "asha")  # run every trial to the end, or stop weak ones early (ASHA)
+
+# Every sweep setting is declared once, below: its field (type, default, unit) and its Setting
+# (help text, --help section). The flag, the sweep-file key, the command line's mapping and the
+# trial config are derived from it (harness/settings.py, harness/plan.py). README "Development"
+# walks through adding one.
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialSettings:
+    """The settings every trial of a sweep gets as they are (each trial's config holds them)."""
+
+    task: str = setting("digits", help="task to train on; see `harness data`", group="what to train")
+    epochs: int = setting(
+        10, help="epochs per trial (full passes over the training split), >= 1", group="what to train", reproduce=True
+    )
+    data_dir: str | None = setting(
+        None,
+        help="data root",
+        group="data",
+        metavar="DIR",
+        path="dir",
+        reproduce=True,
+        default_text="$HARNESS_DATA_DIR or ~/.cache/harness/data",
+    )
+    variant: str | None = setting(
+        None,
+        help="the task's split recipe, e.g. cifar10: report | full; cats_vs_dogs: A | B",
+        group="data",
+        default_text="the task's own",
+    )
+    image_size: int | None = setting(
+        None,
+        help="photo sets: resize images to PX x PX",
+        group="data",
+        metavar="PX",
+        default_text="cats_vs_dogs 128, pokemon150 224",
+    )
+    augment: str | None = setting(
+        None,
+        help="batch augmentation preset: none, uni2022, itesm2022, pokemon, cifar",
+        group="data",
+        default_text="the task's reports'",
+    )
+    pixels: str | None = setting(
+        None,
+        help="input scaling: standard (the task's mean/std), unit (x/255) or raw (0..255)",
+        group="data",
+        default_text="standard",
+    )
+    train_limit: int | None = setting(
+        None,
+        help="train on a seeded random subset of N training images, for quick checks",
+        group="data",
+        metavar="N",
+        reproduce=True,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialSpec(TrialSettings):
+    """One training run: what Ray Tune hands to a trial as its config. Besides the settings
+    every trial shares, one value of each searched list (the `trial` key of its Setting)."""
+
     arch: str
     optimizer: str
     lr: float  # learning rate, > 0
     batch_size: int  # images per optimizer step
-    epochs: int  # full passes over the training split
-    seed: int  # seeds weights init and shuffling; the data split has its own fixed seed
     weight_decay: float = 0.0
-    data_dir: str | None = None  # data root; None: HARNESS_DATA_DIR or the user cache
-    variant: str | None = None  # the task's split recipe; None: its default
-    image_size: int | None = None  # photo sets: the side images are resized to; None: the task's default
-    augment: str | None = None  # batch augmentation preset; None: the task's own (its reports')
-    pixels: str | None = None  # standard (task mean/std) | unit (x/255) | raw (0..255); None: standard
-    train_limit: int | None = None  # train on a seeded random subset of N training images (quick checks)
+    seed: int  # seeds weights init and shuffling; the data split has its own fixed seed
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TrialSpec:
@@ -46,12 +109,8 @@ class TrialSpec:
         return cls(**{k: v for k, v in config.items() if k in names})
 
 
-SEARCHES = ("grid", "random", "optuna")  # Ray Tune: grid/random variants, or its Optuna searcher
-SCHEDULERS = ("fifo", "asha")  # run every trial to the end, or stop weak ones early (ASHA)
-
-
-@dataclass(frozen=True)
-class SweepSpec:
+@dataclass(frozen=True, kw_only=True)
+class SweepSpec(TrialSettings):
     """Architectures x optimizers x learning rates x batch sizes x weight decays x seeds for one task.
 
     `search="grid"` runs every combination (`num_samples` times); "random" and "optuna" draw
@@ -59,30 +118,70 @@ class SweepSpec:
     when one is given.
     """
 
-    task: str = "digits"
-    archs: tuple[str, ...] = ("mlp", "cnn_small")
-    optimizers: tuple[str, ...] = ("momentum", "adam")
-    lrs: tuple[float, ...] = (0.003, 0.03)
-    lr_range: tuple[float, float] | None = None  # (low, high): log-uniform, random/optuna only
-    batch_sizes: tuple[int, ...] = (64,)
-    weight_decays: tuple[float, ...] = (0.0,)
-    epochs: int = 10
-    seeds: tuple[int, ...] = (0,)
-    search: str = "grid"
-    num_samples: int = 1
-    scheduler: str = "fifo"
-    max_concurrent: int | None = None  # None: as many trials as the resources allow
-    time_budget_s: float | None = None  # stop the whole sweep after this many seconds
-    data_dir: str | None = None
-    variant: str | None = None
-    image_size: int | None = None
-    augment: str | None = None
-    pixels: str | None = None
-    train_limit: int | None = None
-    cpus_per_trial: float | None = None  # None: 1 CPU each, trials share the machine's cores
-    gpus_per_trial: float | None = None  # None: a quarter GPU each when CUDA exists, else 0
-    address: str | None = None  # an existing Ray cluster ("auto", HOST:PORT, ray://...); None: start one
-    storage: str | None = None  # where Ray keeps experiment state and checkpoints; None: RESULTS/ray
+    archs: tuple[str, ...] = setting(
+        ("mlp", "cnn_small"), trial="arch", group="what to train", help="architectures; see `harness archs`"
+    )
+    optimizers: tuple[str, ...] = setting(
+        ("momentum", "adam"),
+        trial="optimizer",
+        group="what to train",
+        help="optimizers: sgd, momentum, nesterov, adam, adamw, rmsprop",
+    )
+    lrs: tuple[float, ...] = setting((0.003, 0.03), trial="lr", group="what to train", help="learning rates, > 0")
+    batch_sizes: tuple[int, ...] = setting(
+        (64,), trial="batch_size", group="what to train", help="batch sizes: images per optimizer step"
+    )
+    weight_decays: tuple[float, ...] = setting(
+        (0.0,), trial="weight_decay", group="what to train", help="weight decays, >= 0"
+    )
+    seeds: tuple[int, ...] = setting(
+        (0,), trial="seed", group="what to train", help="seeds for weights and shuffling; the split has its own"
+    )
+    search: str = setting("grid", group="how to search", help="grid (every combination), random or optuna")
+    num_samples: int = setting(1, group="how to search", help="grid: repeats of the grid; random/optuna: trials drawn")
+    lr_range: tuple[float, float] | None = setting(
+        None,
+        group="how to search",
+        metavar="LOW:HIGH",
+        parse=_lr_range,
+        help="random/optuna: learning rate log-uniform in it",
+    )
+    scheduler: str = setting(
+        "fifo", group="how to search", help="fifo (every trial runs all epochs) or asha (stops weak trials early)"
+    )
+    max_concurrent: int | None = setting(
+        None, group="how to search", help="at most this many trials at once", default_text="what the resources allow"
+    )
+    time_budget_s: float | None = setting(
+        None,
+        group="how to search",
+        flag="--time-budget",
+        metavar="SECONDS",
+        help="stop the sweep after this many seconds",
+    )
+    cpus_per_trial: float | None = setting(
+        None,
+        group="where it runs",
+        help="CPUs Ray reserves per trial",
+        default_text="1; trials share the machine's cores",
+    )
+    gpus_per_trial: float | None = setting(
+        None, group="where it runs", help="GPU share per trial", default_text="0.25 when the cluster has GPUs, else 0"
+    )
+    address: str | None = setting(
+        None,
+        group="where it runs",
+        help="join an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT",
+        default_text="start one",
+    )
+    storage: str | None = setting(
+        None,
+        group="where it runs",
+        metavar="PATH|URI",
+        path="storage",
+        help="Ray's experiment storage, shared by all nodes",
+        default_text="RESULTS/ray",
+    )
 
     @property
     def seed(self) -> int:
@@ -162,14 +261,21 @@ class SweepSpec:
         """Trials the sweep will run: the grid's size times num_samples, or num_samples draws."""
         if self.search != "grid":
             return self.num_samples
-        grid = (self.archs, self.optimizers, self.lrs, self.batch_sizes, self.weight_decays, self.seeds)
-        return math.prod(len(values) for values in grid) * self.num_samples
+        return math.prod(len(values) for values in self.searched().values()) * self.num_samples
+
+    def searched(self) -> dict[str, tuple[Any, ...]]:
+        """The lists trials are drawn from, by trial key: {"arch": self.archs, "lr": self.lrs, ...}."""
+        return {d.setting.trial: getattr(self, d.name) for d in declared(SweepSpec) if d.setting.trial}
+
+    def shared(self) -> dict[str, Any]:
+        """The settings every trial gets as they are (TrialSettings' fields)."""
+        return {f.name: getattr(self, f.name) for f in fields(TrialSettings)}
 
     @classmethod
     def from_toml(cls, path: str, overrides: dict[str, Any]) -> SweepSpec:
         """A spec from a TOML file (keys: this class's fields), with command-line values on top.
         Relative paths in the file (data_dir, storage) are relative to the file's own folder."""
-        from harness.paths import absolute, absolute_storage, existing_file
+        from harness.paths import existing_file
 
         file = existing_file(path, what="sweep file", hint="pass the path of a .toml file")
         try:
@@ -177,18 +283,16 @@ class SweepSpec:
                 table = tomllib.load(f)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
-        hints = typing.get_type_hints(cls)
+        keys = {d.name: d for d in declared(cls)}
         for key, value in table.items():
-            if key not in hints:
-                raise unknown_choice(f"key in {path}", key, sorted(f.name for f in fields(cls)))
-            _check_type(path, key, value, hints[key])
-        if isinstance(table.get("data_dir"), str):
-            table["data_dir"] = str(absolute(table["data_dir"], base=file.parent))
-        if isinstance(table.get("storage"), str):
-            table["storage"] = absolute_storage(table["storage"], base=file.parent)
-        lists = {f.name for f in fields(cls) if isinstance(f.default, tuple)}  # a lone value means a list of one
-        merged = {
-            k: tuple(v) if isinstance(v, list) else (v,) if k in lists and not isinstance(v, tuple) else v
+            if key not in keys:
+                raise unknown_choice(f"key in {path}", key, sorted(keys))
+            _check_type(path, key, value, keys[key].hint)
+            kind = keys[key].setting.path
+            if kind:  # relative to the file's own folder
+                table[key] = PATHS[kind](value, file.parent)
+        merged: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else (v,) if keys[k].is_list and not isinstance(v, tuple) else v
             for k, v in {**table, **overrides}.items()
         }
         try:
@@ -203,7 +307,13 @@ class SweepSpec:
     def from_json(cls, text: str) -> SweepSpec:
         """The spec a sweep recorded (lists back to tuples); keys it did not know get defaults."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items() if k in names})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def reproduce_settings() -> tuple[str, ...]:
+    """The settings `harness reproduce` takes, overriding every recipe (quick checks; marked)."""
+    return tuple(d.name for d in declared(SweepSpec) if d.setting.reproduce)
 
 
 def _check_type(path: str, key: str, value: Any, hint: Any) -> None:

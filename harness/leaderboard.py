@@ -92,7 +92,7 @@ def published(task: str) -> list[tuple[str, Any]]:
     """(report, recipe) for every published figure of `task`, in the presets' order."""
     from harness.presets import PRESETS
 
-    return [(p.report, r) for p in PRESETS.values() for r in p.recipes if r.spec["task"] == task]
+    return [(p.report, r) for p in PRESETS.values() for r in p.recipes if r.spec.task == task]
 
 
 def target(task: str) -> dict[str, Any] | None:

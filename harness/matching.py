@@ -9,23 +9,26 @@ closest run with its differences spelled out, never as a reproduction.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.formats import plural
 
+if TYPE_CHECKING:
+    from harness.config import SweepSpec
 
-def recipe_terms(spec: dict[str, Any]) -> dict[str, Any]:
-    """A recipe's terms (SweepSpec fields of one trial), defaults filled in as a sweep fills them."""
+
+def recipe_terms(spec: SweepSpec) -> dict[str, Any]:
+    """A recipe's terms (a one-trial spec), defaults filled in as a sweep fills them."""
     from harness.datasets import get_task
 
-    request = get_task(spec["task"]).request(spec.get("variant"), spec.get("image_size"))
+    request = get_task(spec.task).request(spec.variant, spec.image_size)
     return {
-        "task": spec["task"],
-        "arch": spec["archs"][0],
+        "task": spec.task,
+        "arch": spec.archs[0],
         "variant": request.variant,
         "image_size": request.image_size,
-        "pixels": spec.get("pixels") or "standard",
-        "epochs": spec.get("epochs", 10),
+        "pixels": spec.pixels or "standard",
+        "epochs": spec.epochs,
     }
 
 

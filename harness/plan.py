@@ -30,26 +30,15 @@ def trial_resources(spec: SweepSpec, *, cluster_gpus: float) -> dict[str, float]
     return {"cpu": cpus, "gpu": gpus}
 
 
-def trial_values(spec: SweepSpec) -> dict[str, Any]:
-    """The keys every trial config has, besides what is searched: the data and the budget."""
-    keys = ("task", "epochs", "data_dir", "variant", "image_size", "augment", "pixels", "train_limit")
-    return {k: getattr(spec, k) for k in keys}
-
-
 def param_space(spec: SweepSpec) -> dict[str, Any]:
-    """Ray Tune's space: grid_search over every list for a grid, choices (and a log-uniform
-    learning rate when a range is given) for random and Optuna search."""
+    """Ray Tune's space: the settings every trial shares as they are; grid_search over every
+    searched list for a grid, choices (and a log-uniform learning rate when a range is given)
+    for random and Optuna search."""
     pick = tune.grid_search if spec.search == "grid" else tune.choice
-    lr = tune.loguniform(*spec.lr_range) if spec.lr_range else pick(list(spec.lrs))
-    return {
-        **trial_values(spec),
-        "arch": pick(list(spec.archs)),
-        "optimizer": pick(list(spec.optimizers)),
-        "lr": lr,
-        "batch_size": pick(list(spec.batch_sizes)),
-        "weight_decay": pick(list(spec.weight_decays)),
-        "seed": pick(list(spec.seeds)),
-    }
+    space = {**spec.shared(), **{key: pick(list(values)) for key, values in spec.searched().items()}}
+    if spec.lr_range:
+        space["lr"] = tune.loguniform(*spec.lr_range)
+    return space
 
 
 def search_algorithm(spec: SweepSpec) -> Any:
@@ -124,16 +113,7 @@ class Plan:
 
     def _points(self) -> list[dict[str, Any]]:
         return [
-            {
-                **trial_values(s),
-                "arch": s.archs[0],
-                "optimizer": s.optimizers[0],
-                "lr": s.lrs[0],
-                "batch_size": s.batch_sizes[0],
-                "weight_decay": s.weight_decays[0],
-                "seed": s.seeds[0],
-                "recipe": label,
-            }
+            {**s.shared(), **{key: values[0] for key, values in s.searched().items()}, "recipe": label}
             for label, s in self.recipes
         ]
 

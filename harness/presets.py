@@ -26,7 +26,7 @@ SCORES = {
 @dataclass(frozen=True)
 class Recipe:
     label: str  # how the report names the run
-    spec: dict[str, Any]  # SweepSpec fields of this one trial
+    spec: SweepSpec  # this one trial: every list holds one value
     published: float | None  # the figure the report printed, as a fraction
     measure: str  # what that figure is: "test accuracy", "validation accuracy", ...
     notes: str = ""  # where the report measured differently from the harness (which always evaluates clean)
@@ -47,11 +47,13 @@ class Preset:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _recipe(label: str, arch: str, published: float | None, measure: str, notes: str = "", **spec: Any) -> Recipe:
-    return Recipe(label, {"archs": (arch,), **spec}, published, measure, notes)
+def _recipe(
+    label: str, base: SweepSpec, arch: str, published: float | None, measure: str, notes: str = "", **changes: Any
+) -> Recipe:
+    return Recipe(label, replace(base, archs=(arch,), **changes), published, measure, notes)
 
 
-UNI_CATS = dict(
+UNI_CATS = SweepSpec(
     task="cats_vs_dogs",
     variant="A",
     image_size=128,
@@ -62,7 +64,7 @@ UNI_CATS = dict(
     augment="uni2022",
     pixels="unit",
 )
-UCHILE = dict(
+UCHILE = SweepSpec(
     task="cifar10",
     variant="report",
     optimizers=("adam",),
@@ -72,7 +74,7 @@ UCHILE = dict(
     augment="none",
     pixels="raw",
 )
-ITESM = dict(
+ITESM = SweepSpec(
     task="cats_vs_dogs",
     optimizers=("adam",),
     lrs=(0.001,),
@@ -81,7 +83,7 @@ ITESM = dict(
     augment="itesm2022",
     pixels="unit",
 )
-POKEMON = dict(
+POKEMON = SweepSpec(
     task="pokemon150",
     image_size=224,
     optimizers=("adam",),
@@ -90,7 +92,7 @@ POKEMON = dict(
     epochs=20,
     augment="pokemon",
 )
-ITAM_CATS = dict(
+ITAM_CATS = SweepSpec(
     task="cats_vs_dogs",
     variant="A",
     image_size=150,
@@ -101,7 +103,7 @@ ITAM_CATS = dict(
     augment="none",
     pixels="unit",
 )
-ITAM_MNIST = dict(task="mnist_upsample", optimizers=("adam",), lrs=(0.001,), epochs=10, augment="none")
+ITAM_MNIST = SweepSpec(task="mnist_upsample", optimizers=("adam",), lrs=(0.001,), epochs=10, augment="none")
 
 PRESETS: dict[str, Preset] = {
     p.report: p
@@ -111,11 +113,11 @@ PRESETS: dict[str, Preset] = {
             (
                 _recipe(
                     "CNN + MLP, epoch 20",
+                    UNI_CATS,
                     "cnn4_bn_mlp",
                     0.8615,
                     "test accuracy",
                     "the report applied its random flip and rotation to the test set too",
-                    **UNI_CATS,
                 ),
             ),
             baselines=("resnet18",),
@@ -125,19 +127,19 @@ PRESETS: dict[str, Preset] = {
             (
                 _recipe(
                     "Red Grande",
+                    UCHILE,
                     "vgg8_bn",
                     0.729,
                     "test accuracy",
                     "the report validated with BatchNorm in train mode (net.eval() commented out)",
-                    **UCHILE,
                 ),
                 _recipe(
                     "Red Pequena",
+                    UCHILE,
                     "vgg4_bn",
                     0.6923,
                     "test accuracy",
                     "the report validated with BatchNorm in train mode (net.eval() commented out)",
-                    **UCHILE,
                 ),
             ),
             baselines=("resnet9", "resnet18"),
@@ -146,40 +148,16 @@ PRESETS: dict[str, Preset] = {
             "itesm2022-catsdogs",
             (
                 _recipe(
-                    "model 1 (64 px, split A)",
-                    "keras_cnn2",
-                    0.7745,
-                    "test accuracy",
-                    variant="A",
-                    image_size=64,
-                    **ITESM,
+                    "model 1 (64 px, split A)", ITESM, "keras_cnn2", 0.7745, "test accuracy", variant="A", image_size=64
                 ),
                 _recipe(
-                    "model 2 (split A)",
-                    "keras_cnn3_drop",
-                    0.8655,
-                    "test accuracy",
-                    variant="A",
-                    image_size=128,
-                    **ITESM,
+                    "model 2 (split A)", ITESM, "keras_cnn3_drop", 0.8655, "test accuracy", variant="A", image_size=128
                 ),
                 _recipe(
-                    "model 3 (split B)",
-                    "keras_cnn3_drop",
-                    0.8972,
-                    "test accuracy",
-                    variant="B",
-                    image_size=128,
-                    **ITESM,
+                    "model 3 (split B)", ITESM, "keras_cnn3_drop", 0.8972, "test accuracy", variant="B", image_size=128
                 ),
                 _recipe(
-                    "model 4 (split B)",
-                    "keras_cnn4_drop",
-                    0.9178,
-                    "test accuracy",
-                    variant="B",
-                    image_size=128,
-                    **ITESM,
+                    "model 4 (split B)", ITESM, "keras_cnn4_drop", 0.9178, "test accuracy", variant="B", image_size=128
                 ),
             ),
             baselines=("resnet18",),
@@ -189,19 +167,19 @@ PRESETS: dict[str, Preset] = {
             (
                 _recipe(
                     "CNN",
+                    POKEMON,
                     "cnn5_bn",
                     None,
                     "test accuracy",
                     "published qualitatively only: train ~98%, test ~50%",
-                    **POKEMON,
                 ),
                 _recipe(
                     "ResNet",
+                    POKEMON,
                     "resnet4",
                     0.5,
                     "test accuracy",
                     "about 50% (read from its curves), the better of the two",
-                    **POKEMON,
                 ),
             ),
             baselines=("resnet18",),
@@ -209,33 +187,33 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "itam2020-catsdogs-mnist",
             (
-                _recipe("cats vs dogs, 150 px", "keras_cnn3_drop09", 0.7967, "validation accuracy", **ITAM_CATS),
+                _recipe("cats vs dogs, 150 px", ITAM_CATS, "keras_cnn3_drop09", 0.7967, "validation accuracy"),
                 _recipe(
                     "upsampling model 1",
+                    ITAM_MNIST,
                     "upsample_a",
                     0.8149,
                     "Keras binary accuracy (val_keras_acc)",
                     "capped near 0.8155 by grey target pixels; the harness ranks by pixel accuracy",
                     batch_sizes=(32,),
-                    **ITAM_MNIST,
                 ),
                 _recipe(
                     "upsampling model 2",
+                    ITAM_MNIST,
                     "upsample_b",
                     0.8145,
                     "Keras binary accuracy (val_keras_acc)",
                     "capped near 0.8155 by grey target pixels",
                     batch_sizes=(30,),
-                    **ITAM_MNIST,
                 ),
                 _recipe(
                     "upsampling model 3",
+                    ITAM_MNIST,
                     "upsample_c",
                     0.8149,
                     "Keras binary accuracy (val_keras_acc)",
                     "capped near 0.8155 by grey target pixels",
                     batch_sizes=(15,),
-                    **ITAM_MNIST,
                 ),
             ),
             baselines=("resnet18", "espcn"),
@@ -250,7 +228,7 @@ def get_preset(report: str) -> Preset:
 
 def recipe_spec(recipe: Recipe, overrides: dict[str, Any]) -> SweepSpec:
     """One trial: the report's configuration exactly, except what the user overrides (e.g. --epochs)."""
-    return SweepSpec(**{**recipe.spec, **_applicable(overrides)})
+    return replace(recipe.spec, **_applicable(overrides))
 
 
 def preset_sweeps(report: str, overrides: dict[str, Any]) -> list[SweepSpec]:
@@ -260,27 +238,24 @@ def preset_sweeps(report: str, overrides: dict[str, Any]) -> list[SweepSpec]:
     from harness.datasets import get_task
 
     preset = get_preset(report)
-    groups: dict[tuple, list[Recipe]] = {}
+    groups: dict[SweepSpec, list[Recipe]] = {}
     for recipe in preset.recipes:
-        key = tuple(sorted((k, v) for k, v in recipe.spec.items() if k != "archs"))
-        groups.setdefault(key, []).append(recipe)
+        groups.setdefault(replace(recipe.spec, archs=()), []).append(recipe)  # all but the network
     sweeps = []
     for recipes in groups.values():
         base = recipes[0].spec
-        task = get_task(base["task"])
-        shape = task.shape(base.get("image_size"))
-        archs = [r.spec["archs"][0] for r in recipes]
+        task = get_task(base.task)
+        shape = task.shape(base.image_size)
+        archs = [r.spec.archs[0] for r in recipes]
         archs += [
             a for a in preset.baselines if a not in archs and get_arch(a).fits(shape) and get_arch(a).head in task.heads
         ]
-        lr = base["lrs"][0]
-        spec = SweepSpec(
-            **{
-                **base,
-                "archs": tuple(dict.fromkeys(archs)),
-                "optimizers": tuple(dict.fromkeys([*base["optimizers"], *preset.optimizers])),
-                "lrs": (lr, *(round(lr * f, 6) for f in preset.lr_factors)),
-            }
+        lr = base.lrs[0]
+        spec = replace(
+            base,
+            archs=tuple(dict.fromkeys(archs)),
+            optimizers=tuple(dict.fromkeys([*base.optimizers, *preset.optimizers])),
+            lrs=(lr, *(round(lr * f, 6) for f in preset.lr_factors)),
         )
         sweeps.append(replace(spec, **_applicable(overrides)))
     return sweeps

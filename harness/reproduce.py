@@ -134,7 +134,7 @@ def compare(store: Store, report: str) -> list[dict[str, Any]]:
 
     rows = []
     for recipe in get_preset(report).recipes:
-        task = get_task(recipe.spec["task"])
+        task = get_task(recipe.spec.task)
         want = recipe_terms(recipe.spec)
         trials = [t for t in store.trial_summaries(task=task.name, metric=task.metric, mode=task.mode) if usable(t)]
         epochs = store.epochs_by_trial(task=task.name) if trials else {}

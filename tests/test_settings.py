@@ -1,0 +1,97 @@
+"""Every sweep setting is declared once (config.py) and reaches the command line, sweep files,
+the README and the trials from that declaration alone."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import typing
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from harness.cli import build_parser
+from harness.config import SweepSpec, TrialSettings, TrialSpec, reproduce_settings
+from harness.settings import Declared, declared, given
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+SETTINGS = list(declared(SweepSpec))
+
+
+def _help(command: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    return out.getvalue()
+
+
+SWEEP_HELP = _help("sweep")
+SAMPLES = {int: ("3", "7"), float: ("0.5", "0.25"), str: ("alpha", "beta")}  # two values of each type
+
+
+def _sample(d: Declared) -> tuple[list[str], object, str]:
+    """Command-line words for `d`, the value they mean, and the same value as a TOML line."""
+    if d.setting.parse is not None:  # lr_range: LOW:HIGH
+        return [d.flag, "0.001:0.1"], (0.001, 0.1), f"{d.name} = [0.001, 0.1]"
+    one, two = SAMPLES[d.item]
+    if d.setting.path:
+        return [d.flag, "some/dir"], os.path.join(os.getcwd(), "some", "dir"), ""  # files: see below
+    if d.is_list:
+        values = tuple(d.item(v) for v in (one, two))
+        toml = ", ".join(f'"{v}"' if d.item is str else str(v) for v in values)
+        return [d.flag, f"{one},{two}"], values, f"{d.name} = [{toml}]"
+    value = d.item(one)
+    return [d.flag, one], value, f'{d.name} = "{value}"' if d.item is str else f"{d.name} = {value}"
+
+
+def test_every_field_is_a_declared_setting():
+    assert [d.name for d in SETTINGS] == [f.name for f in fields(SweepSpec)]
+
+
+@pytest.mark.parametrize("d", SETTINGS, ids=lambda d: d.name)
+def test_each_setting_is_a_flag_that_maps_to_its_field(d: Declared):
+    words, value, _ = _sample(d)
+    args = build_parser().parse_args(["sweep", *words])
+    assert given(args, SweepSpec) == {d.name: value}
+    assert f"  {d.flag} " in SWEEP_HELP
+
+
+@pytest.mark.parametrize("d", [d for d in SETTINGS if not d.setting.path], ids=lambda d: d.name)
+def test_each_setting_is_a_sweep_file_key(tmp_path: Path, d: Declared):
+    _, value, line = _sample(d)
+    file = tmp_path / "sweep.toml"
+    file.write_text(line + "\n")
+    assert getattr(SweepSpec.from_toml(str(file), {}), d.name) == value
+
+
+@pytest.mark.parametrize("d", [d for d in SETTINGS if d.setting.path], ids=lambda d: d.name)
+def test_a_path_in_a_sweep_file_is_relative_to_the_file(tmp_path: Path, d: Declared):
+    file = tmp_path / "sweep.toml"
+    file.write_text(f'{d.name} = "some/dir"\n')
+    assert getattr(SweepSpec.from_toml(str(file), {}), d.name) == str(tmp_path / "some" / "dir")
+
+
+def test_the_readme_lists_every_sweep_file_key_with_its_flag():
+    text = README.read_text()
+    table = text[text.index("<!-- settings -->") : text.index("<!-- /settings -->")]
+    rows = dict(re.findall(r"^\| `(\w+)` \| `(--[\w-]+)` \|", table, flags=re.M))
+    assert rows == {d.name: d.flag for d in SETTINGS}
+
+
+def test_trials_get_every_shared_setting_and_one_value_of_each_searched_list():
+    spec = SweepSpec()
+    trial_fields = typing.get_type_hints(TrialSpec)
+    assert set(spec.shared()) == {f.name for f in fields(TrialSettings)}
+    for d in SETTINGS:
+        if d.setting.trial:  # a searched list: the trial's field holds one value of the list's type
+            assert d.is_list and trial_fields[d.setting.trial] is d.item, d.name
+    assert set(spec.shared()) | set(spec.searched()) == set(trial_fields)
+
+
+def test_reproduce_takes_the_settings_marked_for_it():
+    assert set(reproduce_settings()) == {"epochs", "train_limit", "data_dir"}
+    args = build_parser().parse_args(["reproduce", "uni2022-catsdogs", "--epochs", "2", "--train-limit", "50"])
+    assert given(args, SweepSpec) == {"epochs": 2, "train_limit": 50}
