@@ -1,16 +1,15 @@
 """The Ray Tune trainable: one trial trains one configuration and reports every epoch.
 
-This is a thin shell around harness.train: it reads its config, sizes torch's thread pool to
-the CPUs Ray gave it, places itself (device, autocast, memory format), continues from its
-checkpoint when a sweep is resumed, and turns each epoch into a `tune.report` (with a
-checkpoint whenever the validation metric improves, so the kept checkpoint is always the best;
-after the last epoch the best weights are scored once on the test split, which selects nothing).
+A thin adapter over harness.fit (the pure epoch logic): it reads its config, sizes torch's
+thread pool to the CPUs Ray gave it, places itself (device, autocast, memory format), builds
+the model, data and optimizer, hands `fit` the checkpoint Ray restored when a sweep is resumed,
+and turns each epoch's result into a `tune.report`, with a checkpoint whenever the result is a
+new best (so the kept checkpoint is always the best one).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,9 @@ from harness.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
 from harness.device import placement
+from harness.fit import EpochResult, Resume, fit
 from harness.optim import create_optimizer
-from harness.train import OBJECTIVES, Augmentation, Normalizer, evaluate, train_one_epoch
-
-EVAL_BATCH = 512  # evaluation needs no gradients, so larger batches only save overhead
-BASE = ("loss", "acc", "time_s", "samples_per_s")  # what every objective reports; the rest are extras
+from harness.train import OBJECTIVES, Augmentation, Normalizer
 
 
 def allotted_cpus() -> int:
@@ -49,29 +46,6 @@ def _node_name() -> str:
 
     context = ray.get_runtime_context()
     return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
-
-
-def _test_scores(
-    model: torch.nn.Module,
-    objective: Any,
-    test: tuple[torch.Tensor, torch.Tensor],
-    task: DatasetSpec,
-    normalize: Normalizer,
-    where: Any,
-) -> dict[str, Any]:
-    """The best checkpoint on the test split: loss, acc, the task's extras, time_s and, for
-    classification, the confusion matrix (the leaderboard's test column, `harness show`)."""
-    classes = len(task.classes) if task.kind == "classification" else None
-    return evaluate(
-        model=model,
-        objective=objective,
-        images=test[0],
-        labels=test[1],
-        batch_size=EVAL_BATCH,
-        normalize=normalize,
-        placement=where,
-        num_classes=classes,
-    )
 
 
 def run_trial(config: dict[str, Any]) -> None:
@@ -102,89 +76,66 @@ def run_trial(config: dict[str, Any]) -> None:
     }
     params = count_params(model)
     optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
-    objective = OBJECTIVES[head]
     mean, std = task.pixel_stats(spec.pixels)
-    normalize = Normalizer(mean, std, device)
-    augment = _augmentation(spec, task)
     generator = torch.Generator().manual_seed(spec.seed)
-    sign = 1.0 if task.mode == "max" else -1.0
-    best, best_epoch, start = -math.inf, 0, 1
-    restored = tune.get_checkpoint()  # set when a resumed sweep continues this trial
-    if restored:
-        with restored.as_directory() as directory:
-            ckpt = torch.load(Path(directory) / CHECKPOINT_FILE, map_location=device, weights_only=True)
-        model.load_state_dict(ckpt["model_state"])
-        optimizer.load_state_dict(ckpt["optimizer_state"])
-        generator.set_state(ckpt["generator_state"])
-        best, best_epoch, start = sign * ckpt["metrics"][task.metric], ckpt["epoch"], ckpt["epoch"] + 1
-    best_state = _copy_state(model)  # the best weights so far, kept for the final test scoring
     node = _node_name()
-
-    for epoch in range(start, spec.epochs + 1):
-        train = train_one_epoch(
-            model=model,
-            objective=objective,
-            optimizer=optimizer,
-            images=tensors["train"][0],
-            labels=tensors["train"][1],
-            batch_size=spec.batch_size,
-            normalize=normalize,
-            generator=generator,
-            augment=augment,
-            placement=where,
-        )
-        val = evaluate(
-            model=model,
-            objective=objective,
-            images=tensors["val"][0],
-            labels=tensors["val"][1],
-            batch_size=EVAL_BATCH,
-            normalize=normalize,
-            placement=where,
-        )
-        diverged = not (math.isfinite(train["loss"]) and math.isfinite(val["loss"]))
-        metrics = {
-            "epoch": epoch,
-            "train_loss": train["loss"],
-            "train_acc": train["acc"],
-            "val_loss": val["loss"],
-            "val_acc": val["acc"],
-            "epoch_time_s": train["time_s"],
-            "eval_time_s": val["time_s"],
-            "samples_per_s": train["samples_per_s"],
-            "params": params,
-            "diverged": diverged,
-            "node": node,
-            # the task's own scores beyond acc (PSNR, Keras-style accuracy for upsampling)
-            **{
-                f"{split}_{k}": v
-                for split, r in (("train", train), ("val", val))
-                for k, v in r.items()
-                if k not in BASE
-            },
-        }
-        improved = not diverged and sign * metrics[task.metric] > best
-        if improved:
-            best, best_epoch, best_state = sign * metrics[task.metric], epoch, _copy_state(model)
-        metrics["best_epoch"] = best_epoch
-        if epoch == spec.epochs and not diverged:
-            # The last epoch: the best checkpoint's weights, once, on the test split. Trials that
-            # ASHA or a time budget stop earlier carry no test score (export verification has one).
-            model.load_state_dict(best_state)
-            metrics["test_json"] = json.dumps(
-                {"epoch": best_epoch, **_test_scores(model, objective, tensors["test"], task, normalize, where)}
-            )
-        if improved:
+    results = fit(
+        model=model,
+        objective=OBJECTIVES[head],
+        optimizer=optimizer,
+        train=tensors["train"],
+        val=tensors["val"],
+        test=tensors["test"],
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        normalize=Normalizer(mean, std, device),
+        generator=generator,
+        metric=task.metric,
+        mode=task.mode,
+        augment=_augmentation(spec, task),
+        placement=where,
+        # the test split's confusion matrix (the leaderboard's test column, `harness show`)
+        num_classes=len(task.classes) if task.kind == "classification" else None,
+        resume=_restored(metric=task.metric, device=device),
+    )
+    for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
+        metrics = _reported(result, params=params, node=node)
+        if result.improved:
             with tempfile.TemporaryDirectory() as tmp:
                 save_checkpoint(
-                    tmp, model=model, spec=spec, epoch=epoch, metrics=metrics, optimizer=optimizer, generator=generator
+                    tmp,
+                    model=model,
+                    spec=spec,
+                    epoch=result.epoch,
+                    metrics=metrics,
+                    optimizer=optimizer,
+                    generator=generator,
                 )
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
         else:
             tune.report(metrics)
-        if diverged:
-            return  # a NaN/inf loss never recovers; the store marks the trial diverged
 
 
-def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+def _restored(*, metric: str, device: torch.device) -> Resume | None:
+    """The state to continue from when a resumed sweep continues this trial, else None."""
+    restored = tune.get_checkpoint()
+    if not restored:
+        return None
+    with restored.as_directory() as directory:
+        ckpt = torch.load(Path(directory) / CHECKPOINT_FILE, map_location=device, weights_only=True)
+    return Resume.from_checkpoint(ckpt, metric=metric)
+
+
+def _reported(result: EpochResult, *, params: int, node: str) -> dict[str, Any]:
+    """One epoch as `tune.report` sends it to the driver's store callback (and as the checkpoint keeps it)."""
+    metrics = {
+        "epoch": result.epoch,
+        **result.metrics,
+        "params": params,
+        "diverged": result.diverged,
+        "node": node,
+        "best_epoch": result.best_epoch,
+    }
+    if result.test is not None:
+        metrics["test_json"] = json.dumps({"epoch": result.best_epoch, **result.test})
+    return metrics
