@@ -96,7 +96,7 @@ def run_trial(config: dict[str, Any]) -> None:
         placement=where,
         # the test split's confusion matrix (the leaderboard's test column, `harness show`)
         num_classes=len(task.classes) if task.kind == "classification" else None,
-        resume=_restored(metric=task.metric, device=device),
+        resume=_restored(metric=task.metric),
     )
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
         metrics = _reported(result, params=params, node=node)
@@ -116,13 +116,15 @@ def run_trial(config: dict[str, Any]) -> None:
             tune.report(metrics)
 
 
-def _restored(*, metric: str, device: torch.device) -> Resume | None:
+def _restored(*, metric: str) -> Resume | None:
     """The state to continue from when a resumed sweep continues this trial, else None."""
     restored = tune.get_checkpoint()
     if not restored:
         return None
     with restored.as_directory() as directory:
-        ckpt = torch.load(Path(directory) / CHECKPOINT_FILE, map_location=device, weights_only=True)
+        # On the CPU: load_state_dict copies weights and optimizer state onto the model's device,
+        # and the generator's state must stay a CPU ByteTensor (set_state refuses a CUDA one).
+        ckpt = torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
     return Resume.from_checkpoint(ckpt, metric=metric)
 
 
