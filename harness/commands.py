@@ -16,6 +16,7 @@ from harness.paths import absolute, absolute_storage, is_uri, writable_dir
 from harness.signals import interrupted_exit_code
 
 if TYPE_CHECKING:
+    from harness.boards import Board
     from harness.outcome import Outcome
     from harness.store import Store
 
@@ -26,7 +27,7 @@ def _results_dir(args: argparse.Namespace) -> Path:
     return resolve_results_dir(args.results)
 
 
-def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
+def _print_boards(boards: list[Board], fmt: str) -> None:
     from harness.leaderboard_views import board_markdown, boards_csv, render_board, render_references
 
     if fmt == "json":

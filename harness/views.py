@@ -3,13 +3,16 @@ predict). Pure: the CLI decides where they are printed."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from harness.formats import DASH, metric, pct, pp, sig3
+
+if TYPE_CHECKING:  # views render for `predict` too, which must never import torch (verify does)
+    from harness.outcome import SweepLine
 
 # A column: (header, justify, priority). On a narrow terminal the lowest priorities go first.
 Column = tuple[str, str, int]
@@ -190,7 +193,7 @@ def render_reproduction(rows: list[dict[str, Any]], *, title: str = "the report'
     return table
 
 
-def render_sweeps(rows: list[dict[str, Any]]) -> Table:
+def render_sweeps(rows: list[SweepLine]) -> Table:
     """`harness sweeps`: one line per sweep, newest first."""
     table = Table(title="sweeps (newest first)", title_justify="left")
     for header, justify in (
