@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.console import console, err_console, print_error, print_json, print_warning
 from harness.errors import HarnessError
@@ -16,8 +16,10 @@ from harness.paths import absolute, is_uri, writable_dir
 from harness.signals import interrupted_exit_code
 
 if TYPE_CHECKING:
+    from harness.boards import Board
     from harness.outcome import Outcome
     from harness.store import Store
+    from harness.verify import TrialVerification, Verification
 
 
 def _results_dir(args: argparse.Namespace) -> Path:
@@ -26,7 +28,7 @@ def _results_dir(args: argparse.Namespace) -> Path:
     return resolve_results_dir(args.results)
 
 
-def _print_boards(boards: list[dict[str, Any]], fmt: str) -> None:
+def _print_boards(boards: list[Board], fmt: str) -> None:
     from harness.leaderboard_views import board_markdown, boards_csv, render_board, render_references
 
     if fmt == "json":
@@ -101,7 +103,7 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
     from harness.leaderboard import best_trial_id, leaderboards
     from harness.store import Store
 
-    verifications = []
+    verifications: list[TrialVerification] = []
     with Store.existing(results_dir, writer=True) as store:
         if outcome.status == "finished" and not args.no_export:
             for task in outcome.tasks:
@@ -109,6 +111,7 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
                 verifications += _export(store, best, results_dir / "onnx")[:1] if best else []
         boards = leaderboards(store, sweep_id=outcome.sweep_id)  # with the export's status
     if args.format == "json":
+        exported = [v.as_json() for v in verifications]
         print_json(
             {
                 "sweep_id": outcome.sweep_id,
@@ -116,18 +119,18 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
                 "trials": outcome.trials,
                 "summary": outcome.summary(),
                 "leaderboards": boards,
-                "export": verifications[0] if len(verifications) == 1 else verifications or None,
+                "export": exported[0] if len(exported) == 1 else exported or None,
             }
         )
     else:
         _print_boards(boards, "table")
         for verification in verifications:
-            _print_verification(verification)
+            _print_verification(verification.verification)
     return _ending(
         outcome,
         what="sweep",
         resume=f"harness sweep --resume {outcome.sweep_id}",
-        verified=all(v["passed"] for v in verifications),
+        verified=all(v.verification.passed for v in verifications),
     )
 
 
@@ -192,15 +195,16 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _export(
     store: Store, trial_id: str, out: Path, *, opset: int | None = None, quantize: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[TrialVerification]:
     from harness.export import OPSET, export_trial
+    from harness.verify import TrialVerification
 
     with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):
         results = export_trial(store, trial_id=trial_id, out=out, opset=opset or OPSET, quantize=quantize)
-    return [{"trial_id": trial_id, **asdict(r)} for r in results]
+    return [TrialVerification(trial_id=trial_id, verification=r) for r in results]
 
 
-def _print_verification(v: dict[str, Any]) -> None:
+def _print_verification(v: Verification) -> None:
     from harness.views import render_verification
 
     console.print(render_verification(v))
@@ -313,11 +317,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
         verifications = [v for t in trials for v in _export(store, t, out, opset=args.opset, quantize=args.quantize)]
     if args.format == "json":
-        print_json(verifications)
+        print_json([v.as_json() for v in verifications])
     else:
         for v in verifications:
-            _print_verification(v)
-    return 0 if all(v["passed"] for v in verifications) else 1
+            _print_verification(v.verification)
+    return 0 if all(v.verification.passed for v in verifications) else 1
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -326,9 +330,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from harness.store import Store
 
     with Store.existing(_results_dir(args), writer=True) as store:
-        result = asdict(verify_file(store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name))
-    print_json(result) if args.format == "json" else _print_verification(result)
-    return 0 if result["passed"] else 1
+        result = verify_file(store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name)
+    print_json(asdict(result)) if args.format == "json" else _print_verification(result)
+    return 0 if result.passed else 1
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -6,46 +6,44 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from harness.boards import (
+    FIELDS,
+    Board,
+    BoardRow,
+    LeaderRow,
+    OnnxFigures,
+    Rankable,
+    Reference,
+    RunFields,
+    Target,
+    Usable,
+)
 from harness.errors import lookup
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
+from harness.rows import EpochRow, TrialRow, TrialSummary
 from harness.store import Store
+
+if TYPE_CHECKING:
+    from harness.presets import Recipe
+
+__all__ = [
+    "FIELDS",
+    "SORTS",
+    "best_trial_id",
+    "leaderboards",
+    "rank",
+    "references",
+    "score",
+    "target",
+    "test_score",
+    "usable",
+]
 
 # Trials that ended like this are never ranked above a trial that trained normally.
 UNRANKABLE = {"diverged", "error"}
-FIELDS = (
-    "rank",
-    "trial_id",
-    "arch",
-    "optimizer",
-    "lr",
-    "batch_size",
-    "epochs_run",
-    "seed",
-    "seeds",
-    "best_metric",
-    "best_metric_std",
-    "test_metric",
-    "test_metric_std",
-    "mean_epoch_time_s",
-    "mean_samples_per_s",
-    "params",
-    "time_to_target_s",
-    "status",
-    "onnx",
-    "onnx_ms",
-    "onnx_speedup",
-    "onnx_speedup_clear",
-    "int8_change",
-    "trial_ids",
-    "variant",
-    "image_size",
-    "train_limit",
-    "planned_epochs",
-    "marks",
-    "trial",
-)
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
 SORTS: dict[str, tuple[str, str | None]] = {
     "metric": ("best_metric", None),
@@ -57,29 +55,41 @@ SORTS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def usable(row: dict[str, Any]) -> bool:
+R = TypeVar("R", bound=Rankable)
+
+
+def usable(row: Usable) -> bool:
     return row["status"] not in UNRANKABLE and row["best_metric"] is not None
 
 
-def rank(rows: list[dict[str, Any]], *, mode: str, field: str = "best_metric") -> list[dict[str, Any]]:
+def _number(row: Mapping[str, Any], name: str) -> float | None:
+    """A row's number by name: a SORTS field or a score, names that are data, not literal keys."""
+    return row.get(name)
+
+
+def rank(rows: Sequence[R], *, mode: str, field: str = "best_metric") -> list[R]:
     """Best first by `field` ("max" or "min" is better); trials without a value next; unrankable
-    or empty trials last; ranks from 1."""
+    or empty trials last. A board numbers them from 1."""
     sign = -1.0 if mode == "max" else 1.0
 
-    def key(row: dict[str, Any]) -> tuple:
-        value = row.get(field)
+    def key(row: R) -> tuple:
+        value = _number(row, field)
         return (not usable(row), value is None, sign * value if value is not None else 0.0, row["id"])
 
-    ranked = sorted(rows, key=key)
-    return [{**row, "rank": i, "trial_id": row["id"]} for i, row in enumerate(ranked, start=1)]
+    return sorted(rows, key=key)
 
 
-def _epoch_score(epoch: dict[str, Any], key: str) -> float | None:
+def _epoch_score(epoch: EpochRow, key: str) -> float | None:
     """An epoch's score: a column of its own (val_acc) or one of the task's extras (val_psnr)."""
-    return epoch[key] if key in epoch else json.loads(epoch.get("extra_json") or "{}").get(key)
+    return _number(epoch, key) if key in epoch else json.loads(epoch.get("extra_json") or "{}").get(key)
 
 
-def score(row: dict[str, Any], epochs: list[dict[str, Any]], key: str) -> float | None:
+def test_score(metric: str) -> str:
+    """The test-split score of a task's validation metric: "val_acc" -> "test_acc"."""
+    return "test_" + metric.removeprefix("val_")
+
+
+def score(row: TrialRow, epochs: list[EpochRow], key: str) -> float | None:
     """A trial's `key` at its best checkpoint: "test_*" from its test-split scoring, "val_*"
     from the epoch of the best checkpoint."""
     if key.startswith("test_"):
@@ -88,16 +98,16 @@ def score(row: dict[str, Any], epochs: list[dict[str, Any]], key: str) -> float 
     return _epoch_score(best[0], key) if best else None
 
 
-def published(task: str) -> list[tuple[str, Any]]:
+def published(task: str) -> list[tuple[str, Recipe]]:
     """(report, recipe) for every published figure of `task`, in the presets' order."""
     from harness.presets import PRESETS
 
     return [(p.report, r) for p in PRESETS.values() for r in p.recipes if r.spec.task == task]
 
 
-def target(task: str) -> dict[str, Any] | None:
+def target(task: str) -> Target | None:
     """The hardest published figure for `task` (the highest), which `time_to_target_s` races to."""
-    refs = [
+    refs: list[Target] = [
         {"report": report, "published": r.published, "score": r.score}
         for report, r in published(task)
         if r.published is not None
@@ -105,7 +115,7 @@ def target(task: str) -> dict[str, Any] | None:
     return max(refs, key=lambda r: r["published"]) if refs else None
 
 
-def time_to_target(epochs: list[dict[str, Any]], goal: dict[str, Any] | None) -> float | None:
+def time_to_target(epochs: list[EpochRow], goal: Target | None) -> float | None:
     """Training plus evaluation seconds until the first epoch whose validation figure reaches
     the published one (validation, since the test split is scored only at the best checkpoint)."""
     if goal is None:
@@ -120,20 +130,20 @@ def time_to_target(epochs: list[dict[str, Any]], goal: dict[str, Any] | None) ->
 
 
 def references(
-    task: str, rows: list[dict[str, Any]], epochs: dict[str, list[dict[str, Any]]], *, mode: str = "max"
-) -> list[dict[str, Any]]:
+    task: str, rows: Sequence[LeaderRow], epochs: dict[str, list[EpochRow]], *, mode: str = "max"
+) -> list[Reference]:
     """Each published figure of `task` beside "ours": the best trial (by the task's metric) that
     ran the same network on the same data and budget, scored as the report measured. Without
     one, `ours` is None and the closest trial (fewest differences, then best) is given apart,
     with its differences in words."""
-    out = []
+    out: list[Reference] = []
     trials = [(row, trial_terms(config_of(row), row["epochs_run"])) for row in rows if usable(row)]
     sign = -1.0 if mode == "max" else 1.0
     for report, recipe in published(task):
         want = recipe_terms(recipe.spec)
         scored = sorted(
             ((differences(terms, want), row) for row, terms in trials),
-            key=lambda d: (len(d[0]), d[1]["arch"] != want["arch"], sign * d[1]["best_metric"], d[1]["id"]),
+            key=lambda d: (len(d[0]), d[1]["arch"] != want["arch"], sign * (d[1]["best_metric"] or 0.0), d[1]["id"]),
         )
         match = scored[0][1] if scored and not scored[0][0] else None
         closest = scored[0] if scored and scored[0][0] else None
@@ -158,17 +168,22 @@ def references(
     return out
 
 
-def group_seeds(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]]:
+def group_seeds(rows: list[LeaderRow], *, mode: str) -> list[LeaderRow]:
     """One row per configuration that differs only in its seed: means (and standard deviations)
-    over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member.
+    The other columns are the best seed's (a grouped board shows no seed)."""
+    groups: dict[str, list[LeaderRow]] = {}
     for row in rows:
         config = json.loads(row.get("config_json") or "{}") or {
-            k: row[k] for k in ("arch", "optimizer", "lr", "batch_size", "epochs")
+            "arch": row["arch"],
+            "optimizer": row["optimizer"],
+            "lr": row["lr"],
+            "batch_size": row["batch_size"],
+            "epochs": row["epochs"],
         }
         config.pop("seed", None)
         groups.setdefault(json.dumps(config, sort_keys=True), []).append(row)
-    out = []
+    out: list[LeaderRow] = []
     for members in groups.values():
         members = rank(members, mode=mode)  # the group's trial_id is its best seed
         good = [m for m in members if usable(m)] or members
@@ -176,13 +191,13 @@ def group_seeds(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]
         out.append(
             {
                 **good[0],
-                "seed": None,
                 "seeds": len(good),
                 "trial_ids": " ".join(m["id"] for m in members),
-                **{
-                    f: _mean([m[f] for m in good])
-                    for f in ("best_metric", "test_metric", "mean_epoch_time_s", "mean_samples_per_s", "epochs_run")
-                },
+                "best_metric": _mean([m["best_metric"] for m in good]),
+                "test_metric": _mean([m["test_metric"] for m in good]),
+                "mean_epoch_time_s": _mean([m["mean_epoch_time_s"] for m in good]),
+                "mean_samples_per_s": _mean([m["mean_samples_per_s"] for m in good]),
+                "epochs_run": _mean([m["epochs_run"] for m in good]) or 0.0,
                 "best_metric_std": _std([m["best_metric"] for m in good]),
                 "test_metric_std": _std([m["test_metric"] for m in good]),
                 # only when every seed got there: a mean over the lucky ones would flatter
@@ -196,7 +211,7 @@ def group_seeds(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]
     return out
 
 
-def _onnx_figures(row: dict[str, Any]) -> dict[str, float | None]:
+def _onnx_figures(row: TrialSummary) -> OnnxFigures:
     """From the latest exports: onnxruntime's batch-1 p50 latency and its speed-up over PyTorch
     eager, and the INT8 model's change of the task metric against float32 PyTorch."""
     latency = (json.loads(row.get("onnx_details") or "{}").get("latency")) or {}
@@ -210,17 +225,17 @@ def _onnx_figures(row: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
-def _mean(values: list[Any], *, all_or_none: bool = False) -> float | None:
+def _mean(values: Sequence[float | None], *, all_or_none: bool = False) -> float | None:
     known = [v for v in values if v is not None]
     return None if not known or (all_or_none and len(known) < len(values)) else statistics.fmean(known)
 
 
-def _std(values: list[Any]) -> float | None:
+def _std(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return statistics.stdev(known) if len(known) > 1 else None
 
 
-def _run_fields(row: dict[str, Any]) -> dict[str, Any]:
+def _run_fields(row: TrialSummary) -> RunFields:
     """What data and budget a trial ran: split, image size, subset, planned epochs, and the marks
     a reader must see ("subset 200", "3 of 10 epochs")."""
     terms = trial_terms(config_of(row), row["epochs_run"])
@@ -241,9 +256,9 @@ def leaderboards(
     top: int | None = None,
     sort: str = "metric",
     group: bool = False,
-) -> list[dict[str, Any]]:
-    """One board per task: {"task", "metric", "mode", "sort", "grouped", "target", "rows",
-    "references"}; rows reduced to FIELDS (the first `top` only, when given), ranked by `sort`
+) -> list[Board]:
+    """One board per task (see `harness.boards.Board`); its rows (the first `top` only, when
+    given) ranked by `sort`
     (a SORTS name), one per configuration over its seeds when `group`; references: the
     published figures beside the matching trials (see `references`)."""
     from harness.datasets import get_task
@@ -251,13 +266,13 @@ def leaderboards(
     field, better = lookup("sort", SORTS, sort)
     if sweep_id:
         store.sweep(sweep_id)  # an unknown id is an error, not an empty board
-    boards = []
+    boards: list[Board] = []
     short = store.short_ids()  # tables show Ray's short id where it names one trial
     for name in [task] if task else store.tasks(sweep_id):
         spec = get_task(name)
         goal = target(name)
         epochs = store.epochs_by_trial(task=name, sweep_id=sweep_id)
-        rows = []
+        rows: list[LeaderRow] = []
         for row in store.trial_summaries(task=name, sweep_id=sweep_id, metric=spec.metric, mode=spec.mode):
             mine = epochs.get(row["id"], [])
             rows.append(
@@ -267,7 +282,7 @@ def leaderboards(
                     "trial_ids": row["id"],
                     "best_metric_std": None,
                     "test_metric_std": None,
-                    "test_metric": score(row, mine, "test_" + spec.metric.removeprefix("val_")),
+                    "test_metric": score(row, mine, test_score(spec.metric)),
                     "time_to_target_s": time_to_target(mine, goal),
                     **_onnx_figures(row),
                     **_run_fields(row),
@@ -283,13 +298,49 @@ def leaderboards(
                 "grouped": group,
                 "target": goal,
                 "rows": [
-                    {**{f: row.get(f) for f in FIELDS}, "trial": short.get(row["id"], row["id"])}
-                    for row in ranked[:top]
+                    _board_row(row, rank=i, grouped=group, trial=short.get(row["id"], row["id"]))
+                    for i, row in enumerate(ranked[:top], start=1)
                 ],
                 "references": references(name, rows, epochs, mode=spec.mode),
             }
         )
     return boards
+
+
+def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> BoardRow:
+    """A ranked row as boards give it: `FIELDS`, in their order."""
+    return {
+        "rank": rank,
+        "trial_id": row["id"],
+        "arch": row["arch"],
+        "optimizer": row["optimizer"],
+        "lr": row["lr"],
+        "batch_size": row["batch_size"],
+        "epochs_run": row["epochs_run"],
+        "seed": None if grouped else row["seed"],  # a group's row stands for all of its seeds
+        "seeds": row["seeds"],
+        "best_metric": row["best_metric"],
+        "best_metric_std": row["best_metric_std"],
+        "test_metric": row["test_metric"],
+        "test_metric_std": row["test_metric_std"],
+        "mean_epoch_time_s": row["mean_epoch_time_s"],
+        "mean_samples_per_s": row["mean_samples_per_s"],
+        "params": row["params"],
+        "time_to_target_s": row["time_to_target_s"],
+        "status": row["status"],
+        "onnx": row["onnx"],
+        "onnx_ms": row["onnx_ms"],
+        "onnx_speedup": row["onnx_speedup"],
+        "onnx_speedup_clear": row["onnx_speedup_clear"],
+        "int8_change": row["int8_change"],
+        "trial_ids": row["trial_ids"],
+        "variant": row["variant"],
+        "image_size": row["image_size"],
+        "train_limit": row["train_limit"],
+        "planned_epochs": row["planned_epochs"],
+        "marks": row["marks"],
+        "trial": trial,
+    }
 
 
 def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> str | None:
@@ -299,4 +350,4 @@ def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> st
     return top["trial_id"] if top and usable(top) else None
 
 
-ONNX_ORDER = {"failed": 1, "exported": 2, "verified": 3}  # a group shows its best export
+ONNX_ORDER: dict[str | None, int] = {"failed": 1, "exported": 2, "verified": 3}  # a group shows its best export

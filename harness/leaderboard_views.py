@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from typing import Any
 
 from rich.table import Table
 
+from harness.boards import FIELDS, Board, BoardRow, OnnxFigures, Reference
 from harness.formats import DASH, count, lr, metric, pct, pp, sig3
-from harness.leaderboard import FIELDS
+from harness.leaderboard import SORTS, test_score
 from harness.views import fitted_table
 
 GROUP_ONLY = ("seeds", "best_metric_std", "test_metric_std", "trial_ids")
@@ -24,7 +24,7 @@ HIDDEN = ("onnx_speedup_clear", "variant", "image_size", "train_limit", "planned
 ONNX_STYLE = {"verified": "green", "exported": "yellow", "failed": "bold red", None: "dim"}
 
 
-def board_fields(board: dict[str, Any]) -> tuple[str, ...]:
+def board_fields(board: Board) -> tuple[str, ...]:
     """The columns worth printing: per-seed columns only for a grouped board, `seed` otherwise;
     the run marks only where some row has one."""
     marks = any(row.get("marks") for row in board["rows"])
@@ -35,7 +35,7 @@ def board_fields(board: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _title(board: dict[str, Any]) -> str:
+def _title(board: Board) -> str:
     sort = "" if board["sort"] == "metric" else f", sorted by {board['sort']}"
     seeds = ", mean over seeds" if board["grouped"] else ""
     return f"{board['task']}: best {board['metric']} ({board['mode']}){sort}{seeds}"
@@ -48,7 +48,7 @@ def _spread(mean: float | None, std: float | None, name: str) -> str:
     return f"{metric(mean, name)} ± {100 * std:.2f}" if name.endswith("acc") else f"{metric(mean, name)} ± {sig3(std)}"
 
 
-def speedup(row: dict[str, Any]) -> str:
+def speedup(row: OnnxFigures) -> str:
     """onnxruntime's batch-1 ms and its ratio to PyTorch eager, "~" when the spreads overlap."""
     if row["onnx_ms"] is None:
         return DASH
@@ -56,18 +56,19 @@ def speedup(row: dict[str, Any]) -> str:
     return f"{sig3(row['onnx_ms'])} ({row['onnx_speedup']:.1f}×)" if clear else f"{sig3(row['onnx_ms'])} (~)"
 
 
-def _data(board: dict[str, Any], row: dict[str, Any]) -> str:
+def _data(board: Board, row: BoardRow) -> str:
     """Split and image size where they vary across the board's rows."""
     parts = []
-    for key, unit in (("variant", "split "), ("image_size", "")):
-        if len({r.get(key) for r in board["rows"]}) > 1 and row.get(key) is not None:
-            parts.append(f"{unit}{row[key]}{' px' if key == 'image_size' else ''}")
+    if len({r.get("variant") for r in board["rows"]}) > 1 and row.get("variant") is not None:
+        parts.append(f"split {row['variant']}")
+    if len({r.get("image_size") for r in board["rows"]}) > 1 and row.get("image_size") is not None:
+        parts.append(f"{row['image_size']} px")
     return " ".join(parts)
 
 
-def _cells(board: dict[str, Any]) -> dict[str, Callable[[dict[str, Any]], str]]:
+def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
     """Per field, its cell as a person reads it."""
-    name, test = board["metric"], "test_" + board["metric"].removeprefix("val_")
+    name, test = board["metric"], test_score(board["metric"])
     return {
         "rank": lambda r: str(r["rank"]),
         "trial_id": lambda r: r["trial_id"],
@@ -101,7 +102,7 @@ def _cells(board: dict[str, Any]) -> dict[str, Callable[[dict[str, Any]], str]]:
     }
 
 
-def board_markdown(board: dict[str, Any]) -> str:
+def board_markdown(board: Board) -> str:
     """A GitHub-flavoured markdown table of the board's trials, then its published references."""
     fields = [f for f in board_fields(board) if f not in ("onnx_speedup", "best_metric_std", "test_metric_std")]
     cells = _cells(board)
@@ -116,7 +117,7 @@ def board_markdown(board: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def boards_csv(boards: list[dict[str, Any]]) -> str:
+def boards_csv(boards: list[Board]) -> str:
     """Every board's trials as one CSV (a `task` column first), for spreadsheets and pandas."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["task", *FIELDS], lineterminator="\n")
@@ -127,7 +128,7 @@ def boards_csv(boards: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _reference_cells(ref: dict[str, Any], *, markup: bool) -> list[str]:
+def _reference_cells(ref: Reference, *, markup: bool) -> list[str]:
     diff = ref["difference"]
     ours = pct(ref["ours"]) if ref["trial_id"] else "no matching run"
     if ref["closest_trial_id"]:
@@ -148,7 +149,7 @@ def _reference_cells(ref: dict[str, Any], *, markup: bool) -> list[str]:
     ]
 
 
-def render_references(board: dict[str, Any]) -> Table:
+def render_references(board: Board) -> Table:
     """The reports' published numbers for the board's task beside our best run of the same
     network on the same data and budget; without one, the closest run, labelled as such."""
     table = Table(
@@ -171,9 +172,9 @@ def render_references(board: dict[str, Any]) -> Table:
     return table
 
 
-def render_board(board: dict[str, Any], *, width: int) -> Table:
+def render_board(board: Board, *, width: int) -> Table:
     grouped, goal = board["grouped"], board["target"]
-    test = "test_" + board["metric"].removeprefix("val_")
+    test = test_score(board["metric"])
     cells = _cells(board)
     columns = [  # (field, header, justify, priority): on a narrow terminal the lowest priority goes first
         ("rank", "#", "right", 9),
@@ -202,17 +203,10 @@ def render_board(board: dict[str, Any], *, width: int) -> Table:
     rows = [[cells[c[0]](row) for c in columns] for row in board["rows"]]
     # The column the board is sorted by always stays; "s to target" only where a report set one;
     # "data" and "run" only where some row has something to say.
-    sorted_by = {
-        "metric": "best_metric",
-        "test": "test_metric",
-        "throughput": "mean_samples_per_s",
-        "epoch-time": "mean_epoch_time_s",
-        "params": "params",
-        "time-to-target": "time_to_target_s",
-    }
+    sorted_by = SORTS[board["sort"]][0]  # the row field the ranking sorted by
     keep = []
     for j, column in enumerate(columns):
-        if column[0] == sorted_by[board["sort"]]:
+        if column[0] == sorted_by:
             columns[j] = (*column[:3], 11)
         if column[0] == "time_to_target_s" and not goal:
             continue

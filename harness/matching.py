@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from harness.formats import plural
+from harness.rows import TrialRow
 
 if TYPE_CHECKING:
     from harness.config import SweepSpec
@@ -32,8 +33,9 @@ def recipe_terms(spec: SweepSpec) -> dict[str, Any]:
     }
 
 
-def trial_terms(config: dict[str, Any], epochs_run: int | None) -> dict[str, Any]:
-    """The same terms of a stored trial, from its whole config and the epochs it really ran."""
+def trial_terms(config: dict[str, Any], epochs_run: float | None) -> dict[str, Any]:
+    """The same terms of a stored trial, from its whole config and the epochs it really ran
+    (a count; a mean over seeds is a float)."""
     from harness.datasets import get_task
 
     request = get_task(config["task"]).request(config.get("variant"), config.get("image_size"))
@@ -49,10 +51,18 @@ def trial_terms(config: dict[str, Any], epochs_run: int | None) -> dict[str, Any
     }
 
 
-def config_of(row: dict[str, Any]) -> dict[str, Any]:
+def config_of(row: TrialRow) -> dict[str, Any]:
     """A store trial row's whole config (older stores kept only the columns)."""
-    config = json.loads(row.get("config_json") or "{}")
-    return config or {k: row[k] for k in ("task", "arch", "optimizer", "lr", "batch_size", "epochs", "seed")}
+    config: dict[str, Any] = json.loads(row.get("config_json") or "{}")
+    return config or {
+        "task": row["task"],
+        "arch": row["arch"],
+        "optimizer": row["optimizer"],
+        "lr": row["lr"],
+        "batch_size": row["batch_size"],
+        "epochs": row["epochs"],
+        "seed": row["seed"],
+    }
 
 
 def differences(trial: dict[str, Any], recipe: dict[str, Any]) -> list[str]:

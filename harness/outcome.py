@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from harness.formats import plural
+from harness.rows import SweepTrialRow
 from harness.store import Store
 
 # Trials that trained normally and can be ranked: run to the end, or stopped early on purpose
@@ -47,7 +48,7 @@ class Outcome:
     first_error: tuple[str, str] | None  # (trial id, one line) of the first trial that failed
 
     @staticmethod
-    def _usable(trials: list[dict[str, Any]]) -> int:
+    def _usable(trials: list[SweepTrialRow]) -> int:
         return sum(t["status"] in USABLE and t["epochs_run"] > 0 for t in trials)
 
     @classmethod
@@ -95,14 +96,28 @@ class Outcome:
         return line
 
 
-def sweep_rows(store: Store, *, task: str | None = None) -> list[dict[str, Any]]:
+class SweepLine(TypedDict):
+    """`harness sweeps`: one stored sweep (also its --format json)."""
+
+    id: str
+    task: str
+    status: str
+    trials: dict[str, int]  # its trials by status
+    started: str  # ISO 8601, UTC
+    duration_s: float  # so far, while it runs
+    metric: str  # the (first) task's metric
+    best_metric: float | None  # one-task sweeps only
+    reproduces: str | None  # the report it reproduces
+
+
+def sweep_rows(store: Store, *, task: str | None = None) -> list[SweepLine]:
     """`harness sweeps`: every stored sweep, newest first, with its trials by status, start,
     duration (so far, while running) and best validation metric (one-task sweeps)."""
     from datetime import datetime, timezone
 
     from harness.datasets import get_task
 
-    rows = []
+    rows: list[SweepLine] = []
     for sweep in store.sweeps():
         tasks = sweep["task"].split(",")
         if task and task not in tasks:

@@ -21,6 +21,7 @@ from harness.errors import HarnessError
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.outcome import Outcome
 from harness.presets import Recipe, get_preset, recipe_spec
+from harness.rows import TrialSummary
 from harness.store import Store
 
 
@@ -99,7 +100,7 @@ def finish(report: str, *, results_dir: Path, outcome: Outcome) -> list[dict[str
     return rows
 
 
-def _row(report: str, recipe: Recipe, trial: dict[str, Any] | None, not_run: str | None) -> dict[str, Any]:
+def _row(report: str, recipe: Recipe, trial: TrialSummary | None, not_run: str | None) -> dict[str, Any]:
     want = recipe_terms(recipe.spec)
     terms = trial_terms(config_of(trial), trial["epochs_run"]) if trial else None
     marks = budget_marks(terms, recipe_epochs=want["epochs"]) if terms else []

@@ -8,6 +8,7 @@ classification (as report uchile2020 shows them), PSNR and pixel accuracy for up
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.console import Group
@@ -35,15 +36,14 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
     sweep = store.sweep(trial["sweep_id"])
     task = get_task(trial["task"])
     epochs = [
-        {**{k: e[k] for k in ("epoch", *EPOCH_COLUMNS)}, **json.loads(e["extra_json"] or "{}")}
-        for e in store.epochs(trial_id)
+        {**_pick(e, ("epoch", *EPOCH_COLUMNS)), **json.loads(e["extra_json"] or "{}")} for e in store.epochs(trial_id)
     ]
     test = json.loads(trial["test_json"] or "{}")
     counts = test.pop("confusion", None)
     return {
-        "trial": {
-            k: trial[k]
-            for k in (
+        "trial": _pick(
+            trial,
+            (
                 "id",
                 "sweep_id",
                 "task",
@@ -59,8 +59,8 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
                 "node",
                 "best_epoch",
                 "checkpoint_path",
-            )
-        },
+            ),
+        ),
         "traceback": trial.get("traceback"),  # the whole error report of a failed trial
         "config": json.loads(trial["config_json"] or "{}"),
         "environment": json.loads(sweep["environment_json"]),
@@ -72,12 +72,17 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
         "confusion_normalised": normalise_rows(counts) if counts else None,
         "exports": [
             {
-                **{k: x[k] for k in ("path", "status", "quantize", "opset", "provider", "torch_metric", "ort_metric")},
+                **_pick(x, ("path", "status", "quantize", "opset", "provider", "torch_metric", "ort_metric")),
                 "latency": json.loads(x["details_json"] or "{}").get("latency"),
             }
             for x in store.exports(trial_id)
         ],
     }
+
+
+def _pick(row: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """Some of a store row's columns, in the order of `keys` (the JSON's order)."""
+    return {k: row[k] for k in keys}
 
 
 def sparkline(values: list[float | None], width: int = 40) -> str:

@@ -13,10 +13,11 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness.errors import HarnessError
 from harness.paths import absolute, writable_dir
+from harness.rows import EpochRow, ExportRow, SweepListRow, SweepRow, SweepTrialRow, TrialRow, TrialSummary
 from harness.schema import SCHEMA_VERSION, identify, upgrade
 
 __all__ = ["DB_NAME", "EPOCH_COLUMNS", "SCHEMA_VERSION", "Store", "prepare_results_dir", "resolve_results_dir"]
@@ -129,42 +130,44 @@ class Store:
                 (sweep_id, task, now(), seed, command, spec_json, json.dumps(environment, sort_keys=True)),
             )
 
-    def sweep(self, sweep_id: str | None = None) -> dict[str, Any]:
+    def sweep(self, sweep_id: str | None = None) -> SweepRow:
         """A sweep by id, or the latest one."""
-        rows = (
+        rows = cast(
+            "list[SweepRow]",
             self._rows("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))
             if sweep_id
-            else self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC LIMIT 1")
+            else self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC LIMIT 1"),
         )
         if not rows:
             which = f"no sweep {sweep_id!r}" if sweep_id else "no sweep"
             raise HarnessError(f"{which} in {str(self.path)!r}", "`harness sweeps` lists the stored sweeps")
         return rows[0]
 
-    def sweeps(self) -> list[dict[str, Any]]:
+    def sweeps(self) -> list[SweepListRow]:
         """Every sweep, newest first, with its trials counted by status."""
-        rows = self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC")
+        rows = cast("list[SweepRow]", self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC"))
         counts = self._rows("SELECT sweep_id, status, COUNT(*) AS n FROM trials GROUP BY sweep_id, status")
-        for row in rows:
-            row["trials"] = {c["status"]: c["n"] for c in counts if c["sweep_id"] == row["id"]}
-        return rows
+        return [{**row, "trials": {c["status"]: c["n"] for c in counts if c["sweep_id"] == row["id"]}} for row in rows]
 
-    def latest_reproduction(self, report: str) -> dict[str, Any]:
+    def latest_reproduction(self, report: str) -> SweepRow:
         """The newest sweep that reproduces `report` (`harness reproduce REPORT --resume`)."""
-        for row in self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC"):
+        for row in cast("list[SweepRow]", self._rows("SELECT * FROM sweeps ORDER BY created_at DESC, id DESC")):
             if json.loads(row["spec_json"]).get("reproduce") == report:
                 return row
         raise HarnessError(
             f"no reproduction of {report} in {str(self.path)!r}", f"run `harness reproduce {report}` first"
         )
 
-    def sweep_trials(self, sweep_id: str) -> list[dict[str, Any]]:
+    def sweep_trials(self, sweep_id: str) -> list[SweepTrialRow]:
         """The sweep's trials in the order they ended: id, status, error and epochs run."""
-        return self._rows(
-            "SELECT t.id, t.status, t.error, t.ended_at, COUNT(e.epoch) AS epochs_run FROM trials t"
-            " LEFT JOIN epochs e ON e.trial_id = t.id WHERE t.sweep_id = ? GROUP BY t.id"
-            " ORDER BY t.ended_at IS NULL, t.ended_at, t.id",
-            (sweep_id,),
+        return cast(
+            "list[SweepTrialRow]",
+            self._rows(
+                "SELECT t.id, t.status, t.error, t.ended_at, COUNT(e.epoch) AS epochs_run FROM trials t"
+                " LEFT JOIN epochs e ON e.trial_id = t.id WHERE t.sweep_id = ? GROUP BY t.id"
+                " ORDER BY t.ended_at IS NULL, t.ended_at, t.id",
+                (sweep_id,),
+            ),
         )
 
     def reopen_sweep(self, sweep_id: str) -> None:
@@ -309,12 +312,16 @@ class Store:
     # -- reads ---------------------------------------------------------------------------
 
     def _rows(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+        """The query's rows as dicts; each public read names their shape (`harness.rows`), which
+        the schema and the query guarantee, not mypy."""
         return [dict(r) for r in self.conn.execute(sql, params)]
 
-    def trial(self, trial_id: str) -> dict[str, Any]:
+    def trial(self, trial_id: str) -> TrialRow:
         """A trial by its id, or by Ray's short id where that names one trial only."""
-        rows = self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,)) or self._rows(
-            "SELECT * FROM trials WHERE ray_id = ? ORDER BY id", (trial_id,)
+        rows = cast(
+            "list[TrialRow]",
+            self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,))
+            or self._rows("SELECT * FROM trials WHERE ray_id = ? ORDER BY id", (trial_id,)),
         )
         if not rows:
             raise HarnessError(
@@ -333,27 +340,30 @@ class Store:
         rows = self._rows("SELECT id, ray_id, COUNT(*) OVER (PARTITION BY ray_id) AS n FROM trials")
         return {r["id"]: r["ray_id"] if r["n"] == 1 and r["ray_id"] else r["id"] for r in rows}
 
-    def epochs(self, trial_id: str) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", (trial_id,))
+    def epochs(self, trial_id: str) -> list[EpochRow]:
+        return cast("list[EpochRow]", self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", (trial_id,)))
 
-    def exports(self, trial_id: str) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM exports WHERE trial_id = ? ORDER BY id", (trial_id,))
+    def exports(self, trial_id: str) -> list[ExportRow]:
+        return cast("list[ExportRow]", self._rows("SELECT * FROM exports WHERE trial_id = ? ORDER BY id", (trial_id,)))
 
-    def epochs_by_trial(self, *, task: str, sweep_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    def epochs_by_trial(self, *, task: str, sweep_id: str | None = None) -> dict[str, list[EpochRow]]:
         """Every epoch of the task's trials (of one sweep, when given), per trial, in order: one query."""
         sql = "SELECT e.* FROM epochs e JOIN trials t ON t.id = e.trial_id WHERE t.task = ?"
-        rows = self._rows(
-            sql + (" AND t.sweep_id = ?" if sweep_id else "") + " ORDER BY e.trial_id, e.epoch",
-            (task, sweep_id) if sweep_id else (task,),
+        rows = cast(
+            "list[EpochRow]",
+            self._rows(
+                sql + (" AND t.sweep_id = ?" if sweep_id else "") + " ORDER BY e.trial_id, e.epoch",
+                (task, sweep_id) if sweep_id else (task,),
+            ),
         )
-        out: dict[str, list[dict[str, Any]]] = {}
+        out: dict[str, list[EpochRow]] = {}
         for row in rows:
             out.setdefault(row["trial_id"], []).append(row)
         return out
 
     def trial_summaries(
         self, *, task: str | None = None, sweep_id: str | None = None, metric: str = "val_acc", mode: str = "max"
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[TrialSummary]:
         """Per trial: config, status, best metric and its epoch, means of time and throughput,
         and the status of its latest export."""
         if metric not in EPOCH_COLUMNS:
@@ -362,7 +372,7 @@ class Store:
         filters = {"t.task": task, "t.sweep_id": sweep_id}
         where = " AND ".join(f"{col} = ?" for col, v in filters.items() if v is not None)
         params = tuple(v for v in filters.values() if v is not None)
-        yield from self._rows(
+        rows = self._rows(
             f"SELECT t.*, COUNT(e.epoch) AS epochs_run, {best}(e.{metric}) AS best_metric,"
             " AVG(e.epoch_time_s) AS mean_epoch_time_s, AVG(e.samples_per_s) AS mean_samples_per_s,"
             # the latest float32 export's status and figures, and the latest INT8 one's
@@ -373,6 +383,7 @@ class Store:
             " GROUP BY t.id",
             params,
         )
+        yield from cast("list[TrialSummary]", rows)
 
     def tasks(self, sweep_id: str | None = None) -> list[str]:
         if sweep_id:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
@@ -73,6 +73,18 @@ class Verification:
     quantize: str | None  # "int8" for a quantized file
     size_ratio: float | None  # quantized file size / float32 file size
     latency: dict[str, Any] | None  # see measure_latency
+
+
+@dataclass(frozen=True)
+class TrialVerification:
+    """A verification with the trial it belongs to, as `harness export` and a sweep report it."""
+
+    trial_id: str
+    verification: Verification
+
+    def as_json(self) -> dict[str, Any]:
+        """The --format json shape: the trial id, then every field of the verification."""
+        return {"trial_id": self.trial_id, **asdict(self.verification)}
 
 
 LATENCY_ROUNDS = 7  # each round times every runtime in a phase of its own; the spread is over rounds

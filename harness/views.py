@@ -3,13 +3,17 @@ predict). Pure: the CLI decides where they are printed."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from harness.formats import DASH, metric, pct, pp, sig3
+
+if TYPE_CHECKING:  # views render for `predict` too, which must never import torch (verify does)
+    from harness.outcome import SweepLine
+    from harness.verify import Verification
 
 # A column: (header, justify, priority). On a narrow terminal the lowest priorities go first.
 Column = tuple[str, str, int]
@@ -190,7 +194,7 @@ def render_reproduction(rows: list[dict[str, Any]], *, title: str = "the report'
     return table
 
 
-def render_sweeps(rows: list[dict[str, Any]]) -> Table:
+def render_sweeps(rows: list[SweepLine]) -> Table:
     """`harness sweeps`: one line per sweep, newest first."""
     table = Table(title="sweeps (newest first)", title_justify="left")
     for header, justify in (
@@ -213,33 +217,31 @@ def render_sweeps(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def render_verification(v: dict[str, Any]) -> Table:
-    verdict = "[green]verified[/]" if v["passed"] else "[bold red]FAILED[/]"
-    kind = "INT8 " if v.get("quantize") else ""
+def render_verification(v: Verification) -> Table:
+    verdict = "[green]verified[/]" if v.passed else "[bold red]FAILED[/]"
+    kind = "INT8 " if v.quantize else ""
     table = Table(title=f"{kind}ONNX verification: {verdict}", title_justify="left", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
-    provider = v["provider"] + (
-        f" [yellow](asked for {v['requested']}: fell back)[/]" if v["provider"] != v["requested"] else ""
-    )
+    provider = v.provider + (f" [yellow](asked for {v.requested}: fell back)[/]" if v.provider != v.requested else "")
     rows = [
-        ("model", v["path"]),
-        ("test images", f"{v['n']:,} ({v.get('task', '')})"),
-        ("passes when", v.get("rule", "")),
-        ("max abs difference", f"{v['max_abs_diff']:.3g}"),
+        ("model", v.path),
+        ("test images", f"{v.n:,} ({v.task})"),
+        ("passes when", v.rule),
+        ("max abs difference", f"{v.max_abs_diff:.3g}"),
         (
-            "binarised pixel agreement" if v.get("torch_psnr") is not None else "top-1 agreement",
-            f"{v['top1_agreement']:.2%}",
+            "binarised pixel agreement" if v.torch_psnr is not None else "top-1 agreement",
+            f"{v.top1_agreement:.2%}",
         ),
-        ("task metric, PyTorch float32", pct(v["torch_metric"])),
-        ("task metric, onnxruntime", f"{pct(v['ort_metric'])} ({pp(v['ort_metric'] - v['torch_metric'])})"),
+        ("task metric, PyTorch float32", pct(v.torch_metric)),
+        ("task metric, onnxruntime", f"{pct(v.ort_metric)} ({pp(v.ort_metric - v.torch_metric)})"),
         ("execution provider", provider),
     ]
-    if v.get("torch_psnr") is not None:
-        rows.append(("PSNR, PyTorch / onnxruntime", f"{v['torch_psnr']:.3f} / {v['ort_psnr']:.3f} dB"))
-    if v.get("size_ratio") is not None:
-        rows.append(("size, INT8 / float32", f"{v['size_ratio']:.2f}"))
-    lat = v.get("latency")
+    if v.torch_psnr is not None:
+        rows.append(("PSNR, PyTorch / onnxruntime", f"{v.torch_psnr:.3f} / {v.ort_psnr:.3f} dB"))
+    if v.size_ratio is not None:
+        rows.append(("size, INT8 / float32", f"{v.size_ratio:.2f}"))
+    lat = v.latency
     if lat:
         rows += [
             (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -93,23 +94,32 @@ def test_no_top_level_datasets_package():
 def test_verification_shows_a_silent_cuda_fallback():
     from rich.console import Console
 
+    from harness.verify import Verification
     from harness.views import render_verification
 
-    v = {
-        "path": "m.onnx",
-        "n": 10,
-        "max_abs_diff": 1e-6,
-        "top1_agreement": 1.0,
-        "torch_metric": 0.9,
-        "ort_metric": 0.9,
-        "provider": "CPUExecutionProvider",
-        "requested": "CUDAExecutionProvider",
-        "passed": True,
-    }
+    v = Verification(
+        path="m.onnx",
+        task="digits",
+        n=10,
+        max_abs_diff=1e-6,
+        top1_agreement=1.0,
+        torch_metric=0.9,
+        ort_metric=0.9,
+        torch_psnr=None,
+        ort_psnr=None,
+        provider="CPUExecutionProvider",
+        requested="CUDAExecutionProvider",
+        gate="logits",
+        rule="",
+        passed=True,
+        quantize=None,
+        size_ratio=None,
+        latency=None,
+    )
     out = Console(width=200, record=True)
     out.print(render_verification(v))
     assert "fell back" in out.export_text()
-    out.print(render_verification({**v, "requested": "CPUExecutionProvider"}))
+    out.print(render_verification(replace(v, requested="CPUExecutionProvider")))
     assert out.export_text().count("fell back") == 0
 
 

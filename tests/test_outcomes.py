@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.rows import SweepRow
 from harness.store import Store
 
 
@@ -23,7 +24,7 @@ def _trials(results: Path) -> list[dict]:
         return store._rows("SELECT * FROM trials ORDER BY id")
 
 
-def _sweep(results: Path) -> dict:
+def _sweep(results: Path) -> SweepRow:
     with Store.existing(results) as store:
         return store.sweep()
 

@@ -11,13 +11,14 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from harness.cli import main
 from harness.formats import pct, plural, sig3
 from harness.store import Store
-from harness.verify import LATENCY_ROUNDS
+from harness.verify import LATENCY_ROUNDS, Verification
 
 
 def test_numbers_round_as_people_read_them():
@@ -124,24 +125,28 @@ def test_an_image_model_is_verified_in_words_that_fit_it():
 
     from harness.views import render_verification
 
-    image = {
-        "passed": True,
-        "provider": "CPUExecutionProvider",
-        "requested": "CPUExecutionProvider",
-        "path": "m.onnx",
-        "n": 10,
-        "task": "mnist_upsample",
-        "rule": "PSNR",
-        "max_abs_diff": 1e-6,
-        "top1_agreement": 1.0,
-        "torch_metric": 0.9,
-        "ort_metric": 0.9,
-        "torch_psnr": 20.0,
-        "ort_psnr": 20.0,
-    }
+    image = Verification(
+        passed=True,
+        provider="CPUExecutionProvider",
+        requested="CPUExecutionProvider",
+        path="m.onnx",
+        n=10,
+        task="mnist_upsample",
+        gate="image",
+        rule="PSNR",
+        max_abs_diff=1e-6,
+        top1_agreement=1.0,
+        torch_metric=0.9,
+        ort_metric=0.9,
+        torch_psnr=20.0,
+        ort_psnr=20.0,
+        quantize=None,
+        size_ratio=None,
+        latency=None,
+    )
     console = Console(width=200, record=True)
     console.print(render_verification(image))
     text = console.export_text()
     assert "binarised pixel agreement" in text and "top-1" not in text
-    console.print(render_verification({**image, "torch_psnr": None, "ort_psnr": None}))
+    console.print(render_verification(replace(image, torch_psnr=None, ort_psnr=None)))
     assert "top-1 agreement" in console.export_text()

@@ -11,12 +11,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import onnx
 import onnxruntime as ort
 import pytest
 
 from harness.cli import main
+from harness.rows import ExportRow, TrialRow
 from harness.store import Store
 
 
@@ -24,9 +26,9 @@ def _sweep(results: Path, *flags: str) -> None:
     assert main(["sweep", *flags, "--epochs", "1", "--results", str(results), "--no-live"]) == 0
 
 
-def _only_export(results: Path) -> tuple[dict, dict]:
+def _only_export(results: Path) -> tuple[ExportRow, TrialRow]:
     with Store.existing(results) as store:
-        (export,) = store._rows("SELECT * FROM exports")
+        (export,) = cast("list[ExportRow]", store._rows("SELECT * FROM exports"))  # the store's only export
         trial = store.trial(export["trial_id"])
     return export, trial
 

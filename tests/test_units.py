@@ -149,6 +149,70 @@ def test_rank_puts_unrankable_trials_last():
     assert [r["id"] for r in rank(rows, mode="min")][:2] == ["a", "c"]
 
 
+def test_boards_number_their_rows_and_a_grouped_board_shows_no_seed(tmp_path):
+    from harness.leaderboard import leaderboards
+
+    with _store_with_trial(tmp_path) as store:
+        config = {"task": "digits", "arch": "mlp", "optimizer": "adam", "lr": 0.1, "batch_size": 8, "epochs": 3}
+        store.start_trial(trial_id="t2", sweep_id="s1", config={**config, "seed": 1})
+        for trial, acc in ((T1, 0.5), ("s1.t2", 0.7)):
+            store.record_epoch(trial_id=trial, result={"epoch": 1, "val_acc": acc, "samples_per_s": 10.0})
+            store.end_trial(trial, status="finished")
+        (board,) = leaderboards(store)
+        assert [(r["rank"], r["trial_id"], r["seed"], r["trial"]) for r in board["rows"]] == [
+            (1, "s1.t2", 1, "t2"),
+            (2, T1, 0, "t1"),
+        ]
+        (board,) = leaderboards(store, group=True)
+        (row,) = board["rows"]
+        assert (row["rank"], row["trial_id"], row["seed"], row["seeds"]) == (1, "s1.t2", None, 2)
+        assert row["best_metric"] == pytest.approx(0.6) and row["trial_ids"] == "s1.t2 s1.t1"
+
+
+def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
+    from harness.boards import FIELDS, BoardRow
+    from harness.leaderboard_views import boards_csv
+
+    # The JSON of `harness leaderboard` and the CSV header follow this order: changing it breaks readers.
+    assert (
+        FIELDS
+        == tuple(BoardRow.__annotations__)
+        == (
+            "rank",
+            "trial_id",
+            "arch",
+            "optimizer",
+            "lr",
+            "batch_size",
+            "epochs_run",
+            "seed",
+            "seeds",
+            "best_metric",
+            "best_metric_std",
+            "test_metric",
+            "test_metric_std",
+            "mean_epoch_time_s",
+            "mean_samples_per_s",
+            "params",
+            "time_to_target_s",
+            "status",
+            "onnx",
+            "onnx_ms",
+            "onnx_speedup",
+            "onnx_speedup_clear",
+            "int8_change",
+            "trial_ids",
+            "variant",
+            "image_size",
+            "train_limit",
+            "planned_epochs",
+            "marks",
+            "trial",
+        )
+    )
+    assert boards_csv([]).strip() == ",".join(("task", *FIELDS))
+
+
 def test_fitted_table_drops_the_least_important_columns():
     from harness.views import fitted_table
 

@@ -1,0 +1,153 @@
+"""The shapes of a leaderboard: what `harness.leaderboard` ranks and hands to the renderers
+(`harness.leaderboard_views`) and to `--format json`.
+
+Plain dicts at runtime, so the JSON is the board itself; a `BoardRow`'s keys, in declaration
+order, are the JSON's and the CSV's columns (`FIELDS`). No rich, no torch.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from harness.rows import TrialRow
+
+__all__ = [
+    "FIELDS",
+    "Board",
+    "BoardRow",
+    "LeaderRow",
+    "OnnxFigures",
+    "Rankable",
+    "Reference",
+    "RunFields",
+    "Target",
+    "Usable",
+]
+
+
+class Usable(TypedDict):
+    """What says whether a row trained normally: a trial summary, a board's trial or group."""
+
+    status: str
+    best_metric: float | None
+
+
+class Rankable(Usable):
+    """What ranking reads of any row (the id breaks ties)."""
+
+    id: str
+
+
+class OnnxFigures(TypedDict):
+    """From a trial's latest exports."""
+
+    onnx_ms: float | None  # onnxruntime, batch 1, p50, milliseconds
+    onnx_speedup: float | None  # over PyTorch eager, batch 1
+    onnx_speedup_clear: bool | None  # whether the two runtimes' spreads separate; None: no latency
+    int8_change: float | None  # the INT8 model's task metric minus float32 PyTorch's
+
+
+class RunFields(TypedDict):
+    """What data and budget a trial ran (`harness.matching.trial_terms`)."""
+
+    variant: str | None
+    image_size: int | None  # pixels
+    train_limit: int | None  # training images, when a subset
+    planned_epochs: int | None
+    marks: str | None  # the reduced budget in words, e.g. "subset 200, 3 of 10 epochs"
+
+
+class LeaderRow(TrialRow, OnnxFigures, RunFields):
+    """A stored trial with everything a board ranks by or shows; grouped over seeds, the
+    configuration's means, with its best seed's columns."""
+
+    epochs_run: float  # a group's mean
+    best_metric: float | None
+    mean_epoch_time_s: float | None  # seconds
+    mean_samples_per_s: float | None  # training images per second
+    onnx: str | None  # the latest float32 export's status
+    onnx_details: str | None
+    int8_details: str | None
+    seeds: int  # the seeds that trained normally (1 for one trial)
+    trial_ids: str  # every member, space-separated
+    best_metric_std: float | None  # over seeds
+    test_metric: float | None  # the best checkpoint on the test split
+    test_metric_std: float | None
+    time_to_target_s: float | None  # seconds of training and evaluation to the published figure
+
+
+class BoardRow(TypedDict):
+    """One row of a board, as `--format json` and `csv` give it (these keys, in this order)."""
+
+    rank: int  # from 1
+    trial_id: str  # the store's id (a group's: its best seed)
+    arch: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs_run: float  # a group's mean
+    seed: int | None  # None on a grouped board
+    seeds: int
+    best_metric: float | None
+    best_metric_std: float | None
+    test_metric: float | None
+    test_metric_std: float | None
+    mean_epoch_time_s: float | None
+    mean_samples_per_s: float | None
+    params: int | None
+    time_to_target_s: float | None
+    status: str  # a group's: "2 finished, 1 error" when its members differ
+    onnx: str | None
+    onnx_ms: float | None
+    onnx_speedup: float | None
+    onnx_speedup_clear: bool | None
+    int8_change: float | None
+    trial_ids: str
+    variant: str | None
+    image_size: int | None
+    train_limit: int | None
+    planned_epochs: int | None
+    marks: str | None
+    trial: str  # the id tables show: Ray's short one where it names one trial
+
+
+FIELDS: tuple[str, ...] = tuple(BoardRow.__annotations__)
+
+
+class Target(TypedDict):
+    """The published figure `time_to_target_s` races to."""
+
+    report: str
+    published: float
+    score: str  # how the report measured it, e.g. "test_acc"
+
+
+class Reference(TypedDict):
+    """A published figure beside ours (`harness.leaderboard.references`)."""
+
+    report: str
+    run: str
+    arch: str
+    measure: str
+    score: str
+    published: float | None
+    ours: float | None
+    trial_id: str | None  # the matching trial; None when no trial ran the same
+    difference: float | None  # ours - published
+    closest_trial_id: str | None  # without a match: the closest other run
+    closest_arch: str | None
+    closest: float | None
+    closest_differs: str | None  # its differences in words
+
+
+class Board(TypedDict):
+    """One task's leaderboard."""
+
+    task: str
+    metric: str  # the task's metric, e.g. "val_acc"
+    mode: str  # "max" or "min": which end of `metric` is better
+    sort: str  # a `harness.leaderboard.SORTS` name
+    grouped: bool  # one row per configuration over its seeds
+    target: Target | None
+    rows: list[BoardRow]
+    references: list[Reference]
