@@ -9,11 +9,12 @@ from collections import Counter
 from typing import Any
 
 from harness.errors import lookup
+from harness.kinds import FAILED, Mode, rank_key
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.store import Store
 
 # Trials that ended like this are never ranked above a trial that trained normally.
-UNRANKABLE = {"diverged", "error"}
+UNRANKABLE = FAILED
 FIELDS = (
     "rank",
     "trial_id",
@@ -47,13 +48,13 @@ FIELDS = (
     "trial",
 )
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
-SORTS: dict[str, tuple[str, str | None]] = {
+SORTS: dict[str, tuple[str, Mode | None]] = {
     "metric": ("best_metric", None),
     "test": ("test_metric", None),
-    "throughput": ("mean_samples_per_s", "max"),
-    "epoch-time": ("mean_epoch_time_s", "min"),
-    "params": ("params", "min"),
-    "time-to-target": ("time_to_target_s", "min"),
+    "throughput": ("mean_samples_per_s", Mode.MAX),
+    "epoch-time": ("mean_epoch_time_s", Mode.MIN),
+    "params": ("params", Mode.MIN),
+    "time-to-target": ("time_to_target_s", Mode.MIN),
 }
 
 
@@ -61,14 +62,13 @@ def usable(row: dict[str, Any]) -> bool:
     return row["status"] not in UNRANKABLE and row["best_metric"] is not None
 
 
-def rank(rows: list[dict[str, Any]], *, mode: str, field: str = "best_metric") -> list[dict[str, Any]]:
-    """Best first by `field` ("max" or "min" is better); trials without a value next; unrankable
-    or empty trials last; ranks from 1."""
-    sign = -1.0 if mode == "max" else 1.0
+def rank(rows: list[dict[str, Any]], *, mode: Mode, field: str = "best_metric") -> list[dict[str, Any]]:
+    """Best first by `field` (under `mode`); trials without a value next; unrankable or empty
+    trials last; ranks from 1."""
 
     def key(row: dict[str, Any]) -> tuple:
         value = row.get(field)
-        return (not usable(row), value is None, sign * value if value is not None else 0.0, row["id"])
+        return (not usable(row), value is None, rank_key(value, mode) if value is not None else 0.0, row["id"])
 
     ranked = sorted(rows, key=key)
     return [{**row, "rank": i, "trial_id": row["id"]} for i, row in enumerate(ranked, start=1)]
@@ -120,7 +120,7 @@ def time_to_target(epochs: list[dict[str, Any]], goal: dict[str, Any] | None) ->
 
 
 def references(
-    task: str, rows: list[dict[str, Any]], epochs: dict[str, list[dict[str, Any]]], *, mode: str = "max"
+    task: str, rows: list[dict[str, Any]], epochs: dict[str, list[dict[str, Any]]], *, mode: Mode = Mode.MAX
 ) -> list[dict[str, Any]]:
     """Each published figure of `task` beside "ours": the best trial (by the task's metric) that
     ran the same network on the same data and budget, scored as the report measured. Without
@@ -128,12 +128,11 @@ def references(
     with its differences in words."""
     out = []
     trials = [(row, trial_terms(config_of(row), row["epochs_run"])) for row in rows if usable(row)]
-    sign = -1.0 if mode == "max" else 1.0
     for report, recipe in published(task):
         want = recipe_terms(recipe.spec)
         scored = sorted(
             ((differences(terms, want), row) for row, terms in trials),
-            key=lambda d: (len(d[0]), d[1]["arch"] != want["arch"], sign * d[1]["best_metric"], d[1]["id"]),
+            key=lambda d: (len(d[0]), d[1]["arch"] != want["arch"], rank_key(d[1]["best_metric"], mode), d[1]["id"]),
         )
         match = scored[0][1] if scored and not scored[0][0] else None
         closest = scored[0] if scored and scored[0][0] else None
@@ -158,7 +157,7 @@ def references(
     return out
 
 
-def group_seeds(rows: list[dict[str, Any]], *, mode: str) -> list[dict[str, Any]]:
+def group_seeds(rows: list[dict[str, Any]], *, mode: Mode) -> list[dict[str, Any]]:
     """One row per configuration that differs only in its seed: means (and standard deviations)
     over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member."""
     groups: dict[str, list[dict[str, Any]]] = {}

@@ -24,6 +24,7 @@ from harness.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
 from harness.device import placement
+from harness.kinds import better
 from harness.optim import create_optimizer
 from harness.train import OBJECTIVES, Augmentation, Normalizer, evaluate, train_one_epoch
 
@@ -107,8 +108,8 @@ def run_trial(config: dict[str, Any]) -> None:
     normalize = Normalizer(mean, std, device)
     augment = _augmentation(spec, task)
     generator = torch.Generator().manual_seed(spec.seed)
-    sign = 1.0 if task.mode == "max" else -1.0
-    best, best_epoch, start = -math.inf, 0, 1
+    best: float | None = None  # the best validation metric so far
+    best_epoch, start = 0, 1
     restored = tune.get_checkpoint()  # set when a resumed sweep continues this trial
     if restored:
         with restored.as_directory() as directory:
@@ -116,7 +117,7 @@ def run_trial(config: dict[str, Any]) -> None:
         model.load_state_dict(ckpt["model_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
         generator.set_state(ckpt["generator_state"])
-        best, best_epoch, start = sign * ckpt["metrics"][task.metric], ckpt["epoch"], ckpt["epoch"] + 1
+        best, best_epoch, start = ckpt["metrics"][task.metric], ckpt["epoch"], ckpt["epoch"] + 1
     best_state = _copy_state(model)  # the best weights so far, kept for the final test scoring
     node = _node_name()
 
@@ -163,9 +164,9 @@ def run_trial(config: dict[str, Any]) -> None:
                 if k not in BASE
             },
         }
-        improved = not diverged and sign * metrics[task.metric] > best
+        improved = not diverged and (best is None or better(metrics[task.metric], best, task.mode))
         if improved:
-            best, best_epoch, best_state = sign * metrics[task.metric], epoch, _copy_state(model)
+            best, best_epoch, best_state = metrics[task.metric], epoch, _copy_state(model)
         metrics["best_epoch"] = best_epoch
         if epoch == spec.epochs and not diverged:
             # The last epoch: the best checkpoint's weights, once, on the test split. Trials that
