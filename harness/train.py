@@ -59,7 +59,7 @@ def _image_scores(out: Tensor, y: Tensor) -> dict[str, Tensor]:
     }
 
 
-# Keyed by Head (a str, so a stored or printed head kind finds its objective too).
+# Keyed by the head kinds of harness.heads (a Head is a str: a kind read back as text finds its entry too).
 OBJECTIVES: dict[str, Objective] = {
     Head.LOGITS: Objective(
         loss=F.cross_entropy,
