@@ -4,6 +4,8 @@ Importing this package registers every architecture.
 """
 
 # Importing a module registers its architectures: one module per report, plus baselines.
+from harness.heads import HEADS
+
 from . import (  # noqa: F401
     baselines,
     itam2020_catsdogs_mnist,
@@ -14,7 +16,6 @@ from . import (  # noqa: F401
     uni2022_pokemon,
 )
 from ._registry import (
-    HEADS,
     ArchSpec,
     check_fits,
     check_input,

@@ -14,12 +14,11 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError, lookup
+from harness.heads import Head, get_head
 
 # Builds a module from the task's input shape (C, H, W) and its number of outputs.
 Builder = Callable[..., nn.Module]
 Shape = tuple[int, int, int]
-
-HEADS = ("logits", "single_logit", "image")  # multi-class logits | one logit (sigmoid in the loss) | image
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class ArchSpec:
     builder: Builder
     input_shape: Shape  # native (C, H, W): the report's resolution, or where a baseline is shown
     num_outputs: int  # native outputs: classes, 1 for a single logit, channels for an image
-    head: str = "logits"
+    head: Head = Head.LOGITS
     report: str | None = None  # report id from REPORTS.md, None for baselines
     adaptive: bool = False  # builds for any channels and any H, W >= min_side (global pooling)
     min_side: int = 1  # smallest H or W an adaptive network accepts
@@ -39,9 +38,7 @@ class ArchSpec:
 
     def output_shape(self, in_shape: Shape, num_outputs: int) -> tuple[int, ...]:
         """Per-sample output shape for an input of `in_shape`."""
-        if self.head == "image":
-            return (num_outputs, in_shape[1] * self.upscale, in_shape[2] * self.upscale)
-        return (num_outputs,)
+        return get_head(self.head).output_shape(in_shape=in_shape, num_outputs=num_outputs, upscale=self.upscale)
 
     def fits(self, in_shape: Shape) -> bool:
         if self.adaptive:
@@ -62,7 +59,7 @@ def register_arch(
     *,
     input_shape: Shape,
     num_outputs: int,
-    head: str = "logits",
+    head: str = Head.LOGITS,
     report: str | None = None,
     adaptive: bool = False,
     min_side: int = 1,
@@ -71,8 +68,7 @@ def register_arch(
     params_published: bool = True,
 ) -> Callable[[Builder], Builder]:
     """Decorator: register `builder(in_shape=(C, H, W), num_outputs=N) -> nn.Module`."""
-    if head not in HEADS:
-        raise ValueError(f"head {head!r} is not one of {HEADS}")
+    kind = get_head(head).kind  # an unknown head is refused here, at import, naming the known ones
 
     def wrap(builder: Builder) -> Builder:
         if name in _ARCHS:
@@ -83,7 +79,7 @@ def register_arch(
             builder=builder,
             input_shape=input_shape,
             num_outputs=num_outputs,
-            head=head,
+            head=kind,
             report=report,
             adaptive=adaptive,
             min_side=min_side,
@@ -130,8 +126,9 @@ def check_fits(name: str, *, in_shape: Shape, heads: tuple[str, ...]) -> None:
     """Refuse, before training, an architecture whose input or head does not fit the task."""
     spec = get_arch(name)
     if spec.head not in heads:
+        needs = " or ".join(repr(str(h)) for h in heads)  # the values: 'logits', not <Head.LOGITS: ...>
         raise HarnessError(
-            f"architecture {name!r} has a {spec.head!r} head, the task needs {' or '.join(map(repr, heads))}",
+            f"architecture {name!r} has a {str(spec.head)!r} head, the task needs {needs}",
             "see `harness archs --task TASK` for the architectures that fit a task",
         )
     check_input(name, in_shape)
@@ -167,7 +164,7 @@ class TaskShape(Protocol):
     """What an architecture needs to know of a task (a DatasetSpec has these)."""
 
     name: str
-    heads: tuple[str, ...]
+    heads: tuple[Head, ...]
     resizable: bool
 
     def shape(self, image_size: int | None = None) -> Shape: ...
@@ -187,7 +184,7 @@ def _fit(spec: ArchSpec, task: TaskShape) -> str | None:
 def describe_archs(
     *,
     in_shape: Shape | None = None,
-    num_outputs: Callable[[str], int] | None = None,
+    num_outputs: Callable[[Head], int] | None = None,
     heads: tuple[str, ...] | None = None,
     tasks: Iterable[TaskShape] = (),
 ) -> list[dict]:

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError, lookup
+from harness.heads import Head, get_head
+from harness.kinds import Mode
 from harness.paths import absolute
 
 Shape = tuple[int, int, int]
@@ -71,9 +73,9 @@ class DatasetSpec:
     std: tuple[float, ...]
     find: Finder = field(repr=False)
     decode: Decoder = field(repr=False)
-    heads: tuple[str, ...] = ("logits",)  # architecture heads it trains: binary tasks take one logit too
+    heads: tuple[Head, ...] = (Head.LOGITS,)  # architecture heads it trains: binary tasks take one logit too
     metric: str = "val_acc"  # what sweeps rank trials by
-    mode: str = "max"  # whether a larger metric is better
+    mode: Mode = Mode.MAX  # whether a larger metric is better
     variants: tuple[str, ...] = ("default",)  # the first is the default
     resizable: bool = False  # photo sets: decoded at any --image-size (default: input_shape's)
     augment: str = "none"  # the batch augmentation preset its reports used (harness.augment)
@@ -81,16 +83,13 @@ class DatasetSpec:
     description: str = ""
 
     @property
-    def head(self) -> str:
+    def head(self) -> Head:
         """The default head: what a model for this task outputs unless its architecture says otherwise."""
         return self.heads[0]
 
     def num_outputs(self, head: str | None = None) -> int:
         """Model outputs for `head`: classes, one logit, or the target image's channels."""
-        head = head or self.head
-        if head == "image":
-            return self.input_shape[0]
-        return 1 if head == "single_logit" else len(self.classes)
+        return get_head(head or self.head).num_outputs(classes=len(self.classes), channels=self.input_shape[0])
 
     def request(self, variant: str | None = None, image_size: int | None = None) -> Request:
         """The validated variant and image size (defaults filled in)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.heads import Head
+
 from ._download import kaggle_download
 from ._images import class_folders, decode_labelled, folder_of_classes, image_files
 from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, register_task
@@ -99,7 +101,7 @@ CATS_VS_DOGS = register_task(
         std=(0.255, 0.248, 0.250),  # measured: chetankv training set, 128 px
         find=find,
         decode=decode,
-        heads=("logits", "single_logit"),
+        heads=(Head.LOGITS, Head.SINGLE_LOGIT),
         variants=("A", "B"),
         resizable=True,
         augment="uni2022",

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.heads import Head
+
 from ._download import torchvision_download
 from ._registry import DatasetSpec, Request, Split, TaskData, register_task
 from ._split import VAL_FRACTION, stratified
@@ -84,7 +86,7 @@ MNIST_UPSAMPLE = register_task(
         find=find,
         decode=decode,
         download=download,
-        heads=("image",),
+        heads=(Head.IMAGE,),
         variants=("mnist", "fashion"),
         description="MNIST 7x7 degraded -> 28x28 (itam2020); variant fashion uses Fashion-MNIST",
     )

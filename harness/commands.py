@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from harness.console import console, err_console, print_error, print_json, print_warning
 from harness.errors import HarnessError
+from harness.kinds import SweepStatus
 from harness.paths import absolute, is_uri, writable_dir
 from harness.signals import interrupted_exit_code
 
@@ -78,7 +79,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             live=not args.no_live and args.format == "table",
         )
         code = max(code, _after_sweep(args, results_dir, outcome))
-        if outcome.status == "interrupted":
+        if outcome.status == SweepStatus.INTERRUPTED:
             break  # a preset's later sweeps wait for the user
     return code
 
@@ -105,7 +106,7 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
 
     verifications: list[TrialVerification] = []
     with Store.existing(results_dir, writer=True) as store:
-        if outcome.status == "finished" and not args.no_export:
+        if outcome.status == SweepStatus.FINISHED and not args.no_export:
             for task in outcome.tasks:
                 best = best_trial_id(store, task, sweep_id=outcome.sweep_id)
                 verifications += _export(store, best, results_dir / "onnx")[:1] if best else []
@@ -139,12 +140,12 @@ def _ending(outcome: Outcome, *, what: str, resume: str, verified: bool = True) 
     interrupted, 1 when no trial is usable or a verification failed, else 0 (with a warning line
     when some trials failed)."""
     summary = outcome.summary()
-    if outcome.status == "interrupted":
+    if outcome.status == SweepStatus.INTERRUPTED:
         print_error(
             f"{what} {outcome.sweep_id} interrupted; every finished epoch is in the store (`{resume}` continues it)"
         )
         return interrupted_exit_code()
-    if outcome.status == "failed":
+    if outcome.status == SweepStatus.FAILED:
         print_error(summary or f"{what} {outcome.sweep_id} trained no trial")
         return 1
     if summary:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.formats import plural
+from harness.kinds import ENDED, Mode, Status, better
 from harness.views import fitted_table
 
 # In a pipe or a CI log rich would assume 80 columns and squash wide tables into ellipses;
@@ -37,23 +38,23 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-STATUS_STYLE = {
+# A style for every Status (a test holds it to that), plus "pending".
+STATUS_STYLE: dict[str, str] = {
     "pending": "dim",
-    "running": "cyan",
-    "finished": "green",
-    "stopped": "blue",
-    "diverged": "yellow",
-    "error": "bold red",
-    "interrupted": "magenta",
+    Status.RUNNING: "cyan",
+    Status.FINISHED: "green",
+    Status.STOPPED: "blue",
+    Status.DIVERGED: "yellow",
+    Status.ERROR: "bold red",
+    Status.INTERRUPTED: "magenta",
 }
-ENDED = ("finished", "stopped", "diverged", "error")  # what counts as done in "k/N trials done"
 
 
 class SweepDisplay:
     """A live table of trials: status, epoch / epochs, best metric, s/epoch, node."""
 
     def __init__(
-        self, *, title: str, total: int, metric: str, mode: str, live: bool = True, waiting: str | None = None
+        self, *, title: str, total: int, metric: str, mode: Mode, live: bool = True, waiting: str | None = None
     ) -> None:
         self.title, self.total, self.metric, self.mode = title, total, metric, mode
         self.rows: dict[str, dict[str, Any]] = {}
@@ -77,26 +78,26 @@ class SweepDisplay:
     def trial_started(self, trial_id: str, config: dict[str, Any]) -> None:
         self.waiting = None
         self.rows.setdefault(trial_id, {"config": config, "epoch": 0, "best": None, "s_epoch": None, "node": ""})
-        self.rows[trial_id]["status"] = "running"
+        self.rows[trial_id]["status"] = Status.RUNNING
         self._refresh()
 
     def trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         row = self.rows[trial_id]
         value = result.get(self.metric)
-        better = max if self.mode == "max" else min
-        row["best"] = value if row["best"] is None else better(row["best"], value)
+        if value is not None and (row["best"] is None or better(value, row["best"], self.mode)):
+            row["best"] = value
         row.update(
             epoch=result["epoch"],
             s_epoch=result.get("epoch_time_s"),
             node=result.get("node") or result.get("node_ip", ""),
         )
         if result.get("diverged"):
-            row["status"] = "diverged"
+            row["status"] = Status.DIVERGED
         self._refresh()
 
-    def trial_ended(self, trial_id: str, status: str) -> None:
+    def trial_ended(self, trial_id: str, status: Status) -> None:
         row = self.rows[trial_id]
-        row["status"] = row["status"] if row["status"] == "diverged" else status
+        row["status"] = row["status"] if row["status"] == Status.DIVERGED else status
         self._refresh()
         if not self.live:
             cfg, best = row["config"], row["best"]

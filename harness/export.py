@@ -26,6 +26,7 @@ from harness.checkpoint import load_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, Split, get_task, load_task
 from harness.errors import HarnessError
+from harness.heads import Head
 from harness.metadata import checked_metadata
 from harness.predict import normalize, open_session
 from harness.store import Store
@@ -100,7 +101,7 @@ def model_metadata(*, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics
         "input_shape": json.dumps(list(shape)),
         "input_dtype": "float32",
         "preprocessing": json.dumps(preprocessing(task, shape, spec.pixels)),
-        "output": get_arch(spec.arch).head,  # logits | single_logit (pass through a sigmoid) | image (0..1)
+        "output": str(get_arch(spec.arch).head),  # the head kind's plain value: harness.heads says what it means
         "report_id": get_arch(spec.arch).report or "",
         "architecture": spec.arch,
         "trial_id": trial_id,
@@ -239,7 +240,7 @@ def _verified(
     path: Path,
     *,
     model: torch.nn.Module,
-    head: str,
+    head: Head,
     test: Split,
     task: str,
     opset: int,

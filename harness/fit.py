@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from harness.device import Placement
+from harness.kinds import Mode, better
 from harness.train import Augmentation, Normalizer, Objective, evaluate, train_one_epoch
 
 EVAL_BATCH = 512  # evaluation needs no gradients, so larger batches only save overhead
@@ -77,7 +78,7 @@ def fit(
     normalize: Normalizer,
     generator: torch.Generator,
     metric: str,
-    mode: str,
+    mode: Mode,
     augment: Augmentation | None = None,
     placement: Placement | None = None,
     num_classes: int | None = None,
@@ -87,13 +88,13 @@ def fit(
     diverged epoch. `metric` names the validation metric (a key of EpochResult.metrics) that
     selects the best epoch, `mode` ("max" or "min") says which way is better. On the last epoch
     the model is left holding the best weights (the ones the test scores are from)."""
-    sign = 1.0 if mode == "max" else -1.0
-    best, best_epoch, start = -math.inf, 0, 1
+    best: float | None = None  # the best validation metric so far
+    best_epoch, start = 0, 1
     if resume:
         model.load_state_dict(resume.model_state)
         optimizer.load_state_dict(resume.optimizer_state)
         generator.set_state(resume.generator_state)
-        best, best_epoch, start = sign * resume.best, resume.epoch, resume.epoch + 1
+        best, best_epoch, start = resume.best, resume.epoch, resume.epoch + 1
     best_state = _copy_state(model)  # the best weights so far, kept for the final test scoring
 
     for epoch in range(start, epochs + 1):
@@ -120,9 +121,9 @@ def fit(
         )
         diverged = not (math.isfinite(trained["loss"]) and math.isfinite(validated["loss"]))
         metrics = _epoch_metrics(trained=trained, validated=validated)
-        improved = not diverged and sign * metrics[metric] > best
+        improved = not diverged and (best is None or better(metrics[metric], best, mode))
         if improved:
-            best, best_epoch, best_state = sign * metrics[metric], epoch, _copy_state(model)
+            best, best_epoch, best_state = metrics[metric], epoch, _copy_state(model)
         scores = None
         if epoch == epochs and not diverged:
             # The last epoch: the best checkpoint's weights, once, on the test split. Trials that

@@ -22,6 +22,7 @@ from harness.boards import (
     Usable,
 )
 from harness.errors import lookup
+from harness.kinds import FAILED, Mode, rank_key
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.rows import EpochRow, TrialRow, TrialSummary
 from harness.store import Store
@@ -43,15 +44,15 @@ __all__ = [
 ]
 
 # Trials that ended like this are never ranked above a trial that trained normally.
-UNRANKABLE = {"diverged", "error"}
+UNRANKABLE = FAILED
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
-SORTS: dict[str, tuple[str, str | None]] = {
+SORTS: dict[str, tuple[str, Mode | None]] = {
     "metric": ("best_metric", None),
     "test": ("test_metric", None),
-    "throughput": ("mean_samples_per_s", "max"),
-    "epoch-time": ("mean_epoch_time_s", "min"),
-    "params": ("params", "min"),
-    "time-to-target": ("time_to_target_s", "min"),
+    "throughput": ("mean_samples_per_s", Mode.MAX),
+    "epoch-time": ("mean_epoch_time_s", Mode.MIN),
+    "params": ("params", Mode.MIN),
+    "time-to-target": ("time_to_target_s", Mode.MIN),
 }
 
 
@@ -67,14 +68,13 @@ def _number(row: Mapping[str, Any], name: str) -> float | None:
     return row.get(name)
 
 
-def rank(rows: Sequence[R], *, mode: str, field: str = "best_metric") -> list[R]:
-    """Best first by `field` ("max" or "min" is better); trials without a value next; unrankable
+def rank(rows: Sequence[R], *, mode: Mode, field: str = "best_metric") -> list[R]:
+    """Best first by `field` (under `mode`); trials without a value next; unrankable
     or empty trials last. A board numbers them from 1."""
-    sign = -1.0 if mode == "max" else 1.0
 
     def key(row: R) -> tuple:
         value = _number(row, field)
-        return (not usable(row), value is None, sign * value if value is not None else 0.0, row["id"])
+        return (not usable(row), value is None, rank_key(value, mode) if value is not None else 0.0, row["id"])
 
     return sorted(rows, key=key)
 
@@ -130,7 +130,7 @@ def time_to_target(epochs: list[EpochRow], goal: Target | None) -> float | None:
 
 
 def references(
-    task: str, rows: Sequence[LeaderRow], epochs: dict[str, list[EpochRow]], *, mode: str = "max"
+    task: str, rows: Sequence[LeaderRow], epochs: dict[str, list[EpochRow]], *, mode: Mode = Mode.MAX
 ) -> list[Reference]:
     """Each published figure of `task` beside "ours": the best trial (by the task's metric) that
     ran the same network on the same data and budget, scored as the report measured. Without
@@ -138,12 +138,16 @@ def references(
     with its differences in words."""
     out: list[Reference] = []
     trials = [(row, trial_terms(config_of(row), row["epochs_run"])) for row in rows if usable(row)]
-    sign = -1.0 if mode == "max" else 1.0
     for report, recipe in published(task):
         want = recipe_terms(recipe.spec)
         scored = sorted(
             ((differences(terms, want), row) for row, terms in trials),
-            key=lambda d: (len(d[0]), d[1]["arch"] != want["arch"], sign * (d[1]["best_metric"] or 0.0), d[1]["id"]),
+            key=lambda d: (
+                len(d[0]),
+                d[1]["arch"] != want["arch"],
+                rank_key(d[1]["best_metric"] or 0.0, mode),
+                d[1]["id"],
+            ),
         )
         match = scored[0][1] if scored and not scored[0][0] else None
         closest = scored[0] if scored and scored[0][0] else None
@@ -168,7 +172,7 @@ def references(
     return out
 
 
-def group_seeds(rows: list[LeaderRow], *, mode: str) -> list[LeaderRow]:
+def group_seeds(rows: list[LeaderRow], *, mode: Mode) -> list[LeaderRow]:
     """One row per configuration that differs only in its seed: means (and standard deviations)
     over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member.
     The other columns are the best seed's (a grouped board shows no seed)."""

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.heads import HEADS
 
 JSON_KEYS = ("classes", "input_shape", "preprocessing", "metrics")  # metadata values stored as JSON
 REQUIRED = ("classes", "input_shape", "preprocessing", "output")
-OUTPUT_KINDS = ("logits", "single_logit", "image")
 
 
 def read_metadata(session: Any, path: str | Path = "the model") -> dict[str, Any]:
@@ -63,8 +63,9 @@ def _dims(shape: list[Any]) -> list[int | None]:
 def contradiction(meta: dict[str, Any], *, inputs: list[list[Any]], outputs: list[list[Any]]) -> str | None:
     """What in `meta` the graph's input and output shapes contradict, or None."""
     kind, classes, shape, prep = meta["output"], meta["classes"], meta["input_shape"], meta["preprocessing"]
-    if kind not in OUTPUT_KINDS:
-        return f"output kind {kind!r} is none of {', '.join(OUTPUT_KINDS)}"
+    head = HEADS.get(kind) if isinstance(kind, str) else None
+    if head is None:
+        return f"output kind {kind!r} is none of {', '.join(HEADS)}"
     if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(d, int) and d > 0 for d in shape)):
         return f"input_shape {shape!r} is not [channels, height, width]"
     if len(inputs) != 1 or len(outputs) < 1:
@@ -74,13 +75,13 @@ def contradiction(meta: dict[str, Any], *, inputs: list[list[Any]], outputs: lis
         return f"input_shape says {shape}, the graph takes {inputs[0]}"
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         return "classes is not a list of names"
-    if kind == "image":
+    if head.spatial:
         if len(graph_out) != 4:
-            return f"output kind 'image' but the graph outputs {outputs[0]}"
+            return f"output kind {kind!r} but the graph outputs {outputs[0]}"
     else:
-        width = 1 if kind == "single_logit" else len(classes)
-        if kind == "single_logit" and len(classes) != 2:
-            return f"a single-logit model names {len(classes)} classes, not 2"
+        width = head.num_outputs(classes=len(classes), channels=shape[0])
+        if head.classes is not None and len(classes) != head.classes:
+            return f"a {head.label} model names {len(classes)} classes, not {head.classes}"
         if len(classes) < 2:
             return f"a classifier names {len(classes)} classes"
         if len(graph_out) != 2 or graph_out[1] not in (None, width):

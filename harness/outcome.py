@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from harness.formats import plural
+from harness.kinds import FAILED, USABLE, Status, SweepStatus, best_of
 from harness.rows import SweepTrialRow
 from harness.store import Store
 
-# Trials that trained normally and can be ranked: run to the end, or stopped early on purpose
-# (ASHA, a time budget) with their epochs so far.
-USABLE = ("finished", "stopped")
 STOPPED_EMPTY = "stopped before an epoch"
 # The last "package.module.TypeName: message" line of a Python traceback.
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:\([\w.]+\))?): (.+)$")
@@ -41,7 +39,7 @@ def error_summary(text: str, *, limit: int = 300) -> str:
 @dataclass(frozen=True)
 class Outcome:
     sweep_id: str
-    status: str  # finished | failed (no usable trial) | interrupted
+    status: SweepStatus  # finished | failed (no usable trial) | interrupted
     tasks: tuple[str, ...]
     trials: dict[str, int]  # started trials by status
     usable: int  # trials that can be ranked
@@ -63,10 +61,10 @@ class Outcome:
             # stopped (by a time budget) before its first epoch: nothing to rank, said as such
             status = STOPPED_EMPTY if t["status"] in USABLE and t["epochs_run"] == 0 else t["status"]
             counts[status] = counts.get(status, 0) + 1
-        errors = [(t["id"], t["error"] or "no error report kept") for t in trials if t["status"] == "error"]
+        errors = [(t["id"], t["error"] or "no error report kept") for t in trials if t["status"] == Status.ERROR]
         return cls(
             sweep_id=sweep_id,
-            status=store.sweep(sweep_id)["status"],
+            status=SweepStatus(store.sweep(sweep_id)["status"]),
             tasks=tasks,
             trials=counts,
             usable=cls._usable(trials),
@@ -89,7 +87,7 @@ class Outcome:
         if self.first_error:
             trial, error = self.first_error
             line += f" (first: {error}; `harness show {trial}` has its traceback)"
-        elif "diverged" in bad:
+        elif Status.DIVERGED in bad:
             line += " (the loss became NaN or infinite: try a smaller --lr)"
         elif STOPPED_EMPTY in bad:
             line += " (the time budget ran out first: raise --time-budget)"
@@ -130,9 +128,9 @@ def sweep_rows(store: Store, *, task: str | None = None) -> list[SweepLine]:
             values = [
                 t["best_metric"]
                 for t in store.trial_summaries(sweep_id=sweep["id"], metric=spec.metric, mode=spec.mode)
-                if t["best_metric"] is not None and t["status"] not in ("diverged", "error")
+                if t["best_metric"] is not None and t["status"] not in FAILED
             ]
-            best = (max if spec.mode == "max" else min)(values) if values else None
+            best = best_of(values, spec.mode) if values else None
         rows.append(
             {
                 "id": sweep["id"],

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.heads import get_head
 from harness.imagefile import read_image
 from harness.metadata import checked_metadata, read_metadata
 
@@ -78,17 +79,12 @@ def collect_images(inputs: list[str]) -> list[Path]:
     return paths
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def class_probabilities(outputs: np.ndarray, output_kind: str) -> np.ndarray:
     """Model outputs -> (N, classes) probabilities, by the output meaning in the metadata."""
-    if output_kind == "single_logit":
-        p = 1.0 / (1.0 + np.exp(-outputs[:, 0]))
-        return np.stack([1.0 - p, p], axis=1)
-    return _softmax(outputs)
+    probabilities = get_head(output_kind).probabilities
+    if probabilities is None:
+        raise HarnessError(f"a model whose output is {output_kind!r} gives no class probabilities")
+    return probabilities(outputs)
 
 
 @dataclass(frozen=True)
@@ -102,10 +98,11 @@ def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) 
     """Classify image files; unreadable images come back with `error` set instead of raising."""
     session = open_session(model_path)
     meta = checked_metadata(session, model_path)  # a file whose metadata lies gives no answers at all
-    if meta["output"] == "image":
+    head = get_head(meta["output"])
+    if not head.classifier:
         raise HarnessError(
-            f"{str(model_path)!r} is an image-to-image model, not a classifier",
-            "run it with onnxruntime directly: its output is an image in [0, 1]",
+            f"{str(model_path)!r} is an {head.label} model, not a classifier",
+            f"run it with onnxruntime directly: its output is {head.meaning}",
         )
     shape = tuple(meta["input_shape"])
     classes = meta["classes"]

@@ -18,6 +18,7 @@ from typing import Any
 from harness.config import SweepSpec
 from harness.datasets import MissingData, locate
 from harness.errors import HarnessError
+from harness.kinds import SweepStatus
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.outcome import Outcome
 from harness.presets import Recipe, get_preset, recipe_spec
@@ -92,7 +93,7 @@ def finish(report: str, *, results_dir: Path, outcome: Outcome) -> list[dict[str
             if trial and usable(trial):
                 epochs = store.epochs(trial["id"])
                 row["ours"] = score(trial, epochs, recipe.score)
-                if outcome.status != "interrupted":
+                if outcome.status != SweepStatus.INTERRUPTED:
                     row["ours_test"] = export_trial(store, trial_id=trial["id"], out=results_dir / "onnx")[
                         0
                     ].torch_metric

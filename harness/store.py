@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.errors import HarnessError
+from harness.kinds import Mode, Status, SweepStatus, sql_aggregate
 from harness.paths import absolute, writable_dir
 from harness.rows import EpochRow, ExportRow, SweepListRow, SweepRow, SweepTrialRow, TrialRow, TrialSummary
 from harness.schema import SCHEMA_VERSION, identify, upgrade
@@ -179,7 +180,7 @@ class Store:
         rows = self._rows("SELECT status, COUNT(*) AS n FROM trials WHERE sweep_id = ? GROUP BY status", (sweep_id,))
         return {r["status"]: r["n"] for r in rows}
 
-    def finish_sweep(self, sweep_id: str, status: str) -> None:
+    def finish_sweep(self, sweep_id: str, status: SweepStatus) -> None:
         with self.conn:
             self.conn.execute("UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?", (status, now(), sweep_id))
 
@@ -243,7 +244,9 @@ class Store:
         with self.conn:
             self.conn.execute("UPDATE trials SET checkpoint_path = ? WHERE id = ?", (path, trial_id))
 
-    def end_trial(self, trial_id: str, *, status: str, error: str | None = None, traceback: str | None = None) -> None:
+    def end_trial(
+        self, trial_id: str, *, status: Status, error: str | None = None, traceback: str | None = None
+    ) -> None:
         """Close a trial; a diverged trial stays diverged whatever Ray thinks of it."""
         with self.conn:
             self.conn.execute(
@@ -252,7 +255,7 @@ class Store:
                 (status, error, traceback, now(), trial_id),
             )
 
-    def interrupt_trials(self, sweep_id: str, *, status: str = "interrupted") -> None:
+    def interrupt_trials(self, sweep_id: str, *, status: Status = Status.INTERRUPTED) -> None:
         """Trials of a sweep that ended while they still ran: "interrupted" (Ctrl-C, a killed
         driver) or "stopped" (the time budget ran out). Their finished epochs stay."""
         with self.conn:
@@ -362,13 +365,13 @@ class Store:
         return out
 
     def trial_summaries(
-        self, *, task: str | None = None, sweep_id: str | None = None, metric: str = "val_acc", mode: str = "max"
+        self, *, task: str | None = None, sweep_id: str | None = None, metric: str = "val_acc", mode: Mode = Mode.MAX
     ) -> Iterator[TrialSummary]:
         """Per trial: config, status, best metric and its epoch, means of time and throughput,
         and the status of its latest export."""
         if metric not in EPOCH_COLUMNS:
             raise ValueError(f"metric {metric!r} is not an epoch column")
-        best = "MAX" if mode == "max" else "MIN"
+        best = sql_aggregate(mode)
         filters = {"t.task": task, "t.sweep_id": sweep_id}
         where = " AND ".join(f"{col} = ?" for col, v in filters.items() if v is not None)
         params = tuple(v for v in filters.values() if v is not None)

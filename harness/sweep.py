@@ -25,6 +25,7 @@ from harness.datasets import get_task, prepare
 from harness.driverlock import DriverLock
 from harness.environment import collect_environment
 from harness.errors import HarnessError
+from harness.kinds import Mode, Status, SweepStatus
 from harness.outcome import Outcome, error_summary, plain
 from harness.plan import Plan, trial_resources
 from harness.signals import passed_to_tune
@@ -48,7 +49,7 @@ class StoreCallback(tune.Callback):
         self.sweep_id = sweep_id
         self.store, self.display = _ACTIVE[sweep_id]
         # (trial, status, error, traceback), stored at the step's end
-        self._ended: list[tuple[str, str, str | None, str | None]] = []
+        self._ended: list[tuple[str, Status, str | None, str | None]] = []
 
     def __getstate__(self) -> dict[str, Any]:
         return {"sweep_id": self.sweep_id}
@@ -74,15 +75,15 @@ class StoreCallback(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = (trial.last_result or {}).get("epoch", 0)
-        status = "finished" if last >= trial.config["epochs"] else "stopped"  # stopped early by ASHA
+        status = Status.FINISHED if last >= trial.config["epochs"] else Status.STOPPED  # stopped early by ASHA
         self._ended.append((self._id(trial), status, None, None))
         self.display.trial_ended(trial.trial_id, status)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         report = trial.get_error()  # the whole error report Tune kept, as text
         text = plain(str(report)) if report else ""
-        self._ended.append((self._id(trial), "error", error_summary(text), text or None))
-        self.display.trial_ended(trial.trial_id, "error")
+        self._ended.append((self._id(trial), Status.ERROR, error_summary(text), text or None))
+        self.display.trial_ended(trial.trial_id, Status.ERROR)
 
     # Tune saves its experiment state between a trial's end and the step's end. Only then does the
     # store call the trial ended: a driver killed in between leaves it "running" in both, and a
@@ -126,7 +127,7 @@ def prepare_plan_data(plan: Plan) -> dict[str, Any]:
     return {label: seen[(s.task, s.data_dir, s.variant, s.image_size)] for label, s in plan.recipes}
 
 
-def _metric(plan: Plan) -> tuple[str, str]:
+def _metric(plan: Plan) -> tuple[str, Mode]:
     """The metric and mode Tune ranks checkpoints by: the tasks' own, which must agree."""
     pairs = {(get_task(t).metric, get_task(t).mode) for t in plan.tasks}
     if len(pairs) != 1:
@@ -180,7 +181,7 @@ def run_plan(
         tune.Tuner(
             tune.with_resources(run_trial, resources),
             param_space=plan.space(),
-            tune_config=plan.tune_config(metric, mode),
+            tune_config=plan.tune_config(metric, str(mode)),  # Ray's saved state keeps plain strings
             run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
         ).fit()
 
@@ -209,7 +210,7 @@ def resume_sweep(
                 f"sweep {row['id']} is not a reproduction of {report}", "`harness sweeps` lists the stored sweeps"
             )
         path = str(Path(plan.spec.storage or results_dir / "ray") / row["id"])
-        if row["status"] == "finished":
+        if row["status"] == SweepStatus.FINISHED:
             raise HarnessError(f"sweep {row['id']} already finished", "start a new one")
         if not tune.Tuner.can_restore(path):
             raise HarnessError(
@@ -243,14 +244,14 @@ def resume_sweep(
     return _drive(plan, row["id"], store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
 
 
-def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: str, *, verbose: bool) -> tune.RunConfig:
+def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: Mode, *, verbose: bool) -> tune.RunConfig:
     return tune.RunConfig(
         name=sweep_id,
         storage_path=spec.storage,
         callbacks=[StoreCallback(sweep_id=sweep_id)],
         # The kept checkpoint is the best by the task's metric: the one export wants.
         checkpoint_config=tune.CheckpointConfig(
-            num_to_keep=1, checkpoint_score_attribute=metric, checkpoint_score_order=mode
+            num_to_keep=1, checkpoint_score_attribute=metric, checkpoint_score_order=str(mode)
         ),
         failure_config=tune.FailureConfig(max_failures=1),  # one retry, then the trial is an `error`
         verbose=2 if verbose else 0,
@@ -272,7 +273,7 @@ def _drive(
     # Save Tune's experiment state at every step, not every ~10 s: a driver killed at any moment
     # then resumes without re-running a trial that had already finished.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
-    status = "failed"
+    status = SweepStatus.FAILED
     start = time.monotonic()
     metric, mode = _metric(plan)
     display = SweepDisplay(
@@ -292,13 +293,13 @@ def _drive(
         # trials counted as terminated: the store, which only our callback writes, tells.
         out_of_time = budget is not None and time.monotonic() - start >= budget
         if out_of_time:  # the budget is a normal end: what ran is ranked, stopped where it was
-            store.interrupt_trials(sweep_id, status="stopped")
+            store.interrupt_trials(sweep_id, status=Status.STOPPED)
         counts = store.trial_statuses(sweep_id)
-        if counts.get("running") or (sum(counts.values()) < plan.num_trials and not out_of_time):
+        if counts.get(Status.RUNNING) or (sum(counts.values()) < plan.num_trials and not out_of_time):
             raise KeyboardInterrupt
-        status = "finished" if Outcome.count_usable(store, sweep_id) else "failed"
+        status = SweepStatus.FINISHED if Outcome.count_usable(store, sweep_id) else SweepStatus.FAILED
     except KeyboardInterrupt:
-        status = "interrupted"
+        status = SweepStatus.INTERRUPTED
         store.interrupt_trials(sweep_id)
     finally:
         _ACTIVE.pop(sweep_id, None)

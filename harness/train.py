@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from harness.device import Placement
+from harness.heads import Head
 
 
 @dataclass(frozen=True)
@@ -58,18 +59,19 @@ def _image_scores(out: Tensor, y: Tensor) -> dict[str, Tensor]:
     }
 
 
+# Keyed by the head kinds of harness.heads (a Head is a str: a kind read back as text finds its entry too).
 OBJECTIVES: dict[str, Objective] = {
-    "logits": Objective(
+    Head.LOGITS: Objective(
         loss=F.cross_entropy,
         scores=lambda out, y: {"acc": (out.argmax(1) == y).sum()},
         predict=lambda out: out.argmax(1),
     ),
-    "single_logit": Objective(
+    Head.SINGLE_LOGIT: Objective(
         loss=_single_logit_loss,
         scores=lambda out, y: {"acc": (_single_logit_predict(out) == y).sum()},
         predict=_single_logit_predict,
     ),
-    "image": Objective(loss=_image_loss, scores=_image_scores, predict=lambda out: out > 0.5),
+    Head.IMAGE: Objective(loss=_image_loss, scores=_image_scores, predict=lambda out: out > 0.5),
 }
 
 

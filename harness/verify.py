@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from harness.datasets import Split
+from harness.heads import Head
 from harness.metadata import checked_metadata
 from harness.predict import normalize, open_session
 from harness.train import OBJECTIVES
@@ -39,11 +40,11 @@ _CLASSES = Gate(
     f"top-1 agreement >= {MIN_AGREEMENT:.1%}, max abs difference <= {MAX_ABS_DIFF:g}",
     lambda v: v["top1_agreement"] >= MIN_AGREEMENT and v["max_abs_diff"] <= MAX_ABS_DIFF,
 )
-# Which gate applies: the model's output kind, or "int8" for a quantized file.
+# Which gate applies: the model's head kind, or "int8" for a quantized file.
 GATES: dict[str, Gate] = {
-    "logits": _CLASSES,
-    "single_logit": _CLASSES,
-    "image": Gate(
+    Head.LOGITS: _CLASSES,
+    Head.SINGLE_LOGIT: _CLASSES,
+    Head.IMAGE: Gate(
         f"PSNR within {MAX_PSNR_DIFF_DB} dB, max abs difference <= {MAX_ABS_DIFF:g}",
         lambda v: abs(v["torch_psnr"] - v["ort_psnr"]) <= MAX_PSNR_DIFF_DB and v["max_abs_diff"] <= MAX_ABS_DIFF,
     ),
@@ -191,7 +192,7 @@ def verify_onnx(
     *,
     onnx_path: str,
     model: torch.nn.Module,
-    head: str,
+    head: Head,
     test: Split,
     task: str,
     float_size: int | None = None,
@@ -217,7 +218,7 @@ def verify_onnx(
         "torch_psnr": torch_scores["psnr"].item() / len(labels) if "psnr" in torch_scores else None,
         "ort_psnr": ort_scores["psnr"].item() / len(labels) if "psnr" in ort_scores else None,
     }
-    gate = "int8" if quantize else head
+    gate = "int8" if quantize else str(head)  # plain strings: it is stored and printed
     size = os.path.getsize(onnx_path)
     return Verification(
         path=str(onnx_path),

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from harness.fit import EpochResult, Resume, fit
+from harness.kinds import Mode
 from harness.train import OBJECTIVES, Normalizer, evaluate
 
 TIMES = ("epoch_time_s", "eval_time_s", "samples_per_s")  # measured, so never equal between two runs
@@ -61,7 +62,7 @@ def _fit(
         normalize=NORMALIZE,
         generator=generator or torch.Generator().manual_seed(0),
         metric=metric,
-        mode=mode,
+        mode=Mode(mode),
         augment=_flip,
         num_classes=2,
         resume=resume,

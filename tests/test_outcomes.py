@@ -254,13 +254,14 @@ def test_error_summary_names_the_exception_without_its_module():
 
 
 def test_the_summary_line_says_what_kept_trials_from_training():
+    from harness.kinds import SweepStatus
     from harness.outcome import Outcome
 
     def line(**trials: int) -> str | None:
         counts = {k.replace("_", " "): v for k, v in trials.items()}
         usable = counts.get("finished", 0) + counts.get("stopped", 0)
         return Outcome(
-            sweep_id="s", status="x", tasks=("digits",), trials=counts, usable=usable, first_error=None
+            sweep_id="s", status=SweepStatus.FINISHED, tasks=("digits",), trials=counts, usable=usable, first_error=None
         ).summary()
 
     assert line(finished=3, stopped=1) is None
@@ -268,3 +269,34 @@ def test_the_summary_line_says_what_kept_trials_from_training():
         "0 of 1 trial finished: 1 stopped before an epoch (the time budget ran out first: raise --time-budget)"
     )
     assert line(finished=1, diverged=2).startswith("1 of 3 trials finished: 2 diverged (the loss became NaN")
+
+
+def test_the_done_counter_counts_trials_asha_stopped():
+    """The live display's "k/N trials done" counts every ended status, ASHA's "stopped" included,
+    and each status has its colour; an interrupted or running trial is not done."""
+    from harness.console import STATUS_STYLE, SweepDisplay, err_console
+    from harness.kinds import Mode, Status
+
+    assert set(Status) <= set(STATUS_STYLE)
+    display = SweepDisplay(title="t", total=5, metric="val_acc", mode=Mode.MAX, live=False)
+    config = {"arch": "mlp", "optimizer": "adam", "lr": 0.01, "epochs": 4}
+    ends = [  # (epochs run, how it ended)
+        (4, Status.FINISHED),
+        (1, Status.STOPPED),  # ASHA stopped it at the first rung
+        (2, Status.STOPPED),
+        (1, Status.INTERRUPTED),
+        (3, None),  # still running
+    ]
+    with err_console.capture() as captured:
+        for i, (epochs, status) in enumerate(ends):
+            display.trial_started(f"t{i}", config)
+            for epoch in range(1, epochs + 1):
+                display.trial_result(f"t{i}", {"epoch": epoch, "val_acc": 0.5 + 0.1 * epoch - 0.01 * i})
+            if status:
+                display.trial_ended(f"t{i}", status)
+    lines = captured.get().strip().splitlines()
+    assert [line[:5] for line in lines] == ["[1/5]", "[2/5]", "[3/5]", "[3/5]"], lines
+    assert lines[1].endswith(": stopped after 1 epoch, best val_acc 0.5900")
+    assert lines[2].endswith(": stopped after 2 epochs, best val_acc 0.6800")
+    assert "interrupted after 1 epoch" in lines[3]
+    assert display.render().caption == "3/5 trials done"
