@@ -207,7 +207,8 @@ def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_sessi
         "--results",
         str(results),
     ]
-    # Its own process group, so that the Ray instance it started can be cleaned up after the kill.
+    # A subprocess: the driver is killed (SIGKILL, no cleanup). Its own process group, so that the
+    # Ray instance it started can be cleaned up after the kill.
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         db = results / "harness.db"
@@ -322,6 +323,7 @@ def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
         nodes.append(_ray_start([f"--address=127.0.0.1:{port}"], env))
         time.sleep(8)
         results = tmp_path / "results"
+        # A fresh process: it must join this cluster, and start_ray would keep a Ray already up in this one.
         cmd = [
             sys.executable,
             "-m",
