@@ -72,6 +72,7 @@ def test_corrupt_model_file_is_one_line_error(swept_copy, tmp_path, capsys):
 
 def test_predict_without_torch(swept, digit_images):
     """`harness predict` must run where importing torch fails."""
+    # A fresh interpreter: this one has imported torch already, so only a new process can forbid it.
     folder, labels = digit_images
     code = (
         "import sys; sys.modules['torch'] = None\n"  # makes `import torch` raise ImportError

@@ -31,6 +31,8 @@ def test_a_144_megapixel_image_is_skipped_without_pillows_warning(tmp_path):
     root = tmp_path / "data"
     cats_and_dogs(root / "cats_vs_dogs", 5, layout="chetankv")
     Image.new("L", (12000, 12000)).save(root / "cats_vs_dogs" / "training_set" / "cats" / "huge.png")
+    # A subprocess: Pillow's warning goes through `warnings`, which pytest catches in-process; only a
+    # real process's stderr shows whether the user would see it.
     proc = subprocess.run(
         [
             sys.executable,

@@ -44,6 +44,7 @@ def test_a_time_budget_is_a_normal_end(ray_session, tmp_path, capsys):
 
 
 def test_sigterm_stops_a_driver_like_ctrl_c_and_resume_finishes(ray_session, tmp_path, capsys):
+    # A subprocess: the signal goes to a driver process while it trains; its exit code is the point.
     cmd = [
         sys.executable,
         "-m",

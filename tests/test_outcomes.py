@@ -114,7 +114,7 @@ def test_a_sweep_whose_every_trial_diverges_fails_with_one_summary_line(ray_sess
 
 # A worker whose decode-once cache folder cannot be written: every trial fails there, while the
 # driver (which prepared its own cache) saw nothing wrong. Ray's job environment gives the
-# workers, and only them, that folder.
+# workers, and only them, that folder: a process of its own, since this one's Ray has no such environment.
 FAILING_WORKERS = textwrap.dedent("""
     import logging, sys, ray
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -206,6 +206,8 @@ def test_a_cluster_that_may_grow_waits_with_a_visible_line():
 
 
 def test_optuna_and_asha_count_every_ended_trial_and_print_nothing_of_their_own(tmp_path):
+    # A subprocess: "nothing of their own" is about the whole stderr of the command's process, where Ray's
+    # and Optuna's handlers would write, which in-process capture would not see in full.
     cmd = [
         sys.executable,
         "-m",

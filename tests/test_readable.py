@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -109,6 +110,7 @@ def test_an_unknown_sweep_id_is_one_line_pointing_to_harness_sweeps(swept_copy, 
 
 
 def test_python_dash_m_harness_and_debug_after_the_command(tmp_path, capsys):
+    # A subprocess: `python -m harness` (harness/__main__.py) is itself the process boundary.
     proc = subprocess.run([sys.executable, "-m", "harness", "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("harness ")
     from harness.errors import HarnessError
@@ -118,6 +120,22 @@ def test_python_dash_m_harness_and_debug_after_the_command(tmp_path, capsys):
             main([*argv, "--results", str(tmp_path / "none")])
     assert main(["leaderboard", "--results", str(tmp_path / "none")]) == 2  # without it: one line
     assert capsys.readouterr().err.count("\n") == 1
+
+
+# The heavy libraries: `--help` and argument checks must not wait for them (harness/cli.py).
+HEAVY = ("torch", "ray", "onnx", "onnxruntime")
+
+
+def test_the_installed_console_script_answers_help_without_the_heavy_imports():
+    # Subprocesses: the installed `harness` entry point is a process boundary, and this interpreter
+    # has imported torch and Ray already, so only a new one can show that --help does not.
+    script = Path(sys.executable).with_name("harness")
+    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: harness"), proc.stderr
+    blocked = "".join(f"sys.modules[{name!r}] = None; " for name in HEAVY)  # importing any of them raises
+    code = f"import sys; {blocked}from harness.cli import main; main(['sweep', '--help'])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--lr-range" in proc.stdout, proc.stderr
 
 
 def test_an_image_model_is_verified_in_words_that_fit_it():

@@ -49,6 +49,7 @@ def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(
     ray_session, tmp_path, shared_data, capsys
 ):
     results = tmp_path / "results"
+    # A subprocess: Ctrl-C (SIGINT) goes to a running driver, and its exit code and output are the point.
     cmd = [
         sys.executable,
         "-m",

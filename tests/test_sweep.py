@@ -78,6 +78,7 @@ def test_table_output_shows_leaderboard_and_verification(swept, capsys):
 def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path, capsys):
     """One transaction per epoch as results arrive: rows are readable before the sweep ends,
     and an interrupted sweep keeps them, marked as interrupted rather than finished."""
+    # A subprocess: Ctrl-C (SIGINT) goes to a running driver while this process reads its store.
     cmd = [
         sys.executable,
         "-m",

@@ -123,6 +123,7 @@ def test_cats_vs_dogs_single_logit_sweep_on_the_real_photos(ray_session, tmp_pat
     photos.mkdir()
     for name in ("cats/cat.4001.jpg", "cats/cat.4002.jpg", "dogs/dog.4001.jpg"):
         shutil.copy(shared_data / "cats_vs_dogs" / "test_set" / name, photos)
+    # A fresh interpreter: this one has imported torch already, so only a new process can forbid it.
     code = (
         "import sys; sys.modules['torch'] = None\nfrom harness.cli import main\n"
         f"sys.exit(main(['predict', {export['path']!r}, {str(photos)!r}, '--top', '2', '--json']))\n"
