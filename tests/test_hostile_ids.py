@@ -9,6 +9,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import pytest
 from hostile import refused
 
 from harness.cli import main
@@ -45,6 +46,7 @@ def test_a_schema_4_store_of_the_last_release_is_upgraded_row_for_row(tmp_path, 
     assert json.loads(capsys.readouterr().out)["trial"]["id"] == trials[0]["id"]
 
 
+@pytest.mark.slow
 def test_ray_ids_that_repeat_across_sweeps_lose_nothing(ray_session, tmp_path, monkeypatch, capsys):
     """Tune names trials by a 5-hex prefix of uuid1: pin it, and two sweeps get the same ids."""
     fixed = uuid.UUID("12345678123456781234567812345678")

@@ -10,10 +10,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from harness.cli import main
 from harness.store import Store
 
 
+@pytest.mark.slow
 def test_a_time_budget_is_a_normal_end(ray_session, tmp_path, capsys):
     capsys.readouterr()
     code = main(
@@ -43,6 +46,7 @@ def test_a_time_budget_is_a_normal_end(ray_session, tmp_path, capsys):
         assert store.sweep()["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_driver_like_ctrl_c_and_resume_finishes(ray_session, tmp_path, capsys):
     # A subprocess: the signal goes to a driver process while it trains; its exit code is the point.
     cmd = [

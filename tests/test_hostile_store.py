@@ -39,6 +39,7 @@ def test_an_empty_file_is_not_given_a_schema_by_a_read_command(tmp_path, capsys)
     assert "not an SQLite database" in refused(capsys, ["sweeps", "--results", str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_resume_beside_a_live_driver_is_refused_and_after_sigkill_it_works(ray_session, tmp_path, capsys):
     # A subprocess: the live driver holding the lock must be another process, then killed without cleanup.
     cmd = [

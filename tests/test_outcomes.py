@@ -124,6 +124,7 @@ FAILING_WORKERS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_sweep_whose_every_trial_errors_exits_non_zero_and_keeps_the_tracebacks(tmp_path, shared_data, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where a folder should be")
@@ -205,6 +206,7 @@ def test_a_cluster_that_may_grow_waits_with_a_visible_line():
     assert line == "waiting for resources: need 8 CPU and 1 GPU per trial, largest node has 4 CPU and 1 GPU"
 
 
+@pytest.mark.slow
 def test_optuna_and_asha_count_every_ended_trial_and_print_nothing_of_their_own(tmp_path):
     # A subprocess: "nothing of their own" is about the whole stderr of the command's process, where Ray's
     # and Optuna's handlers would write, which in-process capture would not see in full.

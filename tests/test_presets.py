@@ -65,6 +65,7 @@ def test_unknown_report_is_one_line(capsys):
     assert "unknown report 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_reproduce_runs_the_recipe_and_sets_ours_beside_the_published(ray_session, tmp_path, shared_data, capsys):
     argv = [
         "reproduce",

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.cli import main
 from harness.store import Store
 
@@ -45,6 +47,7 @@ def _both_running(db: Path) -> bool:
     return running == 2 and trained == 2
 
 
+@pytest.mark.slow
 def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(
     ray_session, tmp_path, shared_data, capsys
 ):

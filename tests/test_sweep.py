@@ -75,6 +75,7 @@ def test_table_output_shows_leaderboard_and_verification(swept, capsys):
     assert "digits" in out and "cnn_small" in out and "verified" in out
 
 
+@pytest.mark.slow
 def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path, capsys):
     """One transaction per epoch as results arrive: rows are readable before the sweep ends,
     and an interrupted sweep keeps them, marked as interrupted rather than finished."""

@@ -188,6 +188,7 @@ def _wait_for(db: Path, condition: str, timeout: float = 180) -> None:
     raise AssertionError(f"timed out waiting for: {condition}")
 
 
+@pytest.mark.slow
 def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_session, tmp_path):
     results = tmp_path / "results"
     cmd = [
@@ -315,6 +316,7 @@ def _temp_dir() -> str:
     return tempfile.mkdtemp(prefix="ray-2node-", dir="/tmp")  # short: Ray's socket paths have a length limit
 
 
+@pytest.mark.slow
 def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
     port = _free_port()
     # Ray 2.60's `ray start --head` turns on token authentication: every joiner needs this.

@@ -82,6 +82,7 @@ def _verification(export: dict) -> dict:
     return details
 
 
+@pytest.mark.slow
 def test_cats_vs_dogs_single_logit_sweep_on_the_real_photos(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
     _sweep(
@@ -177,6 +178,7 @@ def test_mnist_upsample_sweep_on_the_real_digits(ray_session, tmp_path, shared_d
     assert {r["score"] for r in _references(results, capsys)} == {"val_keras_acc"}  # measured as the report did
 
 
+@pytest.mark.slow
 def test_cifar10_report_split_from_the_real_batches(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
     _sweep(
