@@ -24,11 +24,13 @@ from harness.schema import SCHEMA_VERSION, identify, upgrade
 __all__ = ["DB_NAME", "EPOCH_COLUMNS", "SCHEMA_VERSION", "Store", "prepare_results_dir", "resolve_results_dir"]
 
 DB_NAME = "harness.db"
-# A trial's latest export of one kind (float32: quantize IS NULL, INT8: quantize = 'int8').
-LATEST_EXPORT = (
-    "SELECT x.{column} FROM exports x WHERE x.trial_id = t.id AND x.quantize {kind} ORDER BY x.id DESC LIMIT 1"
+# Each trial's latest export of each kind (float32: quantize IS NULL, INT8: 'int8'), numbered in
+# one pass over the exports: a subquery per trial scanned them all for every trial (10,000
+# trials x 4,000 exports took 5.6 s).
+LATEST_EXPORTS = (
+    "WITH latest AS (SELECT trial_id, quantize, status, details_json,"
+    " ROW_NUMBER() OVER (PARTITION BY trial_id, quantize ORDER BY id DESC) AS n FROM exports)"
 )
-INT8 = "= 'int8'"
 EPOCH_COLUMNS = (
     "train_loss",
     "train_acc",
@@ -376,14 +378,14 @@ class Store:
         where = " AND ".join(f"{col} = ?" for col, v in filters.items() if v is not None)
         params = tuple(v for v in filters.values() if v is not None)
         rows = self._rows(
-            f"SELECT t.*, COUNT(e.epoch) AS epochs_run, {best}(e.{metric}) AS best_metric,"
+            f"{LATEST_EXPORTS} SELECT t.*, COUNT(e.epoch) AS epochs_run, {best}(e.{metric}) AS best_metric,"
             " AVG(e.epoch_time_s) AS mean_epoch_time_s, AVG(e.samples_per_s) AS mean_samples_per_s,"
             # the latest float32 export's status and figures, and the latest INT8 one's
-            f" ({LATEST_EXPORT.format(column='status', kind='IS NULL')}) AS onnx,"
-            f" ({LATEST_EXPORT.format(column='details_json', kind='IS NULL')}) AS onnx_details,"
-            f" ({LATEST_EXPORT.format(column='details_json', kind=INT8)}) AS int8_details"
-            f" FROM trials t LEFT JOIN epochs e ON e.trial_id = t.id {'WHERE ' + where if where else ''}"
-            " GROUP BY t.id",
+            " f.status AS onnx, f.details_json AS onnx_details, q.details_json AS int8_details"
+            " FROM trials t LEFT JOIN epochs e ON e.trial_id = t.id"
+            " LEFT JOIN latest f ON f.trial_id = t.id AND f.quantize IS NULL AND f.n = 1"
+            " LEFT JOIN latest q ON q.trial_id = t.id AND q.quantize = 'int8' AND q.n = 1"
+            f" {'WHERE ' + where if where else ''} GROUP BY t.id",
             params,
         )
         yield from cast("list[TrialSummary]", rows)
