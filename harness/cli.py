@@ -30,6 +30,7 @@ from harness.config import SweepSpec, reproduce_settings
 from harness.console import print_error
 from harness.errors import HarnessError
 from harness.leaderboard import SORTS
+from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
 from harness.settings import add_flags
 
@@ -192,7 +193,15 @@ def build_parser() -> Parser:
         help=f"rank by {', '.join(SORTS)} (default: metric, the task's validation metric)",
     )
     p.add_argument("--group-seeds", action="store_true", help="one row per configuration: mean ± std over its seeds")
-    p.add_argument("--top", type=int, metavar="N", help="only the N best rows of each task")
+    rows = p.add_mutually_exclusive_group()
+    rows.add_argument(
+        "--top",
+        type=int,
+        metavar="N",
+        help=f"only the N best rows of each task (default: the table shows {TABLE_ROWS} and counts the rest; "
+        "json, csv and markdown are for programs and keep every row)",
+    )
+    rows.add_argument("--all", action="store_true", help="the table shows every row (slow for thousands of trials)")
     _add_results(p)
     _add_format(p, extra=("markdown", "csv"))
     p.set_defaults(func=cmd_leaderboard)

@@ -29,8 +29,10 @@ def _results_dir(args: argparse.Namespace) -> Path:
     return resolve_results_dir(args.results)
 
 
-def _print_boards(boards: list[Board], fmt: str) -> None:
-    from harness.leaderboard_views import board_markdown, boards_csv, render_board, render_references
+def _print_boards(boards: list[Board], fmt: str, *, table_rows: int | None = None) -> None:
+    """`table_rows`: a table shows each board's first rows only, and a line counting them all
+    (machine formats always get every row they were given)."""
+    from harness.leaderboard_views import board_markdown, boards_csv, head, render_board, render_references
 
     if fmt == "json":
         print_json(boards)
@@ -40,8 +42,11 @@ def _print_boards(boards: list[Board], fmt: str) -> None:
         print("\n".join(board_markdown(board) for board in boards), end="")
     else:
         for board in boards:
-            console.print(render_board(board, width=console.width))
-            if board["references"]:
+            shown, more = head(board, rows=table_rows)
+            console.print(render_board(shown, width=console.width))
+            if more:
+                console.print(more, style="dim")
+            if board["references"]:  # matched against every row, shown or not
                 console.print(render_references(board))
 
 
@@ -214,6 +219,7 @@ def _print_verification(v: Verification) -> None:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from harness.datasets import get_task
     from harness.leaderboard import leaderboards
+    from harness.leaderboard_views import TABLE_ROWS
     from harness.store import Store
 
     if args.task:
@@ -230,7 +236,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             if not args.task
             else f"no trials of {args.task} in the store: `harness sweeps` lists what it holds"
         )
-    _print_boards(boards, args.format)
+    # A table shows the top rows unless --top or --all chose; JSON, CSV and markdown are for
+    # programs and documents, which get every row unless --top cuts them.
+    cut = args.format == "table" and args.top is None and not args.all
+    _print_boards(boards, args.format, table_rows=TABLE_ROWS if cut else None)
     return 0
 
 

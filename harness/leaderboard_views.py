@@ -18,6 +18,9 @@ from harness.formats import DASH, count, lr, metric, pct, pp, sig3
 from harness.leaderboard import SORTS, test_score
 from harness.views import fitted_table
 
+# A table shows this many rows of each task unless --top or --all says otherwise: drawing every
+# row of a 10,000-trial store took 12-20 s, and the best rows are what a person reads first.
+TABLE_ROWS = 20
 GROUP_ONLY = ("seeds", "best_metric_std", "test_metric_std", "trial_ids")
 # Fields that only explain another column, or that `marks`/`data` already show in words.
 HIDDEN = ("onnx_speedup_clear", "variant", "image_size", "train_limit", "planned_epochs", "trial")
@@ -56,12 +59,18 @@ def speedup(row: OnnxFigures) -> str:
     return f"{sig3(row['onnx_ms'])} ({row['onnx_speedup']:.1f}×)" if clear else f"{sig3(row['onnx_ms'])} (~)"
 
 
-def _data(board: Board, row: BoardRow) -> str:
-    """Split and image size where they vary across the board's rows."""
+def _varying(board: Board) -> frozenset[str]:
+    """Which of split (`variant`) and image size vary across the board's rows: asked once per
+    board (asked per row, it made a 10,000-row table quadratic: 19 s)."""
+    return frozenset(key for key in ("variant", "image_size") if len({r.get(key) for r in board["rows"]}) > 1)
+
+
+def _data(row: BoardRow, *, varying: frozenset[str]) -> str:
+    """Split and image size where they vary across the board's rows (`_varying`)."""
     parts = []
-    if len({r.get("variant") for r in board["rows"]}) > 1 and row.get("variant") is not None:
+    if "variant" in varying and row.get("variant") is not None:
         parts.append(f"split {row['variant']}")
-    if len({r.get("image_size") for r in board["rows"]}) > 1 and row.get("image_size") is not None:
+    if "image_size" in varying and row.get("image_size") is not None:
         parts.append(f"{row['image_size']} px")
     return " ".join(parts)
 
@@ -69,6 +78,7 @@ def _data(board: Board, row: BoardRow) -> str:
 def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
     """Per field, its cell as a person reads it."""
     name, test = board["metric"], test_score(board["metric"])
+    varying = _varying(board)
     return {
         "rank": lambda r: str(r["rank"]),
         "trial_id": lambda r: r["trial_id"],
@@ -98,15 +108,25 @@ def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
         "int8_change": lambda r: pp(r["int8_change"]),
         "trial_ids": lambda r: r["trial_ids"],
         "marks": lambda r: r["marks"] or "",
-        "data": lambda r: _data(board, r),
+        "data": lambda r: _data(r, varying=varying),
     }
+
+
+def head(board: Board, *, rows: int | None) -> tuple[Board, str | None]:
+    """The board with its first `rows` rows only (all of them when None), and, when that left
+    some out, the line that says how many and how to see them."""
+    if rows is None or len(board["rows"]) <= rows:
+        return board, None
+    what = "configurations" if board["grouped"] else "trials"
+    line = f"showing {rows} of {count(len(board['rows']))} {what} (--top N, --all)"
+    return {**board, "rows": board["rows"][:rows]}, line
 
 
 def board_markdown(board: Board) -> str:
     """A GitHub-flavoured markdown table of the board's trials, then its published references."""
     fields = [f for f in board_fields(board) if f not in ("onnx_speedup", "best_metric_std", "test_metric_std")]
     cells = _cells(board)
-    if any(_data(board, row) for row in board["rows"]):  # split and image size, where they vary
+    if any(cells["data"](row) for row in board["rows"]):  # split and image size, where they vary
         fields.insert(fields.index("best_metric"), "data")
     lines = [f"### {_title(board)}", "", "| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
     lines += ["| " + " | ".join(cells[f](row) for f in fields) + " |" for row in board["rows"]]
