@@ -19,7 +19,7 @@ from harness.leaderboard import SORTS, test_score
 from harness.views import fitted_table
 
 # A table shows this many rows of each task unless --top or --all says otherwise: drawing every
-# row of a 10,000-trial store took 12-20 s, and the best rows are what a person reads first.
+# row of a 10,000-trial store takes rich 8-17 s, and the best rows are what a person reads first.
 TABLE_ROWS = 20
 GROUP_ONLY = ("seeds", "best_metric_std", "test_metric_std", "trial_ids")
 # Fields that only explain another column, or that `marks`/`data` already show in words.
