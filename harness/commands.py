@@ -129,7 +129,9 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
             }
         )
     else:
-        _print_boards(boards, "table")
+        from harness.leaderboard_views import TABLE_ROWS
+
+        _print_boards(boards, "table", table_rows=TABLE_ROWS)  # a 1,000-trial sweep ends with 20 rows and a count
         for verification in verifications:
             _print_verification(verification.verification)
     return _ending(
