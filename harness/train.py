@@ -120,8 +120,10 @@ def train_one_epoch(
     generator: torch.Generator,
     augment: Augmentation | None = None,
     placement: Placement | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """One pass over the split in a random order; returns loss, acc (and extra scores), time_s, samples_per_s."""
+    """One pass over the split in a random order; returns loss, acc (and extra scores), time_s, samples_per_s.
+    `scaler` (fp16 only: Placement.grad_scaler) scales the loss; it carries its scale across epochs."""
     placement = placement or PLAIN
     model.train()
     device = images.device
@@ -139,8 +141,13 @@ def train_one_epoch(
         out = out.float()
         loss = objective.loss(out, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if scaler is None:  # fp32 and bf16: no loss scaling, nothing added to the step
+            loss.backward()
+            optimizer.step()
+        else:  # fp16: scaled gradients; a step whose gradients overflowed is skipped and the scale lowered
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         # Accumulate on the device: a .item() per step would stall the GPU every batch.
         loss_sum += loss.detach() * len(idx)
         for key, value in objective.scores(out.detach(), y).items():

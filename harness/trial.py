@@ -1,7 +1,8 @@
 """The Ray Tune trainable: one trial trains one configuration and reports every epoch.
 
 A thin adapter over harness.fit (the pure epoch logic): it reads its config, sizes torch's
-thread pool to the CPUs Ray gave it, places itself (device, autocast, memory format), builds
+thread pool to the CPUs Ray gave it, places itself on the GPU Ray assigned it or the CPU
+(device, precision, memory format: harness.device decides from the ids passed in), builds
 the model, data and optimizer, hands `fit` the checkpoint Ray restored when a sweep is resumed,
 and turns each epoch's result into a `tune.report`, with a checkpoint whenever the result is a
 new best (so the kept checkpoint is always the best one).
@@ -22,7 +23,7 @@ from harness.augment import get_augment
 from harness.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
-from harness.device import placement
+from harness.device import Placement, choose_device, placement
 from harness.fit import EpochResult, Resume, fit
 from harness.optim import create_optimizer
 from harness.train import OBJECTIVES, Augmentation, Normalizer
@@ -32,6 +33,15 @@ def allotted_cpus() -> int:
     """The CPUs Ray reserved for this trial (Ray itself sets OMP_NUM_THREADS=1)."""
     resources = tune.get_context().get_trial_resources().required_resources
     return max(1, int(resources.get("CPU", 1)))
+
+
+def assigned_gpus() -> list[str]:
+    """The GPU ids Ray assigned to this trial's worker, as strings ([] when it holds no GPU).
+    Ray's assignment, not torch.cuda.is_available(), decides: Ray 2.60 no longer hides GPUs
+    from workers that hold none."""
+    import ray
+
+    return [str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
 
 
 def _augmentation(spec: TrialSpec, task: DatasetSpec) -> Augmentation | None:
@@ -56,7 +66,9 @@ def run_trial(config: dict[str, Any]) -> None:
     task = get_task(spec.task)
     head = get_arch(spec.arch).head
     model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
-    where = placement(model)  # CUDA (bf16 autocast) when Ray gave us a GPU share; channels_last for conv nets
+    # The GPU Ray assigned (or the CPU when none): a trial given a GPU it cannot use fails here.
+    where = placement(model, device=choose_device(assigned_gpus()), precision=spec.precision)
+    where.configure_backends()
     model, device = where.model(model), where.device
     # Memory-mapped from the decode-once cache (built by the driver; built here, under its lock,
     # only on a node that has none): trials on one node share the page cache.
@@ -99,7 +111,7 @@ def run_trial(config: dict[str, Any]) -> None:
         resume=_restored(metric=task.metric),
     )
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
-        metrics = _reported(result, params=params, node=node)
+        metrics = _reported(result, params=params, node=node, where=where)
         if result.improved:
             with tempfile.TemporaryDirectory() as tmp:
                 save_checkpoint(
@@ -128,9 +140,12 @@ def _restored(*, metric: str) -> Resume | None:
     return Resume.from_checkpoint(ckpt, metric=metric)
 
 
-def _reported(result: EpochResult, *, params: int, node: str) -> dict[str, Any]:
+def _reported(result: EpochResult, *, params: int, node: str, where: Placement) -> dict[str, Any]:
     """One epoch as `tune.report` sends it to the driver's store callback (and as the checkpoint keeps it)."""
     metrics = {
+        # device ("cuda:0 NVIDIA H200", "cpu ...", "fake GPU 1 (trained on cpu ...)"), gpu_ids
+        # (Ray's, as strings) and precision (fp32 | bf16 | fp16, training and validation alike)
+        **where.report(),
         "epoch": result.epoch,
         **result.metrics,
         "params": params,
