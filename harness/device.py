@@ -203,3 +203,12 @@ def data_fits(*, data_bytes: int, total_memory: int, gpu_share: float, headroom:
     `total_memory` x the trial's GPU share (at most one whole GPU: a trial uses one device),
     less the headroom. Trials sharing a GPU each count only their own share."""
     return data_bytes <= total_memory * min(gpu_share, 1.0) * (1.0 - headroom)
+
+
+def data_home(*, device: Device, data_bytes: int, gpu_share: float) -> str:
+    """Where a trial keeps its splits, as reported (`data_on`): "gpu" when it computes on a GPU
+    and they fit its share (data_fits), else "host" (batches stream from host memory)."""
+    on_gpu = device.device.type == "cuda" and data_fits(
+        data_bytes=data_bytes, total_memory=device.total_memory, gpu_share=gpu_share
+    )
+    return "gpu" if on_gpu else "host"

@@ -18,6 +18,7 @@ from harness.device import (
     choose_precision,
     cuda_index,
     data_fits,
+    data_home,
     placement,
 )
 from harness.errors import HarnessError
@@ -194,6 +195,50 @@ def test_data_goes_to_the_gpu_only_when_it_fits_the_trials_share():
     assert not data_fits(data_bytes=3 * gib + 1, total_memory=16 * gib, gpu_share=0.25)
     assert data_fits(data_bytes=12 * gib, total_memory=16 * gib, gpu_share=2.0)  # two GPUs: still one device's memory
     assert not data_fits(data_bytes=12 * gib + 1, total_memory=16 * gib, gpu_share=2.0)
+
+
+def test_the_trial_reports_where_its_data_lives(monkeypatch):
+    gib = 2**30
+    assert data_home(device=choose_device([]), data_bytes=1, gpu_share=0) == "host"  # the CPU: memory maps
+    _cuda(monkeypatch)  # 140 GiB: a quarter share holds 26.25 GiB of data
+    gpu = choose_device(["1"])
+    assert data_home(device=gpu, data_bytes=26 * gib, gpu_share=0.25) == "gpu"
+    assert data_home(device=gpu, data_bytes=27 * gib, gpu_share=0.25) == "host"
+    monkeypatch.setenv(FAKE_CUDA, "1")  # the seam trains on the CPU, so its data stays there
+    assert data_home(device=choose_device(["1"]), data_bytes=1, gpu_share=0.25) == "host"
+
+
+def test_every_epoch_result_says_where_it_ran(monkeypatch):
+    from harness.fit import EpochResult
+    from harness.trial import _reported
+
+    monkeypatch.setenv(FAKE_CUDA, "1")
+    where = placement(CONV, device=choose_device(["1"]))
+    result = EpochResult(epoch=1, metrics={"val_acc": 0.5}, diverged=False, improved=True, best_epoch=1)
+    metrics = _reported(result, params=10, node="n", where=where, data_on="host")
+    assert metrics["device"].startswith("fake GPU 1 (trained on cpu ") and metrics["gpu_ids"] == ["1"]
+    assert (metrics["precision"], metrics["data_on"], metrics["val_acc"]) == ("fp32", "host", 0.5)
+
+
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        ({"precision": "fp8"}, "unknown precision 'fp8' (choose from: auto, bf16, fp16, fp32)"),
+        (
+            {"precision": "fp16", "gpus_per_trial": 0},
+            "--precision fp16 needs a GPU, but --gpus-per-trial is 0"
+            " (pass --precision auto or fp32 for CPU trials, or give trials a GPU share)",
+        ),
+    ],
+)
+def test_a_precision_the_sweep_cannot_use_is_refused_up_front(given, error):
+    from harness.config import SweepSpec
+
+    with pytest.raises(HarnessError) as caught:
+        SweepSpec(**given).validate()
+    assert str(caught.value) == error
+    SweepSpec(precision="bf16").validate()  # the default share: the cluster decides, a CPU trial refuses it
+    SweepSpec(precision="fp32", gpus_per_trial=0).validate()
 
 
 def test_an_fp16_epoch_runs_through_the_loss_scaler():
