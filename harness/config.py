@@ -33,6 +33,9 @@ def _lr_range(text: str) -> tuple[float, float]:
 
 SEARCHES = ("grid", "random", "optuna")  # Ray Tune: grid/random variants, or its Optuna searcher
 SCHEDULERS = ("fifo", "asha")  # run every trial to the end, or stop weak ones early (ASHA)
+# auto: bf16 on GPUs with native bf16, else fp16 with loss scaling; fp32 on the CPU (harness/device.py,
+# which holds what each one means; config stays torch-free)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Every sweep setting is declared once, below: its field (type, default, unit) and its Setting
 # (help text, --help section). The flag, the sweep-file key, the command line's mapping and the
@@ -88,6 +91,12 @@ class TrialSettings:
         group="data",
         metavar="N",
         reproduce=True,
+    )
+    precision: str = setting(
+        "auto",
+        help="auto (bf16 on GPUs with compute capability >= 8.0, fp16 with loss scaling on older ones,"
+        " fp32 on the CPU), fp32, bf16 or fp16 (these two need a GPU)",
+        group="where it runs",
     )
 
 
@@ -236,7 +245,19 @@ class SweepSpec(TrialSettings):
                 f"--gpus-per-trial {self.gpus_per_trial} is not a GPU share >= 0",
                 "pass --gpus-per-trial 0 (CPU only), a share such as 0.25, or whole GPUs",
             )
+        self._validate_precision()
         return self
+
+    def _validate_precision(self) -> None:
+        lookup("precision", dict.fromkeys(PRECISIONS), self.precision)
+        # Reduced precision on the CPU is refused, not emulated: with no GPU asked for, every trial
+        # would fail, so say it now. With the default share the cluster decides, and a trial that
+        # lands on the CPU refuses it itself (harness/device.py).
+        if self.precision in ("bf16", "fp16") and self.gpus_per_trial == 0:
+            raise HarnessError(
+                f"--precision {self.precision} needs a GPU, but --gpus-per-trial is 0",
+                "pass --precision auto or fp32 for CPU trials, or give trials a GPU share",
+            )
 
     def _validate_search(self) -> None:
         lookup("search", dict.fromkeys(SEARCHES), self.search)

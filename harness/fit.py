@@ -96,6 +96,8 @@ def fit(
         generator.set_state(resume.generator_state)
         best, best_epoch, start = resume.best, resume.epoch, resume.epoch + 1
     best_state = _copy_state(model)  # the best weights so far, kept for the final test scoring
+    # fp16's loss scaler, kept across epochs (a resumed trial starts a new one: it recalibrates in a few steps)
+    scaler = placement.grad_scaler() if placement else None
 
     for epoch in range(start, epochs + 1):
         trained = train_one_epoch(
@@ -109,6 +111,7 @@ def fit(
             generator=generator,
             augment=augment,
             placement=placement,
+            scaler=scaler,
         )
         validated = evaluate(
             model=model,

@@ -1,8 +1,10 @@
 """The pure training loop: train_one_epoch and evaluate return dicts of floats.
 
-No printing, no Ray, no files. The whole split lives in one uint8 tensor (on the training
-device when it fits); an epoch indexes it with a shuffled permutation and normalises whole
-batches with tensor ops, so there is no per-sample Python inside an epoch.
+No printing, no Ray, no files. The whole split lives in one uint8 tensor, on the training
+device when it fits the trial's share of the GPU, else in host memory (the memory-mapped
+cache), from which each batch is gathered into pinned memory and copied asynchronously; an
+epoch indexes it with a shuffled permutation and normalises whole batches with tensor ops, so
+there is no per-sample Python inside an epoch.
 """
 
 from __future__ import annotations
@@ -99,12 +101,36 @@ def _sync(device: torch.device) -> None:
 Augmentation = Callable[[Tensor, torch.Generator], Tensor]
 
 
+def fetch(source: Tensor, rows: Tensor | slice, device: torch.device) -> Tensor:
+    """`source[rows]` on `device`. Rows of a split kept in host memory are gathered straight into
+    pinned memory, so the copy to the GPU runs asynchronously (non_blocking); torch's caching
+    host allocator reuses a pinned block only once its copy has completed."""
+    if source.device == device:
+        return source[rows]
+    if device.type != "cuda":
+        return source[rows].to(device)
+    if isinstance(rows, slice):
+        picked = source[rows]
+        staged = torch.empty(picked.shape, dtype=picked.dtype, pin_memory=True).copy_(picked)
+    else:
+        staged = torch.empty((len(rows), *source.shape[1:]), dtype=source.dtype, pin_memory=True)
+        torch.index_select(source, 0, rows, out=staged)
+    return staged.to(device, non_blocking=True)
+
+
 def batch_inputs(
-    images: Tensor, idx: Tensor, *, normalize: Normalizer, augment: Augmentation | None, generator: torch.Generator
+    images: Tensor,
+    idx: Tensor,
+    *,
+    normalize: Normalizer,
+    augment: Augmentation | None,
+    generator: torch.Generator,
+    device: torch.device | None = None,
 ) -> Tensor:
-    """The model's input for the samples `idx`: gathered, augmented while still uint8 where the
-    augmentation allows (a quarter of the bytes to move), then normalised to float32."""
-    x = images[idx]
+    """The model's input for the samples `idx`: gathered (onto `device`, default the split's
+    own), augmented while still uint8 where the augmentation allows (a quarter of the bytes to
+    move), then normalised to float32."""
+    x = fetch(images, idx, device or images.device)
     return normalize(augment(x, generator) if augment else x)
 
 
@@ -120,27 +146,35 @@ def train_one_epoch(
     generator: torch.Generator,
     augment: Augmentation | None = None,
     placement: Placement | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """One pass over the split in a random order; returns loss, acc (and extra scores), time_s, samples_per_s."""
+    """One pass over the split in a random order; returns loss, acc (and extra scores), time_s, samples_per_s.
+    `scaler` (fp16 only: Placement.grad_scaler) scales the loss; it carries its scale across epochs."""
     placement = placement or PLAIN
     model.train()
-    device = images.device
+    device = next(model.parameters()).device  # where it computes; the split may live in host memory
     n = len(labels)
-    order = torch.randperm(n, generator=generator).to(device)
+    order = torch.randperm(n, generator=generator).to(images.device)
     loss_sum = torch.zeros((), device=device)
     sums: dict[str, Tensor] = {}
     _sync(device)
     start = time.perf_counter()
     for i in range(0, n, batch_size):
         idx = order[i : i + batch_size]
-        x, y = batch_inputs(images, idx, normalize=normalize, augment=augment, generator=generator), labels[idx]
+        x = batch_inputs(images, idx, normalize=normalize, augment=augment, generator=generator, device=device)
+        y = fetch(labels, idx, device)
         with placement.autocast():  # the forward only: losses such as BCE are unsafe under autocast
             out = model(placement.inputs(x))
         out = out.float()
         loss = objective.loss(out, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if scaler is None:  # fp32 and bf16: no loss scaling, nothing added to the step
+            loss.backward()
+            optimizer.step()
+        else:  # fp16: scaled gradients; a step whose gradients overflowed is skipped and the scale lowered
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         # Accumulate on the device: a .item() per step would stall the GPU every batch.
         loss_sum += loss.detach() * len(idx)
         for key, value in objective.scores(out.detach(), y).items():
@@ -166,7 +200,7 @@ def predict_outputs(
     outputs = []
     for i in range(0, len(images), batch_size):
         with placement.autocast():
-            outputs.append(model(placement.inputs(normalize(images[i : i + batch_size].to(device)))).float())
+            outputs.append(model(placement.inputs(normalize(fetch(images, slice(i, i + batch_size), device)))).float())
     return torch.cat(outputs)
 
 

@@ -1,7 +1,8 @@
 """The Ray Tune trainable: one trial trains one configuration and reports every epoch.
 
 A thin adapter over harness.fit (the pure epoch logic): it reads its config, sizes torch's
-thread pool to the CPUs Ray gave it, places itself (device, autocast, memory format), builds
+thread pool to the CPUs Ray gave it, places itself on the GPU Ray assigned it or the CPU
+(device, precision, memory format: harness.device decides from the ids passed in), builds
 the model, data and optimizer, hands `fit` the checkpoint Ray restored when a sweep is resumed,
 and turns each epoch's result into a `tune.report`, with a checkpoint whenever the result is a
 new best (so the kept checkpoint is always the best one).
@@ -22,7 +23,7 @@ from harness.augment import get_augment
 from harness.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
-from harness.device import placement
+from harness.device import Placement, choose_device, data_home, placement
 from harness.fit import EpochResult, Resume, fit
 from harness.optim import create_optimizer
 from harness.train import OBJECTIVES, Augmentation, Normalizer
@@ -32,6 +33,20 @@ def allotted_cpus() -> int:
     """The CPUs Ray reserved for this trial (Ray itself sets OMP_NUM_THREADS=1)."""
     resources = tune.get_context().get_trial_resources().required_resources
     return max(1, int(resources.get("CPU", 1)))
+
+
+def allotted_gpu_share() -> float:
+    """The GPU share Ray reserved for this trial (0.25: a quarter of one GPU; 0: none)."""
+    return float(tune.get_context().get_trial_resources().required_resources.get("GPU", 0))
+
+
+def assigned_gpus() -> list[str]:
+    """The GPU ids Ray assigned to this trial's worker, as strings ([] when it holds no GPU).
+    Ray's assignment, not torch.cuda.is_available(), decides: Ray 2.60 no longer hides GPUs
+    from workers that hold none."""
+    import ray
+
+    return [str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
 
 
 def _augmentation(spec: TrialSpec, task: DatasetSpec) -> Augmentation | None:
@@ -56,24 +71,36 @@ def run_trial(config: dict[str, Any]) -> None:
     task = get_task(spec.task)
     head = get_arch(spec.arch).head
     model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
-    where = placement(model)  # CUDA (bf16 autocast) when Ray gave us a GPU share; channels_last for conv nets
+    # The GPU Ray assigned (or the CPU when none): a trial given a GPU it cannot use fails here.
+    chosen = choose_device(assigned_gpus())
+    where = placement(model, device=chosen, precision=spec.precision)
+    where.configure_backends()
     model, device = where.model(model), where.device
     # Memory-mapped from the decode-once cache (built by the driver; built here, under its lock,
     # only on a node that has none): trials on one node share the page cache.
     data = load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
     # Val selects; the test split is scored once, for the best checkpoint, and never chooses.
-    # On CUDA the splits move to the GPU once; on CPU they stay memory maps.
     train_images, train_labels = torch.from_numpy(data.train.images), torch.from_numpy(data.train.labels)
     if spec.train_limit:  # a seeded subset: some stored splits are ordered by class
         keep = torch.randperm(len(train_labels), generator=torch.Generator().manual_seed(0))[: spec.train_limit]
         train_images, train_labels = train_images[keep], train_labels[keep]
-    tensors = {
-        "train": (train_images.to(device), train_labels.to(device)),
+    splits = {
+        "train": (train_images, train_labels),
         **{
-            name: (torch.from_numpy(split.images).to(device), torch.from_numpy(split.labels).to(device))
-            for name, split in (("val", data.val), ("test", data.test))
+            name: (torch.from_numpy(s.images), torch.from_numpy(s.labels))
+            for name, s in (("val", data.val), ("test", data.test))
         },
     }
+    # The splits move to the GPU once when they fit this trial's share of its memory (the other
+    # trials on that GPU have theirs); else, and on the CPU, they stay memory maps shared through
+    # the page cache, and on a GPU each batch streams from them through pinned memory.
+    data_on = data_home(
+        device=chosen,
+        data_bytes=sum(t.nbytes for pair in splits.values() for t in pair),
+        gpu_share=allotted_gpu_share(),
+    )
+    home = device if data_on == "gpu" else torch.device("cpu")
+    tensors = {name: (images.to(home), labels.to(home)) for name, (images, labels) in splits.items()}
     params = count_params(model)
     optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     mean, std = task.pixel_stats(spec.pixels)
@@ -99,7 +126,7 @@ def run_trial(config: dict[str, Any]) -> None:
         resume=_restored(metric=task.metric),
     )
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
-        metrics = _reported(result, params=params, node=node)
+        metrics = _reported(result, params=params, node=node, where=where, data_on=data_on)
         if result.improved:
             with tempfile.TemporaryDirectory() as tmp:
                 save_checkpoint(
@@ -128,9 +155,13 @@ def _restored(*, metric: str) -> Resume | None:
     return Resume.from_checkpoint(ckpt, metric=metric)
 
 
-def _reported(result: EpochResult, *, params: int, node: str) -> dict[str, Any]:
+def _reported(result: EpochResult, *, params: int, node: str, where: Placement, data_on: str) -> dict[str, Any]:
     """One epoch as `tune.report` sends it to the driver's store callback (and as the checkpoint keeps it)."""
     metrics = {
+        # device ("cuda:0 NVIDIA H200", "cpu ...", "fake GPU 1 (trained on cpu ...)"), gpu_ids
+        # (Ray's, as strings) and precision (fp32 | bf16 | fp16, training and validation alike)
+        **where.report(),
+        "data_on": data_on,  # gpu: the splits live on the GPU; host: batches stream from host memory
         "epoch": result.epoch,
         **result.metrics,
         "params": params,

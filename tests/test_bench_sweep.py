@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import harness.sweep
 from harness.cli import main
-from harness.device import placement
+from harness.device import choose_device, placement
 from harness.optim import create_optimizer
 from harness.store import Store
 from harness.sweep import StoreCallback
@@ -454,7 +454,7 @@ def _solo_epoch_s() -> float:
         }
         torch.manual_seed(0)
         model = create_model("cnn_small", in_shape=task.shape(None), num_outputs=10)
-        where = placement(model)  # as the trial places it: channels_last for conv nets
+        where = placement(model, device=choose_device([]))  # as a CPU trial places it: channels_last for conv nets
         model = where.model(model)
         optimizer = create_optimizer("adam", model.parameters(), lr=1e-3)
         normalize = Normalizer(task.mean, task.std, torch.device("cpu"))

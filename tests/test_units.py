@@ -257,21 +257,6 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         assert store.sweep("s1")["task"] == "digits"
 
 
-def test_placement_is_decided_at_run_time_and_guards_cuda():
-    from harness.device import placement
-
-    conv = create_model("cnn_small", in_shape=(1, 8, 8), num_outputs=10)
-    mlp = create_model("mlp", in_shape=(1, 8, 8), num_outputs=10)
-    cpu = placement(conv, cuda=False)
-    assert cpu.device.type == "cpu" and cpu.autocast_dtype is None and cpu.channels_last
-    assert not placement(mlp, cuda=False).channels_last  # nothing to gain without convolutions
-    gpu = placement(conv, cuda=True, bf16=True)  # built without touching a GPU: none is needed here
-    assert gpu.device.type == "cuda" and gpu.autocast_dtype == torch.bfloat16 and gpu.channels_last
-    assert placement(conv, cuda=True, bf16=False).autocast_dtype is None  # no bf16: float32, no loss scaling
-    x = cpu.inputs(torch.zeros(2, 1, 8, 8))
-    assert x.is_contiguous(memory_format=torch.channels_last)
-
-
 def test_an_epoch_under_autocast_and_channels_last_runs_on_cpu():
     """The CUDA code path (autocast around the forward, channels_last) exercised with CPU bf16."""
     from harness.device import Placement
