@@ -141,7 +141,7 @@ def _resources(plan: Plan) -> tuple[dict[str, float], str | None]:
     """The trial's resources and, on a cluster that may grow, a line to show while waiting;
     a request no node can ever hold is refused here, before the store is touched."""
     nodes = node_resources()
-    resources = trial_resources(plan.spec, cluster_gpus=sum(n["GPU"] for n in nodes))
+    resources = trial_resources(plan.spec, nodes=nodes)
     return resources, check_resources(resources, nodes, may_grow=cluster_may_grow())
 
 
