@@ -109,6 +109,9 @@ class BoardRow(TypedDict):
     planned_epochs: int | None
     marks: str | None
     trial: str  # the id tables show: Ray's short one where it names one trial
+    device: str | None  # where it trained, in full: "cuda:0 NVIDIA H200", "cpu ..."; None: not recorded
+    gpu_ids: list[str] | None  # the GPU ids Ray assigned ([] on the CPU); None: not recorded
+    precision: str | None  # fp32 | bf16 | fp16
 
 
 FIELDS: tuple[str, ...] = tuple(BoardRow.__annotations__)

@@ -14,9 +14,19 @@ from typing import Any
 
 import ray
 
+from harness.device import FAKE_CUDA
 from harness.errors import HarnessError
 
 QUIET = logging.CRITICAL + 1  # above every level Ray and Optuna log at
+# The driver's variables that its trials must see too. Workers of a cluster we join are started
+# by that cluster's raylets and do not inherit the driver's environment (checked on Ray 2.60),
+# so these travel in the job's runtime_env; a local instance's workers inherit them anyway.
+PASSED_ON = (FAKE_CUDA,)
+
+
+def passed_on_env() -> dict[str, str]:
+    """The PASSED_ON variables set in this process, for the job's runtime_env."""
+    return {name: os.environ[name] for name in PASSED_ON if name in os.environ}
 
 
 def quiet_ray(*, verbose: bool) -> None:
@@ -53,6 +63,8 @@ def start_ray(*, verbose: bool, address: str | None = None) -> bool:
         # "local": a fresh instance of our own, even when `ray start` left a cluster running here
         # (a plain ray.init() would quietly join that one).
         address, options["include_dashboard"] = "local", False
+    if passed_on_env():
+        options["runtime_env"] = {"env_vars": passed_on_env()}
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:

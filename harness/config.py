@@ -172,7 +172,7 @@ class SweepSpec(TrialSettings):
         None,
         group="where it runs",
         help="CPUs Ray reserves per trial",
-        default_text="1; trials share the machine's cores",
+        default_text="1 for CPU trials; for GPU trials, a GPU node's CPUs / the trials its GPUs hold",
     )
     gpus_per_trial: float | None = setting(
         None, group="where it runs", help="GPU share per trial", default_text="0.25 when the cluster has GPUs, else 0"

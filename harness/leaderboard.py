@@ -357,6 +357,9 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
         "planned_epochs": row["planned_epochs"],
         "marks": row["marks"],
         "trial": trial,
+        "device": row["device"],
+        "gpu_ids": json.loads(row["gpu_ids"]) if row["gpu_ids"] is not None else None,
+        "precision": row["precision"],
     }
 
 

@@ -23,18 +23,43 @@ from harness.views import fitted_table
 TABLE_ROWS = 20
 GROUP_ONLY = ("seeds", "best_metric_std", "test_metric_std", "trial_ids")
 # Fields that only explain another column, or that `marks`/`data` already show in words.
-HIDDEN = ("onnx_speedup_clear", "variant", "image_size", "train_limit", "planned_epochs", "trial")
+HIDDEN = (
+    "onnx_speedup_clear",
+    "variant",
+    "image_size",
+    "train_limit",
+    "planned_epochs",
+    "trial",
+    "gpu_ids",
+    "precision",
+)
 ONNX_STYLE = {"verified": "green", "exported": "yellow", "failed": "bold red", None: "dim"}
+GPU_NAME_NOISE = frozenset({"NVIDIA", "GeForce", "Tesla"})  # words every name of that vendor carries
+
+
+def device_label(device: str | None, precision: str | None) -> str:
+    """A trial's device as a table cell: "H200 bf16" for "cuda:0 NVIDIA H200", "cpu fp32" for
+    any CPU, "fake GPU 1 fp32" for the test seam; the full strings are in JSON and CSV."""
+    if device is None:
+        return DASH
+    kind, _, name = device.partition(" ")
+    if kind.startswith("cuda"):
+        short = " ".join(w for w in name.split() if w not in GPU_NAME_NOISE) or kind
+    elif device.startswith("fake GPU"):
+        short = device.split(" (", 1)[0]
+    else:
+        short = kind
+    return f"{short} {precision}" if precision else short
 
 
 def board_fields(board: Board) -> tuple[str, ...]:
     """The columns worth printing: per-seed columns only for a grouped board, `seed` otherwise;
-    the run marks only where some row has one."""
-    marks = any(row.get("marks") for row in board["rows"])
+    the run marks and the device only where some row has one."""
+    some = {key: any(row.get(key) for row in board["rows"]) for key in ("marks", "device")}
     return tuple(
         f
         for f in FIELDS
-        if (f != "seed" if board["grouped"] else f not in GROUP_ONLY) and f not in HIDDEN and (f != "marks" or marks)
+        if (f != "seed" if board["grouped"] else f not in GROUP_ONLY) and f not in HIDDEN and some.get(f, True)
     )
 
 
@@ -109,6 +134,7 @@ def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
         "trial_ids": lambda r: r["trial_ids"],
         "marks": lambda r: r["marks"] or "",
         "data": lambda r: _data(r, varying=varying),
+        "device": lambda r: device_label(r["device"], r["precision"]),
     }
 
 
@@ -144,7 +170,9 @@ def boards_csv(boards: list[Board]) -> str:
     writer.writeheader()
     for board in boards:
         for row in board["rows"]:
-            writer.writerow({"task": board["task"], **row})
+            # Ray's GPU ids as "0" or "0,1" ("" on the CPU), not a Python list's repr
+            ids = row["gpu_ids"]
+            writer.writerow({"task": board["task"], **row, "gpu_ids": None if ids is None else ",".join(ids)})
     return out.getvalue()
 
 
@@ -211,6 +239,7 @@ def render_board(board: Board, *, width: int) -> Table:
         ("test_metric", test, "right", 9),
         ("mean_epoch_time_s", "s/epoch", "right", 5),
         ("mean_samples_per_s", "img/s", "right", 4),
+        ("device", "device", "left", 3),
         ("params", "params", "right", 1),
         ("time_to_target_s", f"s to {pct(goal['published'])}" if goal else "s to target", "right", 4),
         ("status", "status", "left", 6),
@@ -222,7 +251,7 @@ def render_board(board: Board, *, width: int) -> Table:
     cells["trial_id"] = lambda r: r.get("trial") or r["trial_id"]  # the short id, where it is unambiguous
     rows = [[cells[c[0]](row) for c in columns] for row in board["rows"]]
     # The column the board is sorted by always stays; "s to target" only where a report set one;
-    # "data" and "run" only where some row has something to say.
+    # "data", "run" and "device" only where some row has something to say (older stores kept no device).
     sorted_by = SORTS[board["sort"]][0]  # the row field the ranking sorted by
     keep = []
     for j, column in enumerate(columns):
@@ -230,7 +259,7 @@ def render_board(board: Board, *, width: int) -> Table:
             columns[j] = (*column[:3], 11)
         if column[0] == "time_to_target_s" and not goal:
             continue
-        if column[0] in ("data", "marks") and not any(r[j] for r in rows):
+        if column[0] in ("data", "marks", "device") and not any(r[j] and r[j] != DASH for r in rows):
             continue
         keep.append(j)
     return fitted_table(

@@ -19,14 +19,46 @@ from harness.datasets import get_task, resolve_data_root
 from harness.paths import absolute_storage
 
 GPU_SHARE = 0.25  # small image models: four trials pack onto one GPU by default
+CPU_STEP = 0.01  # a fractional CPU share is rounded down to this (Ray keeps resources to 1e-4)
 
 
-def trial_resources(spec: SweepSpec, *, cluster_gpus: float) -> dict[str, float]:
-    """One CPU per trial by default: on CPU-only machines, one single-threaded trial per core
-    gives more total throughput than fewer multi-threaded ones. The default GPU share follows
-    the cluster's GPUs, not the driver's (a CPU-only driver may drive a GPU cluster)."""
-    cpus = spec.cpus_per_trial if spec.cpus_per_trial is not None else 1.0
-    gpus = spec.gpus_per_trial if spec.gpus_per_trial is not None else (GPU_SHARE if cluster_gpus > 0 else 0.0)
+def gpu_slots(*, gpus: float, share: float) -> int:
+    """How many trials asking `share` of a GPU a node with `gpus` GPUs runs at once: Ray packs
+    a share below 1 onto one GPU (0.25 -> 4 per GPU, 0.3 -> 3) and gives whole GPUs otherwise."""
+    if share < 1:
+        return int(gpus) * int(1 / share + 1e-9)
+    return int(gpus // share)
+
+
+def packed_cpus(nodes: list[dict[str, float]], *, share: float) -> float | None:
+    """CPUs per trial that let every GPU of every GPU node hold its trials: the node's CPUs /
+    its slots (gpu_slots), the smallest over the GPU nodes, so no GPU idles while CPUs run out.
+    Whole CPUs (rounded down) where a node has one per slot or more; else the fraction, rounded
+    down to CPU_STEP (trials then share a core, which Ray allows). None without a GPU node."""
+    per_slot = [
+        n["CPU"] / slots for n in nodes if n["GPU"] > 0 and (slots := gpu_slots(gpus=n["GPU"], share=share)) > 0
+    ]
+    if not per_slot or min(per_slot) <= 0:
+        return None
+    cpus = min(per_slot)
+    if cpus >= 1:
+        return float(int(cpus))
+    return max(CPU_STEP, round(int(cpus / CPU_STEP + 1e-9) * CPU_STEP, 4))
+
+
+def trial_resources(spec: SweepSpec, *, nodes: list[dict[str, float]]) -> dict[str, float]:
+    """A trial's {"cpu", "gpu"} on a cluster of `nodes` ({"CPU", "GPU"} each, cluster.node_resources).
+
+    The default GPU share follows the cluster's GPUs, not the driver's (a CPU-only driver may
+    drive a GPU cluster): GPU_SHARE where some node has a GPU, else none. CPUs: as given; else,
+    for GPU trials, the packing share (packed_cpus), so `--gpus-per-trial 0.25` really runs 4
+    trials on every GPU; for CPU trials one each: on CPU-only machines one single-threaded
+    trial per core gives more total throughput than fewer multi-threaded ones."""
+    has_gpus = any(n["GPU"] > 0 for n in nodes)
+    gpus = spec.gpus_per_trial if spec.gpus_per_trial is not None else (GPU_SHARE if has_gpus else 0.0)
+    cpus = spec.cpus_per_trial
+    if cpus is None:
+        cpus = (packed_cpus(nodes, share=gpus) if gpus > 0 else None) or 1.0
     return {"cpu": cpus, "gpu": gpus}
 
 

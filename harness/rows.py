@@ -61,6 +61,9 @@ class TrialRow(TypedDict):
     traceback: str | None
     params: int | None
     node: str | None
+    device: str | None  # from the first epoch: "cuda:0 NVIDIA H200", "cpu ..."; None before it (or schema < 6)
+    gpu_ids: str | None  # JSON list of Ray's GPU ids as strings
+    precision: str | None  # fp32 | bf16 | fp16
     checkpoint_path: str | None
     config_json: str | None  # None in stores older than schema 3
     best_epoch: int | None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x48524E53  # "HRNS" in the SQLite header (offset 68): this file is a harness store
 HEADER = b"SQLite format 3\x00"
 
@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS trials (
     traceback TEXT,                    -- the whole error report Ray kept (`harness show` prints it)
     params INTEGER,
     node TEXT,                         -- the Ray node it ran on: IP/node-id prefix
+    device TEXT,                       -- where it trained, from its first epoch: "cuda:0 NVIDIA H200",
+                                       -- "cpu <CPU model>", "fake GPU 1 (trained on cpu ...)" (test seam)
+    gpu_ids TEXT,                      -- the GPU ids Ray assigned it, as a JSON list of strings ("[]": none)
+    precision TEXT,                    -- fp32 | bf16 | fp16: what its epochs trained and validated in
     checkpoint_path TEXT,              -- best checkpoint so far (directory)
     config_json TEXT,                  -- the whole trial config (weight decay, split, size, ...)
     best_epoch INTEGER,                -- the epoch of the best checkpoint
@@ -95,6 +99,10 @@ MIGRATIONS = {
           UPDATE exports SET trial_id = (SELECT t.sweep_id || '.' || t.id FROM trials t WHERE t.id = exports.trial_id);
           UPDATE trials SET id = sweep_id || '.' || id;
           CREATE INDEX IF NOT EXISTS trials_by_ray_id ON trials(ray_id);""",
+    # Where each trial ran (older trials: NULL, the sweep's environment has the driver's machine).
+    5: """ALTER TABLE trials ADD COLUMN device TEXT;
+          ALTER TABLE trials ADD COLUMN gpu_ids TEXT;
+          ALTER TABLE trials ADD COLUMN precision TEXT;""",
 }
 
 

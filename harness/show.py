@@ -1,6 +1,7 @@
 """`harness show TRIAL_ID`: one trial in full, from the store alone.
 
-Its config and the sweep's environment, every epoch, learning curves as terminal sparklines,
+Its config, the device it ran on (from its first epoch) and the sweep's environment (the
+driver's machine), every epoch, learning curves as terminal sparklines,
 and its best checkpoint on the test split: a row-normalised confusion matrix for
 classification (as report uchile2020 shows them), PSNR and pixel accuracy for upsampling.
 """
@@ -41,26 +42,31 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
     test = json.loads(trial["test_json"] or "{}")
     counts = test.pop("confusion", None)
     return {
-        "trial": _pick(
-            trial,
-            (
-                "id",
-                "sweep_id",
-                "task",
-                "arch",
-                "optimizer",
-                "lr",
-                "batch_size",
-                "epochs",
-                "seed",
-                "status",
-                "error",
-                "params",
-                "node",
-                "best_epoch",
-                "checkpoint_path",
+        "trial": {
+            **_pick(
+                trial,
+                (
+                    "id",
+                    "sweep_id",
+                    "task",
+                    "arch",
+                    "optimizer",
+                    "lr",
+                    "batch_size",
+                    "epochs",
+                    "seed",
+                    "status",
+                    "error",
+                    "params",
+                    "node",
+                    "device",
+                    "precision",
+                ),
             ),
-        ),
+            # Ray's GPU ids as a list; None where no epoch said (a store older than schema 6)
+            "gpu_ids": json.loads(trial["gpu_ids"]) if trial["gpu_ids"] is not None else None,
+            **_pick(trial, ("best_epoch", "checkpoint_path")),
+        },
         "traceback": trial.get("traceback"),  # the whole error report of a failed trial
         "config": json.loads(trial["config_json"] or "{}"),
         "environment": json.loads(sweep["environment_json"]),
@@ -195,7 +201,8 @@ def render_report(report: dict[str, Any]) -> Group:
             f"trial {t['id']}: {t['arch']} on {t['task']} ({t['status']})",
             {**t, **{k: v for k, v in report["config"].items() if k not in t}},
         ),
-        _kv_table(f"environment of sweep {t['sweep_id']}", report["environment"]),
+        # The sweep's record is of the driver's machine; where this trial ran is its `device` above.
+        _kv_table(f"environment of sweep {t['sweep_id']} (the driver's machine)", report["environment"]),
     ]
     if report["epochs"]:
         parts += [render_epochs(report), render_curves(report)]

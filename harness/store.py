@@ -230,10 +230,22 @@ class Store:
                 f" recorded_at = excluded.recorded_at",
                 (trial_id, result["epoch"], *values, json.dumps(extra) if extra else None, now()),
             )
+            # Where it ran (device, gpu_ids, precision) as its first reported epoch says: a
+            # resumed trial keeps the first.
+            gpu_ids = result.get("gpu_ids")
             self.conn.execute(
                 "UPDATE trials SET params = COALESCE(?, params), node = COALESCE(?, node),"
-                " status = CASE WHEN ? THEN 'diverged' ELSE status END WHERE id = ?",
-                (result.get("params"), node, bool(result.get("diverged")), trial_id),
+                " status = CASE WHEN ? THEN 'diverged' ELSE status END, device = COALESCE(device, ?),"
+                " gpu_ids = COALESCE(gpu_ids, ?), precision = COALESCE(precision, ?) WHERE id = ?",
+                (
+                    result.get("params"),
+                    node,
+                    bool(result.get("diverged")),
+                    result.get("device"),
+                    None if gpu_ids is None else json.dumps([str(g) for g in gpu_ids]),
+                    result.get("precision"),
+                    trial_id,
+                ),
             )
             # The best checkpoint's epoch (every report), its test-split scores (the last epoch's).
             self.conn.execute(

@@ -80,8 +80,7 @@ class StoreCallback(tune.Callback):
         self.display.trial_ended(trial.trial_id, status)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        report = trial.get_error()  # the whole error report Tune kept, as text
-        text = plain(str(report)) if report else ""
+        text = plain(error_report(trial))
         self._ended.append((self._id(trial), Status.ERROR, error_summary(text), text or None))
         self.display.trial_ended(trial.trial_id, Status.ERROR)
 
@@ -98,6 +97,18 @@ class StoreCallback(tune.Callback):
         for trial_id, status, error, traceback in self._ended:
             self.store.end_trial(trial_id, status=status, error=error, traceback=traceback)
         self._ended.clear()
+
+
+def error_report(trial: Any) -> str:
+    """The whole error report Tune kept for a failed trial, as text ("" when none). Tune writes
+    it on the driver just before calling back; its copy in the experiment storage is synced only
+    at Tune's next save, so reading that one (`trial.get_error()`) found nothing for one trial in
+    four failing at once on the fake-GPU cluster, or missed the latest failure of a retried trial."""
+    path = getattr(trial, "error_file", None)  # the driver's own copy, always current
+    if path and os.path.isfile(path):
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    report = trial.get_error()
+    return str(report) if report else ""
 
 
 def prepare_data(spec: SweepSpec) -> dict[str, Any]:
@@ -141,7 +152,7 @@ def _resources(plan: Plan) -> tuple[dict[str, float], str | None]:
     """The trial's resources and, on a cluster that may grow, a line to show while waiting;
     a request no node can ever hold is refused here, before the store is touched."""
     nodes = node_resources()
-    resources = trial_resources(plan.spec, cluster_gpus=sum(n["GPU"] for n in nodes))
+    resources = trial_resources(plan.spec, nodes=nodes)
     return resources, check_resources(resources, nodes, may_grow=cluster_may_grow())
 
 

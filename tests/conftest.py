@@ -37,6 +37,17 @@ def ray_session():
 
 
 @pytest.fixture(scope="session")
+def fake_gpu_cluster():
+    """The address of a Ray cluster of this session's own with 4 CPUs and 2 fake GPUs (Ray's
+    bookkeeping only; tests/raycluster.py): sweeps join it as subprocesses with `--address`,
+    with HARNESS_FAKE_CUDA=1 when their trials should train on the CPU as if on the GPU."""
+    from raycluster import fake_gpu_cluster as cluster
+
+    with cluster(cpus=4, gpus=2) as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
 def swept(ray_session, tmp_path_factory) -> Path:
     """A results folder holding the default digits sweep (2 x 2 x 2 grid), 2 epochs, exported and verified."""
     results = tmp_path_factory.mktemp("swept")

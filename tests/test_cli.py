@@ -51,9 +51,10 @@ def test_list_flags_are_repeatable_and_comma_separated():
 
 def test_trial_resources_share_gpus_only_when_the_cluster_has_gpus():
     spec = SweepSpec()
-    assert trial_resources(spec, cluster_gpus=0) == {"cpu": 1.0, "gpu": 0.0}
-    assert trial_resources(spec, cluster_gpus=2) == {"cpu": 1.0, "gpu": 0.25}
-    assert trial_resources(SweepSpec(cpus_per_trial=2, gpus_per_trial=0.5), cluster_gpus=1) == {"cpu": 2, "gpu": 0.5}
+    assert trial_resources(spec, nodes=[{"CPU": 2.0, "GPU": 0.0}]) == {"cpu": 1.0, "gpu": 0.0}
+    assert trial_resources(spec, nodes=[{"CPU": 8.0, "GPU": 2.0}]) == {"cpu": 1.0, "gpu": 0.25}
+    given = SweepSpec(cpus_per_trial=2, gpus_per_trial=0.5)
+    assert trial_resources(given, nodes=[{"CPU": 2.0, "GPU": 1.0}]) == {"cpu": 2, "gpu": 0.5}
 
 
 def test_archs_and_data_list_as_json(capsys):

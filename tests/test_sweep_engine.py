@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from raycluster import AUTH, free_port, ray_start, stop, temp_dir
 
 from harness.cli import main
 from harness.config import SweepSpec
@@ -289,43 +289,16 @@ def test_resume_mistakes_are_one_line(tmp_path, swept_copy, capsys):
 # ------------------------------------------------------------------ a real two-node cluster
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray_start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    # Beside this Python, or on PATH (a virtualenv over the system's packages has no `ray` of its own)
-    ray = Path(sys.executable).with_name("ray")
-    ray = ray if ray.exists() else Path(shutil.which("ray") or ray)
-    return subprocess.Popen(
-        [str(ray), "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _temp_dir() -> str:
-    """A Ray temp folder of the test cluster's own: `ray start --head` records itself as the
-    machine's current cluster in its temp folder, which other Ray users here must not find."""
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="ray-2node-", dir="/tmp")  # short: Ray's socket paths have a length limit
-
-
 @pytest.mark.slow
 def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
-    port = _free_port()
-    # Ray 2.60's `ray start --head` turns on token authentication: every joiner needs this.
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    temp = _temp_dir()
-    nodes = [_ray_start(["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}"], env)]
+    port = free_port()
+    env = {**os.environ, **AUTH}
+    temp = temp_dir("ray-2node-")
+    head = ["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}"]
+    nodes = [ray_start(head, env)]
     try:
         time.sleep(8)  # the head must be up before a worker can join it
-        nodes.append(_ray_start([f"--address=127.0.0.1:{port}"], env))
+        nodes.append(ray_start([f"--address=127.0.0.1:{port}", "--num-cpus=1"], env))
         time.sleep(8)
         results = tmp_path / "results"
         # A fresh process: it must join this cluster, and start_ray would keep a Ray already up in this one.
@@ -352,11 +325,8 @@ def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
         run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
         assert run.returncode == 0, run.stderr[-2000:]
     finally:
-        for node in nodes:
-            try:
-                os.killpg(node.pid, signal.SIGKILL)  # `ray start --block` and every process it started
-            except ProcessLookupError:
-                pass
+        stop(nodes)
+        shutil.rmtree(temp, ignore_errors=True)
     trials = _trials(results)
     assert len(trials) == 2 and all(t["status"] == "finished" for t in trials)
     assert len({t["node"] for t in trials}) == 2, [t["node"] for t in trials]  # one trial per node

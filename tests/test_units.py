@@ -208,6 +208,9 @@ def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
             "planned_epochs",
             "marks",
             "trial",
+            "device",
+            "gpu_ids",
+            "precision",
         )
     )
     assert boards_csv([]).strip() == ",".join(("task", *FIELDS))
@@ -239,7 +242,10 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         "ray_id",
         "sha256",
         "INDEX",
-    )  # columns (and the index) of versions 2 to 5
+        "device",
+        "gpu_ids",
+        "precision",
+    )  # columns (and the index) of versions 2 to 6
     v1 = "\n".join(line for line in SCHEMA.splitlines() if not any(c in line for c in added))
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v1)
@@ -253,7 +259,8 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
             r["name"] for r in store._rows("PRAGMA table_info(trials)")
         }
         assert "quantize" in [r["name"] for r in store._rows("PRAGMA table_info(exports)")]
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert {"device", "gpu_ids", "precision"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert store.sweep("s1")["task"] == "digits"
 
 
