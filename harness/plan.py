@@ -89,7 +89,9 @@ def scheduler(spec: SweepSpec) -> Any:
         return None
     from ray.tune.schedulers import ASHAScheduler
 
-    return ASHAScheduler(time_attr="training_iteration", max_t=spec.epochs, grace_period=1, reduction_factor=2)
+    # By the epoch the trial reports: a trial resumed from its best checkpoint counts from there,
+    # while Tune's own iteration count goes on from where its saved state had it.
+    return ASHAScheduler(time_attr="epoch", max_t=spec.epochs, grace_period=1, reduction_factor=2)
 
 
 def resolved(spec: SweepSpec, results_dir: Path) -> SweepSpec:

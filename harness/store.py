@@ -18,6 +18,7 @@ from typing import Any, cast
 from harness.errors import HarnessError
 from harness.kinds import Mode, Status, SweepStatus, sql_aggregate
 from harness.paths import absolute, writable_dir
+from harness.recorded import Recorded
 from harness.rows import EpochRow, ExportRow, SweepListRow, SweepRow, SweepTrialRow, TrialRow, TrialSummary
 from harness.schema import SCHEMA_VERSION, identify, upgrade
 
@@ -56,6 +57,12 @@ def trial_key(sweep_id: str, ray_id: str) -> str:
     return f"{sweep_id}.{ray_id}"
 
 
+def _epoch_result(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored epoch as the trial reported it: its number, metrics and the task's own scores."""
+    extra = json.loads(row["extra_json"]) if row["extra_json"] else {}
+    return {"epoch": row["epoch"], **{c: row[c] for c in EPOCH_COLUMNS if row[c] is not None}, **extra}
+
+
 def prepare_results_dir(results_dir: Path) -> Path:
     """Create the folder and prove it is writable, before any sweep starts."""
     return writable_dir(
@@ -75,6 +82,10 @@ class Store:
             if version < SCHEMA_VERSION:  # a new or older store: opening an up-to-date one writes nothing
                 upgrade(self.conn, version)
             self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the driver
+            # No fsync per commit (3 ms each, 4 commits a trial): in WAL mode a commit still
+            # survives a killed process; only a power cut can lose the last ones, never corrupt
+            # the file, and what the store lost a resume trains again (it is the one record).
+            self.conn.execute("PRAGMA synchronous=NORMAL")
             if writer:  # prove it now, before Ray starts, not at the first epoch: a real write, undone
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -212,8 +223,9 @@ class Store:
             )
         return qualified
 
-    def record_epoch(self, *, trial_id: str, result: dict[str, Any], node: str | None = None) -> None:
-        """One epoch's metrics; a re-reported epoch (after a restore) replaces the old row."""
+    def record_epoch(self, *, trial_id: str, result: dict[str, Any], node: str | None = None) -> bool:
+        """One epoch's metrics, written once: an epoch the store holds already (re-reported by a
+        trial that resumed from an earlier checkpoint) writes nothing. Returns whether it wrote."""
         values = [result.get(c) for c in EPOCH_COLUMNS]
         # Task-specific scores (val_psnr, ...): every train_/val_ number without a column of its own.
         extra = {
@@ -222,14 +234,14 @@ class Store:
             if k.startswith(("train_", "val_")) and k not in EPOCH_COLUMNS and isinstance(v, (int, float))
         }
         with self.conn:
-            self.conn.execute(
+            inserted = self.conn.execute(
                 f"INSERT INTO epochs (trial_id, epoch, {', '.join(EPOCH_COLUMNS)}, extra_json, recorded_at)"
                 f" VALUES (?, ?, {', '.join('?' * len(EPOCH_COLUMNS))}, ?, ?)"
-                f" ON CONFLICT(trial_id, epoch) DO UPDATE SET"
-                f" {', '.join(f'{c} = excluded.{c}' for c in EPOCH_COLUMNS)}, extra_json = excluded.extra_json,"
-                f" recorded_at = excluded.recorded_at",
+                f" ON CONFLICT(trial_id, epoch) DO NOTHING",
                 (trial_id, result["epoch"], *values, json.dumps(extra) if extra else None, now()),
-            )
+            ).rowcount
+            if not inserted:  # the trial's row was updated with it the first time
+                return False
             # Where it ran (device, gpu_ids, precision) as its first reported epoch says: a
             # resumed trial keeps the first.
             gpu_ids = result.get("gpu_ids")
@@ -253,10 +265,15 @@ class Store:
                 " WHERE id = ?",
                 (result.get("best_epoch") or None, result.get("test_json"), trial_id),
             )
+        return True
 
-    def set_checkpoint(self, trial_id: str, path: str) -> None:
+    def set_checkpoint(self, trial_id: str, path: str) -> str | None:
+        """The trial's best checkpoint is now `path`; returns the one it replaces (None: none)."""
         with self.conn:
+            row = self.conn.execute("SELECT checkpoint_path FROM trials WHERE id = ?", (trial_id,)).fetchone()
             self.conn.execute("UPDATE trials SET checkpoint_path = ? WHERE id = ?", (path, trial_id))
+        previous = row["checkpoint_path"] if row else None
+        return previous if previous != path else None
 
     def end_trial(
         self, trial_id: str, *, status: Status, error: str | None = None, traceback: str | None = None
@@ -332,6 +349,26 @@ class Store:
         """The query's rows as dicts; each public read names their shape (`harness.rows`), which
         the schema and the query guarantee, not mypy."""
         return [dict(r) for r in self.conn.execute(sql, params)]
+
+    def recorded(self, sweep_id: str, *, storage: str | None = None) -> Recorded:
+        """What a resumed sweep must not do again, by Ray's trial id: its trials that ended (not
+        interrupted) with the last epoch stored of each, and the best checkpoint of each other
+        one (`storage`: the sweep's)."""
+        rows = self._rows(
+            f"SELECT t.ray_id, t.status, t.ended_at, t.checkpoint_path, e.epoch, e.extra_json,"
+            f" {', '.join(f'e.{c}' for c in EPOCH_COLUMNS)} FROM trials t LEFT JOIN epochs e ON e.trial_id = t.id"
+            " AND e.epoch = (SELECT MAX(epoch) FROM epochs WHERE trial_id = t.id) WHERE t.sweep_id = ?",
+            (sweep_id,),
+        )
+        ended = {r["ray_id"]: r for r in rows if r["ended_at"] and r["status"] != Status.INTERRUPTED}
+        return Recorded(
+            ended={i: r["status"] for i, r in ended.items()},
+            last_epochs={i: _epoch_result(r) for i, r in ended.items() if r["epoch"] is not None},
+            checkpoints={
+                r["ray_id"]: r["checkpoint_path"] for r in rows if r["checkpoint_path"] and r["ray_id"] not in ended
+            },
+            storage=storage,
+        )
 
     def trial(self, trial_id: str) -> TrialRow:
         """A trial by its id, or by Ray's short id where that names one trial only."""

@@ -3,12 +3,13 @@ driver-side store writer.
 
 The driver is the only writer of the store: `StoreCallback` receives each trial's results from
 Ray's result stream and writes one transaction per epoch as it arrives. How a sweep ended is
-read back from the store, since Tune swallows Ctrl-C, and returned as an `Outcome`.
+read back from the store, since Tune swallows Ctrl-C, and returned as an `Outcome`. The store,
+not Tune's saved state, is the record a resume goes by (harness.recorded), so Tune saves its
+state on its own cadence.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -50,6 +51,10 @@ class StoreCallback(tune.Callback):
         self.store, self.display = _ACTIVE[sweep_id]
         # (trial, status, error, traceback), stored at the step's end
         self._ended: list[tuple[str, Status, str | None, str | None]] = []
+        # Trials the store held as ended when this driver started (a resumed sweep; Ray's ids):
+        # Tune's older saved state may run them again, their trainable returns at once, and the
+        # store keeps what it has of them.
+        self._done = self.store.recorded(sweep_id).ended
 
     def __getstate__(self) -> dict[str, Any]:
         return {"sweep_id": self.sweep_id}
@@ -61,32 +66,48 @@ class StoreCallback(tune.Callback):
         return trial_key(self.sweep_id, trial.trial_id)  # the store's id: Ray's short ids repeat across sweeps
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.store.start_trial(trial_id=trial.trial_id, sweep_id=self.sweep_id, config=trial.config)
+        if trial.trial_id not in self._done:
+            self.store.start_trial(trial_id=trial.trial_id, sweep_id=self.sweep_id, config=trial.config)
         self.display.trial_started(trial.trial_id, trial.config)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if trial.trial_id in self._done:  # its stored last epoch, reported again (harness.recorded)
+            return
         self.store.record_epoch(
             trial_id=self._id(trial), result=result, node=result.get("node") or result.get("node_ip")
         )
         self.display.trial_result(trial.trial_id, result)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
-        self.store.set_checkpoint(self._id(trial), checkpoint.path)
+        replaced = self.store.set_checkpoint(self._id(trial), checkpoint.path)
+        # The store keeps the best checkpoint (a trial saves one only on a new best), so the one
+        # it replaces goes; Tune keeps every one (num_to_keep=None), since its own pruning forces
+        # a save of its whole state at every checkpoint.
+        if replaced:
+            try:
+                checkpoint.filesystem.delete_dir(replaced)
+            except OSError:
+                pass  # gone already: a leftover would cost only disk
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if trial.trial_id in self._done:
+            self.display.trial_ended(trial.trial_id, Status(self._done[trial.trial_id]))
+            return
         last = (trial.last_result or {}).get("epoch", 0)
         status = Status.FINISHED if last >= trial.config["epochs"] else Status.STOPPED  # stopped early by ASHA
         self._ended.append((self._id(trial), status, None, None))
         self.display.trial_ended(trial.trial_id, status)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if trial.trial_id in self._done:  # the store's record of it stands
+            self.display.trial_ended(trial.trial_id, Status(self._done[trial.trial_id]))
+            return
         text = plain(error_report(trial))
         self._ended.append((self._id(trial), Status.ERROR, error_summary(text), text or None))
         self.display.trial_ended(trial.trial_id, Status.ERROR)
 
-    # Tune saves its experiment state between a trial's end and the step's end. Only then does the
-    # store call the trial ended: a driver killed in between leaves it "running" in both, and a
-    # resume finishes it, rather than the store saying "finished" about a trial Tune runs again.
+    # Trials that ended in a step are stored at the step's end, in one pass; a driver killed
+    # before leaves them "running", and a resume runs them from their last checkpoint.
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         self._flush()
 
@@ -105,7 +126,7 @@ def error_report(trial: Any) -> str:
     at Tune's next save, so reading that one (`trial.get_error()`) found nothing for one trial in
     four failing at once on the fake-GPU cluster, or missed the latest failure of a retried trial."""
     path = getattr(trial, "error_file", None)  # the driver's own copy, always current
-    if path and os.path.isfile(path):
+    if path and Path(path).is_file():
         return Path(path).read_text(encoding="utf-8", errors="replace")
     report = trial.get_error()
     return str(report) if report else ""
@@ -241,11 +262,13 @@ def resume_sweep(
             ray.shutdown()
         raise
     store.reopen_sweep(row["id"])
+    # The store's record goes to every trial: Tune's saved state may be older than the store.
+    recorded = store.recorded(row["id"], storage=plan.spec.storage or str(results_dir / "ray"))
 
     def fit() -> None:
         tune.Tuner.restore(
             path,
-            trainable=tune.with_resources(run_trial, resources),
+            trainable=tune.with_resources(tune.with_parameters(run_trial, recorded=recorded), resources),
             resume_unfinished=True,
             resume_errored=False,
             restart_errored=False,
@@ -260,9 +283,11 @@ def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: Mode, *, verbo
         name=sweep_id,
         storage_path=spec.storage,
         callbacks=[StoreCallback(sweep_id=sweep_id)],
-        # The kept checkpoint is the best by the task's metric: the one export wants.
+        # The store callback keeps each trial's best checkpoint (the one export wants) and deletes
+        # the one it replaces; Tune's pruning (num_to_keep) would save its whole experiment state
+        # at every checkpoint, a cost that grows with the sweep's trials.
         checkpoint_config=tune.CheckpointConfig(
-            num_to_keep=1, checkpoint_score_attribute=metric, checkpoint_score_order=str(mode)
+            num_to_keep=None, checkpoint_score_attribute=metric, checkpoint_score_order=str(mode)
         ),
         failure_config=tune.FailureConfig(max_failures=1),  # one retry, then the trial is an `error`
         verbose=2 if verbose else 0,
@@ -281,9 +306,6 @@ def _drive(
     lock: DriverLock,
 ) -> Outcome:
     """Run `fit` with the store and display registered for the callback; settle the sweep's status."""
-    # Save Tune's experiment state at every step, not every ~10 s: a driver killed at any moment
-    # then resumes without re-running a trial that had already finished.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
     status = SweepStatus.FAILED
     start = time.monotonic()
     metric, mode = _metric(plan)

@@ -26,6 +26,7 @@ from harness.datasets import DatasetSpec, get_task, load_task
 from harness.device import Placement, choose_device, data_home, placement
 from harness.fit import EpochResult, Resume, fit
 from harness.optim import create_optimizer
+from harness.recorded import Recorded
 from harness.train import OBJECTIVES, Augmentation, Normalizer
 
 
@@ -63,7 +64,12 @@ def _node_name() -> str:
     return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
 
 
-def run_trial(config: dict[str, Any]) -> None:
+def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
+    """`recorded`: a resumed sweep's store record (harness.recorded): the store, not Tune's saved
+    state, says whether this trial ended and which checkpoint it continues from."""
+    trial_id = tune.get_context().get_trial_id()
+    if recorded and recorded.has_ended(trial_id):  # ended before the driver was killed
+        return recorded.report_ended(trial_id)  # its last stored epoch again; nothing trained or stored
     spec = TrialSpec.from_config(config)
     torch.set_num_threads(allotted_cpus())
     torch.manual_seed(spec.seed)
@@ -123,7 +129,7 @@ def run_trial(config: dict[str, Any]) -> None:
         placement=where,
         # the test split's confusion matrix (the leaderboard's test column, `harness show`)
         num_classes=len(task.classes) if task.kind == "classification" else None,
-        resume=_restored(metric=task.metric),
+        resume=_restored(metric=task.metric, checkpoint=recorded.checkpoint(trial_id) if recorded else None),
     )
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
         metrics = _reported(result, params=params, node=node, where=where, data_on=data_on)
@@ -143,9 +149,10 @@ def run_trial(config: dict[str, Any]) -> None:
             tune.report(metrics)
 
 
-def _restored(*, metric: str) -> Resume | None:
-    """The state to continue from when a resumed sweep continues this trial, else None."""
-    restored = tune.get_checkpoint()
+def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> Resume | None:
+    """The state to continue from when a resumed sweep continues this trial, else None: the
+    store's `checkpoint` when it names one, else the one Tune restored."""
+    restored = checkpoint or tune.get_checkpoint()
     if not restored:
         return None
     with restored.as_directory() as directory:

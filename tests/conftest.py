@@ -78,3 +78,14 @@ def digit_images(tmp_path):
     (folder / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
     (folder / "notes.txt").write_text("not an image, ignored")
     return folder, test.labels[:6]
+
+
+def pytest_collection_modifyitems(config, items):
+    """`bench_large` tests (minutes each) run only when -m names them: plain `pytest` (CI) and
+    `-m bench` leave them out."""
+    if "bench_large" in (config.option.markexpr or ""):
+        return
+    kept = [item for item in items if "bench_large" not in item.keywords]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if "bench_large" in item.keywords])
+        items[:] = kept

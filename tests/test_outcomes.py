@@ -304,3 +304,29 @@ def test_the_done_counter_counts_trials_asha_stopped():
     assert lines[2].endswith(": stopped after 2 epochs, best val_acc 0.6800")
     assert "interrupted after 1 epoch" in lines[3]
     assert display.render().caption == "3/5 trials done"
+
+
+def test_the_live_display_draws_at_its_refresh_only_the_rows_that_fit(monkeypatch):
+    """On a terminal the live table is drawn by rich's refresh from the rows, not at each event,
+    and shows the latest trials that fit the screen; the last frame, left on it, shows them all."""
+    import io
+
+    from rich.console import Console
+
+    import harness.console
+    from harness.console import SweepDisplay
+    from harness.kinds import Mode, Status
+
+    screen = Console(file=io.StringIO(), force_terminal=True, width=160, height=30)
+    monkeypatch.setattr(harness.console, "console", screen)
+    config = {"arch": "mlp", "optimizer": "adam", "lr": 0.01, "epochs": 1}
+    with SweepDisplay(title="t", total=200, metric="val_acc", mode=Mode.MAX) as display:
+        assert display.live is not None
+        for i in range(200):
+            display.trial_started(f"t{i:03d}", config)
+            display.trial_result(f"t{i:03d}", {"epoch": 1, "val_acc": 0.5})
+            display.trial_ended(f"t{i:03d}", Status.FINISHED)
+        frame = display._frame()
+        assert frame.row_count == 30 - 7 and frame.caption == "200/200 trials done, the latest 23 of 200 shown"
+        assert display.render().row_count == 200
+    assert display._frame().row_count == 200  # the last frame

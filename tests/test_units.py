@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -116,11 +117,41 @@ def _store_with_trial(tmp_path):
 
 def test_store_epochs_are_never_duplicated(tmp_path):
     with _store_with_trial(tmp_path) as store:
-        store.record_epoch(trial_id=T1, result={"epoch": 1, "val_acc": 0.5, "params": 7})
-        store.record_epoch(trial_id=T1, result={"epoch": 1, "val_acc": 0.6})  # re-reported after a restore
-        store.record_epoch(trial_id=T1, result={"epoch": 2, "val_acc": 0.7})
-        assert [(e["epoch"], e["val_acc"]) for e in store.epochs(T1)] == [(1, 0.6), (2, 0.7)]
+        assert store.record_epoch(trial_id=T1, result={"epoch": 1, "val_acc": 0.5, "params": 7})
+        # re-reported by a trial resumed from an earlier checkpoint: the stored epoch stands, written once
+        assert not store.record_epoch(trial_id=T1, result={"epoch": 1, "val_acc": 0.6, "test_json": "{}"})
+        assert store.record_epoch(trial_id=T1, result={"epoch": 2, "val_acc": 0.7})
+        assert [(e["epoch"], e["val_acc"]) for e in store.epochs(T1)] == [(1, 0.5), (2, 0.7)]
         assert store.trial("t1")["params"] == 7
+        assert store.trial("t1")["test_json"] is None  # nothing of the re-reported epoch was written
+
+
+def test_store_record_of_a_sweep_for_its_resume(tmp_path):
+    """What a resumed sweep goes by: ended trials (not interrupted ones), and the best checkpoint
+    of each trial still to finish; a new best checkpoint names the one it replaces."""
+    with _store_with_trial(tmp_path) as store:
+        config = store.trial("t1")["config_json"]
+        for ray_id in ("t2", "t3", "t4"):
+            store.start_trial(trial_id=ray_id, sweep_id="s1", config=json.loads(config))
+        assert store.set_checkpoint(T1, "/ray/s1/t1/checkpoint_000000") is None
+        assert store.set_checkpoint(T1, "/ray/s1/t1/checkpoint_000000") is None  # the same one: nothing replaced
+        assert store.set_checkpoint(T1, "/ray/s1/t1/checkpoint_000001") == "/ray/s1/t1/checkpoint_000000"
+        store.set_checkpoint("s1.t2", "/ray/s1/t2/checkpoint_000000")
+        store.record_epoch(trial_id="s1.t2", result={"epoch": 1, "val_acc": 0.5, "val_psnr": 20.0})
+        store.record_epoch(trial_id="s1.t2", result={"epoch": 2, "val_acc": 0.6, "train_loss": 0.1})
+        store.end_trial("s1.t2", status="finished")
+        store.end_trial("s1.t3", status="error", error="ValueError: x")
+        store.interrupt_trials("s1")  # t1 and t4 were running
+        recorded = store.recorded("s1", storage="/ray")
+        assert dict(recorded.ended) == {"t2": "finished", "t3": "error"}
+        assert dict(recorded.checkpoints) == {"t1": "/ray/s1/t1/checkpoint_000001"}
+        # what an ended trial reports once more when Tune runs it again: its last stored epoch
+        assert dict(recorded.last_epochs) == {"t2": {"epoch": 2, "val_acc": 0.6, "train_loss": 0.1}}
+        with pytest.raises(RuntimeError, match="t3 ended as error before its first epoch"):
+            recorded.report_ended("t3")
+        assert recorded.has_ended("t2") and not recorded.has_ended("t1") and not recorded.has_ended("t4")
+        assert recorded.checkpoint("t1").path == "/ray/s1/t1/checkpoint_000001"
+        assert recorded.checkpoint("t4") is None and recorded.checkpoint("t2") is None
 
 
 def test_store_marks_diverged_trials_and_keeps_the_mark(tmp_path):
