@@ -10,9 +10,11 @@ state on its own cadence.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ from harness.plan import Plan, trial_resources
 from harness.signals import passed_to_tune
 from harness.store import Store, trial_key
 from harness.trial import run_trial
+
+CHECKPOINT_PERIOD = "TUNE_GLOBAL_CHECKPOINT_S"  # seconds between Tune's saves of its experiment state
 
 
 def new_sweep_id() -> str:
@@ -210,12 +214,13 @@ def run_plan(
     )
 
     def fit() -> None:
-        tune.Tuner(
-            tune.with_resources(run_trial, resources),
-            param_space=plan.space(),
-            tune_config=plan.tune_config(metric, str(mode)),  # Ray's saved state keeps plain strings
-            run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
-        ).fit()
+        with tune_saves(plan):
+            tune.Tuner(
+                tune.with_resources(run_trial, resources),
+                param_space=plan.space(),
+                tune_config=plan.tune_config(metric, str(mode)),  # Ray's saved state keeps plain strings
+                run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
+            ).fit()
 
     return _drive(plan, sweep_id, store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
 
@@ -266,16 +271,38 @@ def resume_sweep(
     recorded = store.recorded(row["id"], storage=plan.spec.storage or str(results_dir / "ray"))
 
     def fit() -> None:
-        tune.Tuner.restore(
-            path,
-            trainable=tune.with_resources(tune.with_parameters(run_trial, recorded=recorded), resources),
-            resume_unfinished=True,
-            resume_errored=False,
-            restart_errored=False,
-            param_space=plan.space(),
-        ).fit()
+        with tune_saves(plan):
+            tune.Tuner.restore(
+                path,
+                trainable=tune.with_resources(tune.with_parameters(run_trial, recorded=recorded), resources),
+                resume_unfinished=True,
+                resume_errored=False,
+                restart_errored=False,
+                param_space=plan.space(),
+            ).fit()
 
     return _drive(plan, row["id"], store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
+
+
+@contextlib.contextmanager
+def tune_saves(plan: Plan) -> Iterator[None]:
+    """How often Tune saves its experiment state while `plan` runs. On its own cadence ("auto"):
+    the store says which trials and epochs a resume must not repeat, whatever Tune saved. But an
+    Optuna searcher's state lives only in Tune's: a resume from an older save re-draws trials
+    under new ids, orphaning the store's. Optuna sweeps (small by nature: each trial informs the
+    next) keep Tune's save after every step, whose cost grows with the square of the trials."""
+    if plan.recipes or plan.spec.search != "optuna":
+        yield
+        return
+    before = os.environ.get(CHECKPOINT_PERIOD)
+    os.environ[CHECKPOINT_PERIOD] = "0"  # read when the Tuner's controller starts
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CHECKPOINT_PERIOD, None)
+        else:
+            os.environ[CHECKPOINT_PERIOD] = before
 
 
 def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: Mode, *, verbose: bool) -> tune.RunConfig:

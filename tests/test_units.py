@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -346,3 +347,15 @@ def test_show_lists_the_largest_confusions_when_a_matrix_is_too_big_to_print():
     out.print(render_confusion({"confusion_normalised": matrix, "classes": classes, "test": {"epoch": 4}}))
     text = out.export_text()
     assert "largest confusions" in text and "class3" in text and "class7" in text and "0.50" in text
+
+
+def test_tune_saves_every_step_only_for_optuna_and_restores_the_environment(monkeypatch):
+    from harness.plan import Plan
+    from harness.sweep import CHECKPOINT_PERIOD, tune_saves
+
+    monkeypatch.delenv(CHECKPOINT_PERIOD, raising=False)
+    with tune_saves(Plan(spec=SweepSpec(search="grid"))):
+        assert CHECKPOINT_PERIOD not in os.environ  # Tune's own cadence: the store keeps exactly-once
+    with tune_saves(Plan(spec=SweepSpec(search="optuna"))):
+        assert os.environ[CHECKPOINT_PERIOD] == "0"  # the searcher's state lives only in Tune's save
+    assert CHECKPOINT_PERIOD not in os.environ
