@@ -1,5 +1,6 @@
 """The `harness` command line: the parser, its flags, and `main`, which routes each command to
-its function in `harness.commands` and turns a HarnessError into one line and exit code 2.
+its function in `harness.commands` (or `harness.runs`, the commands that train) and turns a
+HarnessError into one line and exit code 2.
 
 Heavy imports (torch, ray, onnx) happen inside the command that needs them, so `--help` is
 instant and `harness predict` runs where torch is not installed.
@@ -20,9 +21,7 @@ from harness.commands import (
     cmd_export,
     cmd_leaderboard,
     cmd_predict,
-    cmd_reproduce,
     cmd_show,
-    cmd_sweep,
     cmd_sweeps,
     cmd_verify,
 )
@@ -32,6 +31,7 @@ from harness.errors import HarnessError
 from harness.leaderboard import SORTS
 from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
+from harness.runs import cmd_reproduce, cmd_sweep
 from harness.settings import add_flags
 
 EXAMPLES = """examples:
