@@ -14,6 +14,7 @@ import io
 import json
 import os
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -193,19 +194,19 @@ def export_trial(
     meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)
     head = get_arch(spec.arch).head
-    results = [
-        _verified(
-            store,
-            trial_id,
-            out_path,
-            model=model,
-            head=head,
-            test=data.test,
-            task=spec.task,
-            opset=opset,
-            ir_version=proto.ir_version,
-        )
-    ]
+    # Both files are verified the same way against the same model and test split.
+    verified = partial(
+        _verified,
+        store,
+        trial_id,
+        model=model,
+        head=head,
+        test=data.test,
+        task=spec.task,
+        opset=opset,
+        ir_version=proto.ir_version,
+    )
+    results = [verified(out_path)]
     if quantize:
         from harness.quantize import quantize_int8
 
@@ -216,21 +217,7 @@ def export_trial(
             preprocessing=prep,
             metadata=meta,
         )
-        results.append(
-            _verified(
-                store,
-                trial_id,
-                int8_path,
-                model=model,
-                head=head,
-                test=data.test,
-                task=spec.task,
-                opset=opset,
-                ir_version=proto.ir_version,
-                quantize=quantize,
-                float_size=os.path.getsize(out_path),
-            )
-        )
+        results.append(verified(int8_path, quantize=quantize, float_size=os.path.getsize(out_path)))
     return results
 
 
