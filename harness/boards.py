@@ -45,6 +45,7 @@ class OnnxFigures(TypedDict):
     onnx_speedup: float | None  # over PyTorch eager, batch 1
     onnx_speedup_clear: bool | None  # whether the two runtimes' spreads separate; None: no latency
     int8_change: float | None  # the INT8 model's task metric minus float32 PyTorch's
+    onnx_runtimes: str | None  # the cross-runtime matrix: "5/5" runtimes passed; None: onnxruntime only
 
 
 class RunFields(TypedDict):
@@ -68,6 +69,8 @@ class LeaderRow(TrialRow, OnnxFigures, RunFields):
     onnx: str | None  # the latest float32 export's status
     onnx_details: str | None
     int8_details: str | None
+    runtimes_passed: int | None
+    runtimes_checked: int | None
     seeds: int  # the seeds that trained normally (1 for one trial)
     trial_ids: str  # every member, space-separated
     best_metric_std: float | None  # over seeds
@@ -102,6 +105,7 @@ class BoardRow(TypedDict):
     onnx_speedup: float | None
     onnx_speedup_clear: bool | None
     int8_change: float | None
+    onnx_runtimes: str | None
     trial_ids: str
     variant: str | None
     image_size: int | None

@@ -116,6 +116,16 @@ def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> N
     )
 
 
+def _add_runtime(p: argparse.ArgumentParser, *, default: str) -> None:
+    p.add_argument(
+        "--runtime",
+        metavar="LIST",
+        help="run the file under these runtimes too, each on the whole test split: comma-separated "
+        "onnxruntime, openvino, openvino-default, opencv, tract, onnxruntime-node, onnxruntime-web; "
+        f"or installed, or all (default: {default})",
+    )
+
+
 def _add_debug(p: argparse.ArgumentParser) -> None:
     # Accepted after the command too (`harness show X --debug`); SUPPRESS keeps a subcommand
     # from resetting a --debug given before it.
@@ -153,6 +163,7 @@ def build_parser() -> Parser:
     )
     _add_resume(p, what="an interrupted sweep", latest="the latest one in the store")
     p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")
+    _add_runtime(p, default="onnxruntime only")
     _add_run_output(p)
     p.set_defaults(func=cmd_sweep)
 
@@ -274,6 +285,7 @@ def build_parser() -> Parser:
         choices=("int8",),
         help="also write an INT8 model (onnxruntime static quantization calibrated on training images) and verify it",
     )
+    _add_runtime(p, default="onnxruntime only")
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_export)
@@ -282,10 +294,13 @@ def build_parser() -> Parser:
         "verify",
         help="compare an exported model with its PyTorch checkpoint",
         description="Run the whole test split through onnxruntime and the trial's PyTorch "
-        "checkpoint, time both; exit 1 when they disagree.",
+        "checkpoint, time both, then through every other runtime installed (--runtime): one row "
+        "per runtime under the same gate; exit 1 when one disagrees. A runtime that is not "
+        "installed is listed, not an error.",
     )
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("--task", help="verify on this task's test split (default: the model's own task)")
+    _add_runtime(p, default="installed: every runtime found here")
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_verify)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from harness.paths import absolute, writable_dir
 
 if TYPE_CHECKING:
     from harness.boards import Board
+    from harness.runtimes import Runtime
     from harness.store import Store
     from harness.verify import TrialVerification, Verification
 
@@ -48,14 +50,31 @@ def print_boards(boards: list[Board], fmt: str, *, table_rows: int | None = None
                 console.print(render_references(board))
 
 
+def chosen_runtimes(args: argparse.Namespace, *, default: str | None = None) -> list[Runtime]:
+    """`--runtime`, checked before any work starts; none given and no default: none."""
+    from harness.runtimes import choose
+
+    spec = getattr(args, "runtime", None) or default
+    return choose(spec) if spec else []
+
+
 def export_and_verify(
-    store: Store, trial_id: str, out: Path, *, opset: int | None = None, quantize: str | None = None
+    store: Store,
+    trial_id: str,
+    out: Path,
+    *,
+    opset: int | None = None,
+    quantize: str | None = None,
+    runtimes: Sequence[Runtime] = (),
 ) -> list[TrialVerification]:
     from harness.export import OPSET, export_trial
     from harness.verify import TrialVerification
 
-    with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime"):
-        results = export_trial(store, trial_id=trial_id, out=out, opset=opset or OPSET, quantize=quantize)
+    also = f" and {len(runtimes)} runtime(s)" if runtimes else ""
+    with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime{also}"):
+        results = export_trial(
+            store, trial_id=trial_id, out=out, opset=opset or OPSET, quantize=quantize, runtimes=runtimes
+        )
     return [TrialVerification(trial_id=trial_id, verification=r) for r in results]
 
 
@@ -63,6 +82,18 @@ def print_verification(v: Verification) -> None:
     from harness.views import render_verification
 
     console.print(render_verification(v))
+    if v.runtimes:
+        from harness.runtime_views import render_matrix
+        from harness.verify import GATES
+
+        console.print(render_matrix([c.as_json() for c in v.runtimes], rule=GATES[v.gate].rule))
+
+
+def passed(v: Verification) -> bool:
+    """onnxruntime's verification and every runtime of the matrix that ran (informational rows aside)."""
+    from harness.matrix import all_passed
+
+    return v.passed and all_passed(v.runtimes)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -154,6 +185,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from harness.store import Store
 
     check_opset(args.opset)
+    runtimes = chosen_runtimes(args)
     results_dir = results_dir_of(args)
     out = absolute(args.out) if args.out else results_dir / "onnx"
     writable_dir(
@@ -175,25 +207,36 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "pass --out a folder, or --task T / --trial ID for one",
             )
         verifications = [
-            v for t in trials for v in export_and_verify(store, t, out, opset=args.opset, quantize=args.quantize)
+            v
+            for t in trials
+            for v in export_and_verify(store, t, out, opset=args.opset, quantize=args.quantize, runtimes=runtimes)
         ]
     if args.format == "json":
         print_json([v.as_json() for v in verifications])
     else:
         for v in verifications:
             print_verification(v.verification)
-    return 0 if all(v.verification.passed for v in verifications) else 1
+    return 0 if all(passed(v.verification) for v in verifications) else 1
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from harness.datasets import get_task
     from harness.export import verify_file
     from harness.store import Store
+    from harness.verify import verification_json
 
-    with Store.existing(results_dir_of(args), writer=True) as store:
-        result = verify_file(store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name)
-    print_json(asdict(result)) if args.format == "json" else print_verification(result)
-    return 0 if result.passed else 1
+    runtimes = chosen_runtimes(args, default="installed")
+    with (
+        Store.existing(results_dir_of(args), writer=True) as store,
+        err_console.status(
+            f"verifying {args.model} under onnxruntime and {len(runtimes)} runtime(s), each on the whole test split"
+        ),
+    ):
+        result = verify_file(
+            store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name, runtimes=runtimes
+        )
+    print_json(verification_json(result)) if args.format == "json" else print_verification(result)
+    return 0 if passed(result) else 1
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -13,11 +13,13 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import torch
 
@@ -28,8 +30,10 @@ from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, Split, get_task, load_task
 from harness.errors import HarnessError
 from harness.heads import Head
-from harness.metadata import checked_metadata
+from harness.matrix import check_runtimes
+from harness.metadata import checked_metadata, read_metadata
 from harness.predict import normalize, open_session
+from harness.runtimes import Runtime
 from harness.store import Store
 from harness.verify import Verification, verify_onnx
 
@@ -146,6 +150,8 @@ def export_onnx(
 
 
 def record(store: Store, export_id: int, result: Verification) -> None:
+    details = asdict(result)
+    details.pop("runtimes")  # the matrix has a table of its own
     store.set_verification(
         export_id,
         status="verified" if result.passed else "failed",
@@ -154,7 +160,7 @@ def record(store: Store, export_id: int, result: Verification) -> None:
         top1_agreement=result.top1_agreement,
         torch_metric=result.torch_metric,
         ort_metric=result.ort_metric,
-        details=asdict(result),
+        details=details,
     )
 
 
@@ -179,11 +185,18 @@ def export_path(out: Path, *, task: str, arch: str, trial_id: str) -> Path:
 
 
 def export_trial(
-    store: Store, *, trial_id: str, out: Path, opset: int = OPSET, quantize: str | None = None
+    store: Store,
+    *,
+    trial_id: str,
+    out: Path,
+    opset: int = OPSET,
+    quantize: str | None = None,
+    runtimes: Sequence[Runtime] = (),
 ) -> list[Verification]:
     """Export a stored trial's best checkpoint, verify it, and record both in the store; with
     `quantize="int8"`, then the INT8 model beside it (`.int8.onnx`), verified under its own gate.
-    Returns the verifications, float32 first."""
+    `runtimes`: also run each file under these (harness.matrix). Returns the verifications,
+    float32 first."""
     model, spec, ckpt = load_trial(store, trial_id)
     task = get_task(spec.task)
     out_path = export_path(out, task=spec.task, arch=spec.arch, trial_id=trial_id)
@@ -205,6 +218,7 @@ def export_trial(
         task=spec.task,
         opset=opset,
         ir_version=proto.ir_version,
+        runtimes=runtimes,
     )
     results = [verified(out_path)]
     if quantize:
@@ -234,6 +248,7 @@ def _verified(
     ir_version: int,
     quantize: str | None = None,
     float_size: int | None = None,
+    runtimes: Sequence[Runtime] = (),
 ) -> Verification:
     # Recorded as "exported" at once: should verification itself crash, the store still says
     # the file exists and was never verified.
@@ -247,7 +262,19 @@ def _verified(
     )
     result = verify_onnx(onnx_path=str(path), model=model, head=head, test=test, task=task, float_size=float_size)
     record(store, export_id, result)
-    return result
+    if not runtimes:
+        return result
+    checks = check_runtimes(
+        runtimes,
+        onnx_path=path,
+        model=model,
+        head=head,
+        x=normalize(test.images, read_metadata(open_session(path), path)["preprocessing"]),
+        labels=np.asarray(test.labels),
+        quantize=quantize,
+    )
+    store.add_runtime_checks(export_id, checks)
+    return replace(result, runtimes=tuple(checks))
 
 
 def file_sha256(path: Path) -> str:
@@ -272,10 +299,13 @@ def _own_export(store: Store, trial_id: str, path: Path) -> None:
         )
 
 
-def verify_file(store: Store, *, onnx_path: Path, task: str | None = None) -> Verification:
+def verify_file(
+    store: Store, *, onnx_path: Path, task: str | None = None, runtimes: Sequence[Runtime] = ()
+) -> Verification:
     """`harness verify`: find the file's trial in the store, rebuild it, compare on the test split
-    of its task (or of `task`, which must take the same input and outputs), record. The file's
-    metadata must agree with its graph, and the file must be one this store exported."""
+    of its task (or of `task`, which must take the same input and outputs), record; then run
+    it under each of `runtimes`. The file's metadata must agree with its graph, and the file must
+    be one this store exported."""
     meta = checked_metadata(open_session(onnx_path), onnx_path)
     if "trial_id" not in meta:
         raise HarnessError(f"{str(onnx_path)!r} has no harness metadata", "verify files written by `harness export`")
@@ -306,4 +336,5 @@ def verify_file(store: Store, *, onnx_path: Path, task: str | None = None) -> Ve
         ir_version=proto.ir_version,
         quantize=quantize,
         float_size=os.path.getsize(float_path) if quantize and float_path.is_file() else None,
+        runtimes=runtimes,
     )

@@ -238,6 +238,7 @@ def _onnx_figures(row: TrialSummary) -> OnnxFigures:
         # older stores measured no spread: their ratio is shown as it was
         "onnx_speedup_clear": latency.get("speedup_b1_clear", True) if latency else None,
         "int8_change": int8["ort_metric"] - int8["torch_metric"] if int8 else None,
+        "onnx_runtimes": f"{row['runtimes_passed']}/{row['runtimes_checked']}" if row.get("runtimes_checked") else None,
     }
 
 
@@ -350,6 +351,7 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
         "onnx_speedup": row["onnx_speedup"],
         "onnx_speedup_clear": row["onnx_speedup_clear"],
         "int8_change": row["int8_change"],
+        "onnx_runtimes": row["onnx_runtimes"],
         "trial_ids": row["trial_ids"],
         "variant": row["variant"],
         "image_size": row["image_size"],

@@ -25,6 +25,7 @@ GROUP_ONLY = ("seeds", "best_metric_std", "test_metric_std", "trial_ids")
 # Fields that only explain another column, or that `marks`/`data` already show in words.
 HIDDEN = (
     "onnx_speedup_clear",
+    "onnx_runtimes",  # shown in the onnx cell
     "variant",
     "image_size",
     "train_limit",
@@ -74,6 +75,12 @@ def _spread(mean: float | None, std: float | None, name: str) -> str:
     if std is None:
         return metric(mean, name)
     return f"{metric(mean, name)} ± {100 * std:.2f}" if name.endswith("acc") else f"{metric(mean, name)} ± {sig3(std)}"
+
+
+def onnx_cell(row: BoardRow) -> str:
+    """The export's status, with the cross-runtime tally where a matrix ran: "verified, 5/5 runtimes"."""
+    status = row["onnx"] or "none"
+    return f"{status}, {row['onnx_runtimes']} runtimes" if row.get("onnx_runtimes") else status
 
 
 def speedup(row: OnnxFigures) -> str:
@@ -127,7 +134,7 @@ def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
         "params": lambda r: count(r["params"]),
         "time_to_target_s": lambda r: sig3(r["time_to_target_s"]),
         "status": lambda r: r["status"],
-        "onnx": lambda r: r["onnx"] or "none",
+        "onnx": lambda r: onnx_cell(r),
         "onnx_ms": lambda r: speedup(r),
         "onnx_speedup": lambda r: DASH,
         "int8_change": lambda r: pp(r["int8_change"]),
@@ -247,7 +254,7 @@ def render_board(board: Board, *, width: int) -> Table:
         ("onnx_ms", "onnx ms (× torch)", "right", 3),
         ("int8_change", "int8", "right", 2),
     ]
-    cells["onnx"] = lambda r: f"[{ONNX_STYLE.get(r['onnx'], '')}]{r['onnx'] or 'none'}[/]"
+    cells["onnx"] = lambda r: f"[{ONNX_STYLE.get(r['onnx'], '')}]{onnx_cell(r)}[/]"
     cells["trial_id"] = lambda r: r.get("trial") or r["trial_id"]  # the short id, where it is unambiguous
     rows = [[cells[c[0]](row) for c in columns] for row in board["rows"]]
     # The column the board is sorted by always stays; "s to target" only where a report set one;

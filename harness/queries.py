@@ -16,13 +16,17 @@ from harness.errors import HarnessError
 from harness.kinds import Mode, Status, sql_aggregate
 from harness.recorded import Recorded
 from harness.rows import EpochRow, ExportRow, TrialRow, TrialSummary
+from harness.runtimes import COUNTED
 
 # Each trial's latest export of each kind (float32: quantize IS NULL, INT8: 'int8'), numbered in
 # one pass over the exports: a subquery per trial scanned them all for every trial (10,000
 # trials x 4,000 exports took 5.6 s).
+# `matrix`: each export's cross-runtime tally, counted as harness.runtimes.tally counts it.
 LATEST_EXPORTS = (
-    "WITH latest AS (SELECT trial_id, quantize, status, details_json,"
-    " ROW_NUMBER() OVER (PARTITION BY trial_id, quantize ORDER BY id DESC) AS n FROM exports)"
+    "WITH latest AS (SELECT id, trial_id, quantize, status, details_json,"
+    " ROW_NUMBER() OVER (PARTITION BY trial_id, quantize ORDER BY id DESC) AS n FROM exports),"
+    " matrix AS (SELECT export_id, SUM(status = 'passed') AS passed, COUNT(*) AS checked FROM runtime_checks"
+    f" WHERE informational = 0 AND status IN ({', '.join(repr(s) for s in COUNTED)}) GROUP BY export_id)"
 )
 EPOCH_COLUMNS = (
     "train_loss",
@@ -97,6 +101,11 @@ class Reads:
     def epochs(self, trial_id: str) -> list[EpochRow]:
         return cast("list[EpochRow]", self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", (trial_id,)))
 
+    def runtime_checks(self, export_id: int) -> list[dict[str, Any]]:
+        """The cross-runtime matrix recorded with one export's verification, in the order it ran."""
+        rows = self._rows("SELECT details_json FROM runtime_checks WHERE export_id = ? ORDER BY id", (export_id,))
+        return [json.loads(r["details_json"]) for r in rows]
+
     def exports(self, trial_id: str) -> list[ExportRow]:
         return cast("list[ExportRow]", self._rows("SELECT * FROM exports WHERE trial_id = ? ORDER BY id", (trial_id,)))
 
@@ -130,10 +139,12 @@ class Reads:
             f"{LATEST_EXPORTS} SELECT t.*, COUNT(e.epoch) AS epochs_run, {best}(e.{metric}) AS best_metric,"
             " AVG(e.epoch_time_s) AS mean_epoch_time_s, AVG(e.samples_per_s) AS mean_samples_per_s,"
             # the latest float32 export's status and figures, and the latest INT8 one's
-            " f.status AS onnx, f.details_json AS onnx_details, q.details_json AS int8_details"
+            " f.status AS onnx, f.details_json AS onnx_details, q.details_json AS int8_details,"
+            " m.passed AS runtimes_passed, m.checked AS runtimes_checked"
             " FROM trials t LEFT JOIN epochs e ON e.trial_id = t.id"
             " LEFT JOIN latest f ON f.trial_id = t.id AND f.quantize IS NULL AND f.n = 1"
             " LEFT JOIN latest q ON q.trial_id = t.id AND q.quantize = 'int8' AND q.n = 1"
+            " LEFT JOIN matrix m ON m.export_id = f.id"
             f" {'WHERE ' + where if where else ''} GROUP BY t.id",
             params,
         )
@@ -151,5 +162,5 @@ class Reads:
         """Row counts per table: tests use them to prove that a refused command wrote nothing."""
         return {
             t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("sweeps", "trials", "epochs", "exports")
+            for t in ("sweeps", "trials", "epochs", "exports", "runtime_checks")
         }

@@ -82,6 +82,8 @@ class TrialSummary(TrialRow):
     onnx: str | None  # the latest float32 export's status
     onnx_details: str | None  # its details_json
     int8_details: str | None  # the latest INT8 export's details_json
+    runtimes_passed: int | None  # the latest float32 export's cross-runtime matrix: runtimes that passed
+    runtimes_checked: int | None  # ... and that ran or tried to (None: no matrix)
 
 
 class EpochRow(TypedDict):

@@ -10,7 +10,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.commands import export_and_verify, print_boards, print_verification, results_dir_of
+from harness.commands import (
+    chosen_runtimes,
+    export_and_verify,
+    passed,
+    print_boards,
+    print_verification,
+    results_dir_of,
+)
 from harness.console import console, print_error, print_json, print_warning
 from harness.errors import HarnessError
 from harness.kinds import SweepStatus
@@ -27,6 +34,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.settings import given as settings_given
     from harness.store import prepare_results_dir
 
+    chosen_runtimes(args)  # an unknown --runtime fails now, not after the sweep
     if args.resume:
         return _resume(args)
     given = settings_given(args, SweepSpec)  # one entry per sweep setting the command line set
@@ -86,7 +94,10 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
         if outcome.status == SweepStatus.FINISHED and not args.no_export:
             for task in outcome.tasks:
                 best = best_trial_id(store, task, sweep_id=outcome.sweep_id)
-                verifications += export_and_verify(store, best, results_dir / "onnx")[:1] if best else []
+                runtimes = chosen_runtimes(args)
+                verifications += (
+                    export_and_verify(store, best, results_dir / "onnx", runtimes=runtimes)[:1] if best else []
+                )
         boards = leaderboards(store, sweep_id=outcome.sweep_id)  # with the export's status
     if args.format == "json":
         exported = [v.as_json() for v in verifications]
@@ -110,7 +121,7 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
         outcome,
         what="sweep",
         resume=f"harness sweep --resume {outcome.sweep_id}",
-        verified=all(v.verification.passed for v in verifications),
+        verified=all(passed(v.verification) for v in verifications),
     )
 
 

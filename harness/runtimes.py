@@ -31,6 +31,26 @@ PIP_HINT = 'pip install "harness[runtimes]"'
 JS_HINT = "scripts/install-runtimes (Node.js, Chromium, onnxruntime-node/-web)"
 
 
+class Outcome:
+    """A matrix row's status (harness.matrix): the plain strings stored and printed."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # ran, and missed the gate
+    ERROR = "error"  # could not load or run the file
+    INFO = "info"  # an informational row: figures only, never fails
+    MISSING = "not installed"
+
+
+COUNTED = (Outcome.PASSED, Outcome.FAILED, Outcome.ERROR)  # the rows "k/N runtimes" counts
+
+
+def tally(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """(passed, checked) over matrix rows (their JSON shape): informational rows and runtimes
+    that are not installed aside."""
+    counted = [r for r in rows if not r["informational"] and r["status"] in COUNTED]
+    return sum(r["status"] == Outcome.PASSED for r in counted), len(counted)
+
+
 @dataclass(frozen=True)
 class RuntimeRun:
     """One runtime's pass over a split."""
@@ -172,8 +192,9 @@ RUNTIMES: dict[str, Runtime] = {
             _importable("openvino", "openvino"),
             _openvino(None),
             informational=True,
-            about="openvino-default: OpenVINO as it comes (no precision hint): bf16 on CPUs that have it; "
-            "shown for its speed and accuracy, never fails",
+            about="openvino-default: OpenVINO as deployments run it, with no precision hint; on CPUs "
+            "with bf16 it computes in bf16 and drifts from PyTorch: set INFERENCE_PRECISION_HINT=f32 "
+            "(the openvino row) to match it. Shown for speed and accuracy; never fails verify",
         ),
         Runtime("opencv", PIP_HINT, _importable("cv2", "opencv-python-headless", "opencv-python"), _opencv),
         Runtime("tract", PIP_HINT, _importable("tract", "tract"), _tract),

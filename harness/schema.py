@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x48524E53  # "HRNS" in the SQLite header (offset 68): this file is a harness store
 HEADER = b"SQLite format 3\x00"
 
@@ -83,6 +83,24 @@ CREATE TABLE IF NOT EXISTS exports (
 );
 CREATE INDEX IF NOT EXISTS trials_by_ray_id ON trials(ray_id);
 """
+# The cross-runtime matrix of each verification (harness.matrix): its own table, so that a store
+# upgraded from 6 gets it as it is.
+RUNTIME_CHECKS = """CREATE TABLE IF NOT EXISTS runtime_checks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    export_id INTEGER NOT NULL REFERENCES exports(id),
+    runtime TEXT NOT NULL,             -- onnxruntime | openvino | openvino-default | opencv | tract | ...
+    status TEXT NOT NULL,              -- passed | failed | error | info (never fails) | not installed
+    version TEXT, provider TEXT,
+    precision TEXT,                    -- what the runtime really used: f32 | bf16 | ...
+    informational INTEGER NOT NULL,    -- 1: a speed/accuracy row that never fails verification
+    max_abs_diff REAL, top1_agreement REAL, metric REAL,
+    b1_p50_ms REAL,                    -- batch 1, the median of its rounds' medians
+    details_json TEXT,                 -- every figure of the row (harness.matrix.RuntimeCheck)
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runtime_checks_by_export ON runtime_checks(export_id);
+"""
+SCHEMA += RUNTIME_CHECKS
 # Upgrades of an older store, in order: MIGRATIONS[v] takes a version-v store to v + 1.
 MIGRATIONS = {
     1: "ALTER TABLE epochs ADD COLUMN extra_json TEXT;",
@@ -103,6 +121,7 @@ MIGRATIONS = {
     5: """ALTER TABLE trials ADD COLUMN device TEXT;
           ALTER TABLE trials ADD COLUMN gpu_ids TEXT;
           ALTER TABLE trials ADD COLUMN precision TEXT;""",
+    6: RUNTIME_CHECKS,
 }
 
 

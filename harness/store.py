@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.errors import HarnessError
 from harness.kinds import Status, SweepStatus
@@ -20,6 +21,9 @@ from harness.paths import absolute, writable_dir
 from harness.queries import EPOCH_COLUMNS, Reads
 from harness.rows import SweepListRow, SweepRow, SweepTrialRow
 from harness.schema import SCHEMA_VERSION, identify, upgrade
+
+if TYPE_CHECKING:
+    from harness.matrix import RuntimeCheck
 
 __all__ = ["DB_NAME", "EPOCH_COLUMNS", "SCHEMA_VERSION", "Store", "prepare_results_dir", "resolve_results_dir"]
 
@@ -320,4 +324,32 @@ class Store(Reads):
                     json.dumps(details, sort_keys=True),
                     export_id,
                 ),
+            )
+
+    def add_runtime_checks(self, export_id: int, checks: Sequence[RuntimeCheck]) -> None:
+        """The cross-runtime matrix of one verification of an export, in one transaction."""
+        at = now()
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO runtime_checks (export_id, runtime, status, version, provider, precision, informational,"
+                " max_abs_diff, top1_agreement, metric, b1_p50_ms, details_json, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        export_id,
+                        c.runtime,
+                        c.status,
+                        c.version,
+                        c.provider,
+                        c.precision,
+                        int(c.informational),
+                        c.max_abs_diff,
+                        c.top1_agreement,
+                        c.metric,
+                        c.b1_ms,
+                        json.dumps(c.as_json(), sort_keys=True),
+                        at,
+                    )
+                    for c in checks
+                ],
             )

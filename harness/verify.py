@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from harness.heads import Head
 from harness.metadata import checked_metadata
 from harness.predict import normalize, open_session
 from harness.train import OBJECTIVES
+
+if TYPE_CHECKING:
+    from harness.matrix import RuntimeCheck
 
 MIN_AGREEMENT = 0.999  # top-1 agreement below this fails verification
 MAX_ABS_DIFF = 1e-3  # largest |torch - onnxruntime| output difference allowed
@@ -40,19 +43,41 @@ _CLASSES = Gate(
     f"top-1 agreement >= {MIN_AGREEMENT:.1%}, max abs difference <= {MAX_ABS_DIFF:g}",
     lambda v: v["top1_agreement"] >= MIN_AGREEMENT and v["max_abs_diff"] <= MAX_ABS_DIFF,
 )
-# Which gate applies: the model's head kind, or "int8" for a quantized file.
+# Which gate applies: the model's head kind, or "int8" for a quantized file. Each reads the
+# figures of `compare`: "metric" and "psnr" are the runtime's, beside PyTorch's.
 GATES: dict[str, Gate] = {
     Head.LOGITS: _CLASSES,
     Head.SINGLE_LOGIT: _CLASSES,
     Head.IMAGE: Gate(
         f"PSNR within {MAX_PSNR_DIFF_DB} dB, max abs difference <= {MAX_ABS_DIFF:g}",
-        lambda v: abs(v["torch_psnr"] - v["ort_psnr"]) <= MAX_PSNR_DIFF_DB and v["max_abs_diff"] <= MAX_ABS_DIFF,
+        lambda v: abs(v["torch_psnr"] - v["psnr"]) <= MAX_PSNR_DIFF_DB and v["max_abs_diff"] <= MAX_ABS_DIFF,
     ),
     "int8": Gate(
         f"task metric at most {100 * MAX_INT8_DROP:g} percentage point below float32 PyTorch",
-        lambda v: v["ort_metric"] - v["torch_metric"] >= -MAX_INT8_DROP,
+        lambda v: v["metric"] - v["torch_metric"] >= -MAX_INT8_DROP,
     ),
 }
+
+
+def gate_of(head: Head, quantize: str | None) -> str:
+    """The GATES key for a file: "int8" when it is quantized, else its head kind (a plain string:
+    it is stored and printed)."""
+    return "int8" if quantize else str(head)
+
+
+def compare(torch_out: torch.Tensor, out: torch.Tensor, labels: torch.Tensor, head: Head) -> dict[str, Any]:
+    """A runtime's outputs beside PyTorch's on the same inputs: the figures every gate reads."""
+    objective = OBJECTIVES[head]
+    torch_scores, scores = objective.scores(torch_out, labels), objective.scores(out, labels)
+    n = len(labels)
+    return {
+        "max_abs_diff": (torch_out - out).abs().max().item(),
+        "top1_agreement": (objective.predict(torch_out) == objective.predict(out)).float().mean().item(),
+        "torch_metric": torch_scores["acc"].item() / n,
+        "metric": scores["acc"].item() / n,
+        "torch_psnr": torch_scores["psnr"].item() / n if "psnr" in torch_scores else None,
+        "psnr": scores["psnr"].item() / n if "psnr" in scores else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -74,6 +99,7 @@ class Verification:
     quantize: str | None  # "int8" for a quantized file
     size_ratio: float | None  # quantized file size / float32 file size
     latency: dict[str, Any] | None  # see measure_latency
+    runtimes: tuple[RuntimeCheck, ...] = ()  # the cross-runtime matrix, when one was asked for (harness.matrix)
 
 
 @dataclass(frozen=True)
@@ -85,7 +111,12 @@ class TrialVerification:
 
     def as_json(self) -> dict[str, Any]:
         """The --format json shape: the trial id, then every field of the verification."""
-        return {"trial_id": self.trial_id, **asdict(self.verification)}
+        return {"trial_id": self.trial_id, **verification_json(self.verification)}
+
+
+def verification_json(v: Verification) -> dict[str, Any]:
+    """Every field; the matrix rows with their latency medians."""
+    return {**asdict(v), "runtimes": [c.as_json() for c in v.runtimes]}
 
 
 LATENCY_ROUNDS = 7  # each round times every runtime in a phase of its own; the spread is over rounds
@@ -207,24 +238,20 @@ def verify_onnx(
     with torch.no_grad():
         torch_out = _outputs(lambda a: model(torch.from_numpy(a)), x)
     labels = torch.from_numpy(np.asarray(test.labels))
-    objective = OBJECTIVES[head]
-    torch_scores, ort_scores = objective.scores(torch_out, labels), objective.scores(ort_out, labels)
+    numbers = compare(torch_out, ort_out, labels, head)
     quantize = meta.get("quantize") or None
-    numbers: dict[str, Any] = {
-        "max_abs_diff": (torch_out - ort_out).abs().max().item(),
-        "top1_agreement": (objective.predict(torch_out) == objective.predict(ort_out)).float().mean().item(),
-        "torch_metric": torch_scores["acc"].item() / len(labels),
-        "ort_metric": ort_scores["acc"].item() / len(labels),
-        "torch_psnr": torch_scores["psnr"].item() / len(labels) if "psnr" in torch_scores else None,
-        "ort_psnr": ort_scores["psnr"].item() / len(labels) if "psnr" in ort_scores else None,
-    }
-    gate = "int8" if quantize else str(head)  # plain strings: it is stored and printed
+    gate = gate_of(head, quantize)
     size = os.path.getsize(onnx_path)
     return Verification(
         path=str(onnx_path),
         task=task,
         n=len(labels),
-        **numbers,
+        max_abs_diff=numbers["max_abs_diff"],
+        top1_agreement=numbers["top1_agreement"],
+        torch_metric=numbers["torch_metric"],
+        ort_metric=numbers["metric"],
+        torch_psnr=numbers["torch_psnr"],
+        ort_psnr=numbers["psnr"],
         provider=provider,
         requested="CUDAExecutionProvider" if cuda else "CPUExecutionProvider",
         gate=gate,

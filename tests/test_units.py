@@ -233,6 +233,7 @@ def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
             "onnx_speedup",
             "onnx_speedup_clear",
             "int8_change",
+            "onnx_runtimes",
             "trial_ids",
             "variant",
             "image_size",
@@ -292,7 +293,7 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         }
         assert "quantize" in [r["name"] for r in store._rows("PRAGMA table_info(exports)")]
         assert {"device", "gpu_ids", "precision"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         assert store.sweep("s1")["task"] == "digits"
 
 
