@@ -201,7 +201,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     if card["verifications"]:
         lines += [*_md_table(card["verifications"], VERIFICATION_COLUMNS), *_rules(card), ""]
     else:
-        lines += [f"{_none_recorded(card).capitalize()}.", ""]
+        line = _none_recorded(card)
+        lines += [f"{line[0].upper()}{line[1:]}.", ""]
     if card["runtime_checks"]:
         lines += ["## Runtimes", "", *_md_table(card["runtime_checks"], RUNTIME_COLUMNS)]
     return "\n".join(lines).rstrip("\n") + "\n"
