@@ -221,13 +221,22 @@ def read_card(path: Path, *, results_dir: Path) -> dict[str, Any]:
         return build_card(path, meta=meta, store=store)
 
 
-def write_card(path: Path, store: Store) -> Path:
+def write_card(path: Path, store: Store, *, runtime_checks: list[dict[str, Any]] | None = None) -> Path | None:
     """Write `X.md` beside `X.onnx` from its metadata and the store's verifications of it (export
-    after each verification, `harness verify` again). The .onnx file itself is only read."""
+    after each verification, `harness verify` again). The .onnx file itself is only read.
+
+    A folder that cannot be written (verifying someone else's read-only copy) gets no card and a
+    warning: the verification is in the store by then, and `harness card` prints it."""
     from harness.card_views import card_markdown
     from harness.predict import open_session, read_metadata
 
-    card = build_card(path, meta=read_metadata(open_session(path), path), store=store)
+    card = build_card(path, meta=read_metadata(open_session(path), path), store=store, runtime_checks=runtime_checks)
     out = card_path(path)
-    out.write_text(card_markdown(card), encoding="utf-8")
+    try:
+        out.write_text(card_markdown(card), encoding="utf-8")
+    except OSError as exc:
+        from harness.console import print_warning
+
+        print_warning(f"no model card written beside {str(path)!r} ({exc.strerror}); `harness card` prints it")
+        return None
     return out

@@ -200,3 +200,17 @@ def test_published_figures_are_matched_as_compare_matches(index):
     assert out[index]["like_for_like"] and out[index]["published"] == recipe.published
     other = out[1 - index]
     assert not other["like_for_like"] and "split" in other["differs"]
+
+
+def test_a_card_that_cannot_be_written_is_a_warning(swept_copy, capsys):
+    """The verification is in the store before the card is written: a folder that takes no card
+    (here a folder where X.md should go; root writes anywhere else) costs the card, not the result."""
+    path, trial_id = _exported(swept_copy)
+    card_path(path).unlink()
+    card_path(path).mkdir()
+    capsys.readouterr()
+    assert main(["verify", str(path), "--results", str(swept_copy), "--format", "json"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no model card written beside" in err
+    with Store.existing(swept_copy) as store:
+        assert [x["status"] for x in store.exports(trial_id) if x["quantize"] is None][-1] == "verified"
