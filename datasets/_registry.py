@@ -19,6 +19,8 @@ from harness.heads import Head, get_head
 from harness.kinds import Mode
 from harness.paths import absolute
 
+from ._split import SPLIT_SEED
+
 Shape = tuple[int, int, int]
 
 
@@ -81,6 +83,10 @@ class DatasetSpec:
     augment: str = "none"  # the batch augmentation preset its reports used (harness.augment)
     download: Downloader | None = field(default=None, repr=False)
     description: str = ""
+    # The seeds of the random draws that split its files (harness.datasets._split), in the order
+    # drawn; variants in `given_splits` come split by their files (no seed). The model card says so.
+    split_seeds: tuple[int, ...] = (SPLIT_SEED,)
+    given_splits: tuple[str, ...] = ()
 
     @property
     def head(self) -> Head:
@@ -109,6 +115,10 @@ class DatasetSpec:
         if self.resizable and image_size is None:
             image_size = self.input_shape[1]
         return Request(variant, image_size)
+
+    def seeds_of(self, variant: str | None = None) -> tuple[int, ...]:
+        """The split seeds of `variant` (None: the default); () where its files come split."""
+        return () if (variant or self.variants[0]) in self.given_splits else self.split_seeds
 
     def pixel_stats(self, pixels: str | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(mean, std) on [0, 1]-scaled pixels: the task's own ("standard"), or as a report fed them:

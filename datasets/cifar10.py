@@ -116,6 +116,7 @@ CIFAR10 = register_task(
         decode=decode,
         variants=("report", "full"),
         augment="cifar",
+        given_splits=("report",),  # the batches are the split; "full" draws its validation part
         download=torchvision_download("CIFAR10", "cifar10"),
         description="CIFAR-10, 32x32 RGB, 10 classes; variants: report (10k/10k/10k, as uchile2020), full (45k/5k/10k)",
     )

@@ -54,6 +54,7 @@ DIGITS = register_task(
         std=(0.375,),
         find=find,
         decode=decode,
+        split_seeds=(SPLIT_SEED,),  # scikit-learn's train_test_split, twice, with this one seed
         description="8x8 handwritten digits, 1,797 images, bundled with scikit-learn",
     )
 )

@@ -9,7 +9,9 @@ from pathlib import Path
 from ._download import kaggle_download
 from ._images import class_folders, decode_labelled, image_files
 from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, register_task
-from ._split import VAL_FRACTION, stratified
+from ._split import SPLIT_SEED, VAL_FRACTION, stratified
+
+VAL_SEED = 1  # the validation part is drawn from the rest with a seed of its own
 
 KAGGLE = "lantian773030/pokemonclassification"
 TEST_FRACTION = 0.2
@@ -187,7 +189,7 @@ def decode(folder: Path, request: Request) -> TaskData:
     ]
     images, labels, skipped = decode_labelled(files, size, CLASSES, folder)
     rest, test = stratified(labels, TEST_FRACTION)
-    train_part, val_part = stratified(labels[rest], VAL_FRACTION, seed=1)
+    train_part, val_part = stratified(labels[rest], VAL_FRACTION, seed=VAL_SEED)
     train, val = rest[train_part], rest[val_part]
     return TaskData(
         Split(images[train], labels[train]),
@@ -210,6 +212,7 @@ POKEMON150 = register_task(
         decode=decode,
         resizable=True,
         augment="pokemon",
+        split_seeds=(SPLIT_SEED, VAL_SEED),  # test, then validation
         download=kaggle_download(KAGGLE, "pokemon150"),
         description="150 Pokemon classes, about 6,800 images, resized (default 224 px, as uni2022), 72/8/20 split",
     )

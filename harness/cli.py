@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from harness import __version__, signals
 from harness.commands import (
     cmd_archs,
+    cmd_card,
     cmd_compare,
     cmd_data,
     cmd_export,
@@ -304,6 +305,18 @@ def build_parser() -> Parser:
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "card",
+        help="print an exported model's card: its metadata and the store's verifications of it",
+        description="What the file says about itself (data, split, network, training recipe, test "
+        "metric, published figure, preprocessing) and every verification the store holds for that "
+        "file (matched by its sha256). markdown is the text of the X.md written beside X.onnx.",
+    )
+    p.add_argument("model", metavar="MODEL.onnx")
+    _add_results(p)
+    _add_format(p, extra=("markdown",))
+    p.set_defaults(func=cmd_card)
 
     p = sub.add_parser(
         "predict",

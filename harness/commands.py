@@ -239,6 +239,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if passed(result) else 1
 
 
+def cmd_card(args: argparse.Namespace) -> int:
+    from harness.card import read_card  # onnxruntime and the store: no torch
+
+    card = read_card(absolute(args.model), results_dir=results_dir_of(args))
+    if args.format == "json":
+        print_json(card)
+        return 0
+    from harness.card_views import card_markdown, render_card
+
+    print(card_markdown(card), end="") if args.format == "markdown" else console.print(render_card(card))
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from harness.predict import predict_files  # onnxruntime, numpy and Pillow only
 

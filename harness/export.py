@@ -9,7 +9,6 @@ written, then as "verified" or "failed".
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -24,7 +23,8 @@ import onnx
 import torch
 
 from harness import __version__
-from harness.architectures import get_arch
+from harness.architectures import count_params, get_arch
+from harness.card import card_facts, file_sha256, write_card
 from harness.checkpoint import load_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, Split, get_task, load_task
@@ -97,8 +97,11 @@ def preprocessing(task: DatasetSpec, shape: tuple[int, int, int], pixels: str | 
     }
 
 
-def model_metadata(*, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics: dict[str, Any]) -> dict[str, str]:
-    """Everything another runtime needs to use the file without our code."""
+def model_metadata(
+    *, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics: dict[str, Any], card: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Everything another runtime needs to use the file without our code; `card`: the model
+    card's facts (harness.card.card_facts), written as JSON values."""
     shape = task.shape(spec.image_size)
     return {
         "task": task.name,
@@ -112,6 +115,7 @@ def model_metadata(*, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics
         "trial_id": trial_id,
         "metrics": json.dumps(metrics),
         "harness_version": __version__,
+        **{key: json.dumps(value) for key, value in (card or {}).items()},
     }
 
 
@@ -204,7 +208,8 @@ def export_trial(
     prep = preprocessing(task, task.shape(spec.image_size), spec.pixels)
     example = torch.from_numpy(normalize(data.test.images[:2], prep))
     metrics = {k: v for k, v in ckpt["metrics"].items() if k == "epoch" or k.startswith("val_")}
-    meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics)
+    card = card_facts(store, trial_id=trial_id, spec=spec, task=task, data=data, params=count_params(model))
+    meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics, card=card)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)
     head = get_arch(spec.arch).head
     # Both files are verified the same way against the same model and test split.
@@ -262,27 +267,20 @@ def _verified(
     )
     result = verify_onnx(onnx_path=str(path), model=model, head=head, test=test, task=task, float_size=float_size)
     record(store, export_id, result)
-    if not runtimes:
-        return result
-    checks = check_runtimes(
-        runtimes,
-        onnx_path=path,
-        model=model,
-        head=head,
-        x=normalize(test.images, read_metadata(open_session(path), path)["preprocessing"]),
-        labels=np.asarray(test.labels),
-        quantize=quantize,
-    )
-    store.add_runtime_checks(export_id, checks)
-    return replace(result, runtimes=tuple(checks))
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    if runtimes:
+        checks = check_runtimes(
+            runtimes,
+            onnx_path=path,
+            model=model,
+            head=head,
+            x=normalize(test.images, read_metadata(open_session(path), path)["preprocessing"]),
+            labels=np.asarray(test.labels),
+            quantize=quantize,
+        )
+        store.add_runtime_checks(export_id, checks)
+        result = replace(result, runtimes=tuple(checks))
+    write_card(path, store)  # X.md beside the file, with this verification; the file itself is only read
+    return result
 
 
 def _own_export(store: Store, trial_id: str, path: Path) -> None:

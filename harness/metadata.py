@@ -17,7 +17,18 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.heads import HEADS
 
-JSON_KEYS = ("classes", "input_shape", "preprocessing", "metrics")  # metadata values stored as JSON
+# Metadata values stored as JSON; the model card's (harness.card.CARD_KEYS) are absent from older files.
+JSON_KEYS = (
+    "classes",
+    "input_shape",
+    "preprocessing",
+    "metrics",
+    "data",
+    "parameters",
+    "training",
+    "evaluation",
+    "published",
+)
 REQUIRED = ("classes", "input_shape", "preprocessing", "output")
 
 
