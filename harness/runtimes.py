@@ -75,24 +75,33 @@ class Runtime:
     about: str = ""  # one line on what the row is, shown under the table
 
 
-def median_ms(fn: Callable[[], Any], *, min_calls: int = ROUND_MIN_CALLS, budget_s: float = ROUND_BUDGET_S) -> float:
-    """One round: three warm-up calls, then calls until `min_calls` and `budget_s`; the median in ms."""
-    for _ in range(3):
+def phase(
+    fn: Callable[[], Any], *, min_calls: int, budget_s: float, warmup_calls: int = 3, warmup_s: float = 0.02
+) -> float:
+    """Median seconds per call of one phase: warm up (`warmup_calls` and `warmup_s` at least, so
+    caches, allocators and thread pools are hot), then time calls until `min_calls` and `budget_s`."""
+    deadline = time.perf_counter() + warmup_s
+    calls = 0
+    while calls < warmup_calls or time.perf_counter() < deadline:
         fn()
+        calls += 1
     times: list[float] = []
     deadline = time.perf_counter() + budget_s
     while len(times) < min_calls or (time.perf_counter() < deadline and len(times) < 1000):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+    return float(np.median(times))
 
 
 def in_process(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, provider: str, precision: str) -> RuntimeRun:
     """A runtime that lives in this process: the split in batches, then batch-1 rounds."""
     outputs = np.concatenate([np.asarray(run(x[i : i + BATCH]), dtype=np.float32) for i in range(0, len(x), BATCH)])
     single = np.ascontiguousarray(x[:1])
-    rounds = [median_ms(lambda: run(single)) for _ in range(LATENCY_ROUNDS)]
+    rounds = [
+        phase(lambda: run(single), min_calls=ROUND_MIN_CALLS, budget_s=ROUND_BUDGET_S) * 1e3
+        for _ in range(LATENCY_ROUNDS)
+    ]
     return RuntimeRun(outputs=outputs, provider=provider, precision=precision, b1_round_ms=rounds)
 
 

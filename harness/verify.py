@@ -8,7 +8,6 @@ the same run, so the speed-up is a ratio of numbers taken side by side.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -21,6 +20,7 @@ from harness.datasets import Split
 from harness.heads import Head
 from harness.metadata import checked_metadata
 from harness.predict import normalize, open_session
+from harness.runtimes import phase
 from harness.train import OBJECTIVES
 
 if TYPE_CHECKING:
@@ -122,25 +122,6 @@ def verification_json(v: Verification) -> dict[str, Any]:
 LATENCY_ROUNDS = 7  # each round times every runtime in a phase of its own; the spread is over rounds
 
 
-def _phase(
-    fn: Callable[[], Any], *, min_calls: int, budget_s: float, warmup_calls: int = 3, warmup_s: float = 0.02
-) -> float:
-    """Median seconds per call of one phase: warm up (`warmup_calls` and `warmup_s` at least, so
-    caches, allocators and thread pools are hot), then time calls until `min_calls` and `budget_s`."""
-    deadline = time.perf_counter() + warmup_s
-    calls = 0
-    while calls < warmup_calls or time.perf_counter() < deadline:
-        fn()
-        calls += 1
-    times: list[float] = []
-    deadline = time.perf_counter() + budget_s
-    while len(times) < min_calls or (time.perf_counter() < deadline and len(times) < 1000):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def _clear(faster: list[float], slower: list[float]) -> bool:
     """Whether two runtimes' round medians do not overlap: the ratio is then no accident of one round."""
     return max(faster) < min(slower) or min(faster) > max(slower)
@@ -179,12 +160,12 @@ def measure_latency(
     b64: dict[str, list[float]] = {r: [] for r in runners}
     with torch.inference_mode():
         for run in runners.values():  # a first, longer warm-up: one-time allocations and JIT-like paths
-            _phase(partial(run, batch), min_calls=2, budget_s=0.0, warmup_s=0.2)
+            phase(partial(run, batch), min_calls=2, budget_s=0.0, warmup_s=0.2)
         for i in range(rounds):
             for runtime in list(runners)[:: 1 if i % 2 == 0 else -1]:
                 run = runners[runtime]
-                b1[runtime].append(_phase(partial(run, single), min_calls=10, budget_s=budget_s) * 1e3)
-                b64[runtime].append(64 / _phase(partial(run, batch), min_calls=2, budget_s=budget_s, warmup_calls=1))
+                b1[runtime].append(phase(partial(run, single), min_calls=10, budget_s=budget_s) * 1e3)
+                b64[runtime].append(64 / phase(partial(run, batch), min_calls=2, budget_s=budget_s, warmup_calls=1))
     out: dict[str, Any] = {"threads": threads, "device": "cpu", "rounds": rounds, "spinning": False}
     for runtime in runners:
         out[f"{runtime}_b1_round_ms"] = b1[runtime]

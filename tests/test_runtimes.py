@@ -144,3 +144,10 @@ def test_an_unknown_runtime_is_one_line(matrix, capsys):
     assert main(["verify", path, "--results", str(Path(path).parents[1]), "--runtime", "tensorrt"]) == 2
     err = capsys.readouterr().err
     assert "unknown runtime 'tensorrt'" in err and "openvino" in err and len(err.strip().splitlines()) == 1
+
+
+def test_sweep_checks_the_runtimes_before_it_trains(tmp_path, capsys):
+    """`sweep --runtime` is checked before Ray starts: nothing trained, no store."""
+    assert main(["sweep", "--runtime", "opencv,trt", "--results", str(tmp_path), "--no-live"]) == 2
+    assert "unknown runtime 'trt'" in capsys.readouterr().err
+    assert not (tmp_path / "harness.db").exists()
