@@ -61,7 +61,19 @@ def trained_vgg4(ray_session, tmp_path_factory, shared_data):
 
 def test_bench_verify_latency_ratio_repeats(benchmark, trained_vgg4):
     results, model = trained_vgg4
-    cmd = [sys.executable, "-m", "harness", "verify", str(model), "--results", str(results), "--format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "verify",
+        str(model),
+        "--results",
+        str(results),
+        "--format",
+        "json",
+        "--runtime",
+        "onnxruntime",
+    ]
     latencies = []
 
     def verify_once() -> None:
