@@ -97,7 +97,8 @@ def check_runtime(
         status,
         version,
         provider=run.provider,
-        precision=run.precision,
+        # a quantized file computes its quantized layers in int8 whatever the runtime's float precision
+        precision=f"int8+{run.precision}" if gate == "int8" else run.precision,
         n=len(x),
         gate=gate,
         **figures,
