@@ -180,7 +180,7 @@ def _drive_page(chromium: str, url: str, shape: list[int]) -> tuple[dict[str, An
             page.goto(url)
             report = page.evaluate("(shape) => window.evaluateSplit('x.f32', shape)", shape)
         except PlaywrightError as exc:  # the page's own exception, or the browser gone
-            return None, (errors or [str(exc).removeprefix("page.evaluate: ")])[0]
+            return None, (errors or [str(exc).removeprefix("Page.evaluate: ").removeprefix("Error: ")])[0]
         finally:
             browser.close()
     return report, "\n".join(errors)

@@ -71,6 +71,6 @@ async function main() {
 // A failure (an operator onnxruntime-node lacks, a bad file) is one line on stderr: harness
 // shows that line, not a stack trace.
 main().catch((error) => {
-  console.error(String(error?.message ?? error).trim().split("\n")[0]);
+  console.error(String(error?.message ?? error).trim().replace(/\s+/g, " "));
   process.exit(1);
 });
