@@ -188,11 +188,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         for v in verifications:
             print_verification(v.verification)
     if args.web:
+        from rich.text import Text
+
         from harness.webpage import web_dirs
 
         floats = [Path(v.verification.path) for v in verifications if v.verification.quantize is None]
         for model, folder in web_dirs(floats, absolute(args.web)):
-            write_web_page(model, folder, ort_web=args.ort_web, log=err_console.print)  # stdout: the results
+            # stdout carries the results; one unwrapped line each on stderr
+            write_web_page(
+                model, folder, ort_web=args.ort_web, log=lambda line: err_console.print(Text(line), soft_wrap=True)
+            )
     return 0 if all(v.verification.passed for v in verifications) else 1
 
 
