@@ -25,7 +25,12 @@ const loaded = (async () => {
   if (!response.ok) throw new Error(`model.onnx: HTTP ${response.status}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
   const meta = harnessMetadata(metadataProps(bytes));
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ["wasm"],
+    // Idle intra-op threads sleep rather than spin, as harness.predict.open_session sets it for
+    // onnxruntime-python: the verification rows compare like with like.
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
+  });
   return { meta, session, input: session.inputNames[0], output: session.outputNames[0] };
 })();
 window.ready = loaded.then(({ meta }) => meta);
