@@ -73,14 +73,14 @@ def _check_rounds(name: str, rounds: Any) -> list[float]:
     return [float(r) for r in rounds]
 
 
-def _read_outputs(name: str, path: Path, shape: list[int], n: int) -> np.ndarray:
-    outputs = np.fromfile(path, dtype="<f4")
+def _read_outputs(name: str, raw: bytes, shape: list[int], n: int) -> np.ndarray:
+    outputs = np.frombuffer(raw, dtype="<f4")
     if not shape or shape[0] != n or outputs.size != int(np.prod(shape)):
         raise HarnessError(
             f"{name} returned {outputs.size} floats for the shape {shape}, not one row per input ({n})",
             "report this with the model file",
         )
-    return outputs.reshape(shape).astype(np.float32, copy=False)
+    return outputs.reshape(shape).astype(np.float32)  # a copy: frombuffer's array is read-only
 
 
 # ---------------------------------------------------------------------------------------- Node
@@ -109,7 +109,7 @@ def _node(path: Path, x: np.ndarray, threads: int) -> RuntimeRun:
                 "the row shows onnxruntime-node failed on this file; `node` runs harness/js/node_runner.mjs",
             )
         report = json.loads(proc.stdout.strip().splitlines()[-1])
-        outputs = _read_outputs("onnxruntime-node", out_path, report["shape"], len(x))
+        outputs = _read_outputs("onnxruntime-node", out_path.read_bytes(), report["shape"], len(x))
     return RuntimeRun(
         outputs=outputs,
         provider=str(report["provider"]),
@@ -154,8 +154,7 @@ def _web(path: Path, x: np.ndarray, threads: int) -> RuntimeRun:
                 f"onnxruntime-web could not run {path.name}: {_first_line(errors or 'the page gave no outputs')}",
                 "the row shows onnxruntime-web failed on this file; `harness web` writes the same page to try",
             )
-        (folder / "out.f32").write_bytes(posted)
-        outputs = _read_outputs("onnxruntime-web", folder / "out.f32", report["shape"], len(x))
+        outputs = _read_outputs("onnxruntime-web", posted, report["shape"], len(x))
     provider = "wasm" if report["threads"] == 1 else f"wasm ({report['threads']} threads)"
     return RuntimeRun(
         outputs=outputs,
