@@ -25,6 +25,7 @@ from harness.commands import (
     cmd_show,
     cmd_sweeps,
     cmd_verify,
+    cmd_web,
 )
 from harness.config import SweepSpec, reproduce_settings
 from harness.console import print_error
@@ -109,6 +110,14 @@ def _add_run_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="show Ray's own output")
     _add_results(p)
     _add_format(p)
+
+
+def _add_ort_web(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ort-web",
+        metavar="DIR",
+        help="onnxruntime-web's dist folder to copy from (default: the one scripts/install-runtimes installed)",
+    )
 
 
 def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
@@ -287,6 +296,8 @@ def build_parser() -> Parser:
         help="also write an INT8 model (onnxruntime static quantization calibrated on training images) and verify it",
     )
     _add_runtime(p, default="onnxruntime only")
+    p.add_argument("--web", metavar="DIR", help="also write the browser page for each exported file (`harness web`)")
+    _add_ort_web(p)
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_export)
@@ -317,6 +328,18 @@ def build_parser() -> Parser:
     _add_results(p)
     _add_format(p, extra=("markdown",))
     p.set_defaults(func=cmd_card)
+
+    p = sub.add_parser(
+        "web",
+        help="write a static page that runs a model in the browser (onnxruntime-web)",
+        description="Write index.html, its script, the model and onnxruntime-web's WASM files into "
+        "DIR: a page that classifies a dropped image (or upsamples it, for an image model) offline. "
+        "Serve DIR over HTTP (`python -m http.server -d DIR`): a file:// page cannot load WebAssembly.",
+    )
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("dir", metavar="DIR", help="the folder to write the page into (created)")
+    _add_ort_web(p)
+    p.set_defaults(func=cmd_web)
 
     p = sub.add_parser(
         "predict",

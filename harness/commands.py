@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -186,6 +186,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_opset(args.opset)
     runtimes = chosen_runtimes(args)
+    if args.web:
+        from harness.webpage import ort_web_dist
+
+        ort_web_dist(args.ort_web)  # before the export: a missing onnxruntime-web is known now
     results_dir = results_dir_of(args)
     out = absolute(args.out) if args.out else results_dir / "onnx"
     writable_dir(
@@ -216,7 +220,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         for v in verifications:
             print_verification(v.verification)
+    if args.web:
+        from rich.text import Text
+
+        from harness.webpage import web_dirs
+
+        floats = [Path(v.verification.path) for v in verifications if v.verification.quantize is None]
+        for model, folder in web_dirs(floats, absolute(args.web)):
+            # stdout carries the results; one unwrapped line each on stderr
+            write_web_page(
+                model, folder, ort_web=args.ort_web, log=lambda line: err_console.print(Text(line), soft_wrap=True)
+            )
     return 0 if all(passed(v.verification) for v in verifications) else 1
+
+
+def write_web_page(model: Path, folder: Path, *, ort_web: str | None, log: Callable[[str], None]) -> None:
+    """`harness web` and `harness export --web`: the page, and how to open it."""
+    from harness.webpage import ort_web_dist, write_page
+
+    ort_web_dist(ort_web)  # a missing onnxruntime-web leaves no empty folder behind
+    folder = writable_dir(folder, what="page folder", hint="pass a folder you can write")
+    index = write_page(model, folder, ort_web_dir=ort_web)
+    log(f"wrote {index}; serve it with `python -m http.server -d {folder}` and open http://localhost:8000/")
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    write_web_page(absolute(args.model), absolute(args.dir), ort_web=args.ort_web, log=print)
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

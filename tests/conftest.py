@@ -89,3 +89,71 @@ def pytest_collection_modifyitems(config, items):
     if len(kept) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if "bench_large" in item.keywords])
         items[:] = kept
+
+
+# ------------------------------------------------- exported files of each output kind (JS runtimes)
+
+
+def _swept_export(results: Path, *flags: str) -> Path:
+    """A 1-epoch sweep of one trial, exported and verified; the exported file's path."""
+    from harness.store import Store
+
+    assert main(["sweep", *flags, "--epochs", "1", "--results", str(results), "--no-live"]) == 0
+    with Store.existing(results) as store:
+        (row,) = store._rows("SELECT path FROM exports")
+    return Path(row["path"])
+
+
+@pytest.fixture(scope="session")
+def digits_export(swept) -> Path:
+    """A trained digits classifier (logits, 1x8x8) of the shared default sweep."""
+    from harness.store import Store
+
+    with Store.existing(swept) as store:
+        return Path(store._rows("SELECT path FROM exports")[0]["path"])
+
+
+@pytest.fixture(scope="session")
+def cifar10_export(ray_session, tmp_path_factory, shared_data) -> Path:
+    """A trained CIFAR-10 classifier (logits, 3x32x32): cnn_small, 1 epoch on 2,000 images
+    (about 1 min here, most of it the verification on the 10,000 test images: `slow` tests only)."""
+    flags = ["--task", "cifar10", "--arch", "cnn_small", "--optimizer", "adam", "--lr", "0.001"]
+    return _swept_export(
+        tmp_path_factory.mktemp("cifar10"),
+        *flags,
+        *["--batch-size", "64", "--train-limit", "2000", "--data-dir", str(shared_data)],
+    )
+
+
+@pytest.fixture(scope="session")
+def upsample_export(ray_session, tmp_path_factory, shared_data) -> Path:
+    """A trained upsampling model (an image output, 1x7x7 -> 1x28x28): espcn, 1 epoch on 1,024 digits."""
+    flags = ["--task", "mnist_upsample", "--arch", "espcn", "--optimizer", "adam", "--lr", "0.01"]
+    return _swept_export(
+        tmp_path_factory.mktemp("upsample"),
+        *flags,
+        *["--batch-size", "64", "--train-limit", "1024", "--data-dir", str(shared_data)],
+    )
+
+
+@pytest.fixture(scope="session")
+def single_logit_export(tmp_path_factory) -> Path:
+    """A cats-vs-dogs one-logit file (keras_cnn2, 3x64x64) through the real export path, with
+    its real metadata, but untrained: training needs the photo set decoded (a minute here),
+    and a runtime's parity does not depend on what the weights learned."""
+    import torch
+    from harness.architectures import create_model
+    from harness.datasets import get_task
+
+    from harness.config import TrialSpec
+    from harness.export import export_onnx, model_metadata
+
+    torch.manual_seed(0)
+    spec = TrialSpec(
+        task="cats_vs_dogs", image_size=64, arch="keras_cnn2", optimizer="adam", lr=1e-3, batch_size=32, seed=0
+    )
+    model = create_model("keras_cnn2", in_shape=(3, 64, 64), num_outputs=1)
+    out = tmp_path_factory.mktemp("single_logit") / "cats_vs_dogs-keras_cnn2-untrained.onnx"
+    metadata = model_metadata(task=get_task("cats_vs_dogs"), spec=spec, trial_id="untrained", metrics={})
+    export_onnx(model=model, example=torch.randn(2, 3, 64, 64), out_path=out, metadata=metadata)
+    return out
