@@ -3,11 +3,13 @@ real default sweep (1 epoch) whose store several tests read."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,35 +127,55 @@ def cifar10_export(ray_session, tmp_path_factory, shared_data) -> Path:
     )
 
 
-@pytest.fixture(scope="session")
-def upsample_export(ray_session, tmp_path_factory, shared_data) -> Path:
-    """A trained upsampling model (an image output, 1x7x7 -> 1x28x28): espcn, 1 epoch on 1,024 digits."""
-    flags = ["--task", "mnist_upsample", "--arch", "espcn", "--optimizer", "adam", "--lr", "0.01"]
-    return _swept_export(
-        tmp_path_factory.mktemp("upsample"),
-        *flags,
-        *["--batch-size", "64", "--train-limit", "1024", "--data-dir", str(shared_data)],
-    )
+# Small real models of the three output kinds, trained 1 epoch each into one results folder and
+# exported by one `harness export --runtime all` (every runtime on each file's whole test split):
+# test_runtimes.py reads the matrices the store kept, the JS tests use the files.
+KINDS_SWEEPS = {
+    "logits": ["--task", "digits", "--arch", "cnn_small", "--lr", "0.01"],
+    "single_logit": ["--task", "cats_vs_dogs", "--arch", "keras_cnn2", "--image-size", "64", "--lr", "0.001"],
+    "image": ["--task", "mnist_upsample", "--arch", "espcn", "--lr", "0.01", "--train-limit", "1024"],
+}
+
+
+def _photo_subset(shared_data: Path, data: Path, *, train: int, test: int) -> None:
+    """Real photos of the shared cats-vs-dogs set, fewer of them: a test split of 2 x `test`."""
+    for split, n in (("training_set", train), ("test_set", test)):
+        for plural in ("cats", "dogs"):
+            target = data / "cats_vs_dogs" / split / plural
+            target.mkdir(parents=True)
+            for photo in sorted((shared_data / "cats_vs_dogs" / split / plural).iterdir())[:n]:
+                shutil.copy(photo, target)
 
 
 @pytest.fixture(scope="session")
-def single_logit_export(tmp_path_factory) -> Path:
-    """A cats-vs-dogs one-logit file (keras_cnn2, 3x64x64) through the real export path, with
-    its real metadata, but untrained: training needs the photo set decoded (a minute here),
-    and a runtime's parity does not depend on what the weights learned."""
-    import torch
-    from harness.architectures import create_model
-    from harness.datasets import get_task
+def kinds_exported(ray_session, tmp_path_factory, shared_data) -> dict[str, Any]:
+    """{"results": the folder, "code": export's exit code, kind: the exported file, ...}: one
+    trained model per output kind (digits; cats vs dogs on 128 real photos, tested on 40; the
+    upsampling task on 1,024 digits, tested on MNIST's 10,000)."""
+    from harness.store import Store
 
-    from harness.config import TrialSpec
-    from harness.export import export_onnx, model_metadata
-
-    torch.manual_seed(0)
-    spec = TrialSpec(
-        task="cats_vs_dogs", image_size=64, arch="keras_cnn2", optimizer="adam", lr=1e-3, batch_size=32, seed=0
-    )
-    model = create_model("keras_cnn2", in_shape=(3, 64, 64), num_outputs=1)
-    out = tmp_path_factory.mktemp("single_logit") / "cats_vs_dogs-keras_cnn2-untrained.onnx"
-    metadata = model_metadata(task=get_task("cats_vs_dogs"), spec=spec, trial_id="untrained", metrics={})
-    export_onnx(model=model, example=torch.randn(2, 3, 64, 64), out_path=out, metadata=metadata)
+    root = tmp_path_factory.mktemp("kinds")
+    data, results = root / "data", root / "results"
+    _photo_subset(shared_data, data, train=64, test=20)
+    (data / "mnist").symlink_to(shared_data / "mnist")
+    for flags in KINDS_SWEEPS.values():
+        common = ["--optimizer", "adam", "--epochs", "1", "--batch-size", "32", "--data-dir", str(data)]
+        assert main(["sweep", *flags, *common, "--results", str(results), "--no-live", "--no-export"]) == 0
+    out: dict[str, Any] = {"results": results, "data": data}
+    out["code"] = main(["export", "--results", str(results), "--runtime", "all", "--format", "json"])
+    with Store.existing(results) as store:
+        for export in store._rows("SELECT path, details_json FROM exports ORDER BY id"):
+            out[json.loads(export["details_json"])["gate"]] = Path(export["path"])
     return out
+
+
+@pytest.fixture(scope="session")
+def upsample_export(kinds_exported) -> Path:
+    """A trained upsampling model (an image output, 1x7x7 -> 1x28x28): espcn, 1 epoch on 1,024 digits."""
+    return Path(kinds_exported["image"])
+
+
+@pytest.fixture(scope="session")
+def single_logit_export(kinds_exported) -> Path:
+    """A trained cats-vs-dogs one-logit model (keras_cnn2, 3x64x64), 1 epoch on 128 real photos."""
+    return Path(kinds_exported["single_logit"])

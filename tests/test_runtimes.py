@@ -8,7 +8,6 @@ here is a failure that says what to install."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import warnings
@@ -22,42 +21,25 @@ from harness.runtimes import all_runtimes
 from harness.store import Store
 from harness.verify import MAX_ABS_DIFF
 
-KINDS = {  # output kind -> the sweep that trains a small real model of it
-    "logits": ["--task", "digits", "--arch", "cnn_small", "--lr", "0.01"],
-    "single_logit": ["--task", "cats_vs_dogs", "--arch", "keras_cnn2", "--image-size", "64", "--lr", "0.001"],
-    "image": ["--task", "mnist_upsample", "--arch", "espcn", "--lr", "0.01", "--train-limit", "1024"],
-}
+KINDS = ("logits", "single_logit", "image")
 MUST_PASS = ("onnxruntime", "openvino", "opencv", "tract", "onnxruntime-node", "onnxruntime-web")
 
 
-def _photo_subset(shared_data: Path, data: Path, *, train: int, test: int) -> None:
-    """Real photos of the shared cats-vs-dogs set, fewer of them: a test split of 2 x `test`."""
-    for split, n in (("training_set", train), ("test_set", test)):
-        for plural in ("cats", "dogs"):
-            target = data / "cats_vs_dogs" / split / plural
-            target.mkdir(parents=True)
-            for photo in sorted((shared_data / "cats_vs_dogs" / split / plural).iterdir())[:n]:
-                shutil.copy(photo, target)
-
-
 @pytest.fixture(scope="module")
-def matrix(ray_session, tmp_path_factory, shared_data) -> dict[str, dict[str, Any]]:
-    """Per output kind: the export's file, its metadata, and its matrix rows by runtime."""
-    root = tmp_path_factory.mktemp("runtimes")
-    data, results = root / "data", root / "results"
-    _photo_subset(shared_data, data, train=64, test=20)
-    (data / "mnist").symlink_to(shared_data / "mnist")
-    for flags in KINDS.values():
-        common = ["--optimizer", "adam", "--epochs", "1", "--batch-size", "32", "--data-dir", str(data)]
-        assert main(["sweep", *flags, *common, "--results", str(results), "--no-live", "--no-export"]) == 0
-    code = main(["export", "--results", str(results), "--runtime", "all", "--format", "json"])
+def matrix(kinds_exported) -> dict[str, dict[str, Any]]:
+    """Per output kind: the export's row, its verification, and its matrix rows by runtime
+    (conftest's `kinds_exported`: one `harness export --runtime all`)."""
     out: dict[str, dict[str, Any]] = {}
-    with Store.existing(results) as store:
+    with Store.existing(kinds_exported["results"]) as store:
         for export in store._rows("SELECT * FROM exports ORDER BY id"):
             details = json.loads(export["details_json"])
-            kind = details["gate"]
             rows = store.runtime_checks(export["id"])
-            out[kind] = {"export": export, "details": details, "rows": {r["runtime"]: r for r in rows}, "code": code}
+            out[details["gate"]] = {
+                "export": export,
+                "details": details,
+                "rows": {r["runtime"]: r for r in rows},
+                "code": kinds_exported["code"],
+            }
     assert set(out) == set(KINDS), f"exports of {sorted(out)}"
     return out
 
