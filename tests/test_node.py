@@ -78,9 +78,3 @@ def test_node_example_refuses_other_sizes_per_image(digits_export, tmp_path):
     Image.new("RGB", (40, 30)).save(tmp_path / "big.png")
     (result,) = _node_example(digits_export, [tmp_path / "big.png"], top=1)
     assert result["top"] is None and "the model takes 8x8" in result["error"]
-
-
-def test_metadata_reader_is_one_file_in_two_places():
-    """The page's reader (harness/web/onnxmeta.js) and the example's are the same file: the
-    example stays standalone (copy the folder), and the two never drift apart."""
-    assert (ROOT / "harness" / "web" / "onnxmeta.js").read_bytes() == (EXAMPLE.parent / "onnxmeta.mjs").read_bytes()
