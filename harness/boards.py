@@ -58,6 +58,21 @@ class RunFields(TypedDict):
     marks: str | None  # the reduced budget in words, e.g. "subset 200, 3 of 10 epochs"
 
 
+class Intervals(TypedDict):
+    """A row's 95% intervals (harness.intervals)."""
+
+    best_ci95_low: float | None
+    best_ci95_high: float | None
+    ci95_low: float | None
+    ci95_high: float | None
+    ci95_method: str | None
+
+
+class Significance(TypedDict):
+    p_value: float | None
+    significance: str | None
+
+
 class LeaderRow(TrialRow, OnnxFigures, RunFields):
     """A stored trial with everything a board ranks by or shows; grouped over seeds, the
     configuration's means, with its best seed's columns."""
@@ -71,7 +86,16 @@ class LeaderRow(TrialRow, OnnxFigures, RunFields):
     int8_details: str | None
     runtimes_passed: int | None
     runtimes_checked: int | None
-    seeds: int  # the seeds that trained normally (1 for one trial)
+    n_seeds: int  # the seeds that trained normally (1 for one trial)
+    seed_values: list[float]  # their ranked figures (best_metric), for the tests over seeds
+    seed_test_values: list[float]  # their test figures
+    best_ci95_low: float | None  # 95% intervals (harness.intervals): the ranked validation figure,
+    best_ci95_high: float | None
+    ci95_low: float | None  # ... and the test figure
+    ci95_high: float | None
+    ci95_method: str | None  # "wilson" (one trial), "t" (over seeds); None: no interval
+    vs_best: str | None  # set by harness.intervals.compare_top
+    vs_best_p: float | None
     trial_ids: str  # every member, space-separated
     best_metric_std: float | None  # over seeds
     test_metric: float | None  # the best checkpoint on the test split
@@ -90,11 +114,18 @@ class BoardRow(TypedDict):
     batch_size: int
     epochs_run: float  # a group's mean
     seed: int | None  # None on a grouped board
-    seeds: int
+    n_seeds: int  # the seeds a row's figures are over (1 for one trial)
     best_metric: float | None
-    best_metric_std: float | None
+    best_metric_std: float | None  # a standard deviation over seeds, not an interval
+    best_ci95_low: float | None  # the 95% confidence interval of best_metric
+    best_ci95_high: float | None
     test_metric: float | None
     test_metric_std: float | None
+    ci95_low: float | None  # the 95% confidence interval of test_metric
+    ci95_high: float | None
+    ci95_method: str | None  # wilson: one trial's test images; t: over seeds; None: no interval
+    vs_best: str | None  # --compare-top: "#1", "indistinguishable", "below #1" (Welch over seeds, Bonferroni)
+    vs_best_p: float | None  # its corrected p value
     mean_epoch_time_s: float | None
     mean_samples_per_s: float | None
     params: int | None
@@ -145,6 +176,8 @@ class Reference(TypedDict):
     closest_arch: str | None
     closest: float | None
     closest_differs: str | None  # its differences in words
+    p_value: float | None  # ours against published: the exact binomial test of our correct count
+    significance: str | None  # "above", "below", "indistinguishable" (alpha 0.05); None: not tested
 
 
 class Board(TypedDict):

@@ -30,7 +30,7 @@ from harness.commands import (
 from harness.config import SweepSpec, reproduce_settings
 from harness.console import print_error
 from harness.errors import HarnessError
-from harness.leaderboard import SORTS
+from harness.leaderboard import COMPARE_TOP, SORTS
 from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
 from harness.runs import cmd_reproduce, cmd_sweep
@@ -213,7 +213,19 @@ def build_parser() -> Parser:
         metavar="KEY",
         help=f"rank by {', '.join(SORTS)} (default: metric, the task's validation metric)",
     )
-    p.add_argument("--group-seeds", action="store_true", help="one row per configuration: mean ± std over its seeds")
+    p.add_argument(
+        "--group-seeds",
+        action="store_true",
+        help="one row per configuration: the mean over its seeds, their std and a 95%% t interval",
+    )
+    p.add_argument(
+        "--compare-top",
+        type=int,
+        default=COMPARE_TOP,
+        metavar="K",
+        help="test rows 2..K against #1 over their seeds (Welch's t test, Bonferroni; rows of 3 seeds "
+        f"or more; 0: none; default: {COMPARE_TOP})",
+    )
     rows = p.add_mutually_exclusive_group()
     rows.add_argument(
         "--top",

@@ -104,11 +104,19 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     if args.task:
         get_task(args.task)  # an unknown name fails here, with the valid choices
+    if args.compare_top < 0:
+        raise HarnessError(f"--compare-top {args.compare_top} is below 0", "pass --compare-top K with K >= 0 (0: none)")
     if args.top is not None and args.top < 1:
         raise HarnessError(f"--top {args.top} is below 1", "pass --top N with N >= 1, or leave it out for every row")
     with Store.existing(results_dir_of(args)) as store:
         boards = leaderboards(
-            store, task=args.task, sweep_id=args.sweep, top=args.top, sort=args.sort, group=args.group_seeds
+            store,
+            task=args.task,
+            sweep_id=args.sweep,
+            top=args.top,
+            sort=args.sort,
+            group=args.group_seeds,
+            compare=args.compare_top,
         )
     if not boards and args.format == "table":
         console.print(

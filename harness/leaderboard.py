@@ -7,7 +7,7 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from harness.boards import (
     FIELDS,
@@ -22,6 +22,7 @@ from harness.boards import (
     Usable,
 )
 from harness.errors import lookup
+from harness.intervals import against_published, compare_top, group_intervals, trial_intervals
 from harness.kinds import FAILED, Mode, rank_key
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.rows import EpochRow, TrialRow, TrialSummary
@@ -43,6 +44,9 @@ __all__ = [
     "usable",
 ]
 
+# The per-seed figures behind each rankable metric field, for the tests over seeds.
+SEED_VALUES = {"best_metric": "seed_values", "test_metric": "seed_test_values"}
+COMPARE_TOP = 5  # the rows tested against #1 by default (--compare-top)
 # Trials that ended like this are never ranked above a trial that trained normally.
 UNRANKABLE = FAILED
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
@@ -162,7 +166,8 @@ def references(
         )
         match = best[1] if best and not best[0] else None
         closest = best if best and best[0] else None
-        ours = score(match, epochs.get(match["id"], []), recipe.score) if match else None
+        mine = epochs.get(match["id"], []) if match else []
+        ours = score(match, mine, recipe.score) if match else None
         out.append(
             {
                 "report": report,
@@ -178,12 +183,13 @@ def references(
                 "closest_arch": closest and closest[1]["arch"],
                 "closest": score(closest[1], epochs.get(closest[1]["id"], []), recipe.score) if closest else None,
                 "closest_differs": "; ".join(closest[0]) if closest else None,
+                **against_published(match, mine, score=recipe.score, published=recipe.published),
             }
         )
     return out
 
 
-def group_seeds(rows: list[LeaderRow], *, mode: Mode) -> list[LeaderRow]:
+def group_seeds(rows: list[LeaderRow], *, mode: Mode, proportion: bool = True) -> list[LeaderRow]:
     """One row per configuration that differs only in its seed: means (and standard deviations)
     over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member.
     The other columns are the best seed's (a grouped board shows no seed)."""
@@ -206,7 +212,10 @@ def group_seeds(rows: list[LeaderRow], *, mode: Mode) -> list[LeaderRow]:
         out.append(
             {
                 **good[0],
-                "seeds": len(good),
+                "n_seeds": len(good),
+                "seed_values": [m["best_metric"] for m in good if m["best_metric"] is not None],
+                "seed_test_values": [m["test_metric"] for m in good if m["test_metric"] is not None],
+                **group_intervals(good, proportion=proportion),
                 "trial_ids": " ".join(m["id"] for m in members),
                 "best_metric": _mean([m["best_metric"] for m in good]),
                 "test_metric": _mean([m["test_metric"] for m in good]),
@@ -272,11 +281,13 @@ def leaderboards(
     top: int | None = None,
     sort: str = "metric",
     group: bool = False,
+    compare: int = COMPARE_TOP,
 ) -> list[Board]:
     """One board per task (see `harness.boards.Board`); its rows (the first `top` only, when
     given) ranked by `sort`
     (a SORTS name), one per configuration over its seeds when `group`; references: the
-    published figures beside the matching trials (see `references`)."""
+    published figures beside the matching trials (see `references`). Rows 2..`compare` are
+    tested against #1 over their seeds (`harness.intervals.compare_top`)."""
     from harness.datasets import get_task
 
     field, better = lookup("sort", SORTS, sort)
@@ -292,21 +303,33 @@ def leaderboards(
         terms: dict[str, dict[str, Any]] = {}  # each trial's config parsed once, for its row and the references
         for row in store.trial_summaries(task=name, sweep_id=sweep_id, metric=spec.metric, mode=spec.mode):
             mine = epochs.get(row["id"], [])
+            test = score(row, mine, test_score(spec.metric))
             terms[row["id"]] = trial_terms(config_of(row), row["epochs_run"])
             rows.append(
                 {
                     **row,
-                    "seeds": 1,
+                    "n_seeds": 1,
                     "trial_ids": row["id"],
                     "best_metric_std": None,
                     "test_metric_std": None,
-                    "test_metric": score(row, mine, test_score(spec.metric)),
+                    "test_metric": test,
+                    "seed_values": [] if row["best_metric"] is None else [row["best_metric"]],
+                    "seed_test_values": [] if test is None else [test],
+                    **trial_intervals(row, mine, metric=spec.metric, classification=spec.kind == "classification"),
+                    "vs_best": None,
+                    "vs_best_p": None,
                     "time_to_target_s": time_to_target(mine, goal),
                     **_onnx_figures(row),
                     **_run_fields(terms[row["id"]]),
                 }
             )
-        ranked = rank(group_seeds(rows, mode=spec.mode) if group else rows, mode=better or spec.mode, field=field)
+        ranked = rank(
+            group_seeds(rows, mode=spec.mode, proportion=spec.metric.endswith("acc")) if group else rows,
+            mode=better or spec.mode,
+            field=field,
+        )
+        if field in SEED_VALUES:  # which of the top rows #1 is really ahead of (over seeds)
+            compare_top(cast("list[dict[str, Any]]", ranked), top=compare, values=SEED_VALUES[field])
         boards.append(
             {
                 "task": name,
@@ -336,11 +359,18 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
         "batch_size": row["batch_size"],
         "epochs_run": row["epochs_run"],
         "seed": None if grouped else row["seed"],  # a group's row stands for all of its seeds
-        "seeds": row["seeds"],
+        "n_seeds": row["n_seeds"],
         "best_metric": row["best_metric"],
         "best_metric_std": row["best_metric_std"],
+        "best_ci95_low": row["best_ci95_low"],
+        "best_ci95_high": row["best_ci95_high"],
         "test_metric": row["test_metric"],
         "test_metric_std": row["test_metric_std"],
+        "ci95_low": row["ci95_low"],
+        "ci95_high": row["ci95_high"],
+        "ci95_method": row["ci95_method"],
+        "vs_best": row["vs_best"],
+        "vs_best_p": row["vs_best_p"],
         "mean_epoch_time_s": row["mean_epoch_time_s"],
         "mean_samples_per_s": row["mean_samples_per_s"],
         "params": row["params"],

@@ -21,10 +21,17 @@ from harness.views import fitted_table
 # A table shows this many rows of each task unless --top or --all says otherwise: drawing every
 # row of a 10,000-trial store takes rich 8-17 s, and the best rows are what a person reads first.
 TABLE_ROWS = 20
-GROUP_ONLY = ("seeds", "best_metric_std", "test_metric_std", "trial_ids")
+GROUP_ONLY = ("n_seeds", "best_metric_std", "test_metric_std", "trial_ids")
 # Fields that only explain another column, or that `marks`/`data` already show in words.
 HIDDEN = (
     "onnx_speedup_clear",
+    # the intervals are shown in their figure's cell, "45.34% [44.36, 46.32]"
+    "best_ci95_low",
+    "best_ci95_high",
+    "ci95_low",
+    "ci95_high",
+    "ci95_method",
+    "vs_best_p",
     "onnx_runtimes",  # shown in the onnx cell
     "variant",
     "image_size",
@@ -56,7 +63,7 @@ def device_label(device: str | None, precision: str | None) -> str:
 def board_fields(board: Board) -> tuple[str, ...]:
     """The columns worth printing: per-seed columns only for a grouped board, `seed` otherwise;
     the run marks and the device only where some row has one."""
-    some = {key: any(row.get(key) for row in board["rows"]) for key in ("marks", "device")}
+    some = {key: any(row.get(key) for row in board["rows"]) for key in ("marks", "device", "vs_best")}
     return tuple(
         f
         for f in FIELDS
@@ -70,11 +77,27 @@ def _title(board: Board) -> str:
     return f"{board['task']}: best {board['metric']} ({board['mode']}){sort}{seeds}"
 
 
-def _spread(mean: float | None, std: float | None, name: str) -> str:
-    """ "72.90% ± 0.91" (the std in the metric's own unit: percentage points for accuracies)."""
+def _figure(value: float | None, low: float | None, high: float | None, name: str) -> str:
+    """ "72.90% [71.98, 73.81]": a figure and its 95% interval, in the figure's unit (percent for
+    accuracies); the headers say "[95% CI]", so it cannot be read as a standard deviation."""
+    if low is None or high is None or value is None:
+        return metric(value, name)
+    bounds = f"{100 * low:.2f}, {100 * high:.2f}" if name.endswith("acc") else f"{sig3(low)}, {sig3(high)}"
+    return f"{metric(value, name)} [{bounds}]"
+
+
+def _std(std: float | None, name: str) -> str:
+    """A standard deviation over seeds, in percentage points for accuracies."""
     if std is None:
-        return metric(mean, name)
-    return f"{metric(mean, name)} ± {100 * std:.2f}" if name.endswith("acc") else f"{metric(mean, name)} ± {sig3(std)}"
+        return DASH
+    return f"{100 * std:.2f} pp" if name.endswith("acc") else sig3(std)
+
+
+def _versus(row: BoardRow) -> str:
+    """`--compare-top`: "below #1 (p 0.003)"; "" for rows not compared."""
+    if not row["vs_best"]:
+        return ""
+    return row["vs_best"] if row["vs_best_p"] is None else f"{row['vs_best']} (p {row['vs_best_p']:.2g})"
 
 
 def onnx_cell(row: BoardRow) -> str:
@@ -120,15 +143,12 @@ def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
         "batch_size": lambda r: count(r["batch_size"]),
         "epochs_run": lambda r: DASH if r["epochs_run"] is None else f"{r['epochs_run']:g}",
         "seed": lambda r: str(r["seed"]),
-        "seeds": lambda r: str(r["seeds"]),
-        "best_metric": lambda r: _spread(
-            r["best_metric"], r.get("best_metric_std") if board["grouped"] else None, name
-        ),
-        "best_metric_std": lambda r: DASH if r["best_metric_std"] is None else pp(r["best_metric_std"]).lstrip("+"),
-        "test_metric": lambda r: _spread(
-            r["test_metric"], r.get("test_metric_std") if board["grouped"] else None, test
-        ),
-        "test_metric_std": lambda r: DASH if r["test_metric_std"] is None else pp(r["test_metric_std"]).lstrip("+"),
+        "n_seeds": lambda r: str(r["n_seeds"]),
+        "best_metric": lambda r: _figure(r["best_metric"], r["best_ci95_low"], r["best_ci95_high"], name),
+        "best_metric_std": lambda r: _std(r["best_metric_std"], name),
+        "test_metric": lambda r: _figure(r["test_metric"], r["ci95_low"], r["ci95_high"], test),
+        "test_metric_std": lambda r: _std(r["test_metric_std"], test),
+        "vs_best": lambda r: _versus(r),
         "mean_epoch_time_s": lambda r: sig3(r["mean_epoch_time_s"]),
         "mean_samples_per_s": lambda r: sig3(r["mean_samples_per_s"]),
         "params": lambda r: count(r["params"]),
@@ -157,16 +177,27 @@ def head(board: Board, *, rows: int | None) -> tuple[Board, str | None]:
 
 def board_markdown(board: Board) -> str:
     """A GitHub-flavoured markdown table of the board's trials, then its published references."""
-    fields = [f for f in board_fields(board) if f not in ("onnx_speedup", "best_metric_std", "test_metric_std")]
+    fields = [f for f in board_fields(board) if f != "onnx_speedup"]
     cells = _cells(board)
     if any(cells["data"](row) for row in board["rows"]):  # split and image size, where they vary
         fields.insert(fields.index("best_metric"), "data")
     lines = [f"### {_title(board)}", "", "| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
     lines += ["| " + " | ".join(cells[f](row) for f in fields) + " |" for row in board["rows"]]
     if board["references"]:
-        keys = ("report", "run", "network", "measure", "published", "ours", "difference", "closest other run")
+        keys = (
+            "report",
+            "run",
+            "network",
+            "measure",
+            "published",
+            "ours",
+            "difference",
+            "vs published",
+            "closest other run",
+        )
         lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
         lines += ["| " + " | ".join(_reference_cells(ref, markup=False)) + " |" for ref in board["references"]]
+        lines += ["", f"*{SIGNIFICANCE_NOTE}.*"]
     return "\n".join(lines) + "\n"
 
 
@@ -200,8 +231,22 @@ def _reference_cells(ref: Reference, *, markup: bool) -> list[str]:
         pct(ref["published"]),
         f"[dim]{ours}[/]" if markup and not ref["trial_id"] else ours,
         f"[{style}]{shown}[/]" if markup else shown,
+        _significance(ref),
         closest,
     ]
+
+
+SIGNIFICANCE_NOTE = (
+    "vs published: the exact binomial test of our correct count on the split the report measured "
+    "against its published accuracy, alpha 0.05; the reports give no uncertainty of their own, so "
+    "theirs is taken as exact; '-' where the store kept no count (image scores, older stores)"
+)
+
+
+def _significance(ref: Reference) -> str:
+    if ref["significance"] is None or ref["p_value"] is None:
+        return DASH
+    return f"{ref['significance']} (p {ref['p_value']:.2g})"
 
 
 def render_references(board: Board) -> Table:
@@ -219,12 +264,19 @@ def render_references(board: Board) -> Table:
         ("published", "right"),
         ("ours", "right"),
         ("difference", "right"),
+        ("vs published (binomial test)", "left"),
         ("closest other run (not a reproduction)", "left"),
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for ref in board["references"]:
         table.add_row(*_reference_cells(ref, markup=True))
+    table.caption, table.caption_justify = SIGNIFICANCE_NOTE, "left"
     return table
+
+
+def _ci_header(board: Board, name: str, low: str) -> str:
+    """The figure's header, "[95% CI]" added where some row has an interval."""
+    return f"{name} [95% CI]" if any(row.get(low) is not None for row in board["rows"]) else name
 
 
 def render_board(board: Board, *, width: int) -> Table:
@@ -239,11 +291,14 @@ def render_board(board: Board, *, width: int) -> Table:
         ("lr", "lr", "right", 8),
         ("batch_size", "batch", "right", 2),
         ("epochs_run", "epochs", "right", 3),
-        ("seeds" if grouped else "seed", "seeds" if grouped else "seed", "right", 2),
+        ("n_seeds", "n (seeds)", "right", 8) if grouped else ("seed", "seed", "right", 2),
         ("data", "data", "left", 6),
         ("marks", "run", "left", 10),
-        ("best_metric", board["metric"], "right", 10),
-        ("test_metric", test, "right", 9),
+        ("best_metric", _ci_header(board, board["metric"], "best_ci95_low"), "right", 10),
+        ("best_metric_std", f"{board['metric']} std", "right", 5),
+        ("test_metric", _ci_header(board, test, "ci95_low"), "right", 9),
+        ("test_metric_std", f"{test} std", "right", 5),
+        ("vs_best", "vs #1 (Welch, Bonferroni)", "left", 7),
         ("mean_epoch_time_s", "s/epoch", "right", 5),
         ("mean_samples_per_s", "img/s", "right", 4),
         ("device", "device", "left", 3),
@@ -266,7 +321,9 @@ def render_board(board: Board, *, width: int) -> Table:
             columns[j] = (*column[:3], 11)
         if column[0] == "time_to_target_s" and not goal:
             continue
-        if column[0] in ("data", "marks", "device") and not any(r[j] and r[j] != DASH for r in rows):
+        if column[0] in ("data", "marks", "device", "vs_best") and not any(r[j] and r[j] != DASH for r in rows):
+            continue
+        if column[0] in ("best_metric_std", "test_metric_std") and not grouped:
             continue
         keep.append(j)
     return fitted_table(

@@ -48,13 +48,16 @@ def wilson(correct: int, n: int, *, level: float = LEVEL) -> Interval:
     return Interval(max(0.0, centre - half), min(1.0, centre + half), "wilson")
 
 
-def t_interval(values: Sequence[float], *, level: float = LEVEL) -> Interval | None:
-    """The t interval of the mean of `values` (seeds); None below two values."""
+def t_interval(
+    values: Sequence[float], *, level: float = LEVEL, limits: tuple[float, float] = (-math.inf, math.inf)
+) -> Interval | None:
+    """The t interval of the mean of `values` (seeds), clipped to `limits` (an accuracy lies in
+    [0, 1]); None below two values."""
     x = np.asarray(values, dtype=float)
     if len(x) < 2:
         return None
     half = float(sps.t.ppf(0.5 + level / 2, len(x) - 1)) * float(x.std(ddof=1)) / math.sqrt(len(x))
-    return Interval(float(x.mean()) - half, float(x.mean()) + half, "t")
+    return Interval(max(limits[0], float(x.mean()) - half), min(limits[1], float(x.mean()) + half), "t")
 
 
 def bootstrap(

@@ -233,4 +233,5 @@ def evaluate(
     if num_classes:
         scores["confusion"] = confusion_matrix(objective.predict(out), labels, num_classes).tolist()
     _sync(device)
-    return {"loss": loss, **scores, "time_s": time.perf_counter() - start}
+    # n: the images scored, so that an accuracy can be given its interval (harness.intervals)
+    return {"loss": loss, **scores, "n": len(labels), "time_s": time.perf_counter() - start}

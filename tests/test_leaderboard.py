@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from harness import stats
 from harness.cli import main
 from harness.leaderboard import SORTS, time_to_target
 from harness.store import Store
@@ -91,19 +92,28 @@ def test_grouping_over_seeds_gives_mean_std_and_members(seeded, capsys):
     assert board["grouped"] and len(board["rows"]) == len(LRS)
     for row in board["rows"]:
         members = [t for t in trials if t["trial_id"] in row["trial_ids"].split()]
-        assert len(members) == row["seeds"] == SEEDS and len({m["lr"] for m in members}) == 1
+        assert len(members) == row["n_seeds"] == SEEDS and len({m["lr"] for m in members}) == 1
         metrics = [m["best_metric"] for m in members]
         assert row["best_metric"] == pytest.approx(statistics.fmean(metrics))
         assert row["best_metric_std"] == pytest.approx(statistics.stdev(metrics))
         assert row["trial_id"] == max(members, key=lambda m: m["best_metric"])["trial_id"]  # its best seed
+        interval = stats.t_interval(metrics, limits=(0.0, 1.0))  # over seeds, an accuracy: clipped to [0, 1]
+        assert interval and row["ci95_method"] == "t"
+        assert (row["best_ci95_low"], row["best_ci95_high"]) == pytest.approx((interval.low, interval.high))
+        assert row["ci95_low"] <= row["test_metric"] <= row["ci95_high"]
+    # #1 against #2 over their 3 seeds (Welch's t test, Bonferroni over the one comparison)
+    assert board["rows"][0]["vs_best"] == "#1" and board["rows"][0]["vs_best_p"] is None
+    second = board["rows"][1]
+    assert second["vs_best"] in ("indistinguishable", "below #1") and 0 <= second["vs_best_p"] <= 1
     means = [row["best_metric"] for row in board["rows"]]
     assert means == sorted(means, reverse=True)
     capsys.readouterr()
     assert main(["leaderboard", "--results", str(seeded), "--group-seeds", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [int(r["seeds"]) for r in rows] == [SEEDS] * len(LRS)
+    assert [int(r["n_seeds"]) for r in rows] == [SEEDS] * len(LRS)
     assert main(["leaderboard", "--results", str(seeded), "--group-seeds"]) == 0
-    assert "±" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "val_acc [95% CI]" in table and "val_acc std" in table and "n (seeds)" in table and "#1" in table
 
 
 def test_time_to_target_is_the_first_epoch_at_the_published_figure():

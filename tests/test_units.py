@@ -197,7 +197,7 @@ def test_boards_number_their_rows_and_a_grouped_board_shows_no_seed(tmp_path):
         ]
         (board,) = leaderboards(store, group=True)
         (row,) = board["rows"]
-        assert (row["rank"], row["trial_id"], row["seed"], row["seeds"]) == (1, "s1.t2", None, 2)
+        assert (row["rank"], row["trial_id"], row["seed"], row["n_seeds"]) == (1, "s1.t2", None, 2)
         assert row["best_metric"] == pytest.approx(0.6) and row["trial_ids"] == "s1.t2 s1.t1"
 
 
@@ -218,11 +218,18 @@ def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
             "batch_size",
             "epochs_run",
             "seed",
-            "seeds",
+            "n_seeds",
             "best_metric",
             "best_metric_std",
+            "best_ci95_low",
+            "best_ci95_high",
             "test_metric",
             "test_metric_std",
+            "ci95_low",
+            "ci95_high",
+            "ci95_method",
+            "vs_best",
+            "vs_best_p",
             "mean_epoch_time_s",
             "mean_samples_per_s",
             "params",
