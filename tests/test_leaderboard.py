@@ -113,7 +113,10 @@ def test_grouping_over_seeds_gives_mean_std_and_members(seeded, capsys):
     assert [int(r["n_seeds"]) for r in rows] == [SEEDS] * len(LRS)
     assert main(["leaderboard", "--results", str(seeded), "--group-seeds"]) == 0
     table = capsys.readouterr().out
-    assert "val_acc [95% CI]" in table and "val_acc std" in table and "n (seeds)" in table and "#1" in table
+    assert "val_acc [95% CI]" in table and "n (seeds)" in table and "#1" in table
+    assert main(["leaderboard", "--results", str(seeded), "--group-seeds", "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert "| best_metric_std |" in markdown or "best_metric_std" in markdown.splitlines()[2]
 
 
 def test_time_to_target_is_the_first_epoch_at_the_published_figure():
