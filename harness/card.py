@@ -92,9 +92,19 @@ def card_facts(
             "n": len(data.test),
             "best_epoch": test.get("epoch") or trial["best_epoch"],
             "selected_by": task.metric,
+            # the test figure's 95% interval over the test images (harness.intervals); None: no
+            # binomial form (image scores) or no count recorded
+            **_test_interval(trial, epochs, metric=task.metric, classification=task.kind == "classification"),
         },
         "published": published_figures(trial, epochs, task=task.name, arch=spec.arch),
     }
+
+
+def _test_interval(trial: Any, epochs: list[Any], *, metric: str, classification: bool) -> dict[str, Any]:
+    from harness.intervals import trial_intervals
+
+    found = trial_intervals(trial, epochs, metric=metric, classification=classification)
+    return {"ci95_low": found["ci95_low"], "ci95_high": found["ci95_high"], "ci95_method": found["ci95_method"]}
 
 
 def _scheduler(store: Store, sweep_id: str) -> str:

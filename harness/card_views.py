@@ -108,8 +108,13 @@ def _evaluation(meta: dict[str, Any]) -> Section:
     e = meta.get("evaluation")
     if isinstance(e, dict):
         name = str(e.get("metric"))
+        interval = (
+            f", 95% CI [{metric(e['ci95_low'], name)}, {metric(e['ci95_high'], name)}] ({e.get('ci95_method')})"
+            if e.get("ci95_low") is not None
+            else ""
+        )
         scored = (
-            f"{metric(e['value'], name)} on {count(e.get('n'))} test images (the checkpoint of epoch "
+            f"{metric(e['value'], name)}{interval} on {count(e.get('n'))} test images (the checkpoint of epoch "
             f"{e.get('best_epoch')}, chosen by {e.get('selected_by')})"
             if e.get("value") is not None
             else "not scored (the trial stopped before its last epoch)"

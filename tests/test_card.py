@@ -10,7 +10,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from harness import __version__
+from harness import __version__, stats
 from harness.card import CARD_KEYS, card_path, file_sha256, published_figures
 from harness.cli import main
 from harness.predict import open_session, read_metadata
@@ -46,6 +46,13 @@ def test_export_writes_the_card_into_the_file(swept, capsys):
     assert evaluation["metric"] == "test_acc" and evaluation["value"] == test["acc"]
     assert evaluation["n"] == 360 and evaluation["best_epoch"] == trial["best_epoch"] == test["epoch"]
     assert evaluation["selected_by"] == "val_acc"
+    interval = stats.wilson(round(test["acc"] * 360), 360)  # the test figure's 95% interval, from its 360 images
+    assert (evaluation["ci95_low"], evaluation["ci95_high"], evaluation["ci95_method"]) == (
+        pytest.approx(interval.low),
+        pytest.approx(interval.high),
+        "wilson",
+    )
+    assert "95% CI [" in card_path(path).read_text()
     data = meta["data"]
     assert data["dataset"] == "digits" and data["variant"] == "default" and data["image_size"] == 8
     assert data["splits"] == {"train": 1077, "val": 360, "test": 360} and data["split_seeds"] == [0]

@@ -78,3 +78,22 @@ def test_binomial_test_against_the_true_accuracy_rejects_rarely_and_finds_a_gap(
 )
 def test_verdict_words(p, ours, theirs, word):
     assert stats.verdict(p, ours, theirs) == word
+
+
+def test_ours_against_published_uses_the_split_the_report_measured():
+    """The matching trial's correct count on the test split (its test scoring) or on the
+    validation split (its best epoch), against the published accuracy."""
+    from harness.intervals import against_published, counts
+
+    row = {"test_json": '{"acc": 0.7, "n": 1000, "epoch": 2}', "best_epoch": 2}
+    epochs = [
+        {"epoch": 1, "val_acc": 0.5, "extra_json": '{"val_n": 400}'},
+        {"epoch": 2, "val_acc": 0.75, "extra_json": '{"val_n": 400}'},
+    ]
+    assert counts(row, epochs, "test_acc") == (700, 1000) and counts(row, epochs, "val_acc") == (300, 400)
+    assert against_published(row, epochs, score="test_acc", published=0.8)["significance"] == "below"
+    assert against_published(row, epochs, score="test_acc", published=0.705)["significance"] == "indistinguishable"
+    assert against_published(row, epochs, score="val_acc", published=0.70)["significance"] == "above"
+    # no count recorded (an older store, an image score): not tested, never a made-up verdict
+    assert against_published({"test_json": '{"acc": 0.7}'}, [], score="test_acc", published=0.8)["p_value"] is None
+    assert against_published(row, epochs, score="val_keras_acc", published=0.8)["significance"] is None
