@@ -141,6 +141,7 @@ def fit(
                 normalize=normalize,
                 placement=placement,
                 num_classes=num_classes,
+                intervals=True,  # image scores: their bootstrap intervals over the test images
             )
         yield EpochResult(
             epoch=epoch, metrics=metrics, diverged=diverged, improved=improved, best_epoch=best_epoch, test=scores

@@ -57,7 +57,10 @@ def trial_intervals(
 ) -> Intervals:
     """A single trial's intervals: the ranked validation figure (`best_ci95_*`) and the test
     figure (`ci95_*`)."""
-    if not classification or not metric.endswith("acc"):
+    if not classification:  # no binomial form: the test scoring's bootstrap over test images, if any
+        bounds = json.loads(row.get("test_json") or "{}").get("ci95", {}).get(metric.removeprefix("val_"))
+        return _fields(None, stats.Interval(bounds[0], bounds[1], "bootstrap") if bounds else None, "bootstrap")
+    if not metric.endswith("acc"):
         return NO_INTERVAL
     val, test = _wilson(row, epochs, metric), _wilson(row, epochs, "test_" + metric.removeprefix("val_"))
     return _fields(val, test, "wilson")

@@ -207,7 +207,12 @@ def render_report(report: dict[str, Any]) -> Group:
     if report["epochs"]:
         parts += [render_epochs(report), render_curves(report)]
     if report["test"]:
-        scores = {k: v for k, v in report["test"].items() if k != "epoch"}
+        intervals = report["test"].get("ci95") or {}  # image scores: bootstrap 95% intervals over test images
+        scores = {
+            k: f"{v:.4g} [95% CI {intervals[k][0]:.4g}, {intervals[k][1]:.4g}]" if k in intervals else v
+            for k, v in report["test"].items()
+            if k not in ("epoch", "ci95")
+        }
         parts.append(_kv_table(f"best checkpoint (epoch {report['test']['epoch']}) on the test split", scores))
     if report["confusion_normalised"]:
         parts.append(render_confusion(report))

@@ -61,7 +61,7 @@ def t_interval(
 
 
 def bootstrap(
-    values: Sequence[float], *, level: float = LEVEL, draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+    values: Sequence[float] | np.ndarray, *, level: float = LEVEL, draws: int = BOOTSTRAP_DRAWS, seed: int = 0
 ) -> Interval:
     """The percentile bootstrap interval of the mean of per-image `values` (seeded: the same
     values give the same interval)."""

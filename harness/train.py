@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from harness.device import Placement
 from harness.heads import Head
+from harness.stats import bootstrap
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Objective:
     # the device during an epoch and divided by the sample count once at its end.
     scores: Callable[[Tensor, Tensor], dict[str, Tensor]]
     predict: Callable[[Tensor], Tensor]  # class index per sample (for images: the binarised pixels)
+    # Per-sample scores whose mean has no binomial form (an image's PSNR and pixel accuracy): the
+    # test scoring bootstraps their intervals over the test images. None: a classifier (Wilson).
+    per_sample: Callable[[Tensor, Tensor], dict[str, Tensor]] | None = None
 
 
 def _single_logit_loss(out: Tensor, y: Tensor) -> Tensor:
@@ -49,16 +53,20 @@ def _image_loss(out: Tensor, y: Tensor) -> Tensor:
     return F.binary_cross_entropy(out.float(), _image_target(y))  # the module ends in a sigmoid
 
 
-def _image_scores(out: Tensor, y: Tensor) -> dict[str, Tensor]:
-    """Pixel accuracy against the target binarised at 0.5, PSNR, and the Keras-style accuracy the
-    report printed (round(prediction) == raw target: grey target pixels can never match)."""
+def _image_per_sample(out: Tensor, y: Tensor) -> dict[str, Tensor]:
+    """Per image: pixel accuracy against the target binarised at 0.5, PSNR, and the Keras-style
+    accuracy the report printed (round(prediction) == raw target: grey target pixels can never match)."""
     target, out = _image_target(y), out.float()
     mse = (out - target).square().mean((1, 2, 3)).clamp_min(1e-10)
     return {
-        "acc": ((out > 0.5) == (target >= 0.5)).float().mean((1, 2, 3)).sum(),
-        "psnr": (10.0 * torch.log10(1.0 / mse)).sum(),
-        "keras_acc": (out.round() == target).float().mean((1, 2, 3)).sum(),
+        "acc": ((out > 0.5) == (target >= 0.5)).float().mean((1, 2, 3)),
+        "psnr": 10.0 * torch.log10(1.0 / mse),
+        "keras_acc": (out.round() == target).float().mean((1, 2, 3)),
     }
+
+
+def _image_scores(out: Tensor, y: Tensor) -> dict[str, Tensor]:
+    return {key: values.sum() for key, values in _image_per_sample(out, y).items()}
 
 
 # Keyed by the head kinds of harness.heads (a Head is a str: a kind read back as text finds its entry too).
@@ -73,7 +81,9 @@ OBJECTIVES: dict[str, Objective] = {
         scores=lambda out, y: {"acc": (_single_logit_predict(out) == y).sum()},
         predict=_single_logit_predict,
     ),
-    Head.IMAGE: Objective(loss=_image_loss, scores=_image_scores, predict=lambda out: out > 0.5),
+    Head.IMAGE: Objective(
+        loss=_image_loss, scores=_image_scores, predict=lambda out: out > 0.5, per_sample=_image_per_sample
+    ),
 }
 
 
@@ -220,9 +230,11 @@ def evaluate(
     normalize: Normalizer,
     placement: Placement | None = None,
     num_classes: int | None = None,
+    intervals: bool = False,
 ) -> dict[str, Any]:
     """Clean evaluation (eval mode, no augmentation): loss, acc (and extra scores), time_s; with
-    `num_classes`, also "confusion": the confusion matrix as nested lists of counts."""
+    `num_classes`, also "confusion": the confusion matrix as nested lists of counts; with
+    `intervals`, "ci95": each per-sample score's bootstrap 95% interval (image outputs)."""
     device = next(model.parameters()).device
     _sync(device)
     start = time.perf_counter()
@@ -232,6 +244,10 @@ def evaluate(
     scores: dict[str, Any] = {key: value.item() / len(labels) for key, value in objective.scores(out, labels).items()}
     if num_classes:
         scores["confusion"] = confusion_matrix(objective.predict(out), labels, num_classes).tolist()
+    if intervals and objective.per_sample:
+        per_sample = objective.per_sample(out, labels)
+        found = {key: bootstrap(values.double().cpu().numpy()) for key, values in per_sample.items()}
+        scores["ci95"] = {key: [ci.low, ci.high] for key, ci in found.items()}
     _sync(device)
     # n: the images scored, so that an accuracy can be given its interval (harness.intervals)
     return {"loss": loss, **scores, "n": len(labels), "time_s": time.perf_counter() - start}

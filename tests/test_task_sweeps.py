@@ -172,6 +172,9 @@ def test_mnist_upsample_sweep_on_the_real_digits(ray_session, tmp_path, shared_d
     assert main(["show", trial["id"], "--results", str(results), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["confusion"] is None and report["test"]["psnr"] > 0 and 0 <= report["test"]["acc"] <= 1
+    # no binomial form for pixel scores: the test scoring bootstrapped them over the 10,000 test images
+    low, high = report["test"]["ci95"]["acc"]
+    assert low < report["test"]["acc"] < high and report["test"]["ci95"]["psnr"][0] < report["test"]["psnr"]
     assert main(["show", trial["id"], "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert "val_psnr" in out and "psnr" in out and "confusion" not in out
