@@ -38,8 +38,10 @@ __all__ = [
     "rank",
     "references",
     "score",
+    "seedless_config",
     "target",
     "test_score",
+    "time_to_target",
     "usable",
 ]
 
@@ -183,21 +185,27 @@ def references(
     return out
 
 
+def seedless_config(row: TrialRow) -> dict[str, Any]:
+    """A trial's configuration without its seed: what the trials of one configuration share
+    (a store older than schema 3 kept no config: its searched columns stand in)."""
+    config = json.loads(row.get("config_json") or "{}") or {
+        "arch": row["arch"],
+        "optimizer": row["optimizer"],
+        "lr": row["lr"],
+        "batch_size": row["batch_size"],
+        "epochs": row["epochs"],
+    }
+    config.pop("seed", None)
+    return config
+
+
 def group_seeds(rows: list[LeaderRow], *, mode: Mode) -> list[LeaderRow]:
     """One row per configuration that differs only in its seed: means (and standard deviations)
     over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member.
     The other columns are the best seed's (a grouped board shows no seed)."""
     groups: dict[str, list[LeaderRow]] = {}
     for row in rows:
-        config = json.loads(row.get("config_json") or "{}") or {
-            "arch": row["arch"],
-            "optimizer": row["optimizer"],
-            "lr": row["lr"],
-            "batch_size": row["batch_size"],
-            "epochs": row["epochs"],
-        }
-        config.pop("seed", None)
-        groups.setdefault(json.dumps(config, sort_keys=True), []).append(row)
+        groups.setdefault(json.dumps(seedless_config(row), sort_keys=True), []).append(row)
     out: list[LeaderRow] = []
     for members in groups.values():
         members = rank(members, mode=mode)  # the group's trial_id is its best seed
