@@ -17,16 +17,29 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from harness.boards import Target
+from harness.config import SweepSpec
 from harness.errors import HarnessError
 from harness.kinds import Mode, rank_key
 from harness.leaderboard import score, seedless_config, target, test_score, time_to_target, usable
+from harness.settings import declared
 from harness.store import Store
 
-__all__ = ["MIN_TRIALS", "Analysis", "analyze_sweep", "importance", "lr_table", "seed_share", "times_to_target"]
+__all__ = [
+    "MIN_TRIALS",
+    "Analysis",
+    "analyze_sweep",
+    "importance",
+    "label",
+    "lr_table",
+    "seed_share",
+    "times_to_target",
+]
 
 MIN_TRIALS = 4  # fewer usable trials give a forest of a handful of points: no importance is printed
 TOP_CURVES = 5  # learning curves drawn (and listed in the JSON)
 MAX_LR_COLUMNS = 8  # more distinct learning rates (a random search) are binned on a log scale
+# The searched settings' trial keys in the grid's order (arch, optimizer, lr, ...): a label's order
+SEARCHED = tuple(d.setting.trial for d in declared(SweepSpec) if d.setting.trial)
 FOREST_SEED = 0  # fANOVA fits a random forest: a fixed seed gives the same figures every run
 
 
@@ -80,6 +93,7 @@ def analyze_sweep(
                 "leave out --task, or pass one of its tasks",
             )
         tasks = [name]
+    short = store.short_ids()  # tables show Ray's short id where it names one trial
     out: list[Analysis] = []
     for name in tasks:
         spec = get_task(name)
@@ -100,7 +114,7 @@ def analyze_sweep(
                 "lr_table": lr_table(good),
                 "target": goal,
                 "time_to_target": times_to_target(trials) if goal else [],
-                "top": top_curves(good, mode=spec.mode),
+                "top": top_curves(good, mode=spec.mode, short=short),
                 "rows": trials,
             }
         )
@@ -149,6 +163,13 @@ def _plain(value: Any) -> Any:
     return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
 
 
+def label(params: dict[str, Any]) -> str:
+    """A configuration in words: "cnn_small adam lr=0.03" (names bare, numbers with their key)."""
+    return " ".join(
+        v if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
+
+
 def score_of(epoch: Any, key: str) -> float | None:
     """An epoch's `key`: a column of its own, or one of the task's extras (val_psnr)."""
     value = epoch.get(key) if key in epoch else json.loads(epoch.get("extra_json") or "{}").get(key)
@@ -156,14 +177,17 @@ def score_of(epoch: Any, key: str) -> float | None:
 
 
 def _varying_keys(configs: Sequence[dict[str, Any]]) -> list[str]:
-    """The settings (config keys) that take more than one value over `configs`, in key order."""
-    keys = sorted({k for c in configs for k in c})
+    """The settings (config keys) that take more than one value over `configs`: the searched
+    ones first, in the grid's order, then the others by name."""
+    keys = sorted(
+        {k for c in configs for k in c}, key=lambda k: (k not in SEARCHED, SEARCHED.index(k) if k in SEARCHED else 0, k)
+    )
     return [k for k in keys if len({json.dumps(c.get(k), default=str) for c in configs}) > 1]
 
 
 def varying(trials: Sequence[Trial]) -> dict[str, list[Any]]:
     """Each varying setting with its values, sorted (numbers numerically)."""
-    keys = sorted({k for t in trials for k in t["params"]})
+    keys = list(dict.fromkeys(k for t in trials for k in t["params"]))  # load_trials' order
     return {k: sorted({t["params"][k] for t in trials}, key=_order) for k in keys}
 
 
@@ -179,7 +203,7 @@ def importance(trials: Sequence[Trial], *, mode: Mode, metric: str) -> dict[str,
     were scored on the test split, for the test metric (a column each, rows sorted by the
     first); with the share of each metric's variance that lies between seeds. `note`: why
     there are no numbers, when there are none."""
-    params = sorted({k for t in trials for k in t["params"]})
+    params = list(dict.fromkeys(k for t in trials for k in t["params"]))
     scores: dict[str, list[tuple[Trial, float]]] = {
         metric: [(t, t["metric"]) for t in trials if t["metric"] is not None],
         test_score(metric): [(t, t["test_metric"]) for t in trials if t["test_metric"] is not None],
@@ -336,12 +360,16 @@ def times_to_target(trials: Sequence[Trial]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["median_s"] is None, r["median_s"] or 0.0, -r["reached"]))
 
 
-def top_curves(trials: Sequence[Trial], *, mode: Mode, n: int = TOP_CURVES) -> list[dict[str, Any]]:
-    """The `n` best trials (as the board ranks them) with their validation curves."""
+def top_curves(
+    trials: Sequence[Trial], *, mode: Mode, n: int = TOP_CURVES, short: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The `n` best trials (as the board ranks them) with their validation curves; `trial`:
+    the id tables show (`short`: `Store.short_ids`)."""
     ranked = sorted(trials, key=lambda t: (t["metric"] is None, rank_key(t["metric"] or 0.0, mode), t["id"]))
     return [
         {
             "trial_id": t["id"],
+            "trial": (short or {}).get(t["id"], t["id"]),
             "params": t["params"],
             "seed": t["seed"],
             "metric": t["metric"],

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from harness import __version__, signals
 from harness.commands import (
+    cmd_analyze,
     cmd_archs,
     cmd_card,
     cmd_compare,
@@ -43,6 +44,7 @@ EXAMPLES = """examples:
   harness leaderboard --task digits --group-seeds --sort test
   harness sweeps
   harness show TRIAL_ID --png figures/
+  harness analyze SWEEP_ID --png figures/
   harness compare uchile2020-cifar10
   harness export --task digits && harness predict results/onnx/*.onnx digit.png
 """
@@ -253,6 +255,28 @@ def build_parser() -> Parser:
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "analyze",
+        help="what mattered in a sweep: importance, the metric by learning rate, time to target",
+        description="Per task of the sweep: each varying setting's fANOVA importance for the task's "
+        "metric (validation, and test where scored), the metric by learning rate per architecture x "
+        "optimizer, each configuration's seconds to the target over its seeds, the best trials' curves.",
+    )
+    p.add_argument(
+        "sweep", metavar="SWEEP_ID", nargs="?", help="a sweep id from `harness sweeps` (default: the latest)"
+    )
+    p.add_argument("--task", help="only this task of the sweep")
+    p.add_argument(
+        "--target",
+        type=float,
+        metavar="VALUE",
+        help="the validation figure to race to, e.g. 0.9 (default: the task's highest published one)",
+    )
+    p.add_argument("--png", metavar="DIR", help='also write the figures to DIR (needs "harness[plots]")')
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser(
         "compare",
