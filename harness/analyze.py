@@ -166,7 +166,7 @@ def _plain(value: Any) -> Any:
 def label(params: dict[str, Any]) -> str:
     """A configuration in words: "cnn_small adam lr=0.03" (names bare, numbers with their key)."""
     return " ".join(
-        v if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+        v if isinstance(v, str) else f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
     )
 
 

@@ -32,7 +32,7 @@ def _header(a: Analysis) -> Text:
 
 
 def _values(values: list[Any]) -> str:
-    shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values[:4])
+    shown = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in values[:4])
     return shown + (f", ... ({len(values)})" if len(values) > 4 else "")
 
 
@@ -63,13 +63,15 @@ def render_lr_table(a: Analysis) -> RenderableType:
     if not lt["rows"]:
         return Text(f"no trial trained normally: no {a['metric']} by learning rate\n")
     table = Table(
-        title=f"{a['metric']} by learning rate: mean over seeds (trials)", title_justify="left", caption_justify="left"
+        title=f"{a['metric']} by learning rate: the mean of each cell's trials (how many), seeds together",
+        title_justify="left",
+        caption_justify="left",
     )
     table.add_column("arch")
     table.add_column("optimizer")
     binned = any(c["low"] != c["high"] for c in lt["columns"])
     for c in lt["columns"]:
-        table.add_column(f"{sig3(c['low'])}-{sig3(c['high'])}" if binned else f"lr {c['lr']:g}", justify="right")
+        table.add_column(f"{c['low']:.2g}-{c['high']:.2g}" if binned else f"lr {c['lr']:g}", justify="right")
     table.add_column("", no_wrap=True)
     means = [cell["mean"] for row in lt["rows"] for cell in row["cells"] if cell]
     scale = (min(means), max(means))  # one scale for every row, so the lines compare

@@ -140,7 +140,9 @@ def _parallel(ax: Any, a: dict[str, Any], trials: list[dict[str, Any]], plt: Any
         ax.plot(range(len(axes)), ys, color=colours(position(a["metric"], t["metric"])), alpha=0.7, linewidth=1.2)
     for i, name in enumerate(axes):
         ax.axvline(i, color="black", linewidth=0.8)
-        ticks = [low, high] if name == a["metric"] else values[name]
+        ticks = values[name] if name != a["metric"] else [low, high]
+        if len(ticks) > 6:  # a random search's rates: the axis' ends only, or the labels overlap
+            ticks = [ticks[0], ticks[-1]]
         for v in ticks:
             text = f"{v:.4g}" if isinstance(v, float) else str(v)
             ax.text(i + 0.03, position(name, v), text, fontsize=8, va="center")
