@@ -114,7 +114,7 @@ def render_time_to_target(a: Analysis) -> RenderableType:
 
 
 def render_top(a: Analysis) -> Table:
-    table = Table(title=f"the {len(a['top'])} best trials: {a['metric']} per epoch", title_justify="left")
+    table = Table(title=f"the {plural(len(a['top']), 'best trial')}: {a['metric']} per epoch", title_justify="left")
     for header in ("trial", "configuration", "seed", a["metric"], "curve"):
         table.add_column(header, justify="right" if header in ("seed", a["metric"]) else "left")
     for row in a["top"]:

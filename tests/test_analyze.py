@@ -169,6 +169,8 @@ def test_importance_is_a_note_below_the_minimum_or_without_spread():
     assert imp["rows"] == [] and "importance needs at least 4" in imp["note"]
     flat = [_trial(i, arch=a, lr=lr, metric=0.7) for i, (a, lr) in enumerate([("m", 0.1), ("c", 0.1), ("m", 1.0)] * 2)]
     assert "the same in every trial" in importance(flat, mode=Mode.MAX, metric="val_acc")["note"]
+    seeds_only = [{**t, "params": {}} for t in flat]  # one configuration, its seeds: nothing varies
+    assert "no setting varies" in importance(seeds_only, mode=Mode.MAX, metric="val_acc")["note"]
 
 
 def test_seed_share_is_the_within_configuration_part_of_the_variance():
