@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
 
 from harness import __version__, signals
 from harness.commands import (
@@ -31,6 +30,7 @@ from harness.commands import (
 from harness.config import SweepSpec, reproduce_settings
 from harness.console import print_error
 from harness.errors import HarnessError
+from harness.flags import ListAction, Parser
 from harness.leaderboard import SORTS
 from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
@@ -48,39 +48,6 @@ EXAMPLES = """examples:
   harness compare uchile2020-cifar10
   harness export --task digits && harness predict results/onnx/*.onnx digit.png
 """
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line with a pointer to --help (exit code 2)."""
-
-    def error(self, message: str) -> NoReturn:
-        print_error(f"{self.prog}: {message} (see `{self.prog} --help`)")
-        sys.exit(2)
-
-
-class ListAction(argparse.Action):
-    """Repeatable and comma-separated: `--lr 0.1,0.01 --lr 0.001` -> [0.1, 0.01, 0.001]."""
-
-    def __init__(self, *args: Any, convert: Callable[[str], Any] = str, **kwargs: Any) -> None:
-        self.convert = convert
-        super().__init__(*args, **kwargs)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        items = list(getattr(namespace, self.dest, None) or [])
-        for part in str(values).split(","):
-            if not part.strip():
-                continue
-            try:
-                items.append(self.convert(part.strip()))
-            except ValueError:
-                parser.error(f"argument {option_string}: invalid value {part.strip()!r}")
-        setattr(namespace, self.dest, items)
 
 
 def _add_results(p: argparse.ArgumentParser) -> None:
@@ -267,12 +234,7 @@ def build_parser() -> Parser:
         "sweep", metavar="SWEEP_ID", nargs="?", help="a sweep id from `harness sweeps` (default: the latest)"
     )
     p.add_argument("--task", help="only this task of the sweep")
-    p.add_argument(
-        "--target",
-        type=float,
-        metavar="VALUE",
-        help="the validation figure to race to, e.g. 0.9 (default: the task's highest published one)",
-    )
+    p.add_argument("--target", type=float, metavar="VALUE", help="validation figure to race to (default: published)")
     p.add_argument("--png", metavar="DIR", help='also write the figures to DIR (needs "harness[plots]")')
     _add_results(p)
     _add_format(p)
