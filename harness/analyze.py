@@ -20,7 +20,7 @@ from harness.boards import Target
 from harness.config import SweepSpec
 from harness.errors import HarnessError
 from harness.kinds import Mode, rank_key
-from harness.leaderboard import score, seedless_config, target, test_score, time_to_target, usable
+from harness.leaderboard import epoch_score, score, seedless_config, target, test_score, time_to_target, usable
 from harness.settings import declared
 from harness.store import Store
 
@@ -151,7 +151,7 @@ def load_trials(store: Store, sweep_id: str, *, task: str, metric: str, mode: Mo
                 "metric": row["best_metric"],
                 "test_metric": score(row, mine, test_score(metric)),
                 "time_to_target_s": time_to_target(mine, goal),
-                "curve": [score_of(e, metric) for e in mine],
+                "curve": [epoch_score(e, metric) for e in mine],
                 "elapsed_s": seconds,
             }
         )
@@ -168,12 +168,6 @@ def label(params: dict[str, Any]) -> str:
     return " ".join(
         v if isinstance(v, str) else f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
     )
-
-
-def score_of(epoch: Any, key: str) -> float | None:
-    """An epoch's `key`: a column of its own, or one of the task's extras (val_psnr)."""
-    value = epoch.get(key) if key in epoch else json.loads(epoch.get("extra_json") or "{}").get(key)
-    return None if value is None else float(value)
 
 
 def _varying_keys(configs: Sequence[dict[str, Any]]) -> list[str]:

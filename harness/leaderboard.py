@@ -34,6 +34,7 @@ __all__ = [
     "FIELDS",
     "SORTS",
     "best_trial_id",
+    "epoch_score",
     "leaderboards",
     "rank",
     "references",
@@ -81,7 +82,7 @@ def rank(rows: Sequence[R], *, mode: Mode, field: str = "best_metric") -> list[R
     return sorted(rows, key=key)
 
 
-def _epoch_score(epoch: EpochRow, key: str) -> float | None:
+def epoch_score(epoch: EpochRow, key: str) -> float | None:
     """An epoch's score: a column of its own (val_acc) or one of the task's extras (val_psnr)."""
     return _number(epoch, key) if key in epoch else json.loads(epoch.get("extra_json") or "{}").get(key)
 
@@ -97,7 +98,7 @@ def score(row: TrialRow, epochs: list[EpochRow], key: str) -> float | None:
     if key.startswith("test_"):
         return json.loads(row.get("test_json") or "{}").get(key.removeprefix("test_"))
     best = [e for e in epochs if e["epoch"] == row.get("best_epoch")]
-    return _epoch_score(best[0], key) if best else None
+    return epoch_score(best[0], key) if best else None
 
 
 def published(task: str) -> list[tuple[str, Recipe]]:
@@ -125,7 +126,7 @@ def time_to_target(epochs: list[EpochRow], goal: Target | None) -> float | None:
     key, elapsed = "val_" + goal["score"].split("_", 1)[1], 0.0
     for epoch in epochs:
         elapsed += (epoch["epoch_time_s"] or 0.0) + (epoch["eval_time_s"] or 0.0)
-        value = _epoch_score(epoch, key)
+        value = epoch_score(epoch, key)
         if value is not None and value >= goal["published"]:
             return elapsed
     return None
