@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
 
 from harness import __version__, signals
 from harness.commands import (
+    cmd_analyze,
     cmd_archs,
     cmd_card,
     cmd_compare,
@@ -30,6 +30,7 @@ from harness.commands import (
 from harness.config import SweepSpec, reproduce_settings
 from harness.console import print_error
 from harness.errors import HarnessError
+from harness.flags import ListAction, Parser, add_runtime
 from harness.leaderboard import COMPARE_TOP, SORTS
 from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
@@ -43,42 +44,10 @@ EXAMPLES = """examples:
   harness leaderboard --task digits --group-seeds --sort test
   harness sweeps
   harness show TRIAL_ID --png figures/
+  harness analyze SWEEP_ID --png figures/
   harness compare uchile2020-cifar10
   harness export --task digits && harness predict results/onnx/*.onnx digit.png
 """
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line with a pointer to --help (exit code 2)."""
-
-    def error(self, message: str) -> NoReturn:
-        print_error(f"{self.prog}: {message} (see `{self.prog} --help`)")
-        sys.exit(2)
-
-
-class ListAction(argparse.Action):
-    """Repeatable and comma-separated: `--lr 0.1,0.01 --lr 0.001` -> [0.1, 0.01, 0.001]."""
-
-    def __init__(self, *args: Any, convert: Callable[[str], Any] = str, **kwargs: Any) -> None:
-        self.convert = convert
-        super().__init__(*args, **kwargs)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        items = list(getattr(namespace, self.dest, None) or [])
-        for part in str(values).split(","):
-            if not part.strip():
-                continue
-            try:
-                items.append(self.convert(part.strip()))
-            except ValueError:
-                parser.error(f"argument {option_string}: invalid value {part.strip()!r}")
-        setattr(namespace, self.dest, items)
 
 
 def _add_results(p: argparse.ArgumentParser) -> None:
@@ -126,16 +95,6 @@ def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> N
     )
 
 
-def _add_runtime(p: argparse.ArgumentParser, *, default: str) -> None:
-    p.add_argument(
-        "--runtime",
-        metavar="LIST",
-        help="run the file under these runtimes too, each on the whole test split: comma-separated "
-        "onnxruntime, openvino, openvino-default, opencv, tract, onnxruntime-node, onnxruntime-web; "
-        f"or installed, or all (default: {default})",
-    )
-
-
 def _add_debug(p: argparse.ArgumentParser) -> None:
     # Accepted after the command too (`harness show X --debug`); SUPPRESS keeps a subcommand
     # from resetting a --debug given before it.
@@ -173,7 +132,7 @@ def build_parser() -> Parser:
     )
     _add_resume(p, what="an interrupted sweep", latest="the latest one in the store")
     p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")
-    _add_runtime(p, default="onnxruntime only")
+    add_runtime(p, default="onnxruntime only")
     _add_run_output(p)
     p.set_defaults(func=cmd_sweep)
 
@@ -267,6 +226,23 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
+        "analyze",
+        help="what mattered in a sweep: importance, the metric by learning rate, time to target",
+        description="Per task of the sweep: each varying setting's fANOVA importance for the task's "
+        "metric (validation, and test where scored), the metric by learning rate per architecture x "
+        "optimizer, each configuration's seconds to the target over its seeds, the best trials' curves.",
+    )
+    p.add_argument(
+        "sweep", metavar="SWEEP_ID", nargs="?", help="a sweep id from `harness sweeps` (default: the latest)"
+    )
+    p.add_argument("--task", help="only this task of the sweep")
+    p.add_argument("--target", type=float, metavar="VALUE", help="validation figure to race to (default: published)")
+    p.add_argument("--png", metavar="DIR", help='also write the figures to DIR (needs "harness[plots]")')
+    _add_results(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
         "compare",
         help="a report's published figures beside the store's trials",
         description="Per run of the report: its published figure, the best stored trial of the same "
@@ -307,7 +283,7 @@ def build_parser() -> Parser:
         choices=("int8",),
         help="also write an INT8 model (onnxruntime static quantization calibrated on training images) and verify it",
     )
-    _add_runtime(p, default="onnxruntime only")
+    add_runtime(p, default="onnxruntime only")
     p.add_argument("--web", metavar="DIR", help="also write the browser page for each exported file (`harness web`)")
     _add_ort_web(p)
     _add_results(p)
@@ -324,7 +300,7 @@ def build_parser() -> Parser:
     )
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("--task", help="verify on this task's test split (default: the model's own task)")
-    _add_runtime(p, default="installed: every runtime found here")
+    add_runtime(p, default="installed: every runtime found here")
     _add_results(p)
     _add_format(p)
     p.set_defaults(func=cmd_verify)

@@ -169,6 +169,31 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from harness.analyze import analyze_sweep
+    from harness.store import Store
+
+    with Store.existing(results_dir_of(args)) as store:
+        analyses = analyze_sweep(store, args.sweep, task=args.task, target_value=args.target)
+    written = []
+    if args.png:
+        from harness.plots import write_analysis_pngs
+
+        written = [str(p) for p in write_analysis_pngs(analyses, absolute(args.png))]
+    if args.format == "json":
+        print_json({"analyses": analyses, "png": written})
+        return 0
+    from harness.analyze_views import render_analysis
+
+    for analysis in analyses:
+        console.print(render_analysis(analysis))
+    if not analyses:
+        console.print("this sweep has no trials yet")
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.presets import get_preset
     from harness.reproduce import compare

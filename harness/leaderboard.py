@@ -7,7 +7,7 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.boards import (
     FIELDS,
@@ -15,16 +15,15 @@ from harness.boards import (
     BoardRow,
     LeaderRow,
     OnnxFigures,
-    Rankable,
     Reference,
     RunFields,
     Target,
-    Usable,
 )
 from harness.errors import lookup
 from harness.intervals import against_published, compare_top, group_intervals, trial_intervals
-from harness.kinds import FAILED, Mode, rank_key
+from harness.kinds import Mode, rank_key
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
+from harness.ranking import epoch_score, rank, score, test_score, usable
 from harness.rows import EpochRow, TrialRow, TrialSummary
 from harness.store import Store
 
@@ -35,20 +34,21 @@ __all__ = [
     "FIELDS",
     "SORTS",
     "best_trial_id",
+    "epoch_score",
     "leaderboards",
     "rank",
     "references",
     "score",
+    "seedless_config",
     "target",
     "test_score",
+    "time_to_target",
     "usable",
 ]
 
 # The per-seed figures behind each rankable metric field, for the tests over seeds.
 SEED_VALUES = {"best_metric": "seed_values", "test_metric": "seed_test_values"}
 COMPARE_TOP = 5  # the rows tested against #1 by default (--compare-top)
-# Trials that ended like this are never ranked above a trial that trained normally.
-UNRANKABLE = FAILED
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
 SORTS: dict[str, tuple[str, Mode | None]] = {
     "metric": ("best_metric", None),
@@ -58,48 +58,6 @@ SORTS: dict[str, tuple[str, Mode | None]] = {
     "params": ("params", Mode.MIN),
     "time-to-target": ("time_to_target_s", Mode.MIN),
 }
-
-
-R = TypeVar("R", bound=Rankable)
-
-
-def usable(row: Usable) -> bool:
-    return row["status"] not in UNRANKABLE and row["best_metric"] is not None
-
-
-def _number(row: Mapping[str, Any], name: str) -> float | None:
-    """A row's number by name: a SORTS field or a score, names that are data, not literal keys."""
-    return row.get(name)
-
-
-def rank(rows: Sequence[R], *, mode: Mode, field: str = "best_metric") -> list[R]:
-    """Best first by `field` (under `mode`); trials without a value next; unrankable
-    or empty trials last. A board numbers them from 1."""
-
-    def key(row: R) -> tuple:
-        value = _number(row, field)
-        return (not usable(row), value is None, rank_key(value, mode) if value is not None else 0.0, row["id"])
-
-    return sorted(rows, key=key)
-
-
-def _epoch_score(epoch: EpochRow, key: str) -> float | None:
-    """An epoch's score: a column of its own (val_acc) or one of the task's extras (val_psnr)."""
-    return _number(epoch, key) if key in epoch else json.loads(epoch.get("extra_json") or "{}").get(key)
-
-
-def test_score(metric: str) -> str:
-    """The test-split score of a task's validation metric: "val_acc" -> "test_acc"."""
-    return "test_" + metric.removeprefix("val_")
-
-
-def score(row: TrialRow, epochs: list[EpochRow], key: str) -> float | None:
-    """A trial's `key` at its best checkpoint: "test_*" from its test-split scoring, "val_*"
-    from the epoch of the best checkpoint."""
-    if key.startswith("test_"):
-        return json.loads(row.get("test_json") or "{}").get(key.removeprefix("test_"))
-    best = [e for e in epochs if e["epoch"] == row.get("best_epoch")]
-    return _epoch_score(best[0], key) if best else None
 
 
 def published(task: str) -> list[tuple[str, Recipe]]:
@@ -127,7 +85,7 @@ def time_to_target(epochs: list[EpochRow], goal: Target | None) -> float | None:
     key, elapsed = "val_" + goal["score"].split("_", 1)[1], 0.0
     for epoch in epochs:
         elapsed += (epoch["epoch_time_s"] or 0.0) + (epoch["eval_time_s"] or 0.0)
-        value = _epoch_score(epoch, key)
+        value = epoch_score(epoch, key)
         if value is not None and value >= goal["published"]:
             return elapsed
     return None
@@ -189,21 +147,27 @@ def references(
     return out
 
 
+def seedless_config(row: TrialRow) -> dict[str, Any]:
+    """A trial's configuration without its seed: what the trials of one configuration share
+    (a store older than schema 3 kept no config: its searched columns stand in)."""
+    config = json.loads(row.get("config_json") or "{}") or {
+        "arch": row["arch"],
+        "optimizer": row["optimizer"],
+        "lr": row["lr"],
+        "batch_size": row["batch_size"],
+        "epochs": row["epochs"],
+    }
+    config.pop("seed", None)
+    return config
+
+
 def group_seeds(rows: list[LeaderRow], *, mode: Mode, proportion: bool = True) -> list[LeaderRow]:
     """One row per configuration that differs only in its seed: means (and standard deviations)
     over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member.
     The other columns are the best seed's (a grouped board shows no seed)."""
     groups: dict[str, list[LeaderRow]] = {}
     for row in rows:
-        config = json.loads(row.get("config_json") or "{}") or {
-            "arch": row["arch"],
-            "optimizer": row["optimizer"],
-            "lr": row["lr"],
-            "batch_size": row["batch_size"],
-            "epochs": row["epochs"],
-        }
-        config.pop("seed", None)
-        groups.setdefault(json.dumps(config, sort_keys=True), []).append(row)
+        groups.setdefault(json.dumps(seedless_config(row), sort_keys=True), []).append(row)
     out: list[LeaderRow] = []
     for members in groups.values():
         members = rank(members, mode=mode)  # the group's trial_id is its best seed

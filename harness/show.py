@@ -91,15 +91,19 @@ def _pick(row: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return {k: row[k] for k in keys}
 
 
-def sparkline(values: list[float | None], width: int = 40) -> str:
-    """Values as block characters, low to high; at most `width` of them (evenly sampled)."""
+def sparkline(values: list[float | None], width: int = 40, *, scale: tuple[float, float] | None = None) -> str:
+    """Values as block characters, low to high; at most `width` of them (evenly sampled).
+    `scale`: the (low, high) the blocks span, shared by several lines so they compare;
+    default: these values' own."""
     known = [v for v in values if v is not None]
     if not known:
         return ""
     if len(values) > width:
         values = [values[round(i * (len(values) - 1) / (width - 1))] for i in range(width)]
-    low, span = min(known), (max(known) - min(known)) or 1.0
-    return "".join(" " if v is None else SPARKS[round((v - low) / span * (len(SPARKS) - 1))] for v in values)
+    low, high = scale or (min(known), max(known))
+    span = (high - low) or 1.0
+    top = len(SPARKS) - 1  # a value outside a given scale takes its end block
+    return "".join(" " if v is None else SPARKS[min(max(round((v - low) / span * top), 0), top)] for v in values)
 
 
 def _kv_table(title: str, items: dict[str, Any]) -> Table:

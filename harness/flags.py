@@ -1,0 +1,56 @@
+"""The parser's own kinds: argparse with one-line usage errors, and the list flags
+(`--lr 0.1,0.01 --lr 0.001`). `harness.cli` builds the commands with them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from harness.console import print_error
+
+__all__ = ["ListAction", "Parser"]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line with a pointer to --help (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        print_error(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        sys.exit(2)
+
+
+class ListAction(argparse.Action):
+    """Repeatable and comma-separated: `--lr 0.1,0.01 --lr 0.001` -> [0.1, 0.01, 0.001]."""
+
+    def __init__(self, *args: Any, convert: Callable[[str], Any] = str, **kwargs: Any) -> None:
+        self.convert = convert
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        items = list(getattr(namespace, self.dest, None) or [])
+        for part in str(values).split(","):
+            if not part.strip():
+                continue
+            try:
+                items.append(self.convert(part.strip()))
+            except ValueError:
+                parser.error(f"argument {option_string}: invalid value {part.strip()!r}")
+        setattr(namespace, self.dest, items)
+
+
+def add_runtime(p: argparse.ArgumentParser, *, default: str) -> None:
+    p.add_argument(
+        "--runtime",
+        metavar="LIST",
+        help="run the file under these runtimes too, each on the whole test split: comma-separated "
+        "onnxruntime, openvino, openvino-default, opencv, tract, onnxruntime-node, onnxruntime-web; "
+        f"or installed, or all (default: {default})",
+    )
