@@ -21,6 +21,7 @@ from harness.boards import (
     Target,
     Usable,
 )
+from harness.cost import costs, epoch_score, until_target
 from harness.errors import lookup
 from harness.kinds import FAILED, Mode, rank_key
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
@@ -53,6 +54,8 @@ SORTS: dict[str, tuple[str, Mode | None]] = {
     "epoch-time": ("mean_epoch_time_s", Mode.MIN),
     "params": ("params", Mode.MIN),
     "time-to-target": ("time_to_target_s", Mode.MIN),
+    "cpu-seconds": ("cpu_s", Mode.MIN),
+    "gpu-seconds": ("gpu_s", Mode.MIN),
 }
 
 
@@ -79,11 +82,6 @@ def rank(rows: Sequence[R], *, mode: Mode, field: str = "best_metric") -> list[R
     return sorted(rows, key=key)
 
 
-def _epoch_score(epoch: EpochRow, key: str) -> float | None:
-    """An epoch's score: a column of its own (val_acc) or one of the task's extras (val_psnr)."""
-    return _number(epoch, key) if key in epoch else json.loads(epoch.get("extra_json") or "{}").get(key)
-
-
 def test_score(metric: str) -> str:
     """The test-split score of a task's validation metric: "val_acc" -> "test_acc"."""
     return "test_" + metric.removeprefix("val_")
@@ -95,7 +93,7 @@ def score(row: TrialRow, epochs: list[EpochRow], key: str) -> float | None:
     if key.startswith("test_"):
         return json.loads(row.get("test_json") or "{}").get(key.removeprefix("test_"))
     best = [e for e in epochs if e["epoch"] == row.get("best_epoch")]
-    return _epoch_score(best[0], key) if best else None
+    return epoch_score(best[0], key) if best else None
 
 
 def published(task: str) -> list[tuple[str, Recipe]]:
@@ -118,15 +116,10 @@ def target(task: str) -> Target | None:
 def time_to_target(epochs: list[EpochRow], goal: Target | None) -> float | None:
     """Training plus evaluation seconds until the first epoch whose validation figure reaches
     the published one (validation, since the test split is scored only at the best checkpoint)."""
-    if goal is None:
+    reached = until_target(epochs, goal)
+    if reached is None:
         return None
-    key, elapsed = "val_" + goal["score"].split("_", 1)[1], 0.0
-    for epoch in epochs:
-        elapsed += (epoch["epoch_time_s"] or 0.0) + (epoch["eval_time_s"] or 0.0)
-        value = _epoch_score(epoch, key)
-        if value is not None and value >= goal["published"]:
-            return elapsed
-    return None
+    return sum((e["epoch_time_s"] or 0.0) + (e["eval_time_s"] or 0.0) for e in reached)
 
 
 def references(
@@ -217,6 +210,11 @@ def group_seeds(rows: list[LeaderRow], *, mode: Mode) -> list[LeaderRow]:
                 "test_metric_std": _std([m["test_metric"] for m in good]),
                 # only when every seed got there: a mean over the lucky ones would flatter
                 "time_to_target_s": _mean([m["time_to_target_s"] for m in good], all_or_none=True),
+                # costs likewise only when every seed recorded (or reached) them
+                "cpu_s": _mean([m["cpu_s"] for m in good], all_or_none=True),
+                "gpu_s": _mean([m["gpu_s"] for m in good], all_or_none=True),
+                "cpu_s_to_target": _mean([m["cpu_s_to_target"] for m in good], all_or_none=True),
+                "gpu_s_to_target": _mean([m["gpu_s_to_target"] for m in good], all_or_none=True),
                 "status": next(iter(statuses))
                 if len(statuses) == 1
                 else ", ".join(f"{n} {s}" for s, n in statuses.items()),
@@ -302,6 +300,7 @@ def leaderboards(
                     "test_metric_std": None,
                     "test_metric": score(row, mine, test_score(spec.metric)),
                     "time_to_target_s": time_to_target(mine, goal),
+                    **costs(mine, goal),
                     **_onnx_figures(row),
                     **_run_fields(terms[row["id"]]),
                 }
@@ -345,6 +344,10 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
         "mean_samples_per_s": row["mean_samples_per_s"],
         "params": row["params"],
         "time_to_target_s": row["time_to_target_s"],
+        "cpu_s": row["cpu_s"],
+        "gpu_s": row["gpu_s"],
+        "cpu_s_to_target": row["cpu_s_to_target"],
+        "gpu_s_to_target": row["gpu_s_to_target"],
         "status": row["status"],
         "onnx": row["onnx"],
         "onnx_ms": row["onnx_ms"],
