@@ -35,6 +35,7 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
     from harness.datasets import get_task
 
     trial = store.trial(trial_id)
+    trial_id = trial["id"]  # the full id: `trial_id` may be Ray's short one, which the epochs do not carry
     sweep = store.sweep(trial["sweep_id"])
     task = get_task(trial["task"])
     stored = store.epochs(trial_id)
