@@ -15,10 +15,7 @@ from typing import Any
 from harness.boards import CostFields, Target
 from harness.rows import EpochRow
 
-__all__ = ["COSTS", "costs", "epoch_score", "total", "until_target"]
-
-
-COSTS: tuple[str, ...] = tuple(CostFields.__annotations__)  # the cost columns, in the boards' order
+__all__ = ["costs", "epoch_score", "total", "until_target"]
 
 
 def _value(row: Mapping[str, Any], key: str) -> float | None:
