@@ -15,6 +15,7 @@ __all__ = [
     "FIELDS",
     "Board",
     "BoardRow",
+    "CostFields",
     "LeaderRow",
     "OnnxFigures",
     "Rankable",
@@ -73,7 +74,16 @@ class Significance(TypedDict):
     significance: str | None
 
 
-class LeaderRow(TrialRow, OnnxFigures, RunFields):
+class CostFields(TypedDict):
+    """What a trial's compute cost (`harness.cost.costs`); a group's: the mean over its seeds."""
+
+    cpu_s: float | None  # CPU-seconds of training + validation, every epoch; None: not recorded
+    gpu_s: float | None  # GPU-seconds (wall x Ray's GPU share); None: on the CPU, or not recorded
+    cpu_s_to_target: float | None  # ... up to the first epoch at the published figure; None: never
+    gpu_s_to_target: float | None
+
+
+class LeaderRow(TrialRow, OnnxFigures, RunFields, CostFields):
     """A stored trial with everything a board ranks by or shows; grouped over seeds, the
     configuration's means, with its best seed's columns."""
 
@@ -130,6 +140,10 @@ class BoardRow(TypedDict):
     mean_samples_per_s: float | None
     params: int | None
     time_to_target_s: float | None
+    cpu_s: float | None  # CPU-seconds (a group's: the mean over its seeds)
+    gpu_s: float | None  # GPU-seconds; None on the CPU
+    cpu_s_to_target: float | None  # CPU-seconds to the published figure; None: never reached
+    gpu_s_to_target: float | None
     status: str  # a group's: "2 finished, 1 error" when its members differ
     onnx: str | None
     onnx_ms: float | None

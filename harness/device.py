@@ -212,3 +212,11 @@ def data_home(*, device: Device, data_bytes: int, gpu_share: float) -> str:
         data_bytes=data_bytes, total_memory=device.total_memory, gpu_share=gpu_share
     )
     return "gpu" if on_gpu else "host"
+
+
+def gpu_seconds(*, wall_s: float, gpu_ids: Sequence[str], gpu_share: float) -> float | None:
+    """What `wall_s` seconds of a trial cost in GPU-seconds: the wall time times the GPU share
+    Ray reserved for it (a quarter of a GPU for 10 s: 2.5), since that share is held whether or
+    not the kernels fill it. None for a trial that holds no GPU (it trains on the CPU); the
+    fake-GPU seam counts as holding one, as Ray's bookkeeping does."""
+    return wall_s * gpu_share if gpu_ids and gpu_share > 0 else None

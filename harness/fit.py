@@ -22,7 +22,7 @@ from harness.kinds import Mode, better
 from harness.train import Augmentation, Normalizer, Objective, evaluate, train_one_epoch
 
 EVAL_BATCH = 512  # evaluation needs no gradients, so larger batches only save overhead
-BASE = ("loss", "acc", "time_s", "samples_per_s")  # what every objective reports; the rest are extras
+BASE = ("loss", "acc", "time_s", "cpu_s", "samples_per_s")  # what every objective reports; the rest are extras
 
 Split = tuple[Tensor, Tensor]  # (images, labels) of one split, already on the training device
 
@@ -55,7 +55,8 @@ class EpochResult:
 
     epoch: int  # 1-based
     # train_loss, train_acc, val_loss, val_acc, epoch_time_s (training only, synchronised),
-    # eval_time_s, samples_per_s, and the objective's extras as train_<name> / val_<name> (val_psnr)
+    # eval_time_s, cpu_s (the process's CPU seconds over training and validation), samples_per_s,
+    # and the objective's extras as train_<name> / val_<name> (val_psnr)
     metrics: dict[str, Any]
     diverged: bool  # a non-finite train or val loss: this is the last result
     improved: bool  # a new best validation metric: the caller checkpoints the model now
@@ -158,6 +159,8 @@ def _epoch_metrics(*, trained: dict[str, Any], validated: dict[str, Any]) -> dic
         "val_acc": validated["acc"],
         "epoch_time_s": trained["time_s"],
         "eval_time_s": validated["time_s"],
+        # the CPU cost of the same span as epoch_time_s + eval_time_s (the cost columns' unit)
+        "cpu_s": trained["cpu_s"] + validated["cpu_s"],
         "samples_per_s": trained["samples_per_s"],
         # the task's own scores beyond acc (PSNR, Keras-style accuracy for upsampling)
         **{

@@ -19,6 +19,7 @@ from harness.boards import (
     RunFields,
     Target,
 )
+from harness.cost import costs, until_target
 from harness.errors import lookup
 from harness.intervals import against_published, compare_top, group_intervals, trial_intervals
 from harness.kinds import Mode, rank_key
@@ -57,6 +58,8 @@ SORTS: dict[str, tuple[str, Mode | None]] = {
     "epoch-time": ("mean_epoch_time_s", Mode.MIN),
     "params": ("params", Mode.MIN),
     "time-to-target": ("time_to_target_s", Mode.MIN),
+    "cpu-seconds": ("cpu_s", Mode.MIN),
+    "gpu-seconds": ("gpu_s", Mode.MIN),
 }
 
 
@@ -80,15 +83,10 @@ def target(task: str) -> Target | None:
 def time_to_target(epochs: list[EpochRow], goal: Target | None) -> float | None:
     """Training plus evaluation seconds until the first epoch whose validation figure reaches
     the published one (validation, since the test split is scored only at the best checkpoint)."""
-    if goal is None:
+    reached = until_target(epochs, goal)
+    if reached is None:
         return None
-    key, elapsed = "val_" + goal["score"].split("_", 1)[1], 0.0
-    for epoch in epochs:
-        elapsed += (epoch["epoch_time_s"] or 0.0) + (epoch["eval_time_s"] or 0.0)
-        value = epoch_score(epoch, key)
-        if value is not None and value >= goal["published"]:
-            return elapsed
-    return None
+    return sum((e["epoch_time_s"] or 0.0) + (e["eval_time_s"] or 0.0) for e in reached)
 
 
 def references(
@@ -190,6 +188,11 @@ def group_seeds(rows: list[LeaderRow], *, mode: Mode, proportion: bool = True) -
                 "test_metric_std": _std([m["test_metric"] for m in good]),
                 # only when every seed got there: a mean over the lucky ones would flatter
                 "time_to_target_s": _mean([m["time_to_target_s"] for m in good], all_or_none=True),
+                # costs likewise only when every seed recorded (or reached) them
+                "cpu_s": _mean([m["cpu_s"] for m in good], all_or_none=True),
+                "gpu_s": _mean([m["gpu_s"] for m in good], all_or_none=True),
+                "cpu_s_to_target": _mean([m["cpu_s_to_target"] for m in good], all_or_none=True),
+                "gpu_s_to_target": _mean([m["gpu_s_to_target"] for m in good], all_or_none=True),
                 "status": next(iter(statuses))
                 if len(statuses) == 1
                 else ", ".join(f"{n} {s}" for s, n in statuses.items()),
@@ -283,6 +286,7 @@ def leaderboards(
                     "vs_best": None,
                     "vs_best_p": None,
                     "time_to_target_s": time_to_target(mine, goal),
+                    **costs(mine, goal),
                     **_onnx_figures(row),
                     **_run_fields(terms[row["id"]]),
                 }
@@ -339,6 +343,10 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
         "mean_samples_per_s": row["mean_samples_per_s"],
         "params": row["params"],
         "time_to_target_s": row["time_to_target_s"],
+        "cpu_s": row["cpu_s"],
+        "gpu_s": row["gpu_s"],
+        "cpu_s_to_target": row["cpu_s_to_target"],
+        "gpu_s_to_target": row["gpu_s_to_target"],
         "status": row["status"],
         "onnx": row["onnx"],
         "onnx_ms": row["onnx_ms"],

@@ -60,14 +60,33 @@ def device_label(device: str | None, precision: str | None) -> str:
     return f"{short} {precision}" if precision else short
 
 
+def silent_costs(board: Board) -> frozenset[str]:
+    """The cost columns with nothing to say on this board: CPU-seconds where no row recorded
+    any (a store older than schema 8), GPU-seconds where no trial held a GPU, the costs to the
+    target where the task has no published figure."""
+    rows, silent = board["rows"], set()
+    if all(r["cpu_s"] is None for r in rows):
+        silent |= {"cpu_s", "cpu_s_to_target"}
+    if all(r["gpu_s"] is None for r in rows):
+        silent |= {"gpu_s", "gpu_s_to_target"}
+    if board["target"] is None:
+        silent |= {"cpu_s_to_target", "gpu_s_to_target"}
+    return frozenset(silent)
+
+
 def board_fields(board: Board) -> tuple[str, ...]:
     """The columns worth printing: per-seed columns only for a grouped board, `seed` otherwise;
-    the run marks and the device only where some row has one."""
+    the run marks and the device only where some row has one; the costs where `silent_costs`
+    leaves them."""
     some = {key: any(row.get(key) for row in board["rows"]) for key in ("marks", "device", "vs_best")}
+    silent = silent_costs(board)
     return tuple(
         f
         for f in FIELDS
-        if (f != "seed" if board["grouped"] else f not in GROUP_ONLY) and f not in HIDDEN and some.get(f, True)
+        if (f != "seed" if board["grouped"] else f not in GROUP_ONLY)
+        and f not in HIDDEN
+        and f not in silent
+        and some.get(f, True)
     )
 
 
@@ -153,6 +172,10 @@ def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
         "mean_samples_per_s": lambda r: sig3(r["mean_samples_per_s"]),
         "params": lambda r: count(r["params"]),
         "time_to_target_s": lambda r: sig3(r["time_to_target_s"]),
+        "cpu_s": lambda r: sig3(r["cpu_s"]),
+        "gpu_s": lambda r: sig3(r["gpu_s"]),
+        "cpu_s_to_target": lambda r: sig3(r["cpu_s_to_target"]),
+        "gpu_s_to_target": lambda r: sig3(r["gpu_s_to_target"]),
         "status": lambda r: r["status"],
         "onnx": lambda r: onnx_cell(r),
         "onnx_ms": lambda r: speedup(r),
@@ -304,6 +327,11 @@ def render_board(board: Board, *, width: int) -> Table:
         ("device", "device", "left", 3),
         ("params", "params", "right", 1),
         ("time_to_target_s", f"s to {pct(goal['published'])}" if goal else "s to target", "right", 4),
+        # what the trial cost (harness.cost): in all, and to the published figure
+        ("cpu_s", "cpu s", "right", 4),
+        ("gpu_s", "gpu s", "right", 4),
+        ("cpu_s_to_target", f"cpu s to {pct(goal['published'])}" if goal else "cpu s to target", "right", 3),
+        ("gpu_s_to_target", f"gpu s to {pct(goal['published'])}" if goal else "gpu s to target", "right", 3),
         ("status", "status", "left", 6),
         ("onnx", "onnx", "left", 5),
         ("onnx_ms", "onnx ms (× torch)", "right", 3),
@@ -315,11 +343,12 @@ def render_board(board: Board, *, width: int) -> Table:
     # The column the board is sorted by always stays; "s to target" only where a report set one;
     # "data", "run" and "device" only where some row has something to say (older stores kept no device).
     sorted_by = SORTS[board["sort"]][0]  # the row field the ranking sorted by
+    silent = silent_costs(board)
     keep = []
     for j, column in enumerate(columns):
         if column[0] == sorted_by:
             columns[j] = (*column[:3], 11)
-        if column[0] == "time_to_target_s" and not goal:
+        if (column[0] == "time_to_target_s" and not goal) or column[0] in silent:
             continue
         if column[0] in ("data", "marks", "device", "vs_best") and not any(r[j] and r[j] != DASH for r in rows):
             continue

@@ -36,6 +36,8 @@ EPOCH_COLUMNS = (
     "epoch_time_s",
     "eval_time_s",
     "samples_per_s",
+    "cpu_s",  # NULL in stores older than schema 8
+    "gpu_s",  # NULL on the CPU
 )
 
 

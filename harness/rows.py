@@ -98,6 +98,8 @@ class EpochRow(TypedDict):
     epoch_time_s: float | None  # training only, seconds
     eval_time_s: float | None  # seconds
     samples_per_s: float | None
+    cpu_s: float | None  # the trial process's CPU seconds over training + validation; None before schema 8
+    gpu_s: float | None  # (epoch_time_s + eval_time_s) x the GPU share Ray gave it; None on the CPU
     extra_json: str | None  # the task's own scores, e.g. {"val_psnr": ...}
     recorded_at: str
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 APPLICATION_ID = 0x48524E53  # "HRNS" in the SQLite header (offset 68): this file is a harness store
 HEADER = b"SQLite format 3\x00"
 
@@ -63,6 +63,8 @@ CREATE TABLE IF NOT EXISTS epochs (
     epoch_time_s REAL,                 -- training only, seconds
     eval_time_s REAL,                  -- validation pass, seconds
     samples_per_s REAL,                -- training images per second
+    cpu_s REAL,                        -- the trial process's CPU seconds over training + validation
+    gpu_s REAL,                        -- (epoch_time_s + eval_time_s) x Ray's GPU share; NULL on the CPU
     extra_json TEXT,                   -- the task's own scores, e.g. {"val_psnr": ...} for upsampling
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (trial_id, epoch)
@@ -122,6 +124,8 @@ MIGRATIONS = {
           ALTER TABLE trials ADD COLUMN gpu_ids TEXT;
           ALTER TABLE trials ADD COLUMN precision TEXT;""",
     6: RUNTIME_CHECKS,
+    # What each epoch cost (older epochs: NULL, shown as "-"): the cost columns of the leaderboard.
+    7: "ALTER TABLE epochs ADD COLUMN cpu_s REAL; ALTER TABLE epochs ADD COLUMN gpu_s REAL;",
 }
 
 

@@ -17,6 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from harness.cost import total
 from harness.formats import sig3
 from harness.store import EPOCH_COLUMNS, Store
 
@@ -34,11 +35,11 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
     from harness.datasets import get_task
 
     trial = store.trial(trial_id)
+    trial_id = trial["id"]  # the full id: `trial_id` may be Ray's short one, which the epochs do not carry
     sweep = store.sweep(trial["sweep_id"])
     task = get_task(trial["task"])
-    epochs = [
-        {**_pick(e, ("epoch", *EPOCH_COLUMNS)), **json.loads(e["extra_json"] or "{}")} for e in store.epochs(trial_id)
-    ]
+    stored = store.epochs(trial_id)
+    epochs = [{**_pick(e, ("epoch", *EPOCH_COLUMNS)), **json.loads(e["extra_json"] or "{}")} for e in stored]
     test = json.loads(trial["test_json"] or "{}")
     counts = test.pop("confusion", None)
     return {
@@ -66,6 +67,9 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
             # Ray's GPU ids as a list; None where no epoch said (a store older than schema 6)
             "gpu_ids": json.loads(trial["gpu_ids"]) if trial["gpu_ids"] is not None else None,
             **_pick(trial, ("best_epoch", "checkpoint_path")),
+            # what its epochs cost in all (harness.cost): None where an epoch recorded none
+            "cpu_s": total(stored, "cpu_s"),
+            "gpu_s": total(stored, "gpu_s"),
         },
         "traceback": trial.get("traceback"),  # the whole error report of a failed trial
         "config": json.loads(trial["config_json"] or "{}"),
@@ -132,7 +136,9 @@ def _series(report: dict[str, Any]) -> list[str]:
 def render_epochs(report: dict[str, Any]) -> Table:
     keys = _series(report)
     table = Table(title="epochs (★ best checkpoint)", title_justify="left")
-    for header in ("epoch", *keys, "s/epoch", "img/s"):
+    # The costs only where some epoch recorded one (none before schema 8; GPU-seconds on a GPU only).
+    costs = [k for k in ("cpu_s", "gpu_s") if any(e.get(k) is not None for e in report["epochs"])]
+    for header in ("epoch", *keys, "s/epoch", "img/s", *(k.replace("_", " ") for k in costs)):
         table.add_column(header, justify="right")
     for e in report["epochs"]:
         star = " ★" if e["epoch"] == report["trial"]["best_epoch"] else ""
@@ -141,6 +147,7 @@ def render_epochs(report: dict[str, Any]) -> Table:
             *[_num(e.get(k), ".4f") for k in keys],
             _num(e["epoch_time_s"], ".3f"),
             _num(e["samples_per_s"], ",.0f"),
+            *[_num(e.get(k), ".3f") for k in costs],
         )
     return table
 

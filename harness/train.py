@@ -158,7 +158,8 @@ def train_one_epoch(
     placement: Placement | None = None,
     scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """One pass over the split in a random order; returns loss, acc (and extra scores), time_s, samples_per_s.
+    """One pass over the split in a random order; returns loss, acc (and extra scores), time_s,
+    cpu_s (see `evaluate`), samples_per_s.
     `scaler` (fp16 only: Placement.grad_scaler) scales the loss; it carries its scale across epochs."""
     placement = placement or PLAIN
     model.train()
@@ -168,7 +169,7 @@ def train_one_epoch(
     loss_sum = torch.zeros((), device=device)
     sums: dict[str, Tensor] = {}
     _sync(device)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(0, n, batch_size):
         idx = order[i : i + batch_size]
         x = batch_inputs(images, idx, normalize=normalize, augment=augment, generator=generator, device=device)
@@ -190,11 +191,12 @@ def train_one_epoch(
         for key, value in objective.scores(out.detach(), y).items():
             sums[key] = sums[key] + value if key in sums else value
     _sync(device)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "loss": loss_sum.item() / n,
         **{key: value.item() / n for key, value in sums.items()},
         "time_s": elapsed,
+        "cpu_s": cpu,
         "samples_per_s": n / elapsed,
     }
 
@@ -234,10 +236,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """Clean evaluation (eval mode, no augmentation): loss, acc (and extra scores), time_s; with
     `num_classes`, also "confusion": the confusion matrix as nested lists of counts; with
-    `intervals`, "ci95": each per-sample score's bootstrap 95% interval (image outputs)."""
+    `intervals`, "ci95": each per-sample score's bootstrap 95% interval (image outputs).
+    `cpu_s`: the CPU time of this process over the same span (every thread: torch's intra-op
+    pool, and a GPU trial's host side, waits for the GPU included), what the pass cost the CPUs."""
     device = next(model.parameters()).device
     _sync(device)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     out = predict_outputs(model=model, images=images, batch_size=batch_size, normalize=normalize, placement=placement)
     labels = labels.to(device)
     loss = objective.loss(out, labels).item()
@@ -250,4 +254,10 @@ def evaluate(
         scores["ci95"] = {key: [ci.low, ci.high] for key, ci in found.items()}
     _sync(device)
     # n: the images scored, so that an accuracy can be given its interval (harness.intervals)
-    return {"loss": loss, **scores, "n": len(labels), "time_s": time.perf_counter() - start}
+    return {
+        "loss": loss,
+        **scores,
+        "n": len(labels),
+        "time_s": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu_start,
+    }

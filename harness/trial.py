@@ -23,7 +23,7 @@ from harness.augment import get_augment
 from harness.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
-from harness.device import Placement, choose_device, data_home, placement
+from harness.device import Placement, choose_device, data_home, gpu_seconds, placement
 from harness.fit import EpochResult, Resume, fit
 from harness.optim import create_optimizer
 from harness.recorded import Recorded
@@ -100,10 +100,9 @@ def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
     # The splits move to the GPU once when they fit this trial's share of its memory (the other
     # trials on that GPU have theirs); else, and on the CPU, they stay memory maps shared through
     # the page cache, and on a GPU each batch streams from them through pinned memory.
+    gpu_share = allotted_gpu_share()
     data_on = data_home(
-        device=chosen,
-        data_bytes=sum(t.nbytes for pair in splits.values() for t in pair),
-        gpu_share=allotted_gpu_share(),
+        device=chosen, data_bytes=sum(t.nbytes for pair in splits.values() for t in pair), gpu_share=gpu_share
     )
     home = device if data_on == "gpu" else torch.device("cpu")
     tensors = {name: (images.to(home), labels.to(home)) for name, (images, labels) in splits.items()}
@@ -132,7 +131,7 @@ def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
         resume=_restored(metric=task.metric, checkpoint=recorded.checkpoint(trial_id) if recorded else None),
     )
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
-        metrics = _reported(result, params=params, node=node, where=where, data_on=data_on)
+        metrics = _reported(result, params=params, node=node, where=where, data_on=data_on, gpu_share=gpu_share)
         if result.improved:
             with tempfile.TemporaryDirectory() as tmp:
                 save_checkpoint(
@@ -162,8 +161,13 @@ def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> Resu
     return Resume.from_checkpoint(ckpt, metric=metric)
 
 
-def _reported(result: EpochResult, *, params: int, node: str, where: Placement, data_on: str) -> dict[str, Any]:
+def _reported(
+    result: EpochResult, *, params: int, node: str, where: Placement, data_on: str, gpu_share: float
+) -> dict[str, Any]:
     """One epoch as `tune.report` sends it to the driver's store callback (and as the checkpoint keeps it)."""
+    # GPU-seconds over the span cpu_s covers; absent on the CPU (the store records NULL)
+    wall_s = result.metrics["epoch_time_s"] + result.metrics["eval_time_s"]
+    gpu_s = gpu_seconds(wall_s=wall_s, gpu_ids=where.gpu_ids, gpu_share=gpu_share)
     metrics = {
         # device ("cuda:0 NVIDIA H200", "cpu ...", "fake GPU 1 (trained on cpu ...)"), gpu_ids
         # (Ray's, as strings) and precision (fp32 | bf16 | fp16, training and validation alike)
@@ -175,6 +179,7 @@ def _reported(result: EpochResult, *, params: int, node: str, where: Placement, 
         "diverged": result.diverged,
         "node": node,
         "best_epoch": result.best_epoch,
+        **({} if gpu_s is None else {"gpu_s": gpu_s}),
     }
     if result.test is not None:
         metrics["test_json"] = json.dumps({"epoch": result.best_epoch, **result.test})

@@ -214,10 +214,14 @@ def test_every_epoch_result_says_where_it_ran(monkeypatch):
 
     monkeypatch.setenv(FAKE_CUDA, "1")
     where = placement(CONV, device=choose_device(["1"]))
-    result = EpochResult(epoch=1, metrics={"val_acc": 0.5}, diverged=False, improved=True, best_epoch=1)
-    metrics = _reported(result, params=10, node="n", where=where, data_on="host")
+    timed = {"val_acc": 0.5, "epoch_time_s": 3.0, "eval_time_s": 1.0}
+    result = EpochResult(epoch=1, metrics=timed, diverged=False, improved=True, best_epoch=1)
+    metrics = _reported(result, params=10, node="n", where=where, data_on="host", gpu_share=0.25)
     assert metrics["device"].startswith("fake GPU 1 (trained on cpu ") and metrics["gpu_ids"] == ["1"]
     assert (metrics["precision"], metrics["data_on"], metrics["val_acc"]) == ("fp32", "host", 0.5)
+    assert metrics["gpu_s"] == pytest.approx(1.0)  # 4 s of a quarter GPU
+    cpu = placement(CONV, device=choose_device([]))
+    assert "gpu_s" not in _reported(result, params=10, node="n", where=cpu, data_on="host", gpu_share=0.0)
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,11 @@ def test_each_trial_records_the_fake_gpu_ray_gave_it(fake_gpu_cluster, tmp_path,
         assert t["device"].startswith(f"fake GPU {gpu} (trained on cpu ") and t["precision"] == "fp32"
     # 4 trials at half a GPU each, at once: two on each
     assert Counter(json.loads(t["gpu_ids"])[0] for t in trials) == {"0": 2, "1": 2}
+    # Each epoch's GPU-seconds: its training + validation wall seconds x the half GPU Ray held for it.
+    with Store.existing(results) as store:
+        epochs = [e for t in trials for e in store.epochs(t["id"])]
+    assert len(epochs) == 4 and all(e["cpu_s"] > 0 for e in epochs)
+    assert all(e["gpu_s"] == pytest.approx(0.5 * (e["epoch_time_s"] + e["eval_time_s"])) for e in epochs)
     capsys.readouterr()
     assert main(["show", trials[0]["id"], "--results", str(results), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)["trial"]

@@ -234,6 +234,10 @@ def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
             "mean_samples_per_s",
             "params",
             "time_to_target_s",
+            "cpu_s",
+            "gpu_s",
+            "cpu_s_to_target",
+            "gpu_s_to_target",
             "status",
             "onnx",
             "onnx_ms",
@@ -285,7 +289,9 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         "device",
         "gpu_ids",
         "precision",
-    )  # columns (and the index) of versions 2 to 6
+        "cpu_s",
+        "gpu_s",
+    )  # columns (and the index) of versions 2 to 8
     v1 = "\n".join(line for line in SCHEMA.splitlines() if not any(c in line for c in added))
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v1)
@@ -300,7 +306,7 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         }
         assert "quantize" in [r["name"] for r in store._rows("PRAGMA table_info(exports)")]
         assert {"device", "gpu_ids", "precision"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         assert store.sweep("s1")["task"] == "digits"
 
 
