@@ -115,9 +115,9 @@ def test_the_cost_to_target_is_the_sum_up_to_the_first_epoch_that_reaches_it(cos
     assert c["cpu_s_to_target"] is c["gpu_s_to_target"] is c["time_to_target_s"] is None  # never reached
     # Grouped over seeds: the means of a and b, which both got there; c's group never did.
     (grouped,) = _json(capsys, "leaderboard", "--results", str(costly), "--group-seeds")
-    pair = next(r for r in grouped["rows"] if r["seeds"] == 2)
+    pair = next(r for r in grouped["rows"] if r["n_seeds"] == 2)
     assert (pair["cpu_s"], pair["cpu_s_to_target"], pair["gpu_s_to_target"]) == pytest.approx((14.5, 3.25, 1.875))
-    alone = next(r for r in grouped["rows"] if r["seeds"] == 1)
+    alone = next(r for r in grouped["rows"] if r["n_seeds"] == 1)
     assert alone["cpu_s_to_target"] is None and alone["cpu_s"] == pytest.approx(8.0)
     # `show` by Ray's short id: the trial's epochs and their sums (the epochs carry the full id)
     report = _json(capsys, "show", "a_00000", "--results", str(costly))
