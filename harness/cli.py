@@ -213,7 +213,8 @@ def build_parser() -> Parser:
         metavar="KEY",
         help=f"rank by {', '.join(SORTS)} (default: metric, the task's validation metric)",
     )
-    p.add_argument("--group-seeds", action="store_true", help="one row per configuration: mean ± std over its seeds")
+    grouping = "one row per configuration: mean ± std over its seeds (default: when some configuration has several)"
+    p.add_argument("--group-seeds", action=argparse.BooleanOptionalAction, help=grouping)
     rows = p.add_mutually_exclusive_group()
     rows.add_argument(
         "--top",

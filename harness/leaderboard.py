@@ -24,6 +24,7 @@ from harness.boards import (
 from harness.errors import lookup
 from harness.kinds import FAILED, Mode, rank_key
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
+from harness.replicates import REPLICATE_KEYS
 from harness.rows import EpochRow, TrialRow, TrialSummary
 from harness.store import Store
 
@@ -183,21 +184,36 @@ def references(
     return out
 
 
+def configuration(row: LeaderRow) -> str:
+    """What a trial trained, but for its seed: the same for every seed and replicate of one
+    configuration (the whole stored config; older stores kept only the columns)."""
+    config = json.loads(row.get("config_json") or "{}") or {
+        "arch": row["arch"],
+        "optimizer": row["optimizer"],
+        "lr": row["lr"],
+        "batch_size": row["batch_size"],
+        "epochs": row["epochs"],
+    }
+    for key in REPLICATE_KEYS:
+        config.pop(key, None)
+    return json.dumps(config, sort_keys=True)
+
+
+def has_replicates(rows: Sequence[LeaderRow]) -> bool:
+    """Whether some configuration ran with more than one seed (--repeats, or several --seed)."""
+    seeds: dict[str, set[Any]] = {}
+    for row in rows:
+        seeds.setdefault(configuration(row), set()).add(row["seed"])
+    return any(len(s) > 1 for s in seeds.values())
+
+
 def group_seeds(rows: list[LeaderRow], *, mode: Mode) -> list[LeaderRow]:
     """One row per configuration that differs only in its seed: means (and standard deviations)
     over the seeds that trained normally; `seeds` counts them, `trial_ids` lists every member.
     The other columns are the best seed's (a grouped board shows no seed)."""
     groups: dict[str, list[LeaderRow]] = {}
     for row in rows:
-        config = json.loads(row.get("config_json") or "{}") or {
-            "arch": row["arch"],
-            "optimizer": row["optimizer"],
-            "lr": row["lr"],
-            "batch_size": row["batch_size"],
-            "epochs": row["epochs"],
-        }
-        config.pop("seed", None)
-        groups.setdefault(json.dumps(config, sort_keys=True), []).append(row)
+        groups.setdefault(configuration(row), []).append(row)
     out: list[LeaderRow] = []
     for members in groups.values():
         members = rank(members, mode=mode)  # the group's trial_id is its best seed
@@ -271,12 +287,12 @@ def leaderboards(
     sweep_id: str | None = None,
     top: int | None = None,
     sort: str = "metric",
-    group: bool = False,
+    group: bool | None = None,
 ) -> list[Board]:
     """One board per task (see `harness.boards.Board`); its rows (the first `top` only, when
-    given) ranked by `sort`
-    (a SORTS name), one per configuration over its seeds when `group`; references: the
-    published figures beside the matching trials (see `references`)."""
+    given) ranked by `sort` (a SORTS name), one per configuration over its seeds when `group`
+    (None: when the board's trials have replicates); references: the published figures beside
+    the matching trials (see `references`)."""
     from harness.datasets import get_task
 
     field, better = lookup("sort", SORTS, sort)
@@ -306,17 +322,18 @@ def leaderboards(
                     **_run_fields(terms[row["id"]]),
                 }
             )
-        ranked = rank(group_seeds(rows, mode=spec.mode) if group else rows, mode=better or spec.mode, field=field)
+        grouped = has_replicates(rows) if group is None else group
+        ranked = rank(group_seeds(rows, mode=spec.mode) if grouped else rows, mode=better or spec.mode, field=field)
         boards.append(
             {
                 "task": name,
                 "metric": spec.metric,
                 "mode": spec.mode,
                 "sort": sort,
-                "grouped": group,
+                "grouped": grouped,
                 "target": goal,
                 "rows": [
-                    _board_row(row, rank=i, grouped=group, trial=short.get(row["id"], row["id"]))
+                    _board_row(row, rank=i, grouped=grouped, trial=short.get(row["id"], row["id"]))
                     for i, row in enumerate(ranked[:top], start=1)
                 ],
                 "references": references(name, rows, epochs, mode=spec.mode, terms=terms),
@@ -366,7 +383,8 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
 
 
 def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> str | None:
-    """The top-ranked trial of a task that trained normally, or None."""
+    """The top-ranked trial of a task that trained normally, or None; where the board groups
+    replicates, the best seed of the configuration with the best mean (the board's first row)."""
     rows = leaderboards(store, task=task, sweep_id=sweep_id)[0]["rows"]
     top = rows[0] if rows else None
     return top["trial_id"] if top and usable(top) else None
