@@ -5,9 +5,16 @@ and the combination Repeater cannot serve is refused before Ray starts."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pickle
+import signal
+import sqlite3
 import statistics
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -179,3 +186,53 @@ def test_a_resumed_sweep_keeps_the_groups_and_still_feeds_the_mean(tmp_path):
     assert told.value == pytest.approx(0.5) and "seed" not in told.params
     third = after.searcher.suggest("t3")  # the next configuration, its replicate 0
     assert third["seed"] == 0 and third["lr"] != first["lr"]
+
+
+@pytest.mark.slow
+def test_a_driver_killed_inside_a_group_resumes_and_optuna_gets_the_whole_mean(ray_session, tmp_path):
+    # A subprocess: the driver is killed (SIGKILL) while a configuration's second replicate trains,
+    # its first one finished; in its own process group, so the Ray it started can be cleaned up.
+    results = tmp_path / "results"
+    # Epochs of a second or so, as in the other killed-driver test: with epochs of milliseconds the
+    # kill can land between a trial's start and Tune's next save of its state, which then does not
+    # know the trial (a resume runs its replicate under a new id and the store keeps an orphan).
+    argv = ["sweep", "--arch", "cnn_small", "--search", "optuna", "--optimizer", "adam,sgd", "--lr-range", "1e-4:1e-1"]
+    argv += ["--num-samples", "2", "--repeats", "2", "--epochs", "6", "--max-concurrent", "1", "--no-export"]
+    cmd = [sys.executable, "-m", "harness", *argv, "--no-live", "--results", str(results)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(results / "harness.db", "SELECT COUNT(*) FROM trials WHERE status = 'finished'")
+        _wait_for(
+            results / "harness.db",
+            "SELECT COUNT(*) FROM epochs e JOIN trials t ON t.id = e.trial_id WHERE t.status = 'running'",
+        )
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert sorted(t["status"] for t in _trials(results)) == ["finished", "running"]  # killed inside the group
+    assert main(["sweep", "--resume", "--no-export", "--no-live", "--results", str(results)]) == 0
+    trials = _trials(results)
+    with Store.existing(results) as store:
+        epochs = {t["id"]: store.epochs(t["id"]) for t in trials}
+    assert len(trials) == 4 and all([e["epoch"] for e in epochs[t["id"]]] == list(range(1, 7)) for t in trials)
+    groups = _by_configuration(trials)
+    state = max((results / "ray").glob("*/searcher-state-*.pkl"))  # the resumed session's, as Ray picks it
+    study = pickle.loads(state.read_bytes())["_ot_study"]
+    assert len(study.trials) == len(groups) == 2
+    for told in study.trials:
+        members = groups[(told.params["optimizer"], told.params["lr"])]
+        assert sorted(t["seed"] for t in members) == [0, SEED_STEP]
+        assert told.value == pytest.approx(statistics.fmean(epochs[t["id"]][-1]["val_acc"] for t in members))
+
+
+def _wait_for(db: Path, condition: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn, contextlib.suppress(sqlite3.Error):
+                if conn.execute(condition).fetchone()[0]:
+                    return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for: {condition}")
