@@ -172,11 +172,11 @@ def build_parser() -> Parser:
         metavar="KEY",
         help=f"rank by {', '.join(SORTS)} (default: metric, the task's validation metric)",
     )
-    p.add_argument(
-        "--group-seeds",
-        action="store_true",
-        help="one row per configuration: the mean over its seeds, their std and a 95%% t interval",
+    grouping = (
+        "one row per configuration: the mean over its seeds, their std and a 95%% t interval "
+        "(default: when some configuration has several)"
     )
+    p.add_argument("--group-seeds", action=argparse.BooleanOptionalAction, help=grouping)
     p.add_argument(
         "--compare-top",
         type=int,

@@ -147,7 +147,15 @@ class SweepSpec(TrialSettings):
         (0,), trial="seed", group="what to train", help="seeds for weights and shuffling; the split has its own"
     )
     search: str = setting("grid", group="how to search", help="grid (every combination), random or optuna")
-    num_samples: int = setting(1, group="how to search", help="grid: repeats of the grid; random/optuna: trials drawn")
+    num_samples: int = setting(
+        1, group="how to search", help="grid: repeats of the grid; random: trials drawn; optuna: configurations drawn"
+    )
+    repeats: int = setting(
+        1,
+        group="how to search",
+        metavar="N",
+        help="run every configuration (and seed) N times, with derived seeds; optuna is fed their mean; >= 1",
+    )
     lr_range: tuple[float, float] | None = setting(
         None,
         group="how to search",
@@ -264,6 +272,16 @@ class SweepSpec(TrialSettings):
         lookup("scheduler", dict.fromkeys(SCHEDULERS), self.scheduler)
         if self.num_samples < 1:
             raise HarnessError(f"num_samples {self.num_samples} is below 1", "pass --num-samples >= 1")
+        if self.repeats < 1:
+            raise HarnessError(f"repeats {self.repeats} is below 1", "pass --repeats >= 1")
+        # Ray Tune's Repeater feeds Optuna the mean of a configuration's replicates when the last
+        # one ends; ASHA would stop some early and the mean would set short runs beside full ones.
+        if self.search == "optuna" and self.scheduler == "asha" and self.replicates > 1:
+            raise HarnessError(
+                f"--search optuna ranks the mean over each configuration's {self.replicates} seeds,"
+                " which --scheduler asha would cut short",
+                "pass --scheduler fifo, or a single --seed without --repeats",
+            )
         if self.lr_range is not None:
             low, high = self.lr_range
             if not 0 < low < high < math.inf:
@@ -278,11 +296,20 @@ class SweepSpec(TrialSettings):
             raise HarnessError(f"time budget {self.time_budget_s} s is not positive", "pass --time-budget > 0 seconds")
 
     @property
+    def replicates(self) -> int:
+        """Trials per configuration: each seed (a grid's or Optuna's; a random draw picks one)
+        times `repeats`. Optuna never tunes the seed: it sees a configuration's replicates as one."""
+        return self.repeats * (1 if self.search == "random" else len(self.seeds))
+
+    @property
     def num_trials(self) -> int:
-        """Trials the sweep will run: the grid's size times num_samples, or num_samples draws."""
-        if self.search != "grid":
-            return self.num_samples
-        return math.prod(len(values) for values in self.searched().values()) * self.num_samples
+        """Trials the sweep will run: the grid's size times num_samples, or num_samples draws,
+        each configuration `replicates` times."""
+        if self.search == "grid":
+            configurations = math.prod(len(v) for k, v in self.searched().items() if k != "seed") * self.num_samples
+        else:
+            configurations = self.num_samples
+        return configurations * self.replicates
 
     def searched(self) -> dict[str, tuple[Any, ...]]:
         """The lists trials are drawn from, by trial key: {"arch": self.archs, "lr": self.lrs, ...}."""

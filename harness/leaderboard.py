@@ -25,6 +25,7 @@ from harness.intervals import against_published, compare_top, group_intervals, t
 from harness.kinds import Mode, rank_key
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.ranking import epoch_score, rank, score, test_score, usable
+from harness.replicates import REPLICATE_KEYS
 from harness.rows import EpochRow, TrialRow, TrialSummary
 from harness.store import Store
 
@@ -146,8 +147,8 @@ def references(
 
 
 def seedless_config(row: TrialRow) -> dict[str, Any]:
-    """A trial's configuration without its seed: what the trials of one configuration share
-    (a store older than schema 3 kept no config: its searched columns stand in)."""
+    """What a trial trained, but for its seed: the same for every seed and replicate of one
+    configuration (the whole stored config; a store older than schema 3 kept only the columns)."""
     config = json.loads(row.get("config_json") or "{}") or {
         "arch": row["arch"],
         "optimizer": row["optimizer"],
@@ -155,8 +156,22 @@ def seedless_config(row: TrialRow) -> dict[str, Any]:
         "batch_size": row["batch_size"],
         "epochs": row["epochs"],
     }
-    config.pop("seed", None)
+    for key in REPLICATE_KEYS:
+        config.pop(key, None)
     return config
+
+
+def configuration(row: TrialRow) -> str:
+    """`seedless_config` as a key: the trials of one configuration share it."""
+    return json.dumps(seedless_config(row), sort_keys=True)
+
+
+def has_replicates(rows: Sequence[LeaderRow]) -> bool:
+    """Whether some configuration ran with more than one seed (--repeats, or several --seed)."""
+    seeds: dict[str, set[Any]] = {}
+    for row in rows:
+        seeds.setdefault(configuration(row), set()).add(row["seed"])
+    return any(len(s) > 1 for s in seeds.values())
 
 
 def group_seeds(rows: list[LeaderRow], *, mode: Mode, proportion: bool = True) -> list[LeaderRow]:
@@ -165,7 +180,7 @@ def group_seeds(rows: list[LeaderRow], *, mode: Mode, proportion: bool = True) -
     The other columns are the best seed's (a grouped board shows no seed)."""
     groups: dict[str, list[LeaderRow]] = {}
     for row in rows:
-        groups.setdefault(json.dumps(seedless_config(row), sort_keys=True), []).append(row)
+        groups.setdefault(configuration(row), []).append(row)
     out: list[LeaderRow] = []
     for members in groups.values():
         members = rank(members, mode=mode)  # the group's trial_id is its best seed
@@ -247,14 +262,14 @@ def leaderboards(
     sweep_id: str | None = None,
     top: int | None = None,
     sort: str = "metric",
-    group: bool = False,
+    group: bool | None = None,
     compare: int = COMPARE_TOP,
 ) -> list[Board]:
     """One board per task (see `harness.boards.Board`); its rows (the first `top` only, when
-    given) ranked by `sort`
-    (a SORTS name), one per configuration over its seeds when `group`; references: the
-    published figures beside the matching trials (see `references`). Rows 2..`compare` are
-    tested against #1 over their seeds (`harness.intervals.compare_top`)."""
+    given) ranked by `sort` (a SORTS name), one per configuration over its seeds when `group`
+    (None: when the board's trials have replicates); references: the published figures beside
+    the matching trials (see `references`). Rows 2..`compare` are tested against #1 over their
+    seeds (`harness.intervals.compare_top`)."""
     from harness.datasets import get_task
 
     field, better = lookup("sort", SORTS, sort)
@@ -291,8 +306,9 @@ def leaderboards(
                     **_run_fields(terms[row["id"]]),
                 }
             )
+        grouped = has_replicates(rows) if group is None else group
         ranked = rank(
-            group_seeds(rows, mode=spec.mode, proportion=spec.metric.endswith("acc")) if group else rows,
+            group_seeds(rows, mode=spec.mode, proportion=spec.metric.endswith("acc")) if grouped else rows,
             mode=better or spec.mode,
             field=field,
         )
@@ -304,10 +320,10 @@ def leaderboards(
                 "metric": spec.metric,
                 "mode": spec.mode,
                 "sort": sort,
-                "grouped": group,
+                "grouped": grouped,
                 "target": goal,
                 "rows": [
-                    _board_row(row, rank=i, grouped=group, trial=short.get(row["id"], row["id"]))
+                    _board_row(row, rank=i, grouped=grouped, trial=short.get(row["id"], row["id"]))
                     for i, row in enumerate(ranked[:top], start=1)
                 ],
                 "references": references(name, rows, epochs, mode=spec.mode, terms=terms),
@@ -368,7 +384,8 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
 
 
 def best_trial_id(store: Store, task: str, *, sweep_id: str | None = None) -> str | None:
-    """The top-ranked trial of a task that trained normally, or None."""
+    """The top-ranked trial of a task that trained normally, or None; where the board groups
+    replicates, the best seed of the configuration with the best mean (the board's first row)."""
     rows = leaderboards(store, task=task, sweep_id=sweep_id)[0]["rows"]
     top = rows[0] if rows else None
     return top["trial_id"] if top and usable(top) else None

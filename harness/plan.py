@@ -8,15 +8,19 @@ decides each trial's resources and resolves every path and default on the driver
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Repeater
+from ray.tune.search.repeater import TRIAL_INDEX
 
 from harness.config import SweepSpec
 from harness.datasets import get_task, resolve_data_root
 from harness.paths import absolute_storage
+from harness.replicates import replicate_config, replicate_seed
 
 GPU_SHARE = 0.25  # small image models: four trials pack onto one GPU by default
 CPU_STEP = 0.01  # a fractional CPU share is rounded down to this (Ray keeps resources to 1e-4)
@@ -65,21 +69,64 @@ def trial_resources(spec: SweepSpec, *, nodes: list[dict[str, float]]) -> dict[s
 def param_space(spec: SweepSpec) -> dict[str, Any]:
     """Ray Tune's space: the settings every trial shares as they are; grid_search over every
     searched list for a grid, choices (and a log-uniform learning rate when a range is given)
-    for random and Optuna search."""
+    for random and Optuna search; the seed as `seed_space` says."""
     pick = tune.grid_search if spec.search == "grid" else tune.choice
-    space = {**spec.shared(), **{key: pick(list(values)) for key, values in spec.searched().items()}}
+    searched = {key: pick(list(values)) for key, values in spec.searched().items() if key != "seed"}
+    space = {**spec.shared(), **searched, **seed_space(spec, pick)}
     if spec.lr_range:
         space["lr"] = tune.loguniform(*spec.lr_range)
     return space
 
 
+def seed_space(spec: SweepSpec, pick: Callable[[list], Any]) -> dict[str, Any]:
+    """The seed's part of the space. Optuna: none, the seed is never a dimension it tunes
+    (SeededRepeater sets it). Grid and random: the seeds as any list, and with repeats a grid over
+    the replicate index and the seed derived from both (harness.replicates)."""
+    if spec.search == "optuna":
+        return {}
+    if spec.repeats == 1:
+        return {"seed": pick(list(spec.seeds))}
+    return {
+        "base_seed": pick(list(spec.seeds)),
+        "replicate": tune.grid_search(list(range(spec.repeats))),
+        "seed": tune.sample_from(_derived_seed),
+    }
+
+
+def _derived_seed(spec: Any) -> int:
+    return replicate_seed(spec.config.base_seed, spec.config.replicate)
+
+
+class SeededRepeater(Repeater):
+    """Ray Tune's Repeater (each configuration the wrapped searcher suggests runs `replicates`
+    times; the searcher is told the mean of their metric when the last one ends), which also
+    writes each replicate's seed into its config: seed i of a group is replicate i % repeats of
+    seeds[i // repeats]. Its state (the groups) travels in Tune's saved search state, so a
+    resumed sweep still feeds the mean."""
+
+    def __init__(self, searcher: Any, *, seeds: tuple[int, ...], repeats: int) -> None:
+        super().__init__(searcher, repeat=len(seeds) * repeats, set_index=True)
+        self.seeds, self.repeats = seeds, repeats
+
+    def suggest(self, trial_id: str) -> dict | None:
+        config = super().suggest(trial_id)
+        if isinstance(config, dict):  # not None (wait) or Searcher.FINISHED
+            index = config.pop(TRIAL_INDEX)
+            base, replicate = self.seeds[index // self.repeats], index % self.repeats
+            config.update(replicate_config(base=base, replicate=replicate, repeats=self.repeats))
+        return config
+
+
 def search_algorithm(spec: SweepSpec) -> Any:
-    """None for grid and random (Tune's own variant generator), OptunaSearch for optuna."""
+    """Grid and random: Tune's variant generator, which draws a random configuration once for all
+    its replicates (constant_grid_search: the replicate index is a grid). Optuna: OptunaSearch
+    behind SeededRepeater. Either keeps the sweep's limit on concurrent trials."""
     if spec.search != "optuna":
-        return None
+        return BasicVariantGenerator(constant_grid_search=True, max_concurrent=spec.max_concurrent or 0)
     from ray.tune.search.optuna import OptunaSearch
 
-    return OptunaSearch(seed=spec.seed)
+    searcher = SeededRepeater(OptunaSearch(seed=spec.seed), seeds=spec.seeds, repeats=spec.repeats)
+    return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent) if spec.max_concurrent else searcher
 
 
 def scheduler(spec: SweepSpec) -> Any:
@@ -165,8 +212,6 @@ class Plan:
 
     def tune_config(self, metric: str, mode: str) -> tune.TuneConfig:
         if self.recipes:
-            from ray.tune.search import BasicVariantGenerator
-
             space = self.space()
             points = [
                 {k: v for k, v in p.items() if isinstance(space[k], tune.search.sample.Domain)} for p in self._points()
@@ -179,8 +224,11 @@ class Plan:
             mode=mode,
             search_alg=search,
             scheduler=schedule,
-            num_samples=self.num_trials if self.recipes else self.spec.num_samples,
-            max_concurrent_trials=self.spec.max_concurrent,
+            # Tune's draws: Optuna's are configurations, each run once per replicate (one group
+            # of SeededRepeater each); a grid or random space holds its replicates itself.
+            num_samples=self.num_trials if self.recipes or self.spec.search == "optuna" else self.spec.num_samples,
+            # search_algorithm holds the limit (Tune ignores this one for a variant generator)
+            max_concurrent_trials=None,
             time_budget_s=self.spec.time_budget_s,
             # Reusing trial processes skips a Python start and a torch import per trial:
             # the default sweep takes about 23 s instead of 40 s on 2 cores.

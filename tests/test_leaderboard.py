@@ -86,9 +86,10 @@ def test_each_row_carries_the_test_score_of_its_best_checkpoint(swept, capsys):
 
 
 def test_grouping_over_seeds_gives_mean_std_and_members(seeded, capsys):
-    trials = _board(seeded, capsys)["rows"]
+    trials = _board(seeded, capsys, "--no-group-seeds")["rows"]
     assert len(trials) == len(LRS) * SEEDS and sorted({t["seed"] for t in trials}) == [0, 1, 2]
     board = _board(seeded, capsys, "--group-seeds")
+    assert board == _board(seeded, capsys)  # several seeds of one configuration: grouped by default
     assert board["grouped"] and len(board["rows"]) == len(LRS)
     for row in board["rows"]:
         members = [t for t in trials if t["trial_id"] in row["trial_ids"].split()]

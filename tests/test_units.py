@@ -190,11 +190,12 @@ def test_boards_number_their_rows_and_a_grouped_board_shows_no_seed(tmp_path):
         for trial, acc in ((T1, 0.5), ("s1.t2", 0.7)):
             store.record_epoch(trial_id=trial, result={"epoch": 1, "val_acc": acc, "samples_per_s": 10.0})
             store.end_trial(trial, status="finished")
-        (board,) = leaderboards(store)
+        (board,) = leaderboards(store, group=False)
         assert [(r["rank"], r["trial_id"], r["seed"], r["trial"]) for r in board["rows"]] == [
             (1, "s1.t2", 1, "t2"),
             (2, T1, 0, "t1"),
         ]
+        assert leaderboards(store)[0] == leaderboards(store, group=True)[0]  # two seeds: grouped by default
         (board,) = leaderboards(store, group=True)
         (row,) = board["rows"]
         assert (row["rank"], row["trial_id"], row["seed"], row["n_seeds"]) == (1, "s1.t2", None, 2)
