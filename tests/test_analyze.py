@@ -1,4 +1,5 @@
-"""`harness analyze` over a real digits sweep (2 architectures x 2 learning rates x 3 seeds):
+"""`harness analyze` and the board's statistics over a real digits sweep (2 architectures x 2
+learning rates x 3 repeats):
 importance rows for the settings that varied, the metric by learning rate as the board's own
 numbers give it, time to target over seeds, the PNGs as real images; and the pure pieces on
 figures whose answer is known."""
@@ -22,13 +23,37 @@ ARCHS, LRS, SEEDS = ("mlp", "cnn_small"), (0.003, 0.03), (0, 1, 2)
 
 @pytest.fixture(scope="module")
 def analyzed(ray_session, tmp_path_factory):
-    """The results folder and the id of a 12-trial digits sweep: 2 epochs on 300 images."""
+    """The results folder and the id of a 12-trial digits sweep (`--repeats 3`: derived seeds):
+    2 epochs on 300 images."""
     results = tmp_path_factory.mktemp("analyzed")
     argv = ["sweep", "--arch", ",".join(ARCHS), "--optimizer", "adam", "--lr", ",".join(map(str, LRS))]
-    argv += ["--seed", ",".join(map(str, SEEDS)), "--epochs", "2", "--train-limit", "300"]
+    argv += ["--repeats", str(len(SEEDS)), "--epochs", "2", "--train-limit", "300"]
     assert main([*argv, "--results", str(results), "--no-live", "--no-export"]) == 0
     with Store.existing(results) as store:
         return results, store.sweep()["id"]
+
+
+def test_the_board_shows_n_intervals_and_significance_marks(analyzed, capsys):
+    """The default board of a replicated sweep: one row per configuration, n = 3, a 95% t
+    interval around each mean, and the rows below #1 tested against it (Welch, Bonferroni)."""
+    results, sweep = analyzed
+    capsys.readouterr()
+    assert main(["leaderboard", "--sweep", sweep, "--results", str(results), "--format", "json"]) == 0
+    (board,) = json.loads(capsys.readouterr().out)
+    rows = board["rows"]
+    assert board["grouped"] and len(rows) == len(ARCHS) * len(LRS) and {r["n_seeds"] for r in rows} == {3}
+    for row in rows:
+        assert row["ci95_method"] == "t"
+        assert row["best_ci95_low"] <= row["best_metric"] <= row["best_ci95_high"]
+        assert row["ci95_low"] <= row["test_metric"] <= row["ci95_high"]
+    assert rows[0]["vs_best"] == "#1"
+    marks = [r["vs_best"] for r in rows[1:]]
+    assert all(m in ("indistinguishable", "below #1") for m in marks) and all(
+        0 <= r["vs_best_p"] <= 1 for r in rows[1:]
+    )
+    assert main(["leaderboard", "--sweep", sweep, "--results", str(results)]) == 0
+    table = capsys.readouterr().out
+    assert "n (seeds)" in table and "[95% CI]" in table and "#1" in table
 
 
 def _json(capsys, *argv: str) -> dict:
@@ -56,7 +81,9 @@ def test_lr_table_holds_the_boards_means_over_seeds(analyzed, capsys):
     results, sweep = analyzed
     (a,) = _json(capsys, sweep, "--results", str(results))["analyses"]
     capsys.readouterr()
-    assert main(["leaderboard", "--sweep", sweep, "--results", str(results), "--format", "json"]) == 0
+    assert (
+        main(["leaderboard", "--sweep", sweep, "--results", str(results), "--format", "json", "--no-group-seeds"]) == 0
+    )
     (board,) = json.loads(capsys.readouterr().out)
     table = a["lr_table"]
     assert [c["lr"] for c in table["columns"]] == pytest.approx(list(LRS))

@@ -105,7 +105,7 @@ def costly(tmp_path: Path) -> Path:
 
 def test_the_cost_to_target_is_the_sum_up_to_the_first_epoch_that_reaches_it(costly, capsys):
     assert target("cifar10")["published"] == pytest.approx(0.729)
-    (board,) = _json(capsys, "leaderboard", "--results", str(costly))
+    (board,) = _json(capsys, "leaderboard", "--results", str(costly), "--no-group-seeds")
     rows = {r["trial"]: r for r in board["rows"]}
     a, b, c = rows["a_00000"], rows["b_00001"], rows["c_00002"]
     assert (a["cpu_s"], a["cpu_s_to_target"], a["time_to_target_s"]) == pytest.approx((17.0, 5.0, 10.0))
@@ -124,22 +124,22 @@ def test_the_cost_to_target_is_the_sum_up_to_the_first_epoch_that_reaches_it(cos
     assert [e["cpu_s"] for e in report["epochs"]] == [2.0, 3.0, 5.0, 7.0]
     assert (report["trial"]["cpu_s"], report["trial"]["gpu_s"]) == pytest.approx((17.0, 5.0))
     # The cheapest first by CPU-seconds (b: 12, c: 8, a: 17)
-    (cheap,) = _json(capsys, "leaderboard", "--results", str(costly), "--sort", "cpu-seconds")
+    (cheap,) = _json(capsys, "leaderboard", "--results", str(costly), "--sort", "cpu-seconds", "--no-group-seeds")
     assert [r["trial"] for r in cheap["rows"]] == ["c_00002", "b_00001", "a_00000"]
 
 
 def test_tables_csv_and_markdown_carry_the_cost_columns(costly, capsys):
     capsys.readouterr()
-    assert main(["leaderboard", "--results", str(costly), "--format", "csv"]) == 0
+    assert main(["leaderboard", "--results", str(costly), "--format", "csv", "--no-group-seeds"]) == 0
     table = {r["trial"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert float(table["a_00000"]["cpu_s_to_target"]) == pytest.approx(5.0) and table["c_00002"]["gpu_s"] == ""
-    assert main(["leaderboard", "--results", str(costly), "--format", "markdown"]) == 0
+    assert main(["leaderboard", "--results", str(costly), "--format", "markdown", "--no-group-seeds"]) == 0
     markdown = capsys.readouterr().out
     header = next(line for line in markdown.splitlines() if line.startswith("| rank"))
     assert all(f"| {f} |" in header for f in ("cpu_s", "gpu_s", "cpu_s_to_target", "gpu_s_to_target"))
     with Store.existing(costly) as store:
-        (board,) = leaderboards(store)
-        (cheap,) = leaderboards(store, sort="cpu-seconds")
+        (board,) = leaderboards(store, group=False)
+        (cheap,) = leaderboards(store, sort="cpu-seconds", group=False)
     wide = [c.header for c in render_board(board, width=400).columns]
     assert {"cpu s", "gpu s", "cpu s to 72.90%", "gpu s to 72.90%"} <= set(wide)
     assert wide.index("s to 72.90%") < wide.index("cpu s") < wide.index("status")

@@ -114,7 +114,7 @@ def test_a_grid_runs_each_configuration_with_derived_seeds_grouped_on_the_board(
         assert sorted((t["config"]["replicate"], t["config"]["base_seed"]) for t in members) == [(0, 0), (1, 0), (2, 0)]
         assert all(t["config"]["seed"] == t["seed"] for t in members)  # the store says which replicate ran
     board = _board(tmp_path, capsys)  # grouped by default
-    assert board["grouped"] and [row["seeds"] for row in board["rows"]] == [3, 3]
+    assert board["grouped"] and [row["n_seeds"] for row in board["rows"]] == [3, 3]
     for row in board["rows"]:
         members = [t for t in trials if t["id"] in row["trial_ids"].split()]
         assert len({t["lr"] for t in members}) == 1 and len(members) == 3
