@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+
+# scipy.stats is imported where it is used: `harness --help` and the torch-free commands that
+# import the leaderboard's constants need none of it (it takes a third of a second).
 
 LEVEL = 0.95
 ALPHA = 0.05
@@ -39,6 +41,8 @@ class Interval:
 
 def wilson(correct: int, n: int, *, level: float = LEVEL) -> Interval:
     """The Wilson score interval of a proportion `correct` / `n`."""
+    from scipy import stats as sps
+
     if n <= 0:
         raise ValueError("a proportion of 0 draws has no interval")
     z = float(sps.norm.ppf(0.5 + level / 2))
@@ -53,6 +57,8 @@ def t_interval(
 ) -> Interval | None:
     """The t interval of the mean of `values` (seeds), clipped to `limits` (an accuracy lies in
     [0, 1]); None below two values."""
+    from scipy import stats as sps
+
     x = np.asarray(values, dtype=float)
     if len(x) < 2:
         return None
@@ -75,11 +81,15 @@ def bootstrap(
 def binomial_p(correct: int, n: int, p0: float) -> float:
     """Two-sided exact binomial test: how likely `correct` of `n` (or further from n * p0) is if
     the true accuracy were `p0`."""
+    from scipy import stats as sps
+
     return float(sps.binomtest(correct, n, min(max(p0, 0.0), 1.0)).pvalue)
 
 
 def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided Welch's t test between two groups of per-seed figures (each of 2 or more)."""
+    from scipy import stats as sps
+
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.std(ddof=1) == 0 and y.std(ddof=1) == 0:  # no spread at all: equal means or certainly not
         return 1.0 if x.mean() == y.mean() else 0.0
