@@ -77,13 +77,16 @@ def test_every_epoch_reports_the_trial_metrics_and_only_the_last_scores_the_test
     results = list(_fit(_model(), epochs=3))
     assert [r.epoch for r in results] == [1, 2, 3]
     for r in results:
-        assert set(r.metrics) == {"train_loss", "train_acc", "val_loss", "val_acc", *TIMES}
+        # val_n: the images validated, behind the validation figure's interval
+        assert set(r.metrics) == {"train_loss", "train_acc", "val_loss", "val_acc", "val_n", *TIMES}
+        assert r.metrics["val_n"] == 100
         assert r.metrics["epoch_time_s"] > 0 and r.metrics["samples_per_s"] > 0 and r.metrics["eval_time_s"] > 0
         assert r.metrics["cpu_s"] > 0  # the process's CPU time over training and validation
         assert not r.diverged
     assert [r.test is None for r in results] == [True, True, False]
     test = results[-1].test
-    assert test is not None and set(test) == {"loss", "acc", "time_s", "cpu_s", "confusion"}
+    assert test is not None and set(test) == {"loss", "acc", "n", "time_s", "cpu_s", "confusion"}
+    assert test["n"] == 100
     assert sum(map(sum, test["confusion"])) == 100  # every test image, once
 
 

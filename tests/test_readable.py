@@ -42,8 +42,11 @@ def test_markdown_rounds_and_csv_and_json_keep_full_precision(swept, capsys):
     cells = [c.strip() for line in markdown.splitlines() if line.startswith("| ") for c in line.strip("|").split("|")]
     decimals = [c for c in cells if re.fullmatch(r"-?\d+\.\d+", c)]  # seconds, rates, lr: 3 significant figures
     assert decimals and all(len(c.lstrip("-").replace(".", "").lstrip("0")) <= 3 for c in decimals), decimals
-    accuracies = [c for c in cells if c.endswith("%")]
-    assert accuracies and all(re.fullmatch(r"\d{1,3}\.\d{2}%", c) for c in accuracies)
+    # accuracies, each with its 95% interval in the same two decimals: "97.78% [95.68, 98.87]"
+    accuracies = [c for c in cells if "%" in c]
+    interval = r"\d{1,3}\.\d{2}% \[\d{1,3}\.\d{2}, \d{1,3}\.\d{2}\]"
+    assert accuracies and all(re.fullmatch(rf"\d{{1,3}}\.\d{{2}}%|{interval}", c) for c in accuracies), accuracies
+    assert any(re.fullmatch(interval, c) for c in accuracies)
     assert main(["leaderboard", "--results", str(swept), "--format", "json"]) == 0
     (board,) = json.loads(capsys.readouterr().out)
     assert main(["leaderboard", "--results", str(swept), "--format", "csv"]) == 0

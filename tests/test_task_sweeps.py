@@ -166,7 +166,7 @@ def test_mnist_upsample_sweep_on_the_real_digits(ray_session, tmp_path, shared_d
     with Store.existing(results) as store:
         (epoch,) = store.epochs(trial["id"])
     extra = json.loads(epoch["extra_json"])
-    assert set(extra) == {"train_psnr", "val_psnr", "train_keras_acc", "val_keras_acc"}
+    assert set(extra) == {"train_psnr", "val_psnr", "train_keras_acc", "val_keras_acc", "val_n"}
     assert extra["val_psnr"] > 0 and 0 <= extra["val_keras_acc"] <= epoch["val_acc"] <= 1
     capsys.readouterr()
     assert main(["show", trial["id"], "--results", str(results), "--format", "json"]) == 0
