@@ -73,9 +73,23 @@ def group_intervals(members: Sequence[Mapping[str, Any]], *, proportion: bool) -
     limits = (0.0, 1.0) if proportion else (-math.inf, math.inf)
     val = stats.t_interval([m["best_metric"] for m in members if m["best_metric"] is not None], limits=limits)
     test = stats.t_interval([m["test_metric"] for m in members if m["test_metric"] is not None], limits=limits)
+    if proportion and ((val and val.low == val.high) or (test and test.low == test.high)):
+        # Seeds that agree to the image (a small split's accuracies are coarse) give the t interval
+        # zero width, as if the figure were exact: the images' own uncertainty is then the honest
+        # one: the best seed's own Wilson interval.
+        val, test = _own(members, val, "best_ci95_low"), _own(members, test, "ci95_low")
+        method = {i.method for i in (val, test) if i}
+        return _fields(val, test, "t" if method == {"t"} else "wilson" if method == {"wilson"} else "t, wilson")
     if val is None and test is None:  # one seed: its own intervals
         return cast(Intervals, {k: members[0].get(k) for k in NO_INTERVAL}) if members else NO_INTERVAL
     return _fields(val, test, "t")
+
+
+def _own(members: Sequence[Mapping[str, Any]], interval: stats.Interval | None, low: str) -> stats.Interval | None:
+    """A zero-width t interval replaced by the best seed's own (Wilson) interval, where it has one."""
+    if interval is None or interval.low < interval.high or members[0].get(low) is None:
+        return interval
+    return stats.Interval(members[0][low], members[0][low.replace("low", "high")], "wilson")
 
 
 def _fields(val: stats.Interval | None, test: stats.Interval | None, method: str) -> Intervals:

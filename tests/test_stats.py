@@ -97,3 +97,18 @@ def test_ours_against_published_uses_the_split_the_report_measured():
     # no count recorded (an older store, an image score): not tested, never a made-up verdict
     assert against_published({"test_json": '{"acc": 0.7}'}, [], score="test_acc", published=0.8)["p_value"] is None
     assert against_published(row, epochs, score="val_keras_acc", published=0.8)["significance"] is None
+
+
+def test_seeds_that_agree_exactly_keep_the_images_uncertainty():
+    """Three seeds with the same accuracy on a small split would give a zero-width t interval:
+    the group shows its best seed's own Wilson interval instead, labelled so."""
+    from harness.intervals import group_intervals
+
+    own = stats.wilson(351, 360)
+    members = [
+        {"best_metric": 0.975, "test_metric": t, "best_ci95_low": own.low, "best_ci95_high": own.high}
+        for t in (0.97, 0.975, 0.98)
+    ]
+    found = group_intervals(members, proportion=True)
+    assert (found["best_ci95_low"], found["best_ci95_high"]) == (own.low, own.high)
+    assert found["ci95_low"] < 0.975 < found["ci95_high"] and found["ci95_method"] == "t, wilson"
