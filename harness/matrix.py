@@ -21,7 +21,7 @@ import torch
 from harness.errors import HarnessError
 from harness.heads import Head
 from harness.runtimes import Outcome, Runtime, RuntimeRun, tally
-from harness.verify import GATES, VERIFY_BATCH, compare, gate_of
+from harness.verify import GATES, batched_outputs, compare, gate_of
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,10 @@ class RuntimeCheck:
 
 
 def torch_outputs(model: torch.nn.Module, x: np.ndarray) -> torch.Tensor:
+    """PyTorch's outputs for the split, batched as verify batches them."""
     model = model.eval()
     with torch.inference_mode():
-        return torch.cat(
-            [model(torch.from_numpy(x[i : i + VERIFY_BATCH])).float() for i in range(0, len(x), VERIFY_BATCH)]
-        )
+        return batched_outputs(lambda a: model(torch.from_numpy(a)), x)
 
 
 def check_runtime(

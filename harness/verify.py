@@ -182,7 +182,7 @@ def measure_latency(
     return out
 
 
-def _outputs(run: Callable[[np.ndarray], Any], x: np.ndarray) -> torch.Tensor:
+def batched_outputs(run: Callable[[np.ndarray], Any], x: np.ndarray) -> torch.Tensor:
     return torch.cat(
         [torch.as_tensor(np.asarray(run(x[i : i + VERIFY_BATCH]))).float() for i in range(0, len(x), VERIFY_BATCH)]
     )
@@ -197,7 +197,7 @@ def _onnxruntime_outputs(
     meta = checked_metadata(session, onnx_path)
     x = normalize(images, meta["preprocessing"])
     name = session.get_inputs()[0].name
-    return _outputs(lambda a: session.run(None, {name: a})[0], x), x, meta, session.get_providers()[0]
+    return batched_outputs(lambda a: session.run(None, {name: a})[0], x), x, meta, session.get_providers()[0]
 
 
 def verify_onnx(
@@ -217,7 +217,7 @@ def verify_onnx(
     ort_out, x, meta, provider = _onnxruntime_outputs(onnx_path, test.images, cuda=cuda)
     model = model.eval()
     with torch.no_grad():
-        torch_out = _outputs(lambda a: model(torch.from_numpy(a)), x)
+        torch_out = batched_outputs(lambda a: model(torch.from_numpy(a)), x)
     labels = torch.from_numpy(np.asarray(test.labels))
     numbers = compare(torch_out, ort_out, labels, head)
     quantize = meta.get("quantize") or None
