@@ -92,6 +92,12 @@ class TrialSettings:
         metavar="N",
         reproduce=True,
     )
+    framework: str = setting(
+        "pytorch",
+        help="framework defaults to train under: pytorch, or keras (glorot_uniform kernels, zero biases,"
+        " Adam epsilon 1e-7), as the Keras reports trained",
+        group="what to train",
+    )
     precision: str = setting(
         "auto",
         help="auto (bf16 on GPUs with compute capability >= 8.0, fp16 with loss scaling on older ones,"
@@ -210,6 +216,7 @@ class SweepSpec(TrialSettings):
         from harness.architectures import check_fits, get_arch
         from harness.augment import get_augment
         from harness.datasets import get_task
+        from harness.frameworks import get_framework
         from harness.optim import get_optimizer
 
         task = get_task(self.task)
@@ -220,6 +227,7 @@ class SweepSpec(TrialSettings):
         if self.augment is not None:
             get_augment(self.augment)
         task.pixel_stats(self.pixels)
+        get_framework(self.framework)
         if self.train_limit is not None and self.train_limit < 1:
             raise HarnessError(f"train limit {self.train_limit} is below 1", "pass --train-limit >= 1")
         for name in _non_empty("--optimizer", self.optimizers):

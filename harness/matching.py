@@ -1,7 +1,7 @@
 """Like for like: did a stored trial run what a report ran, and if not, how does it differ?
 
 A published figure gets "ours" only from a trial of the same network on the same data and
-budget: task, split (variant), image size, input scaling, all of the recipe's epochs, and the
+budget: task, split (variant), image size, input scaling, framework defaults, all of the recipe's epochs, and the
 whole training set (no --train-limit). Anything else is a different experiment, shown as the
 closest run with its differences spelled out, never as a reproduction.
 """
@@ -29,6 +29,7 @@ def recipe_terms(spec: SweepSpec) -> dict[str, Any]:
         "variant": request.variant,
         "image_size": request.image_size,
         "pixels": spec.pixels or "standard",
+        "framework": spec.framework,
         "epochs": spec.epochs,
     }
 
@@ -45,6 +46,7 @@ def trial_terms(config: dict[str, Any], epochs_run: float | None) -> dict[str, A
         "variant": request.variant,
         "image_size": request.image_size,
         "pixels": config.get("pixels") or "standard",
+        "framework": config.get("framework") or "pytorch",  # stored before the setting: PyTorch's
         "epochs": epochs_run or 0,
         "planned_epochs": config.get("epochs"),
         "train_limit": config.get("train_limit"),
@@ -79,6 +81,8 @@ def differences(trial: dict[str, Any], recipe: dict[str, Any]) -> list[str]:
         out.append(f"{trial['image_size']} px, not {recipe['image_size']}")
     if trial["pixels"] != recipe["pixels"]:
         out.append(f"{trial['pixels']} input scaling, not {recipe['pixels']}")
+    if trial["framework"] != recipe["framework"]:
+        out.append(f"{trial['framework']} defaults, not {recipe['framework']}")
     out += budget_marks(trial, recipe_epochs=recipe["epochs"])
     return out
 

@@ -75,6 +75,7 @@ UCHILE = SweepSpec(
     pixels="raw",
 )
 ITESM = SweepSpec(
+    framework="keras",  # a Keras report: Keras's initialisers and Adam epsilon (harness/frameworks.py)
     task="cats_vs_dogs",
     optimizers=("adam",),
     lrs=(0.001,),
@@ -93,6 +94,7 @@ POKEMON = SweepSpec(
     augment="pokemon",
 )
 ITAM_CATS = SweepSpec(
+    framework="keras",  # a Keras report: Keras's initialisers and Adam epsilon (harness/frameworks.py)
     task="cats_vs_dogs",
     variant="A",
     image_size=150,
@@ -103,7 +105,9 @@ ITAM_CATS = SweepSpec(
     augment="none",
     pixels="unit",
 )
-ITAM_MNIST = SweepSpec(task="mnist_upsample", optimizers=("adam",), lrs=(0.001,), epochs=10, augment="none")
+ITAM_MNIST = SweepSpec(
+    task="mnist_upsample", optimizers=("adam",), lrs=(0.001,), epochs=10, augment="none", framework="keras"
+)
 
 PRESETS: dict[str, Preset] = {
     p.report: p

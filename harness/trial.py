@@ -25,6 +25,7 @@ from harness.config import TrialSpec
 from harness.datasets import DatasetSpec, get_task, load_task
 from harness.device import Placement, choose_device, data_home, gpu_seconds, placement
 from harness.fit import EpochResult, Resume, fit
+from harness.frameworks import get_framework
 from harness.optim import create_optimizer
 from harness.recorded import Recorded
 from harness.train import OBJECTIVES, Augmentation, Normalizer
@@ -77,6 +78,8 @@ def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
     task = get_task(spec.task)
     head = get_arch(spec.arch).head
     model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
+    framework = get_framework(spec.framework)
+    framework.init(model)  # before placement: the same weights on any device
     # The GPU Ray assigned (or the CPU when none): a trial given a GPU it cannot use fails here.
     chosen = choose_device(assigned_gpus())
     where = placement(model, device=chosen, precision=spec.precision)
@@ -107,7 +110,13 @@ def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
     home = device if data_on == "gpu" else torch.device("cpu")
     tensors = {name: (images.to(home), labels.to(home)) for name, (images, labels) in splits.items()}
     params = count_params(model)
-    optimizer = create_optimizer(spec.optimizer, model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    optimizer = create_optimizer(
+        spec.optimizer,
+        model.parameters(),
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        **framework.optimizer_defaults.get(spec.optimizer, {}),
+    )
     mean, std = task.pixel_stats(spec.pixels)
     generator = torch.Generator().manual_seed(spec.seed)
     node = _node_name()
