@@ -29,7 +29,8 @@ def _keras_init(model: nn.Module) -> None:
     momentum 0.99 (PyTorch counts the other way: 0.01) and epsilon 1e-3."""
     for module in model.modules():
         if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.ConvTranspose2d):
-            nn.init.xavier_uniform_(module.weight)  # glorot_uniform: the same U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+            # glorot_uniform is xavier_uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+            nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.modules.batchnorm._BatchNorm):

@@ -7,9 +7,9 @@ import math
 
 import pytest
 import torch
+from harness.architectures import create_model, get_arch
 from torch import nn
 
-from harness.architectures import create_model, get_arch
 from harness.errors import HarnessError
 from harness.frameworks import FRAMEWORKS, get_framework
 from harness.optim import create_optimizer
