@@ -30,7 +30,16 @@ from harness.commands import (
 from harness.config import SweepSpec, reproduce_settings
 from harness.console import print_error
 from harness.errors import HarnessError
-from harness.flags import ListAction, Parser, add_runtime
+from harness.flags import (
+    ListAction,
+    Parser,
+    add_debug,
+    add_format,
+    add_ort_web,
+    add_results,
+    add_resume,
+    add_runtime,
+)
 from harness.leaderboard import COMPARE_TOP, SORTS
 from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
@@ -50,12 +59,6 @@ EXAMPLES = """examples:
 """
 
 
-def _add_results(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)"
-    )
-
-
 def _add_settings(
     p: argparse.ArgumentParser, *, names: tuple[str, ...] | None = None, default: str | None = None
 ) -> None:
@@ -67,40 +70,12 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     _add_settings(p, names=("data_dir", "variant", "image_size"))
 
 
-def _add_resume(p: argparse.ArgumentParser, *, what: str, latest: str) -> None:
-    p.add_argument(
-        "--resume", nargs="?", const="latest", metavar="SWEEP_ID", help=f"continue {what} (default: {latest})"
-    )
-
-
 def _add_run_output(p: argparse.ArgumentParser) -> None:
     """What `sweep` and `reproduce` print while and after they train."""
     p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
     p.add_argument("--verbose", action="store_true", help="show Ray's own output")
-    _add_results(p)
-    _add_format(p)
-
-
-def _add_ort_web(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--ort-web",
-        metavar="DIR",
-        help="onnxruntime-web's dist folder to copy from (default: the one scripts/install-runtimes installed)",
-    )
-
-
-def _add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
-    p.add_argument(
-        "--format", choices=("table", "json", *extra), default="table", help="output format (default: table)"
-    )
-
-
-def _add_debug(p: argparse.ArgumentParser) -> None:
-    # Accepted after the command too (`harness show X --debug`); SUPPRESS keeps a subcommand
-    # from resetting a --debug given before it.
-    p.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks instead of one-line errors"
-    )
+    add_results(p)
+    add_format(p)
 
 
 def build_parser() -> Parser:
@@ -130,7 +105,7 @@ def build_parser() -> Parser:
         help="a report's sweep: its recipe first, then the space around it "
         "(uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist)",
     )
-    _add_resume(p, what="an interrupted sweep", latest="the latest one in the store")
+    add_resume(p, what="an interrupted sweep", latest="the latest one in the store")
     p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")
     add_runtime(p, default="onnxruntime only")
     _add_run_output(p)
@@ -153,7 +128,7 @@ def build_parser() -> Parser:
         action="store_true",
         help="run the recipes whose data is there and list the others as not run (default: refuse)",
     )
-    _add_resume(p, what="an interrupted reproduction of REPORT", latest="the latest one")
+    add_resume(p, what="an interrupted reproduction of REPORT", latest="the latest one")
     _add_run_output(p)
     p.set_defaults(func=cmd_reproduce)
 
@@ -194,8 +169,8 @@ def build_parser() -> Parser:
         "json, csv and markdown are for programs and keep every row)",
     )
     rows.add_argument("--all", action="store_true", help="the table shows every row (slow for thousands of trials)")
-    _add_results(p)
-    _add_format(p, extra=("markdown", "csv"))
+    add_results(p)
+    add_format(p, extra=("markdown", "csv"))
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser(
@@ -206,8 +181,8 @@ def build_parser() -> Parser:
         "and best validation metric.",
     )
     p.add_argument("--task", help="only the sweeps of this task")
-    _add_results(p)
-    _add_format(p)
+    add_results(p)
+    add_format(p)
     p.set_defaults(func=cmd_sweeps)
 
     p = sub.add_parser(
@@ -221,8 +196,8 @@ def build_parser() -> Parser:
     p.add_argument(
         "--png", metavar="DIR", help='also write learning-curve and confusion PNGs to DIR (needs "harness[plots]")'
     )
-    _add_results(p)
-    _add_format(p)
+    add_results(p)
+    add_format(p)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
@@ -238,8 +213,8 @@ def build_parser() -> Parser:
     p.add_argument("--task", help="only this task of the sweep")
     p.add_argument("--target", type=float, metavar="VALUE", help="validation figure to race to (default: published)")
     p.add_argument("--png", metavar="DIR", help='also write the figures to DIR (needs "harness[plots]")')
-    _add_results(p)
-    _add_format(p)
+    add_results(p)
+    add_format(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser(
@@ -252,8 +227,8 @@ def build_parser() -> Parser:
     p.add_argument(
         "report", metavar="REPORT_ID", help="uni2022-catsdogs, uchile2020-cifar10, ... (`harness compare x` lists them)"
     )
-    _add_results(p)
-    _add_format(p)
+    add_results(p)
+    add_format(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
@@ -285,9 +260,9 @@ def build_parser() -> Parser:
     )
     add_runtime(p, default="onnxruntime only")
     p.add_argument("--web", metavar="DIR", help="also write the browser page for each exported file (`harness web`)")
-    _add_ort_web(p)
-    _add_results(p)
-    _add_format(p)
+    add_ort_web(p)
+    add_results(p)
+    add_format(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
@@ -301,8 +276,8 @@ def build_parser() -> Parser:
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("--task", help="verify on this task's test split (default: the model's own task)")
     add_runtime(p, default="installed: every runtime found here")
-    _add_results(p)
-    _add_format(p)
+    add_results(p)
+    add_format(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
@@ -313,8 +288,8 @@ def build_parser() -> Parser:
         "file (matched by its sha256). markdown is the text of the X.md written beside X.onnx.",
     )
     p.add_argument("model", metavar="MODEL.onnx")
-    _add_results(p)
-    _add_format(p, extra=("markdown",))
+    add_results(p)
+    add_format(p, extra=("markdown",))
     p.set_defaults(func=cmd_card)
 
     p = sub.add_parser(
@@ -326,7 +301,7 @@ def build_parser() -> Parser:
     )
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("dir", metavar="DIR", help="the folder to write the page into (created)")
-    _add_ort_web(p)
+    add_ort_web(p)
     p.set_defaults(func=cmd_web)
 
     p = sub.add_parser(
@@ -339,7 +314,7 @@ def build_parser() -> Parser:
     p.add_argument("inputs", metavar="FILE", nargs="+", help="image files or folders")
     p.add_argument("--top", type=int, default=1, metavar="K", help="show the K most likely labels (default: 1)")
     p.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
-    _add_format(p)
+    add_format(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
@@ -350,7 +325,7 @@ def build_parser() -> Parser:
     )
     p.add_argument("--task", help="only the architectures that fit TASK, counted at its input and classes")
     p.add_argument("--image-size", type=int, metavar="PX", help="with --task: count at this image side (photo sets)")
-    _add_format(p)
+    add_format(p)
     p.set_defaults(func=cmd_archs)
 
     p = sub.add_parser(
@@ -362,10 +337,10 @@ def build_parser() -> Parser:
     )
     p.add_argument("words", nargs="*", metavar="[prepare] TASK", help="a task to show, or `prepare` and tasks")
     _add_data_flags(p)
-    _add_format(p)
+    add_format(p)
     p.set_defaults(func=cmd_data)
     for command in sub.choices.values():
-        _add_debug(command)
+        add_debug(command)
     return parser
 
 

@@ -1,5 +1,6 @@
-"""The parser's own kinds: argparse with one-line usage errors, and the list flags
-(`--lr 0.1,0.01 --lr 0.001`). `harness.cli` builds the commands with them."""
+"""The parser's own kinds: argparse with one-line usage errors, the list flags
+(`--lr 0.1,0.01 --lr 0.001`), and the flags several commands share (--results, --format, ...).
+`harness.cli` builds the commands with them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, NoReturn
 
 from harness.console import print_error
 
-__all__ = ["ListAction", "Parser"]
+__all__ = ["ListAction", "Parser", "add_debug", "add_format", "add_ort_web", "add_results", "add_resume", "add_runtime"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -53,4 +54,38 @@ def add_runtime(p: argparse.ArgumentParser, *, default: str) -> None:
         help="run the file under these runtimes too, each on the whole test split: comma-separated "
         "onnxruntime, openvino, openvino-default, opencv, tract, onnxruntime-node, onnxruntime-web; "
         f"or installed, or all (default: {default})",
+    )
+
+
+def add_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)"
+    )
+
+
+def add_resume(p: argparse.ArgumentParser, *, what: str, latest: str) -> None:
+    p.add_argument(
+        "--resume", nargs="?", const="latest", metavar="SWEEP_ID", help=f"continue {what} (default: {latest})"
+    )
+
+
+def add_ort_web(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ort-web",
+        metavar="DIR",
+        help="onnxruntime-web's dist folder to copy from (default: the one scripts/install-runtimes installed)",
+    )
+
+
+def add_format(p: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
+    p.add_argument(
+        "--format", choices=("table", "json", *extra), default="table", help="output format (default: table)"
+    )
+
+
+def add_debug(p: argparse.ArgumentParser) -> None:
+    # Accepted after the command too (`harness show X --debug`); SUPPRESS keeps a subcommand
+    # from resetting a --debug given before it.
+    p.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks instead of one-line errors"
     )
