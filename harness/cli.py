@@ -37,12 +37,14 @@ from harness.flags import (
     add_format,
     add_ort_web,
     add_results,
+    add_results_to,
     add_resume,
     add_runtime,
 )
 from harness.leaderboard import COMPARE_TOP, SORTS
 from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
+from harness.report_command import cmd_report
 from harness.runs import cmd_reproduce, cmd_sweep
 from harness.settings import add_flags
 
@@ -55,6 +57,7 @@ EXAMPLES = """examples:
   harness show TRIAL_ID --png figures/
   harness analyze SWEEP_ID --png figures/
   harness compare uchile2020-cifar10
+  harness report --png                            docs/reproduction.md from the store's reproductions
   harness export --task digits && harness predict results/onnx/*.onnx digit.png
 """
 
@@ -230,6 +233,26 @@ def build_parser() -> Parser:
     add_results(p)
     add_format(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "report",
+        help="write docs/reproduction.md: every report's recipes, published vs ours with intervals",
+        description="Render the reproduction document from the store's reproductions (writing its rows "
+        "as JSON beside it) or from such a JSON file (--from): per report and recipe, the published "
+        "figure, ours with its 95% interval and test, budget, wall time, hardware, data and command; "
+        "data-size points and the best other sweep on the same data.",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--from", dest="from_rows", metavar="ROWS.json", help="render from these rows, not a store")
+    add_results_to(source)
+    p.add_argument(
+        "--out", default="docs/reproduction.md", metavar="FILE.md", help="the document (default: docs/reproduction.md)"
+    )
+    p.add_argument(
+        "--png", action="store_true", help="also write the learning curves it links, under reproduction/ beside it"
+    )
+    add_format(p)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "export",

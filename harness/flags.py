@@ -11,7 +11,17 @@ from typing import Any, NoReturn
 
 from harness.console import print_error
 
-__all__ = ["ListAction", "Parser", "add_debug", "add_format", "add_ort_web", "add_results", "add_resume", "add_runtime"]
+__all__ = [
+    "ListAction",
+    "Parser",
+    "add_debug",
+    "add_format",
+    "add_ort_web",
+    "add_results",
+    "add_results_to",
+    "add_resume",
+    "add_runtime",
+]
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,6 +68,11 @@ def add_runtime(p: argparse.ArgumentParser, *, default: str) -> None:
 
 
 def add_results(p: argparse.ArgumentParser) -> None:
+    add_results_to(p)
+
+
+def add_results_to(p: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
+    """--results on a parser or in a group of flags that exclude each other."""
     p.add_argument(
         "--results", metavar="DIR", help="results folder holding harness.db (default: $HARNESS_RESULTS or ./results)"
     )

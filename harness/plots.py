@@ -182,3 +182,25 @@ def _top_curves(ax: Any, a: dict[str, Any], trials: list[dict[str, Any]], plt: A
     ax.xaxis.get_major_locator().set_params(integer=True)
     if a["top"]:
         ax.legend(fontsize=8)
+
+
+def save_curve(
+    path: Path, *, title: str, epochs: list[int], series: dict[str, list[float | None]], published: float | None
+) -> Path:
+    """`harness report --png`: one recipe's learning curve, with the report's published figure
+    as a dashed line. No timestamp in the file: the same curve gives the same bytes."""
+    plt = _pyplot()
+    writable_dir(path.parent, what="--png folder", hint="pass --out a path in a folder you can write")
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    for label, values in series.items():
+        points = [(e, v) for e, v in zip(epochs, values, strict=True) if v is not None]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker=".", label=label)
+    if published is not None:
+        ax.axhline(published, linestyle="--", color="black", label=f"published {100 * published:.2f}%")
+    ax.set(title=title, xlabel="epoch", ylabel="accuracy")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    return path
