@@ -27,6 +27,7 @@ from harness.intervals import against_published, counts
 from harness.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.presets import PRESETS, Recipe, recipe_spec
 from harness.provenance import offline_caveats, report_data
+from harness.published import other_figures
 from harness.ranking import epoch_score, rank, score, usable
 from harness.rows import EpochRow, SweepListRow, TrialSummary
 from harness.store import Store
@@ -52,11 +53,13 @@ def collect(store: Store, *, data_root: str | None = None) -> dict[str, Any]:
     reports = []
     for report, preset in PRESETS.items():
         runs = [s for s in sweeps if _spec(s).get("reproduce") == report]
-        rows, size_points = [], []
+        rows, size_points, full = [], [], {}
         for recipe in preset.recipes:
             found = _trials_of(store, recipe, runs)
             rows.append(_row(store, report, recipe, found, runs, data_root))
             size_points.append(_size_curve(store, report, recipe, found, rows[-1]))
+            if rows[-1]["status"] == "finished":
+                full[recipe.label] = (store.epochs(rows[-1]["trial_id"]), rows[-1]["best_epoch"])
         others = [s for s in sweeps if not _spec(s).get("reproduce")]
         reports.append(
             {
@@ -64,6 +67,7 @@ def collect(store: Store, *, data_root: str | None = None) -> dict[str, Any]:
                 "rows": rows,
                 "sizes": [s for s in size_points if s],
                 "beyond": _beyond(store, preset.recipes, others),
+                "others": other_figures(report, full),
             }
         )
     return {"format": FORMAT, "reports": reports}

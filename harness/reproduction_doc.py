@@ -111,7 +111,8 @@ def _section(report: dict[str, Any]) -> list[str]:
         lines += _recipe(name, index, row)
     lines += _data(report["rows"])
     lines += _sizes(report.get("sizes") or [])
-    lines += _beyond(report.get("beyond") or [])
+    lines += _beyond(report.get("beyond") or [], name)
+    lines += _others(report.get("others") or [])
     return lines
 
 
@@ -186,7 +187,7 @@ def _sizes(sizes: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def _beyond(beyond: list[dict[str, Any]]) -> list[str]:
+def _beyond(beyond: list[dict[str, Any]], report: str) -> list[str]:
     if not beyond:
         return []
     lines = ["### Beyond the report", ""]
@@ -194,7 +195,8 @@ def _beyond(beyond: list[dict[str, Any]]) -> list[str]:
         where = f"`{line['task']}`" + (f" {line['data']['image_size']} px" if line["data"].get("image_size") else "")
         where += f", split {line['data']['variant']}, {plural(line['epochs'], 'epoch')}"
         if line["best"] is None:
-            lines.append(f"- {where}: no other sweep on this data at this epoch count in the store.")
+            search = f"harness sweep --preset {report} --search optuna --num-samples 8"
+            lines.append(f"- {where}: no other sweep on this data at this epoch count in the store (`{search}`).")
             continue
         best, figures = line["best"], line["figures"]
         config = f"`{best['arch']}` {best['optimizer']} lr {best['lr']:g} batch {best['batch_size']}"
@@ -210,6 +212,20 @@ def _beyond(beyond: list[dict[str, Any]]) -> list[str]:
             f"- {where}: best by validation {config}: {line['measure']} {pct(figures['ours'])}{_ci(figures['ci95'])}"
             + (f" ({against})" if against else "")
             + f"; budget {budget}; command `{line['command']}`"
+        )
+    return [*lines, ""]
+
+
+def _others(others: list[dict[str, Any]]) -> list[str]:
+    if not others:
+        return []
+    lines = ["### Other published figures", "", "| figure | published | ours | note |", "|---|---|---|---|"]
+    for figure in others:
+        value = figure.get("ours")
+        loss = "loss" in (figure.get("measure") or "")
+        ours = "-" if value is None else f"{value:.4f}" if loss else pct(value)
+        lines.append(
+            f"| {figure['what']} | {figure['published']} | {ours} | {figure.get('why') or figure['measure']} |"
         )
     return [*lines, ""]
 

@@ -1,0 +1,149 @@
+"""`harness report` (issue 18): the reproduction document, rendered from a store's real
+reproductions or from the JSON of its rows, the same bytes either way; the committed
+docs/reproduction.md re-renders byte for byte from the committed JSON and has a row for every
+published figure; every mistake a user can make is one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.presets import PRESETS
+from harness.reproduction_doc import pct
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+REPORT = "itam2020-catsdogs-mnist"
+
+
+@pytest.fixture(scope="module")
+def quick_reproduction(ray_session, tmp_path_factory, shared_data) -> Path:
+    """The issue's quick check: itam2020's four recipes, 1 epoch on 200 training images each."""
+    results = tmp_path_factory.mktemp("quick-repro")
+    argv = ["reproduce", REPORT, "--epochs", "1", "--train-limit", "200", "--data-dir", str(shared_data)]
+    assert main([*argv, "--results", str(results), "--no-live"]) == 0
+    return results
+
+
+@pytest.mark.slow
+def test_a_quick_reproduction_gives_all_four_recipes_with_intervals_marked_as_quick_checks(
+    quick_reproduction, tmp_path, capsys, monkeypatch, shared_data
+):
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(shared_data))
+    out = tmp_path / "a" / "reproduction.md"
+    assert main(["report", "--results", str(quick_reproduction), "--out", str(out), "--png"]) == 0
+    assert "4 quick checks" in capsys.readouterr().out
+    text = out.read_text()
+    section = text[text.index(f"## {REPORT}") :]
+    table = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(table) == len(PRESETS[REPORT].recipes) == 4
+    for line in table:
+        assert re.search(r"\d+\.\d\d% \[\d+\.\d, \d+\.\d\] \(subset 200, 1 of (40|10) epochs\)", line), line
+    assert section.count("- Status: quick check: subset 200, 1 of") == 4
+    summary = [line for line in text.splitlines() if line.startswith(f"| {REPORT} |")]
+    assert len(summary) == 4 and all(
+        line.endswith("quick check: subset 200, 1 of 40 epochs |")
+        or line.endswith("quick check: subset 200, 1 of 10 epochs |")
+        for line in summary
+    )
+    # the command that produced each row, the data beside the report's, the curves it links
+    assert section.count(f"command: `harness reproduce {REPORT} --epochs 1 --train-limit 200") == 4
+    assert "the report: MNIST (Keras)" in section and "caveat: 1,000 training photos per class" in section
+    pngs = sorted((out.parent / "reproduction").glob(f"{REPORT}-*.png"))
+    assert [p.name for p in pngs] == [f"{REPORT}-{i}.png" for i in (1, 2, 3, 4)]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+    assert all(f"](reproduction/{p.name})" in section for p in pngs)
+
+    # rendered again from the same store, and from the JSON of its rows: the same bytes
+    again = tmp_path / "b" / "reproduction.md"
+    assert main(["report", "--results", str(quick_reproduction), "--out", str(again)]) == 0
+    assert again.read_bytes() == out.read_bytes()
+    rerendered = tmp_path / "c" / "reproduction.md"
+    assert main(["report", "--from", str(out.with_suffix(".json")), "--out", str(rerendered)]) == 0
+    assert rerendered.read_bytes() == out.read_bytes()
+    assert not rerendered.with_suffix(".json").exists()  # --from reads rows, never writes them
+
+
+@pytest.mark.slow
+def test_the_rows_hold_the_figures_the_document_prints(quick_reproduction, tmp_path, monkeypatch, shared_data):
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(shared_data))
+    out = tmp_path / "reproduction.md"
+    assert main(["report", "--results", str(quick_reproduction), "--out", str(out)]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    rows = {r["recipe"]: r for r in next(r for r in doc["reports"] if r["report"] == REPORT)["rows"]}
+    cats = rows["cats vs dogs, 150 px"]
+    low, high = cats["ci95"]
+    assert cats["split"] == "validation" and cats["n"] == 200 and low <= cats["ours"] <= high
+    assert cats["verdict"] in ("above", "below", "indistinguishable") and 0 <= cats["p_value"] <= 1
+    assert cats["test"] is not None and cats["test_ci95"][0] <= cats["test"] <= cats["test_ci95"][1]
+    for label in ("upsampling model 1", "upsampling model 2", "upsampling model 3"):
+        row = rows[label]
+        low, high = row["ci95"]
+        assert row["ci95_method"] == "bootstrap" and low <= row["ours"] <= high and row["split"] == "test"
+        assert row["validation"] is not None  # the figure the report printed, measured on our validation split
+        assert row["verdict"] == (
+            "above" if low > row["published"] else "below" if high < row["published"] else "indistinguishable"
+        )
+        assert row["framework"] == "keras" and row["curve"]["metric"] == "val_keras_acc"
+    # the other reports were never run in this store: every recipe still has its row and reason
+    other = [r for rep in doc["reports"] if rep["report"] != REPORT for r in rep["rows"]]
+    assert all(r["status"].startswith("not run") and r["command"].startswith("harness reproduce") for r in other)
+    split_b = [r for r in other if "split B" in r["recipe"]]
+    assert split_b and all(r["status"] == "not run: data not available offline" for r in split_b)
+
+
+def test_the_committed_document_re_renders_byte_for_byte_from_its_committed_rows(tmp_path):
+    out = tmp_path / "reproduction.md"
+    assert main(["report", "--from", str(DOCS / "reproduction.json"), "--out", str(out)]) == 0
+    assert out.read_text() == (DOCS / "reproduction.md").read_text()
+
+
+def test_every_published_figure_has_a_row_run_or_not_run_with_its_reason():
+    doc = json.loads((DOCS / "reproduction.json").read_text())
+    text = (DOCS / "reproduction.md").read_text()
+    by_report = {r["report"]: {row["recipe"]: row for row in r["rows"]} for r in doc["reports"]}
+    for report, preset in PRESETS.items():
+        for recipe in preset.recipes:
+            row = by_report[report][recipe.label]
+            assert row["published"] == recipe.published
+            summary = f"| {report} | {recipe.label} | {pct(recipe.published)} |"
+            assert summary in text, summary
+            if row["status"].startswith("not run"):
+                assert row["command"] and (row["status"] == "not run yet" or row["missing"])
+            else:
+                assert row["command"].startswith("harness reproduce") and row["hardware"]
+                assert row["ours"] is None or row["ci95"], (report, recipe.label)  # every figure with its interval
+    # nothing in the document that is not a harness-produced figure: the rows are the only source
+    assert text.startswith("# The five reports, re-run\n\nGenerated by `harness report`")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--from", "{missing}"], "no rows file at"),
+        (["--from", "{garbage}"], "is not a JSON rows file"),
+        (["--from", "{other_json}"], "is not a reproduction rows file"),
+        (["--out", "{tmp}/doc.txt"], "does not end in .md"),
+        (["--results", "{tmp}/nowhere"], "no results store at"),
+    ],
+)
+def test_mistakes_are_one_line_and_exit_2_with_nothing_written(tmp_path, capsys, argv, message):
+    (tmp_path / "garbage.json").write_text("{not json")
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    names = {
+        "missing": tmp_path / "missing.json",
+        "garbage": tmp_path / "garbage.json",
+        "other_json": tmp_path / "other.json",
+        "tmp": tmp_path,
+    }
+    argv = [a.format(**{k: str(v) for k, v in names.items()}) for a in argv]
+    out = tmp_path / "out" / "reproduction.md"
+    full = ["report", *argv] if "--out" in argv else ["report", *argv, "--out", str(out)]
+    assert main(full) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out").exists()
