@@ -85,3 +85,23 @@ def test_every_ported_keras_network_starts_alive_under_keras_init(arch: str) -> 
 
 def test_every_framework_has_a_description() -> None:
     assert all(f.description for f in FRAMEWORKS.values())
+
+
+def test_a_keras_checkpoint_rebuilds_with_keras_batchnorm_constants(tmp_path) -> None:
+    """BatchNorm's epsilon is in no state_dict: a rebuilt Keras trial gets it from its framework,
+    or eval-mode scores (export, probes) would divide by another epsilon than the one it trained with."""
+    from dataclasses import replace
+
+    from harness.checkpoint import load_checkpoint, save_checkpoint
+    from harness.config import TrialSpec
+
+    spec = TrialSpec(arch="cnn_small", optimizer="adam", lr=0.01, batch_size=32, seed=0)
+    for framework, eps in (("keras", 1e-3), ("pytorch", 1e-5)):
+        model = _built("cnn_small")
+        get_framework(framework).init(model)
+        folder = tmp_path / framework
+        folder.mkdir()
+        save_checkpoint(folder, model=model, spec=replace(spec, framework=framework), epoch=1, metrics={})
+        rebuilt, _, _ = load_checkpoint(folder)
+        assert {m.eps for m in rebuilt.modules() if isinstance(m, nn.BatchNorm2d)} == {eps}
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), rebuilt.state_dict().values()))
