@@ -43,6 +43,8 @@ from harness.flags import (
 from harness.leaderboard import COMPARE_TOP, SORTS
 from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
+from harness.probe_command import cmd_probe
+from harness.probes import PROBES, probes_help
 from harness.runs import cmd_reproduce, cmd_sweep
 from harness.settings import add_flags
 
@@ -55,6 +57,7 @@ EXAMPLES = """examples:
   harness show TRIAL_ID --png figures/
   harness analyze SWEEP_ID --png figures/
   harness compare uchile2020-cifar10
+  harness probe TRIAL_ID bn-train-mode
   harness export --task digits && harness predict results/onnx/*.onnx digit.png
 """
 
@@ -230,6 +233,21 @@ def build_parser() -> Parser:
     add_results(p)
     add_format(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "probe",
+        help="measure a stored trial as a report measured it, beside the trial's own figure",
+        description="Score one stored trial's best checkpoint (or its data) the way a report measured, "
+        "print that figure with its 95% interval beside the trial's own, and record it in the store "
+        "(a second run replaces it): a gap to a report explained by a measurement.",
+        epilog=probes_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("trial", metavar="TRIAL_ID", help="a trial id from `harness leaderboard`")
+    p.add_argument("probe", metavar="PROBE", help=f"one of: {', '.join(PROBES)}")
+    add_results(p)
+    add_format(p)
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser(
         "export",
