@@ -12,6 +12,7 @@ from harness.architectures import create_model, get_arch
 from harness.config import TrialSpec
 from harness.datasets import get_task
 from harness.errors import HarnessError
+from harness.frameworks import get_framework
 
 CHECKPOINT_FILE = "model.pt"
 
@@ -51,5 +52,8 @@ def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrialSpec, 
     task = get_task(spec.task)
     head = get_arch(spec.arch).head
     model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
+    # The framework's constants that no state_dict holds (Keras's BatchNorm epsilon 1e-3): its init
+    # sets them, and the weights it draws are overwritten by the trained ones just below.
+    get_framework(spec.framework).init(model)
     model.load_state_dict(ckpt["model_state"])
     return model.eval(), spec, ckpt

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from harness import __version__, signals
+from harness.cli_reports import add_report_commands
 from harness.commands import (
     cmd_analyze,
     cmd_archs,
     cmd_card,
-    cmd_compare,
     cmd_data,
     cmd_export,
     cmd_leaderboard,
@@ -37,14 +37,12 @@ from harness.flags import (
     add_format,
     add_ort_web,
     add_results,
-    add_results_to,
     add_resume,
     add_runtime,
 )
 from harness.leaderboard import COMPARE_TOP, SORTS
 from harness.leaderboard_views import TABLE_ROWS
 from harness.paths import absolutize_environment
-from harness.report_command import cmd_report
 from harness.runs import cmd_reproduce, cmd_sweep
 from harness.settings import add_flags
 
@@ -58,6 +56,7 @@ EXAMPLES = """examples:
   harness analyze SWEEP_ID --png figures/
   harness compare uchile2020-cifar10
   harness report --png                            docs/reproduction.md from the store's reproductions
+  harness probe TRIAL_ID bn-train-mode
   harness export --task digits && harness predict results/onnx/*.onnx digit.png
 """
 
@@ -220,39 +219,7 @@ def build_parser() -> Parser:
     add_format(p)
     p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser(
-        "compare",
-        help="a report's published figures beside the store's trials",
-        description="Per run of the report: its published figure, the best stored trial of the same "
-        "network on the same data (measured as the report measured), and the best network there. "
-        "Nothing is trained: `harness reproduce` runs the recipes.",
-    )
-    p.add_argument(
-        "report", metavar="REPORT_ID", help="uni2022-catsdogs, uchile2020-cifar10, ... (`harness compare x` lists them)"
-    )
-    add_results(p)
-    add_format(p)
-    p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser(
-        "report",
-        help="write docs/reproduction.md: every report's recipes, published vs ours with intervals",
-        description="Render the reproduction document from the store's reproductions (writing its rows "
-        "as JSON beside it) or from such a JSON file (--from): per report and recipe, the published "
-        "figure, ours with its 95% interval and test, budget, wall time, hardware, data and command; "
-        "data-size points and the best other sweep on the same data.",
-    )
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--from", dest="from_rows", metavar="ROWS.json", help="render from these rows, not a store")
-    add_results_to(source)
-    p.add_argument(
-        "--out", default="docs/reproduction.md", metavar="FILE.md", help="the document (default: docs/reproduction.md)"
-    )
-    p.add_argument(
-        "--png", action="store_true", help="also write the learning curves it links, under reproduction/ beside it"
-    )
-    add_format(p)
-    p.set_defaults(func=cmd_report)
+    add_report_commands(sub)
 
     p = sub.add_parser(
         "export",

@@ -15,7 +15,7 @@ from typing import Any, cast
 from harness.errors import HarnessError
 from harness.kinds import Mode, Status, sql_aggregate
 from harness.recorded import Recorded
-from harness.rows import EpochRow, ExportRow, TrialRow, TrialSummary
+from harness.rows import EpochRow, ExportRow, ProbeRow, TrialRow, TrialSummary
 from harness.runtimes import COUNTED
 
 # Each trial's latest export of each kind (float32: quantize IS NULL, INT8: 'int8'), numbered in
@@ -108,6 +108,20 @@ class Reads:
         rows = self._rows("SELECT details_json FROM runtime_checks WHERE export_id = ? ORDER BY id", (export_id,))
         return [json.loads(r["details_json"]) for r in rows]
 
+    def probes(self, trial_id: str) -> list[ProbeRow]:
+        """The probes recorded for a trial (harness.probes), by name, each with its detail parsed."""
+        rows = self._rows(
+            "SELECT probe, value, n, ci95_low, ci95_high, baseline, detail_json, recorded_at FROM probes"
+            " WHERE trial_id = ? ORDER BY probe",
+            (trial_id,),
+        )
+        return [
+            cast(
+                ProbeRow, {**{k: v for k, v in r.items() if k != "detail_json"}, "detail": json.loads(r["detail_json"])}
+            )
+            for r in rows
+        ]
+
     def exports(self, trial_id: str) -> list[ExportRow]:
         return cast("list[ExportRow]", self._rows("SELECT * FROM exports WHERE trial_id = ? ORDER BY id", (trial_id,)))
 
@@ -164,5 +178,5 @@ class Reads:
         """Row counts per table: tests use them to prove that a refused command wrote nothing."""
         return {
             t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("sweeps", "trials", "epochs", "exports", "runtime_checks")
+            for t in ("sweeps", "trials", "epochs", "exports", "runtime_checks", "probes")
         }

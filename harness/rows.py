@@ -8,9 +8,9 @@ declared on the row kind whose query adds them. No torch, no rich: any module ma
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
-__all__ = ["EpochRow", "ExportRow", "SweepListRow", "SweepRow", "SweepTrialRow", "TrialRow", "TrialSummary"]
+__all__ = ["EpochRow", "ExportRow", "ProbeRow", "SweepListRow", "SweepRow", "SweepTrialRow", "TrialRow", "TrialSummary"]
 
 
 class SweepRow(TypedDict):
@@ -122,3 +122,16 @@ class ExportRow(TypedDict):
     torch_metric: float | None
     ort_metric: float | None
     details_json: str | None
+
+
+class ProbeRow(TypedDict):
+    """`Store.probes()`: one probe's figure for a trial (harness.probes), its detail parsed."""
+
+    probe: str
+    value: float  # the figure as the report measured it, a proportion 0..1
+    n: int  # what it counts over: images (x passes), or pixels
+    ci95_low: float | None  # None: an exact count, no interval
+    ci95_high: float | None
+    baseline: float | None  # the trial's own figure beside it; None where the store has none
+    detail: dict[str, Any]  # how it was measured
+    recorded_at: str  # ISO 8601, UTC

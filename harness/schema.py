@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 APPLICATION_ID = 0x48524E53  # "HRNS" in the SQLite header (offset 68): this file is a harness store
 HEADER = b"SQLite format 3\x00"
 
@@ -103,6 +103,21 @@ RUNTIME_CHECKS = """CREATE TABLE IF NOT EXISTS runtime_checks (
 CREATE INDEX IF NOT EXISTS runtime_checks_by_export ON runtime_checks(export_id);
 """
 SCHEMA += RUNTIME_CHECKS
+# A stored trial measured a second way, as a report measured it (harness.probes): one row per trial
+# and probe, replaced when the probe runs again.
+PROBES = """CREATE TABLE IF NOT EXISTS probes (
+    trial_id TEXT NOT NULL REFERENCES trials(id),
+    probe TEXT NOT NULL,               -- a name of harness.probes.PROBES: bn-train-mode | augmented-test | keras-cap
+    value REAL NOT NULL,               -- the figure as the report measured it (a proportion, 0..1)
+    n INTEGER NOT NULL,                -- what the figure counts over: images (x passes), or pixels
+    ci95_low REAL, ci95_high REAL,     -- its 95% interval; NULL where it is an exact count
+    baseline REAL,                     -- the trial's own figure it is set beside; NULL where none is stored
+    detail_json TEXT NOT NULL,         -- how it was measured: split, batches, seeds, passes, counts
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (trial_id, probe)
+);
+"""
+SCHEMA += PROBES
 # Upgrades of an older store, in order: MIGRATIONS[v] takes a version-v store to v + 1.
 MIGRATIONS = {
     1: "ALTER TABLE epochs ADD COLUMN extra_json TEXT;",
@@ -126,6 +141,8 @@ MIGRATIONS = {
     6: RUNTIME_CHECKS,
     # What each epoch cost (older epochs: NULL, shown as "-"): the cost columns of the leaderboard.
     7: "ALTER TABLE epochs ADD COLUMN cpu_s REAL; ALTER TABLE epochs ADD COLUMN gpu_s REAL;",
+    # The probes of issue 18 (older stores have none).
+    8: PROBES,
 }
 
 

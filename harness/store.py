@@ -326,6 +326,29 @@ class Store(Reads):
                 ),
             )
 
+    def record_probe(
+        self,
+        *,
+        trial_id: str,
+        probe: str,
+        value: float,
+        n: int,
+        ci95_low: float | None,
+        ci95_high: float | None,
+        baseline: float | None,
+        detail: dict[str, Any],
+    ) -> None:
+        """A probe's figure for a trial (harness.probes); running the probe again replaces it."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO probes (trial_id, probe, value, n, ci95_low, ci95_high, baseline, detail_json,"
+                " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(trial_id, probe) DO UPDATE SET"
+                " value = excluded.value, n = excluded.n, ci95_low = excluded.ci95_low,"
+                " ci95_high = excluded.ci95_high, baseline = excluded.baseline,"
+                " detail_json = excluded.detail_json, recorded_at = excluded.recorded_at",
+                (trial_id, probe, value, n, ci95_low, ci95_high, baseline, json.dumps(detail, sort_keys=True), now()),
+            )
+
     def add_runtime_checks(self, export_id: int, checks: Sequence[RuntimeCheck]) -> None:
         """The cross-runtime matrix of one verification of an export, in one transaction."""
         at = now()

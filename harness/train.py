@@ -87,6 +87,16 @@ OBJECTIVES: dict[str, Objective] = {
 }
 
 
+TRAIN_LIMIT_SEED = 0  # the draw of every --train-limit subset
+
+
+def train_subset(n: int, limit: int) -> Tensor:
+    """The rows of a training split of `n` images that a `--train-limit` trial trains on: a
+    seeded random draw (some stored splits are ordered by class), the same wherever it is drawn
+    (the trial, and the probes that measure what it trained on)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(TRAIN_LIMIT_SEED))[:limit]
+
+
 PLAIN = Placement(torch.device("cpu"), None, False)  # float32, NCHW: what callers get unless they ask
 
 

@@ -28,7 +28,7 @@ from harness.fit import EpochResult, Resume, fit
 from harness.frameworks import get_framework
 from harness.optim import create_optimizer
 from harness.recorded import Recorded
-from harness.train import OBJECTIVES, Augmentation, Normalizer
+from harness.train import OBJECTIVES, Augmentation, Normalizer, train_subset
 
 
 def allotted_cpus() -> int:
@@ -90,8 +90,8 @@ def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
     data = load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
     # Val selects; the test split is scored once, for the best checkpoint, and never chooses.
     train_images, train_labels = torch.from_numpy(data.train.images), torch.from_numpy(data.train.labels)
-    if spec.train_limit:  # a seeded subset: some stored splits are ordered by class
-        keep = torch.randperm(len(train_labels), generator=torch.Generator().manual_seed(0))[: spec.train_limit]
+    if spec.train_limit:
+        keep = train_subset(len(train_labels), spec.train_limit)
         train_images, train_labels = train_images[keep], train_labels[keep]
     splits = {
         "train": (train_images, train_labels),

@@ -11,7 +11,19 @@ from harness.cli import build_parser, main
 from harness.config import SweepSpec
 from harness.plan import trial_resources
 
-COMMANDS = ("sweep", "reproduce", "leaderboard", "show", "compare", "export", "verify", "predict", "archs", "data")
+COMMANDS = (
+    "sweep",
+    "reproduce",
+    "leaderboard",
+    "show",
+    "compare",
+    "probe",
+    "export",
+    "verify",
+    "predict",
+    "archs",
+    "data",
+)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

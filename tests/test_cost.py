@@ -24,7 +24,7 @@ from harness.device import gpu_seconds
 from harness.kinds import Status
 from harness.leaderboard import leaderboards, target
 from harness.leaderboard_views import render_board
-from harness.schema import SCHEMA, SCHEMA_VERSION
+from harness.schema import PROBES, SCHEMA, SCHEMA_VERSION
 from harness.store import Store
 
 SWEEP = "20260101-000000-cost"
@@ -152,7 +152,9 @@ def test_tables_csv_and_markdown_carry_the_cost_columns(costly, capsys):
 
 
 def test_a_schema_7_store_gains_the_cost_columns_and_keeps_its_rows(tmp_path, capsys):
-    v7 = "\n".join(line for line in SCHEMA.splitlines() if not any(c in line for c in ("cpu_s", "gpu_s")))
+    v7 = "\n".join(
+        line for line in SCHEMA.removesuffix(PROBES).splitlines() if not any(c in line for c in ("cpu_s", "gpu_s"))
+    )
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v7)
     conn.execute("INSERT INTO sweeps VALUES ('s1', 'digits', 'finished', 'then', NULL, 0, 'harness sweep', '{}', '{}')")
@@ -171,7 +173,7 @@ def test_a_schema_7_store_gains_the_cost_columns_and_keeps_its_rows(tmp_path, ca
     conn.close()
     (board,) = _json(capsys, "leaderboard", "--results", str(tmp_path))  # a read command upgrades it
     with Store.existing(tmp_path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
         assert store.counts()["epochs"] == 2
         assert [(e["val_acc"], e["cpu_s"], e["gpu_s"]) for e in store.epochs("s1.t1")] == [(0.9, None, None)] * 2
     (row,) = board["rows"]

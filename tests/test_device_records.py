@@ -19,7 +19,7 @@ from harness.cli import main
 from harness.config import TrialSpec
 from harness.kinds import Status
 from harness.leaderboard_views import device_label
-from harness.schema import RUNTIME_CHECKS, SCHEMA, SCHEMA_VERSION
+from harness.schema import PROBES, RUNTIME_CHECKS, SCHEMA, SCHEMA_VERSION
 from harness.store import Store
 
 SWEEP = "20260101-000000-abcd"
@@ -145,7 +145,7 @@ def test_a_board_without_devices_keeps_its_columns(results, capsys):
 def test_a_schema_5_store_gains_the_device_columns_and_keeps_its_rows(tmp_path):
     v5 = "\n".join(
         line
-        for line in SCHEMA.removesuffix(RUNTIME_CHECKS).splitlines()
+        for line in SCHEMA.removesuffix(PROBES).removesuffix(RUNTIME_CHECKS).splitlines()
         if not any(c in line for c in ("device", "gpu_ids", "precision", "cpu_s", "gpu_s"))
     )
     conn = sqlite3.connect(tmp_path / "harness.db")
@@ -159,6 +159,6 @@ def test_a_schema_5_store_gains_the_device_columns_and_keeps_its_rows(tmp_path):
     conn.commit()
     conn.close()
     with Store.existing(tmp_path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
         trial = store.trial("s1.t1")
         assert (trial["arch"], trial["device"], trial["gpu_ids"], trial["precision"]) == ("mlp", None, None, None)

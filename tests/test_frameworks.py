@@ -24,15 +24,14 @@ def _built(arch: str) -> nn.Module:
 
 
 def test_keras_init_is_glorot_uniform_with_zero_biases() -> None:
-    model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.Flatten(), nn.Linear(32 * 30 * 30, 64))
+    conv, dense = nn.Conv2d(3, 32, 3), nn.Linear(32 * 30 * 30, 64)
     torch.manual_seed(0)
-    get_framework("keras").init(model)
-    conv, dense = model[0], model[2]
+    get_framework("keras").init(nn.Sequential(conv, nn.Flatten(), dense))
     for layer, fan_in, fan_out in ((conv, 3 * 9, 32 * 9), (dense, 32 * 30 * 30, 64)):
         bound = math.sqrt(6 / (fan_in + fan_out))
         assert layer.weight.abs().max() <= bound
         assert layer.weight.abs().max() > 0.95 * bound  # uniform over the whole range, not a narrower one
-        assert torch.count_nonzero(layer.bias) == 0
+        assert layer.bias is not None and torch.count_nonzero(layer.bias) == 0
 
 
 def test_keras_batchnorm_constants() -> None:
@@ -85,3 +84,23 @@ def test_every_ported_keras_network_starts_alive_under_keras_init(arch: str) -> 
 
 def test_every_framework_has_a_description() -> None:
     assert all(f.description for f in FRAMEWORKS.values())
+
+
+def test_a_keras_checkpoint_rebuilds_with_keras_batchnorm_constants(tmp_path) -> None:
+    """BatchNorm's epsilon is in no state_dict: a rebuilt Keras trial gets it from its framework,
+    or eval-mode scores (export, probes) would divide by another epsilon than the one it trained with."""
+    from dataclasses import replace
+
+    from harness.checkpoint import load_checkpoint, save_checkpoint
+    from harness.config import TrialSpec
+
+    spec = TrialSpec(arch="cnn_small", optimizer="adam", lr=0.01, batch_size=32, seed=0)
+    for framework, eps in (("keras", 1e-3), ("pytorch", 1e-5)):
+        model = _built("cnn_small")
+        get_framework(framework).init(model)
+        folder = tmp_path / framework
+        folder.mkdir()
+        save_checkpoint(folder, model=model, spec=replace(spec, framework=framework), epoch=1, metrics={})
+        rebuilt, _, _ = load_checkpoint(folder)
+        assert {m.eps for m in rebuilt.modules() if isinstance(m, nn.BatchNorm2d)} == {eps}
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), rebuilt.state_dict().values()))

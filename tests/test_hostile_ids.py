@@ -31,7 +31,9 @@ def test_a_schema_4_store_of_the_last_release_is_upgraded_row_for_row(tmp_path, 
     conn.close()
     assert main(["sweeps", "--results", str(tmp_path), "--format", "json"]) == 0  # a read command upgrades it
     with Store.existing(tmp_path) as store:
-        assert store.counts() == {**old, "runtime_checks": 0} and old["epochs"] == 5 and old["exports"] == 1
+        assert (
+            store.counts() == {**old, "runtime_checks": 0, "probes": 0} and old["epochs"] == 5 and old["exports"] == 1
+        )
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         trials = store._rows("SELECT id, ray_id FROM trials ORDER BY id")

@@ -275,7 +275,7 @@ def test_fitted_table_drops_the_least_important_columns():
 def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     import sqlite3
 
-    from harness.schema import SCHEMA, SCHEMA_VERSION
+    from harness.schema import PROBES, SCHEMA, SCHEMA_VERSION
 
     added = (
         "extra_json",
@@ -292,8 +292,8 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         "precision",
         "cpu_s",
         "gpu_s",
-    )  # columns (and the index) of versions 2 to 8
-    v1 = "\n".join(line for line in SCHEMA.splitlines() if not any(c in line for c in added))
+    )  # columns (and the index) of versions 2 to 8; the probes table is version 9's
+    v1 = "\n".join(line for line in SCHEMA.removesuffix(PROBES).splitlines() if not any(c in line for c in added))
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v1)
     conn.execute("INSERT INTO sweeps VALUES ('s1', 'digits', 'finished', 'then', NULL, 0, 'harness sweep', '{}', '{}')")
@@ -307,8 +307,9 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         }
         assert "quantize" in [r["name"] for r in store._rows("PRAGMA table_info(exports)")]
         assert {"device", "gpu_ids", "precision"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
         assert store.sweep("s1")["task"] == "digits"
+        assert store.counts()["probes"] == 0 and store.probes("s1.none") == []
 
 
 def test_an_epoch_under_autocast_and_channels_last_runs_on_cpu():
