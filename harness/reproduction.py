@@ -29,7 +29,7 @@ from harness.presets import PRESETS, Recipe, recipe_spec
 from harness.provenance import offline_caveats, report_data
 from harness.published import other_figures
 from harness.ranking import epoch_score, rank, score, usable
-from harness.rows import EpochRow, SweepListRow, TrialSummary
+from harness.rows import EpochRow, ProbeRow, SweepListRow, TrialSummary
 from harness.store import Store
 
 FORMAT = "harness-reproduction/1"
@@ -140,6 +140,25 @@ def _row(
         "data": _data(report, recipe, env, data_root=_spec(sweep)["recipes"][0]["spec"].get("data_dir")),
         **(_figures(trial, epochs, recipe) if usable(trial) else {"ours": None}),
         "curve": _curve(epochs, recipe),
+        "probes": [_probe(p) for p in store.probes(trial["id"])],
+    }
+
+
+def _probe(row: ProbeRow) -> dict[str, Any]:
+    """A probe recorded for the recipe's trial (`harness probe`): the report's way of measuring."""
+    from harness.probes import PROBES
+
+    probe = PROBES.get(row["probe"])
+    ci = [row["ci95_low"], row["ci95_high"]] if row["ci95_low"] is not None else None
+    return {
+        "probe": row["probe"],
+        "figure": probe.figure if probe else row["probe"],
+        "baseline_is": probe.baseline if probe else "",
+        "value": row["value"],
+        "ci95": ci,
+        "interval": row["detail"].get("interval"),
+        "baseline": row["baseline"],
+        "note": row["detail"].get("note"),
     }
 
 

@@ -143,6 +143,13 @@ def _recipe(report: str, index: int, row: dict[str, Any]) -> list[str]:
     )
     if row.get("notes"):
         lines.append(f"- The report differs: {row['notes']}")
+    for probe in row.get("probes") or []:
+        interval = _ci(probe["ci95"]) if probe.get("ci95") else " (exact)"
+        lines.append(
+            f"- Measured as the report did (`harness probe {row['trial_id']} {probe['probe']}`): "
+            f"{probe['figure']} {pct(probe['value'])}{interval}; {probe['baseline_is']} {pct(probe['baseline'])}"
+            + (f"; {probe['note']}" if probe.get("note") else "")
+        )
     if row.get("curve", {}).get("epoch"):
         lines += ["", f"![learning curve of {row['recipe']}]({curve_png(report, index)})"]
     return [*lines, ""]
