@@ -46,6 +46,7 @@ def add_report_commands(sub: Any) -> None:
     p.add_argument(
         "--png", action="store_true", help="also write the learning curves it links, under reproduction/ beside it"
     )
+    p.add_argument("--readme", metavar="FILE", help="also put the summary table into FILE, between its two markers")
     add_format(p)
     p.set_defaults(func=cmd_report)
 

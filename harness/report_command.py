@@ -36,9 +36,26 @@ def read_rows(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _readme(path: Path) -> str:
+    from harness.reproduction_doc import README_BEGIN, README_END
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessError(
+            f"cannot read --readme {str(path)!r} ({exc})", "pass --readme the project's README.md"
+        ) from None
+    if README_BEGIN not in text or README_END not in text:
+        raise HarnessError(
+            f"--readme {str(path)!r} has no summary block",
+            f"put the two lines {README_BEGIN} and {README_END} where the table goes",
+        )
+    return text
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.commands import results_dir_of
-    from harness.reproduction_doc import render, write_curves
+    from harness.reproduction_doc import render, with_summary, write_curves
 
     out = Path(args.out)
     if out.suffix != ".md":
@@ -59,11 +76,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"`{rows_file.name}` beside this file; re-render: `harness report --from {rows_file.name} --out {out.name}`"
     )
     text = render(doc, source=source)
+    readme_text = _readme(Path(args.readme)) if args.readme else ""  # checked before anything is written
     pngs = write_curves(doc, out.parent) if args.png else []  # before the document: a failure leaves nothing new
     out.parent.mkdir(parents=True, exist_ok=True)
     if not args.from_rows:
         rows_file.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     out.write_text(text, encoding="utf-8")
+    if args.readme:
+        readme = Path(args.readme)
+        readme.write_text(with_summary(readme_text, doc), encoding="utf-8")
     rows = [r for report in doc["reports"] for r in report["rows"]]
     if args.format == "json":
         print_json(doc)

@@ -83,6 +83,16 @@ def render(doc: dict[str, Any], *, source: str) -> str:
         "",
         "## Summary",
         "",
+        *summary(doc),
+    ]
+    for report in doc["reports"]:
+        lines += ["", *_section(report)]
+    return "\n".join(lines) + "\n"
+
+
+def summary(doc: dict[str, Any]) -> list[str]:
+    """The summary table: one line per recipe of every report (the README shows it too)."""
+    lines = [
         "| report | recipe | published | ours [95% CI] | difference | verdict | status |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -92,9 +102,19 @@ def render(doc: dict[str, Any], *, source: str) -> str:
                 f"| {report['report']} | {row['recipe']} | {pct(row['published'])} | {_ours(row)} "
                 f"| {_diff(row.get('ours'), row['published'])} | {_verdict(row)} | {_status(row)} |"
             )
-    for report in doc["reports"]:
-        lines += ["", *_section(report)]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+README_BEGIN, README_END = "<!-- reproduction summary: harness report --readme -->", "<!-- /reproduction summary -->"
+
+
+def with_summary(readme: str, doc: dict[str, Any]) -> str:
+    """`readme` with the summary table between its markers replaced by `doc`'s."""
+    if README_BEGIN not in readme or README_END not in readme:
+        raise ValueError(f"no {README_BEGIN} ... {README_END} block")
+    head, rest = readme.split(README_BEGIN, 1)
+    tail = rest.split(README_END, 1)[1]
+    return head + README_BEGIN + "\n" + "\n".join(summary(doc)) + "\n" + README_END + tail
 
 
 def _section(report: dict[str, Any]) -> list[str]:

@@ -147,3 +147,24 @@ def test_mistakes_are_one_line_and_exit_2_with_nothing_written(tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_readme_shows_the_documents_summary_table():
+    from harness.reproduction_doc import README_BEGIN, README_END, summary
+
+    doc = json.loads((DOCS / "reproduction.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
+    assert block.strip("\n").splitlines() == summary(doc)
+    assert "](docs/reproduction.md)" in readme
+
+
+def test_readme_without_the_block_is_refused_before_anything_is_written(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# a readme without the markers\n")
+    out = tmp_path / "out" / "reproduction.md"
+    argv = ["report", "--from", str(DOCS / "reproduction.json"), "--out", str(out), "--readme", str(readme)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no summary block" in err
+    assert not out.exists() and readme.read_text() == "# a readme without the markers\n"
