@@ -185,7 +185,13 @@ def _top_curves(ax: Any, a: dict[str, Any], trials: list[dict[str, Any]], plt: A
 
 
 def save_curve(
-    path: Path, *, title: str, epochs: list[int], series: dict[str, list[float | None]], published: float | None
+    path: Path,
+    *,
+    title: str,
+    epochs: list[int],
+    series: dict[str, list[float | None]],
+    published: float | None,
+    published_label: str = "published",
 ) -> Path:
     """`harness report --png`: one recipe's learning curve, with the report's published figure
     as a dashed line. No timestamp in the file: the same curve gives the same bytes."""
@@ -197,8 +203,9 @@ def save_curve(
         if points:
             ax.plot(*zip(*points, strict=True), marker=".", label=label)
     if published is not None:
-        ax.axhline(published, linestyle="--", color="black", label=f"published {100 * published:.2f}%")
-    ax.set(title=title, xlabel="epoch", ylabel="accuracy")
+        ax.axhline(published, linestyle="--", color="black", label=f"{published_label} {100 * published:.2f}%")
+    ax.set(xlabel="epoch", ylabel="accuracy")
+    ax.set_title(title, fontsize="medium")
     ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=DPI, metadata={"Software": None})

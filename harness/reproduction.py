@@ -173,8 +173,19 @@ def _not_run(report: str, recipe: Recipe, runs: list[SweepListRow], data_root: s
                 locate(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
         except MissingData as exc:
             why = exc.message
-    status = "not run: data not available offline" if why else "not run yet"
+    queued = any(s["status"] == "running" and recipe.label in _labels(s) for s in runs)
+    status = (
+        "not run: data not available offline"
+        if why
+        else "queued in a running reproduction"
+        if queued
+        else "not run yet"
+    )
     return {"status": status, "missing": why, "ours": None, "command": f"harness reproduce {report}"}
+
+
+def _labels(sweep: SweepListRow) -> set[str]:
+    return {r["label"] for r in _spec(sweep).get("recipes", [])}
 
 
 @contextmanager

@@ -138,7 +138,7 @@ def _section(report: dict[str, Any]) -> list[str]:
 
 def _recipe(report: str, index: int, row: dict[str, Any]) -> list[str]:
     head = f"### {row['recipe']}: `{row['arch']}`, {row['framework']} defaults"
-    if row["status"].startswith("not run"):
+    if row.get("trial_id") is None:  # not run, or queued behind the recipes of a running reproduction
         why = f" ({row['missing']})" if row.get("missing") else ""
         return [head, "", f"- {row['status']}{why}. Runs with: `{row['command']}`", ""]
     lines = [head, "", f"- Status: {_status(row)}; command: `{row['command']}`"]
@@ -271,10 +271,11 @@ def write_curves(doc: dict[str, Any], folder: Path) -> list[Path]:
             path = folder / curve_png(report["report"], index)
             save_curve(
                 path,
-                title=f"{report['report']}: {row['recipe']} ({row['arch']})",
+                title=f"{report['report']}\n{row['recipe']} ({row['arch']})",
                 epochs=curve["epoch"],
                 series={f"validation ({curve['metric']})": curve["val"], "train accuracy": curve["train_acc"]},
                 published=row.get("published"),
+                published_label=f"published {row['measure']}",
             )
             written.append(path)
     return written
