@@ -300,18 +300,25 @@ def _size_curve(
     if len(points) < 2:
         return None
     sizes = sorted(points)
-    xs, ys = [math.log(n) for n in sizes], [points[n][0] for n in sizes]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
     theirs = report_data(report, recipe.spec.task)
     at = theirs.train_images if theirs and theirs.train_images and theirs.train_images > sizes[-1] else None
+    per_doubling, read = log_fit({n: points[n][0] for n in sizes}, at)
     return {
         "recipe": recipe.label,
         "points": [{"train": n, "ours": points[n][0], "ci95": points[n][1]} for n in sizes],
-        "slope_per_doubling": slope * math.log(2),
+        "slope_per_doubling": per_doubling,
         "report_train": at,
-        "extrapolated": min(1.0, mean_y + slope * (math.log(at) - mean_x)) if at else None,
+        "extrapolated": read,
     }
+
+
+def log_fit(points: dict[int, float], at: int | None) -> tuple[float, float | None]:
+    """Least squares of figure = a + b ln(training images) over `points` (2 sizes or more):
+    the change per doubling of the data (b ln 2), and the fit read at `at` images (capped at 1)."""
+    xs, ys = [math.log(n) for n in points], list(points.values())
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
+    return slope * math.log(2), (min(1.0, mean_y + slope * (math.log(at) - mean_x)) if at else None)
 
 
 def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ published figure; every mistake a user can make is one line and exit code 2."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -168,3 +169,51 @@ def test_readme_without_the_block_is_refused_before_anything_is_written(tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no summary block" in err
     assert not out.exists() and readme.read_text() == "# a readme without the markers\n"
+
+
+def test_the_data_size_fit_is_least_squares_in_log_n():
+    from harness.reproduction import log_fit
+
+    # exactly on a + b ln n: 0.60 at 450, +3 points per doubling
+    points = {450: 0.60, 900: 0.63, 1800: 0.66}
+    per_doubling, at_8000 = log_fit(points, 8000)
+    assert per_doubling == pytest.approx(0.03)
+    assert at_8000 == pytest.approx(0.66 + 0.03 * math.log2(8000 / 1800))
+    assert log_fit({450: 0.9, 1800: 0.99}, 10**9)[1] == 1.0  # an accuracy is capped at 1
+    assert log_fit(points, None)[1] is None
+
+
+def _doc(**row: object) -> dict:
+    base = {
+        "recipe": "r1", "arch": "keras_cnn2", "task": "cats_vs_dogs", "framework": "keras", "epochs_planned": 25,
+        "image_size": 64, "measure": "test accuracy", "published": 0.7745, "notes": "", "status": "finished",
+        "marks": None, "trial_id": "s.t1", "command": "harness reproduce itesm2022-catsdogs", "epochs": 25,
+        "best_epoch": 20, "wall_s": 3725.0, "cpu_s": 2500.0, "hardware": "AMD EPYC, 2 CPUs, no GPU",
+        "side_by_side": 2, "data": None, "ours": 0.70, "split": "test", "n": 2000, "ci95": [0.68, 0.72],
+        "ci95_method": "wilson", "p_value": 1e-12, "verdict": "below", "curve": {"epoch": []}, "probes": [],
+    }  # fmt: skip
+    return {
+        "format": "harness-reproduction/1",
+        "reports": [{"report": "itesm2022-catsdogs", "rows": [{**base, **row}]}],
+    }
+
+
+def test_a_rendered_recipe_states_its_figure_interval_verdict_budget_and_probes():
+    from harness.reproduction_doc import render
+
+    probe = {
+        "probe": "augmented-test", "figure": "test accuracy under the training augmentation", "ci95": [0.60, 0.64],
+        "baseline_is": "the trial's clean test accuracy", "value": 0.62, "baseline": 0.70, "note": "spread 61% to 63%",
+    }  # fmt: skip
+    text = render(_doc(probes=[probe]), source="x")
+    assert "| itesm2022-catsdogs | r1 | 77.45% | 70.00% [68.0, 72.0] | -7.45 pp | below (p 1e-12) | finished |" in text
+    assert (
+        "- Budget: 25 of 25 epochs; wall 1 h 02 min, 2,500 CPU-seconds; AMD EPYC, 2 CPUs, no GPU, side by side" in text
+    )
+    assert (
+        "`harness probe s.t1 augmented-test`): test accuracy under the training augmentation 62.00% [60.0, 64.0];"
+        in text
+    )
+    assert "the trial's clean test accuracy 70.00%; spread 61% to 63%" in text
+    quick = render(_doc(status="quick check", marks="subset 200, 1 of 25 epochs", epochs=1), source="x")
+    assert "70.00% [68.0, 72.0] (subset 200, 1 of 25 epochs)" in quick and "quick check: subset 200" in quick
