@@ -234,11 +234,15 @@ def test_each_reports_task_has_its_published_reference_rows(swept, capsys):
     short = {**trial, "epochs_run": 3, "config_json": json.dumps({**config, "train_limit": 500})}
     (grande, _) = references("cifar10", [short], {"t1": []})
     assert grande["ours"] is None and grande["closest_differs"] == "subset 500; 3 of 20 epochs"
-    upsample = {"task": "mnist_upsample", "arch": "upsample_a", "epochs": 10}
+    upsample = {"task": "mnist_upsample", "arch": "upsample_a", "epochs": 10, "framework": "keras"}
     keras_row = {**trial, "arch": "upsample_a", "epochs_run": 10, "best_epoch": 4, "config_json": json.dumps(upsample)}
     epochs = {"t1": [{"epoch": 4, "val_acc": 0.95, "extra_json": json.dumps({"val_keras_acc": 0.81})}]}
     keras = references("mnist_upsample", [keras_row], epochs)[0]  # measured as the report did
     assert keras["ours"] == 0.81 and keras["difference"] == pytest.approx(0.81 - 0.8149)
+    # the same network under PyTorch's defaults is another experiment than the Keras report's recipe
+    torch_row = {**keras_row, "config_json": json.dumps({**upsample, "framework": "pytorch"})}
+    plain = references("mnist_upsample", [torch_row], epochs)[0]
+    assert plain["ours"] is None and plain["closest_differs"] == "pytorch defaults, not keras"
     assert target("cats_vs_dogs")["published"] == 0.9178 and target("digits") is None
     assert references("digits", [trial], {}) == []
     capsys.readouterr()
