@@ -21,7 +21,8 @@ the validation figure is listed beside it. *95% CI*: Wilson's interval over the 
 binomial test of our correct count against the published accuracy at alpha 0.05 (the published
 figure's own uncertainty is unknown and is taken as exact); for bootstrap rows, whether the
 published figure lies outside our interval. A *quick check* ran on a subset or fewer epochs than
-the recipe, and is not a reproduction."""
+the recipe, and is not a reproduction. *Wall time* depends on what else the machine ran at the
+time; the *CPU-seconds* (the trial process's own, training and validation) do not."""
 
 
 def pct(value: float | None) -> str:
