@@ -18,7 +18,7 @@ def rows_path(out: Path) -> Path:
 
 
 def read_rows(path: Path) -> dict[str, Any]:
-    from harness.reproduction import FORMAT
+    from harness.report import FORMAT
 
     try:
         doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -37,7 +37,7 @@ def read_rows(path: Path) -> dict[str, Any]:
 
 
 def _readme(path: Path) -> str:
-    from harness.reproduction_doc import README_BEGIN, README_END
+    from harness.report_views import README_BEGIN, README_END
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -55,7 +55,7 @@ def _readme(path: Path) -> str:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.commands import results_dir_of
-    from harness.reproduction_doc import render, with_summary, write_curves
+    from harness.report_views import render, with_summary, write_curves
 
     out = Path(args.out)
     if out.suffix != ".md":
@@ -67,7 +67,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         doc = read_rows(Path(args.from_rows))
     else:
         from harness.datasets import resolve_data_root
-        from harness.reproduction import collect
+        from harness.report import collect
         from harness.store import Store
 
         with Store.existing(results_dir_of(args)) as store:

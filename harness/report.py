@@ -1,5 +1,5 @@
 """`harness report`, the rows: every recipe of every report, as the store holds it, in one
-JSON-able document that `harness.reproduction_doc` renders.
+JSON-able document that `harness.report_views` renders.
 
 Collecting reads the store (and, for a recipe never run, whether its data is there); rendering
 reads only these rows, so the committed JSON re-renders the committed document byte for byte.

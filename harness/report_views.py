@@ -1,5 +1,5 @@
 """`harness report`, the document: docs/reproduction.md rendered from the rows of
-`harness.reproduction` (a store's, or the committed JSON's), and the learning-curve PNGs it links.
+`harness.report` (a store's, or the committed JSON's), and the learning-curve PNGs it links.
 
 Rendering reads nothing but the rows and never the clock, so the same rows give the same bytes.
 """
