@@ -190,7 +190,9 @@ def test_published_figures_are_matched_as_compare_matches(index):
     report, recipe = figures[index]
     terms = recipe_terms(recipe.spec)
     trial = {
-        "config_json": json.dumps({k: terms[k] for k in ("task", "arch", "variant", "image_size", "pixels", "epochs")}),
+        "config_json": json.dumps(
+            {k: terms[k] for k in ("task", "arch", "variant", "image_size", "pixels", "framework", "epochs")}
+        ),
         "test_json": json.dumps({"epoch": 3, "acc": 0.8}),
         "best_epoch": 3,
     }
