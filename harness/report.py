@@ -357,6 +357,7 @@ def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow
                 "trial_id": best["id"],
                 "figures": figures,
                 "measure": recipe.measure,
+                "selected_by": task.metric,
                 "command": sweep["command"],
                 "trials": len(budget),
                 "cpu_s": cpu or None,

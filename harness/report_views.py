@@ -227,7 +227,7 @@ def _beyond(beyond: list[dict[str, Any]], report: str) -> list[str]:
             lines.append(f"- {where}: no other sweep on this data at this epoch count in the store (`{search}`).")
             continue
         best, figures = line["best"], line["figures"]
-        config = f"`{best['arch']}` {best['optimizer']} lr {best['lr']:g} batch {best['batch_size']}"
+        config = f"`{best['arch']}` {best['optimizer']} lr {best['lr']:.3g} batch {best['batch_size']}"
         against = "; ".join(
             f"{_diff(figures['ours'], a['published'])} against {a['recipe']}" for a in line.get("against") or []
         )
@@ -237,7 +237,8 @@ def _beyond(beyond: list[dict[str, Any]], report: str) -> list[str]:
             f"wall {_duration(line.get('wall_s'))}"
         )
         lines.append(
-            f"- {where}: best by validation {config}: {line['measure']} {pct(figures['ours'])}{_ci(figures['ci95'])}"
+            f"- {where}: best by validation ({line.get('selected_by', 'val_acc')}) {config}: "
+            f"{line['measure']} {pct(figures['ours'])}{_ci(figures['ci95'])}"
             + (f" ({against})" if against else "")
             + f"; budget {budget}; command `{line['command']}`"
         )
