@@ -309,6 +309,7 @@ def _size_curve(
         "slope_per_doubling": per_doubling,
         "report_train": at,
         "extrapolated": read,
+        "published": recipe.published,
     }
 
 

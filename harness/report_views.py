@@ -211,6 +211,9 @@ def _sizes(sizes: list[dict[str, Any]]) -> list[str]:
                 f" (a + b ln n, least squares); read at the report's {curve['report_train']:,} training images: "
                 f"{pct(curve['extrapolated'])} (an extrapolation, no interval)"
             )
+            if curve.get("published") is not None:
+                gap = _diff(curve["extrapolated"], curve["published"])
+                line += f", {gap} against the published {pct(curve['published'])}"
         lines.append(line)
     return [*lines, ""]
 
