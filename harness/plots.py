@@ -205,6 +205,7 @@ def save_curve(
     if published is not None:
         ax.axhline(published, linestyle="--", color="black", label=f"{published_label} {100 * published:.2f}%")
     ax.set(xlabel="epoch", ylabel="accuracy")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole
     ax.set_title(title, fontsize="medium")
     ax.legend(fontsize="small")
     fig.tight_layout()
