@@ -124,7 +124,9 @@ def _row(
     epochs = store.epochs(trial["id"])
     env = json.loads(sweep["environment_json"])
     marks = _marks(trial, recipe)
-    status = "running" if trial["status"] == "running" else "quick check" if marks else trial["status"]
+    # A run that ended early says how (interrupted, diverged, ...); only one that ran its whole
+    # (smaller) plan is a quick check.
+    status = "quick check" if marks and trial["status"] in ("finished", "stopped") else trial["status"]
     return {
         **row,
         "status": status,

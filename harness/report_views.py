@@ -65,7 +65,7 @@ def _ours(row: dict[str, Any]) -> str:
 
 
 def _status(row: dict[str, Any]) -> str:
-    return row["status"] + (f": {row['marks']}" if row.get("marks") and row["status"] == "quick check" else "")
+    return row["status"] + (f": {row['marks']}" if row.get("marks") else "")
 
 
 def curve_png(report: str, index: int) -> str:
