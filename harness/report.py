@@ -50,6 +50,7 @@ def collect(store: Store, *, data_root: str | None = None) -> dict[str, Any]:
     """The whole document's rows from `store`; `data_root` answers, for a recipe never run,
     whether its data is there."""
     sweeps = store.sweeps()  # newest first
+    others = [s for s in sweeps if not _spec(s).get("reproduce")]  # the sweeps "beyond the report" come from
     reports = []
     for report, preset in PRESETS.items():
         runs = [s for s in sweeps if _spec(s).get("reproduce") == report]
@@ -60,7 +61,6 @@ def collect(store: Store, *, data_root: str | None = None) -> dict[str, Any]:
             size_points.append(_size_curve(store, report, recipe, found, rows[-1]))
             if rows[-1]["status"] == "finished":
                 full[recipe.label] = (store.epochs(rows[-1]["trial_id"]), rows[-1]["best_epoch"])
-        others = [s for s in sweeps if not _spec(s).get("reproduce")]
         reports.append(
             {
                 "report": report,
