@@ -3,7 +3,7 @@
 A head kind says how many outputs a model has for a task, their shape, what they mean in an
 exported file's metadata ("output"), and how `harness predict` turns them into class
 probabilities. Numpy only: `predict` must run where torch is not installed. How a head is
-trained and scored with torch lives in `harness.train.OBJECTIVES`, keyed by the same `Head`.
+trained and scored with torch lives in `harness.engine.train.OBJECTIVES`, keyed by the same `Head`.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from harness.config import TrialSpec
+from harness.config.spec import TrialSpec
 from harness.kinds import Status
-from harness.store import Store
+from harness.store.db import Store
 
 TASK = "cifar10"
 # A wide cifar10 grid: 5 x 4 x 5 x 2 x 2 = 400 configurations, then seeds until the store is full.

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
+from harness.cli.main import main
 
 # Set before Ray starts so that trial processes inherit them: tests never download anything,
 # and decoded caches go to a folder of this session's own, not the user's ~/.cache.
@@ -69,8 +69,9 @@ def swept_copy(swept, tmp_path) -> Path:
 @pytest.fixture
 def digit_images(tmp_path):
     """Six digits test images as PNG files, a truncated PNG and a note; with their labels."""
-    from harness.datasets import load_task
     from PIL import Image
+
+    from harness.datasets import load_task
 
     test = load_task("digits").test
     folder = tmp_path / "images"
@@ -98,7 +99,7 @@ def pytest_collection_modifyitems(config, items):
 
 def _swept_export(results: Path, *flags: str) -> Path:
     """A 1-epoch sweep of one trial, exported and verified; the exported file's path."""
-    from harness.store import Store
+    from harness.store.db import Store
 
     assert main(["sweep", *flags, "--epochs", "1", "--results", str(results), "--no-live"]) == 0
     with Store.existing(results) as store:
@@ -109,7 +110,7 @@ def _swept_export(results: Path, *flags: str) -> Path:
 @pytest.fixture(scope="session")
 def digits_export(swept) -> Path:
     """A trained digits classifier (logits, 1x8x8) of the shared default sweep."""
-    from harness.store import Store
+    from harness.store.db import Store
 
     with Store.existing(swept) as store:
         return Path(store._rows("SELECT path FROM exports")[0]["path"])
@@ -152,7 +153,7 @@ def kinds_exported(ray_session, tmp_path_factory, shared_data) -> dict[str, Any]
     """{"results": the folder, "code": export's exit code, kind: the exported file, ...}: one
     trained model per output kind (digits; cats vs dogs on 128 real photos, tested on 40; the
     upsampling task on 1,024 digits, tested on MNIST's 10,000)."""
-    from harness.store import Store
+    from harness.store.db import Store
 
     root = tmp_path_factory.mktemp("kinds")
     data, results = root / "data", root / "results"

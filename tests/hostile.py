@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from harness.cli import main
+from harness.cli.main import main
 
 
 def refused(capsys: Any, argv: list[str], *, code: int = 2) -> str:

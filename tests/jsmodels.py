@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.runtimes import Runtime
+from harness.runtimes.registry import Runtime
 
 KINDS = ("logits", "single_logit", "image")
 FIXTURE = {"logits": "digits_export", "single_logit": "single_logit_export", "image": "upsample_export"}
@@ -17,7 +17,7 @@ N = 300  # more than one batch of 256: the runners' batching is part of what is 
 
 
 def require(name: str) -> Runtime:
-    from harness.jsruntimes import RUNTIMES
+    from harness.runtimes.js import RUNTIMES
 
     runtime = RUNTIMES[name]
     assert runtime.version() is not None, f"{name} is not installed here: run scripts/install-runtimes (CI does)"
@@ -32,8 +32,7 @@ def split_inputs(path: Path, data_dir: Path, n: int = N) -> np.ndarray:
     """The first `n` test images of the file's task, normalised by its own metadata; random
     inputs for the untrained one-logit file (its task's photos are not decoded in tests)."""
     from harness.datasets import load_task
-
-    from harness.predict import normalize, open_session, read_metadata
+    from harness.runtimes.predict import normalize, open_session, read_metadata
 
     meta = read_metadata(open_session(path))
     if meta["task"] == "cats_vs_dogs":
@@ -43,7 +42,7 @@ def split_inputs(path: Path, data_dir: Path, n: int = N) -> np.ndarray:
 
 
 def onnxruntime_outputs(path: Path, x: np.ndarray) -> np.ndarray:
-    from harness.predict import open_session
+    from harness.runtimes.predict import open_session
 
     session = open_session(path)
     return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])

@@ -13,10 +13,10 @@ import pytest
 from hostile import refused
 from PIL import Image
 
-from harness.analyze import MIN_TRIALS, Trial, importance, lr_columns, seed_share
-from harness.cli import main
+from harness.cli.main import main
 from harness.kinds import Mode
-from harness.store import Store
+from harness.results.analyze import MIN_TRIALS, Trial, importance, lr_columns, seed_share
+from harness.store.db import Store
 
 ARCHS, LRS, SEEDS = ("mlp", "cnn_small"), (0.003, 0.03), (0, 1, 2)
 
@@ -134,7 +134,7 @@ def test_the_table_prints_each_section(analyzed, capsys):
 def test_png_writes_three_real_images_of_the_declared_size(analyzed, capsys, tmp_path):
     results, sweep = analyzed
     written = _json(capsys, sweep, "--results", str(results), "--png", str(tmp_path / "figs"))["png"]
-    # figure sizes in inches (harness.plots.ANALYSIS_FIGURES) at 110 dots per inch
+    # figure sizes in inches (harness.views.plots.ANALYSIS_FIGURES) at 110 dots per inch
     expected = {"parallel": (990, 495), "lr": (660, 495), "curves": (990, 440)}
     assert [p.rsplit("/", 1)[1] for p in written] == [f"{sweep}_digits_{kind}.png" for kind in expected]
     for path, size in zip(written, expected.values()):

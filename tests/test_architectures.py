@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from harness.architectures import (
     check_fits,
     count_macs,
@@ -17,11 +18,10 @@ from harness.architectures import (
     get_arch,
     list_archs,
 )
-
-from harness.cli import main
+from harness.cli.main import main
 from harness.errors import HarnessError
-from harness.export import export_onnx
-from harness.predict import open_session
+from harness.export.onnx import export_onnx
+from harness.runtimes.predict import open_session
 
 # REPORTS.md, Architectures table: the counts pin every padding, bias and width.
 REPORT_COUNTS = {

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness.augment import AUGMENTATIONS, Augment, _affine_matrices, _shift, _warp, get_augment
+from harness.engine.augment import AUGMENTATIONS, Augment, _affine_matrices, _shift, _warp, get_augment
 from harness.errors import HarnessError
 
 
@@ -176,7 +176,7 @@ def test_border_fill_repeats_edge_pixels_where_zeros_fill_reads_black():
 
 
 def test_nearest_gather_matches_grid_sample_nearest_and_keeps_uint8():
-    from harness.augment import _gather_warp
+    from harness.engine.augment import _gather_warp
 
     images = _batch(16, 3, 24, 40).round().to(torch.uint8)
     theta = _affine_matrices(
@@ -195,7 +195,7 @@ def test_nearest_gather_matches_grid_sample_nearest_and_keeps_uint8():
 
 
 def test_flips_folded_into_the_nearest_gather_equal_flipping_afterwards():
-    from harness.augment import _gather_warp
+    from harness.engine.augment import _gather_warp
 
     images = _batch(32, 3, 20, 28).round().to(torch.uint8)
     theta = _affine_matrices(angles_deg=torch.linspace(-10, 10, 32, dtype=torch.float64), height=20, width=28).float()

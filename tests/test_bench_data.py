@@ -22,16 +22,16 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from harness.architectures import create_model
-from harness.datasets import get_task, load_task, prepare
-from harness.datasets._split import VAL_FRACTION, stratified
 from torch import Tensor, nn
 
-from harness.augment import get_augment
-from harness.cli import main
-from harness.optim import create_optimizer
-from harness.store import Store
-from harness.train import OBJECTIVES, Normalizer, batch_inputs, train_one_epoch
+from harness.architectures import create_model
+from harness.cli.main import main
+from harness.datasets import get_task, load_task, prepare
+from harness.datasets._split import VAL_FRACTION, stratified
+from harness.engine.augment import get_augment
+from harness.engine.optim import create_optimizer
+from harness.engine.train import OBJECTIVES, Normalizer, batch_inputs, train_one_epoch
+from harness.store.db import Store
 
 pytestmark = pytest.mark.bench  # measures and reports; `pytest -m 'not bench'` skips it
 

@@ -17,10 +17,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from harness.architectures import create_model
 
-from harness.export import export_onnx
-from harness.verify import measure_latency
+from harness.architectures import create_model
+from harness.export.onnx import export_onnx
+from harness.export.verify import measure_latency
 
 pytestmark = pytest.mark.bench  # measures and reports; `pytest -m 'not bench'` skips it
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from scalesweep import SLOTS, scale_argv
 
-from harness.cli import main
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
 
 pytestmark = pytest.mark.bench
 

@@ -23,20 +23,20 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from harness.architectures import count_params, create_model
-from harness.datasets import get_task, load_task, prepare
 from ray import tune
 from ray.tune.execution.tune_controller import TuneController
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-import harness.sweep
-from harness.cli import main
-from harness.device import choose_device, placement
-from harness.optim import create_optimizer
-from harness.store import Store
-from harness.sweep import StoreCallback
-from harness.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
+import harness.sweeps.driver
+from harness.architectures import count_params, create_model
+from harness.cli.main import main
+from harness.datasets import get_task, load_task, prepare
+from harness.engine.device import choose_device, placement
+from harness.engine.optim import create_optimizer
+from harness.engine.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
+from harness.store.db import Store
+from harness.sweeps.driver import StoreCallback
 
 pytestmark = pytest.mark.bench  # measures and reports; `pytest -m 'not bench'` skips it
 
@@ -56,7 +56,7 @@ SWEEP_TRIALS = len(SWEEP_OPTIMIZERS) * len(SWEEP_LRS)
 # sweep on a quiet machine (measured: 0.24 s and 0.26 s), so 80 epochs make trials of ~20 s, as the
 # issue asks. Other work on a shared machine stretches epochs to 0.4-0.6 s and the sweep to ~3 min.
 SWEEP_EPOCHS = 80
-CPUS_PER_TRIAL = 1.0  # the sweep's default (harness.sweep.trial_resources): one trial per core
+CPUS_PER_TRIAL = 1.0  # the sweep's default (harness.sweeps.driver.trial_resources): one trial per core
 SOLO_EPOCHS = 6  # the same trial alone, in this process, for the contention reference
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -576,7 +576,7 @@ def test_bench_sweep_scheduling_efficiency(benchmark, ray_session, tmp_path, mon
     assert slots == THREADS  # conftest's Ray instance: num_cpus=2
     timeline, cpu = Timeline(), CpuSampler()
     timeline.install(monkeypatch)
-    prepare_timer = CallTimer.install(monkeypatch, harness.sweep, "prepare_data")
+    prepare_timer = CallTimer.install(monkeypatch, harness.sweeps.driver, "prepare_data")
     fit = CallTimer.install(monkeypatch, tune.Tuner, "fit")
     # Tune's controller saves its experiment state (trials, searcher, callbacks) from its event
     # loop, throttled by TUNE_GLOBAL_CHECKPOINT_S; the trials wait on that loop at every report.

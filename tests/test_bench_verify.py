@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-from harness.cli import main
-from harness.verify import LATENCY_ROUNDS
+from harness.cli.main import main
+from harness.export.verify import LATENCY_ROUNDS
 
 RUNS = 5
 GOAL = 1.5

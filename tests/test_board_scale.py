@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from bigstore import build_store
 
-from harness.cli import main
-from harness.leaderboard_views import TABLE_ROWS
+from harness.cli.main import main
+from harness.views.leaderboard import TABLE_ROWS
 
 TRIALS = 300
 RANK = re.compile(r"^│\s+(\d+) │")  # a trial row of a rich table starts with its rank

@@ -11,10 +11,10 @@ import onnx
 import pytest
 
 from harness import __version__, stats
-from harness.card import CARD_KEYS, card_path, file_sha256, published_figures
-from harness.cli import main
-from harness.predict import open_session, read_metadata
-from harness.store import Store
+from harness.cli.main import main
+from harness.export.card import CARD_KEYS, card_path, file_sha256, published_figures
+from harness.runtimes.predict import open_session, read_metadata
+from harness.store.db import Store
 
 
 def _exported(results: Path) -> tuple[Path, str]:
@@ -151,7 +151,7 @@ def test_card_without_torch(swept):
     path, _ = _exported(swept)
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "from harness.cli import main\n"
+        "from harness.cli.main import main\n"
         f"sys.exit(main(['card', {str(path)!r}, '--results', {str(swept)!r}, '--format', 'json']))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -183,8 +183,8 @@ def test_the_card_shows_the_cross_runtime_matrix_of_the_latest_verification(swep
 def test_published_figures_are_matched_as_compare_matches(index):
     """A keras_cnn3_drop trial run as itesm2022's split-A recipe: its figure is like for like,
     the split-B one of the same network says how it differs."""
-    from harness.leaderboard import published
-    from harness.matching import recipe_terms
+    from harness.results.leaderboard import published
+    from harness.results.matching import recipe_terms
 
     figures = [(report, r) for report, r in published("cats_vs_dogs") if r.spec.archs[0] == "keras_cnn3_drop"]
     report, recipe = figures[index]

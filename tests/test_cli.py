@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from harness.cli import build_parser, main
-from harness.config import SweepSpec
-from harness.plan import trial_resources
+from harness.cli.main import build_parser, main
+from harness.config.spec import SweepSpec
+from harness.sweeps.plan import trial_resources
 
 COMMANDS = (
     "sweep",
@@ -107,8 +107,8 @@ def test_no_top_level_datasets_package():
 def test_verification_shows_a_silent_cuda_fallback():
     from rich.console import Console
 
-    from harness.verify import Verification
-    from harness.views import render_verification
+    from harness.export.verify import Verification
+    from harness.views.tables import render_verification
 
     v = Verification(
         path="m.onnx",

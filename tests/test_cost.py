@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.config import TrialSpec
-from harness.device import gpu_seconds
+from harness.cli.main import main
+from harness.config.spec import TrialSpec
+from harness.engine.device import gpu_seconds
 from harness.kinds import Status
-from harness.leaderboard import leaderboards, target
-from harness.leaderboard_views import render_board
-from harness.schema import PROBES, SCHEMA, SCHEMA_VERSION
-from harness.store import Store
+from harness.results.leaderboard import leaderboards, target
+from harness.store.db import Store
+from harness.store.schema import PROBES, SCHEMA, SCHEMA_VERSION
+from harness.views.leaderboard import render_board
 
 SWEEP = "20260101-000000-cost"
 H200 = {"device": "cuda:0 NVIDIA H200", "gpu_ids": ["0"], "precision": "bf16"}
@@ -186,7 +186,7 @@ def test_a_schema_7_store_gains_the_cost_columns_and_keeps_its_rows(tmp_path, ca
 
 def test_a_trial_resumed_across_the_upgrade_has_no_total():
     """Epochs from before schema 8 have no CPU-seconds: a sum of the rest would understate."""
-    from harness.cost import total
+    from harness.results.cost import total
 
     assert total([{"cpu_s": None}, {"cpu_s": 2.0}], "cpu_s") is None  # type: ignore[list-item]
     assert total([{"cpu_s": 1.0}, {"cpu_s": 2.0}], "cpu_s") == pytest.approx(3.0)  # type: ignore[list-item]

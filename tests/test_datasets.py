@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness.datasets import MissingData, describe_task, get_task, load_task, prepare
 from PIL import Image
 from realfiles import RNG, cats_and_dogs, salt, write_cifar_batch, write_image, write_mnist
 
-from harness.cli import main
+from harness.cli.main import main
+from harness.datasets import MissingData, describe_task, get_task, load_task, prepare
+from harness.engine.train import OBJECTIVES
 from harness.errors import HarnessError
-from harness.train import OBJECTIVES
 
 # ---------------------------------------------------------------- CIFAR-10
 
@@ -280,8 +280,7 @@ def test_real_pokemon150(shared_data):
 
 def test_predict_decodes_a_file_exactly_as_training_did(tmp_path):
     from harness.datasets._images import decode_image
-
-    from harness.predict import load_image
+    from harness.runtimes.predict import load_image
 
     write_image(tmp_path / "alpha.png", mode="RGBA")
     write_image(tmp_path / "cmyk.jpg", mode="CMYK")

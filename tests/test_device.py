@@ -1,4 +1,4 @@
-"""A trial's device, precision and data placement (harness.device), without a GPU: the CUDA
+"""A trial's device, precision and data placement (harness.engine.device), without a GPU: the CUDA
 queries and Ray's assignment are patched, and the fp16 loss-scaling path runs on the CPU."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from harness.architectures import create_model
 
-from harness.device import (
+from harness.architectures import create_model
+from harness.engine.device import (
     FAKE_CUDA,
     Placement,
     choose_device,
@@ -121,7 +121,7 @@ def test_the_fake_cuda_seam_records_the_gpu_and_trains_on_the_cpu(monkeypatch):
 def test_the_trial_reads_its_gpus_from_ray(monkeypatch):
     import ray
 
-    from harness.trial import assigned_gpus
+    from harness.engine.trial import assigned_gpus
 
     context = SimpleNamespace(get_accelerator_ids=lambda: {"GPU": ["1"], "TPU": []})
     monkeypatch.setattr(ray, "get_runtime_context", lambda: context)
@@ -209,8 +209,8 @@ def test_the_trial_reports_where_its_data_lives(monkeypatch):
 
 
 def test_every_epoch_result_says_where_it_ran(monkeypatch):
-    from harness.fit import EpochResult
-    from harness.trial import _reported
+    from harness.engine.fit import EpochResult
+    from harness.engine.trial import _reported
 
     monkeypatch.setenv(FAKE_CUDA, "1")
     where = placement(CONV, device=choose_device(["1"]))
@@ -236,7 +236,7 @@ def test_every_epoch_result_says_where_it_ran(monkeypatch):
     ],
 )
 def test_a_precision_the_sweep_cannot_use_is_refused_up_front(given, error):
-    from harness.config import SweepSpec
+    from harness.config.spec import SweepSpec
 
     with pytest.raises(HarnessError) as caught:
         SweepSpec(**given).validate()
@@ -248,8 +248,8 @@ def test_a_precision_the_sweep_cannot_use_is_refused_up_front(given, error):
 def test_an_fp16_epoch_runs_through_the_loss_scaler():
     """train_one_epoch's GradScaler path (scale, step, update) for real, with torch's CPU scaler
     and CPU fp16 autocast: the same calls a CUDA fp16 trial makes, on other kernels."""
-    from harness.fit import fit
-    from harness.train import OBJECTIVES, Normalizer
+    from harness.engine.fit import fit
+    from harness.engine.train import OBJECTIVES, Normalizer
 
     where = Placement(torch.device("cpu"), torch.float16, True, precision="fp16", scaled=True)
     scaler = where.grad_scaler()

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.config import TrialSpec
+from harness.cli.main import main
+from harness.config.spec import TrialSpec
 from harness.kinds import Status
-from harness.leaderboard_views import device_label
-from harness.schema import PROBES, RUNTIME_CHECKS, SCHEMA, SCHEMA_VERSION
-from harness.store import Store
+from harness.store.db import Store
+from harness.store.schema import PROBES, RUNTIME_CHECKS, SCHEMA, SCHEMA_VERSION
+from harness.views.leaderboard import device_label
 
 SWEEP = "20260101-000000-abcd"
 H200 = {"device": "cuda:0 NVIDIA H200", "gpu_ids": ["1"], "precision": "bf16"}

@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from harness.cli import main
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
 
 
 def _fingerprint(results):

@@ -12,9 +12,9 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from harness.cli import main
-from harness.export import ort_max_ir_version
-from harness.store import Store
+from harness.cli.main import main
+from harness.export.onnx import ort_max_ir_version
+from harness.store.db import Store
 
 
 def _model(results):
@@ -76,7 +76,7 @@ def test_predict_without_torch(swept, digit_images):
     folder, labels = digit_images
     code = (
         "import sys; sys.modules['torch'] = None\n"  # makes `import torch` raise ImportError
-        "from harness.cli import main\n"
+        "from harness.cli.main import main\n"
         f"sys.exit(main(['predict', {_model(swept)!r}, {str(folder)!r}, '--top', '3', '--json']))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -94,7 +94,7 @@ def test_predict_without_torch(swept, digit_images):
 
 
 def test_predict_matches_onnxruntime_on_the_same_pixels(swept, digit_images, capsys):
-    from harness.predict import normalize, open_session, read_metadata
+    from harness.runtimes.predict import normalize, open_session, read_metadata
 
     folder, _ = digit_images
     session = open_session(_model(swept))
@@ -108,7 +108,7 @@ def test_predict_matches_onnxruntime_on_the_same_pixels(swept, digit_images, cap
 
 
 def test_export_to_a_named_file_at_another_opset(swept_copy, tmp_path, capsys):
-    from harness.export import ort_max_opset
+    from harness.export.onnx import ort_max_opset
 
     assert 18 <= ort_max_opset() <= onnx.defs.onnx_opset_version()
     target = tmp_path / "digits-best.onnx"
@@ -135,7 +135,7 @@ def test_export_to_a_named_file_at_another_opset(swept_copy, tmp_path, capsys):
 
 
 def test_export_and_verify_mistakes_are_one_line(swept_copy, tmp_path, capsys):
-    from harness.export import ort_max_opset
+    from harness.export.onnx import ort_max_opset
 
     with Store.existing(swept_copy) as store:
         before = store.counts()

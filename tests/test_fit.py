@@ -1,4 +1,4 @@
-"""The epoch logic of a trial (harness.fit) on its own: a tiny model on small random tensors, CPU, no Ray."""
+"""The epoch logic of a trial (harness.engine.fit) on its own: a tiny model on small random tensors, CPU, no Ray."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from harness.fit import EpochResult, Resume, fit
+from harness.engine.fit import EpochResult, Resume, fit
+from harness.engine.train import OBJECTIVES, Normalizer, evaluate
 from harness.kinds import Mode
-from harness.train import OBJECTIVES, Normalizer, evaluate
 
 TIMES = ("epoch_time_s", "eval_time_s", "cpu_s", "samples_per_s")  # measured, so never equal between two runs
 NORMALIZE = Normalizer((0.5,), (0.25,), torch.device("cpu"))

@@ -7,13 +7,13 @@ import math
 
 import pytest
 import torch
-from harness.architectures import create_model, get_arch
 from torch import nn
 
+from harness.architectures import create_model, get_arch
+from harness.config.frameworks import FRAMEWORKS, get_framework
+from harness.config.presets import PRESETS
+from harness.engine.optim import create_optimizer
 from harness.errors import HarnessError
-from harness.frameworks import FRAMEWORKS, get_framework
-from harness.optim import create_optimizer
-from harness.presets import PRESETS
 
 KERAS_REPORTS = ("itesm2022-catsdogs", "itam2020-catsdogs-mnist")  # REPORTS.md: "framework in the report"
 
@@ -91,8 +91,8 @@ def test_a_keras_checkpoint_rebuilds_with_keras_batchnorm_constants(tmp_path) ->
     or eval-mode scores (export, probes) would divide by another epsilon than the one it trained with."""
     from dataclasses import replace
 
-    from harness.checkpoint import load_checkpoint, save_checkpoint
-    from harness.config import TrialSpec
+    from harness.config.spec import TrialSpec
+    from harness.engine.checkpoint import load_checkpoint, save_checkpoint
 
     spec = TrialSpec(arch="cnn_small", optimizer="adam", lr=0.01, batch_size=32, seed=0)
     for framework, eps in (("keras", 1e-3), ("pytorch", 1e-5)):

@@ -1,7 +1,7 @@
 """GPU trials on a fake-GPU Ray cluster (`--num-gpus 2` on loopback, no CUDA behind it): Ray's
 assignment reaches the store, 0.25 of a GPU packs 4 trials onto every GPU with the derived CPU
 share, a trial given a GPU without working CUDA fails loudly, and a GPU request on a CPU-only
-cluster is refused before the store is touched. With HARNESS_FAKE_CUDA=1 (harness.device's
+cluster is refused before the store is touched. With HARNESS_FAKE_CUDA=1 (harness.engine.device's
 test seam) a trial records the GPU Ray gave it and trains on the CPU. Each sweep runs as a
 subprocess that joins the session's cluster (`fake_gpu_cluster` in conftest.py)."""
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from raycluster import AUTH
 
-from harness.cli import main
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
 
 pytestmark = pytest.mark.slow  # whole scenarios on a cluster of their own: tens of seconds each
 

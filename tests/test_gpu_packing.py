@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cluster import check_resources
-from harness.config import SweepSpec
+from harness.config.spec import SweepSpec
 from harness.errors import HarnessError
-from harness.plan import GPU_SHARE, gpu_slots, packed_cpus, trial_resources
+from harness.sweeps.cluster import check_resources
+from harness.sweeps.plan import GPU_SHARE, gpu_slots, packed_cpus, trial_resources
 
 
 def node(cpus: float, gpus: float) -> dict[str, float]:

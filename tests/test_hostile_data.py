@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness.datasets import describe_task, load_task, prepare
 from hostile import folder_state
 from realfiles import cats_and_dogs, write_cifar_batch, write_mnist
 
-from harness.cli import main
+from harness.cli.main import main
+from harness.datasets import describe_task, load_task, prepare
 
 CIFAR = ("cifar10", "cifar-10-batches-py")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from hostile import refused
 
-from harness.cli import main
-from harness.schema import APPLICATION_ID, SCHEMA_VERSION
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
+from harness.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
 SCHEMA4 = Path(__file__).parent / "data" / "schema4-store.sql"  # written by the release before ids were qualified
 

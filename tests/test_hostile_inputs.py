@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hostile import folder_state, refused
 
-from harness.cli import main
+from harness.cli.main import main
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_unwritable_output_paths_are_one_line(swept_copy, tmp_path, capsys):
 
 
 def _trial_ids(results: Path) -> list[str]:
-    from harness.store import Store
+    from harness.store.db import Store
 
     with Store.existing(results) as store:
         return [r["id"] for r in store._rows("SELECT id FROM trials")]

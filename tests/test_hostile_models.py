@@ -13,7 +13,7 @@ import pytest
 import torch
 from hostile import folder_state, refused
 
-from harness.cli import main
+from harness.cli.main import main
 
 
 def _model(results: Path) -> Path:
@@ -61,8 +61,7 @@ def test_a_foreign_model_with_copied_metadata_does_not_touch_the_trial(swept_cop
     """Another network, exported with the real export's metadata: verify refuses it, and the
     trial it names keeps its stored verification."""
     from harness.architectures import create_model
-
-    from harness.export import export_onnx
+    from harness.export.onnx import export_onnx
 
     real = _model(swept_copy)
     metadata = {p.key: p.value for p in onnx.load(real).metadata_props}

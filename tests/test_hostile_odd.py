@@ -79,7 +79,6 @@ def test_a_failed_download_leaves_no_empty_folders(tmp_path, monkeypatch):
 
 def test_a_decode_that_would_not_fit_in_memory_says_which_size_does(monkeypatch):
     from harness.datasets import _images
-
     from harness.errors import HarnessError
 
     monkeypatch.setattr(_images, "available_memory", lambda: 8 * 2**30)

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from harness.cli import main
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
 
 
 @pytest.mark.slow

@@ -13,8 +13,8 @@ import time
 import pytest
 from hostile import folder_state, refused
 
-from harness.cli import main
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
 
 
 @pytest.mark.parametrize("command", [["leaderboard"], ["sweeps"], ["show", "x"], ["compare", "uni2022-catsdogs"]])

@@ -48,7 +48,7 @@ def test_statuses_are_every_value_the_store_holds():
 
 
 def test_the_schema_comment_lists_every_trial_status():
-    from harness.schema import SCHEMA
+    from harness.store.schema import SCHEMA
 
     trials = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS trials") :]
     comment = trials[trials.index("status TEXT") : trials.index("error TEXT")]
@@ -95,7 +95,7 @@ def test_each_head_counts_and_shapes_its_outputs():
 
 
 def test_heads_turn_outputs_into_class_probabilities():
-    from harness.predict import class_probabilities
+    from harness.runtimes.predict import class_probabilities
 
     logits = np.array([[0.0, 0.0], [10.0, -10.0]], dtype=np.float32)
     np.testing.assert_allclose(class_probabilities(logits, "logits"), [[0.5, 0.5], [1.0, 0.0]], atol=1e-6)
@@ -108,9 +108,8 @@ def test_heads_turn_outputs_into_class_probabilities():
 def test_every_head_is_trained_verified_and_checked_against_datasets_and_archs():
     from harness.architectures import get_arch, list_archs
     from harness.datasets import get_task, list_tasks
-
-    from harness.train import OBJECTIVES
-    from harness.verify import GATES
+    from harness.engine.train import OBJECTIVES
+    from harness.export.verify import GATES
 
     assert set(OBJECTIVES) == set(Head) and set(Head) <= set(GATES)
     assert all(isinstance(get_arch(a).head, Head) for a in list_archs())
@@ -137,7 +136,7 @@ def test_the_vocabularies_import_nothing_heavy():
 
 
 def test_a_status_cell_renders_as_its_value():
-    from harness.console import STATUS_STYLE
+    from harness.views.console import STATUS_STYLE
 
     out = Console(width=80, record=True, color_system=None)
     out.print(f"[{STATUS_STYLE[Status.STOPPED]}]{Status.STOPPED}[/] {Mode.MAX} {Head.SINGLE_LOGIT}")

@@ -13,9 +13,9 @@ import sys
 import pytest
 
 from harness import stats
-from harness.cli import main
-from harness.leaderboard import SORTS, time_to_target
-from harness.store import Store
+from harness.cli.main import main
+from harness.results.leaderboard import SORTS, time_to_target
+from harness.store.db import Store
 
 SEEDS = 3
 LRS = ("0.003", "0.03")

@@ -15,7 +15,7 @@ import pytest
 from jsmodels import KINDS, check_run, exported, require
 from PIL import Image
 
-from harness.cli import main
+from harness.cli.main import main
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def test_node_failure_is_one_line(tmp_path):
 
 
 def _node_example(model: Path, images: list[Path], top: int) -> list[dict]:
-    from harness.jsruntimes import npm_dir
+    from harness.runtimes.js import npm_dir
 
     require("onnxruntime-node")
     env = {**os.environ, "NODE_PATH": str(npm_dir() / "node_modules")}

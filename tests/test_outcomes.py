@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.rows import SweepRow
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
+from harness.store.rows import SweepRow
 
 
 def _trials(results: Path) -> list[dict]:
@@ -119,7 +119,7 @@ FAILING_WORKERS = textwrap.dedent("""
     import logging, sys, ray
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              logging_level=logging.ERROR, runtime_env={"env_vars": {"HARNESS_CACHE_DIR": sys.argv[1]}})
-    from harness.cli import main
+    from harness.cli.main import main
     sys.exit(main(sys.argv[2:]))
 """)
 
@@ -194,8 +194,8 @@ def test_a_request_no_node_can_hold_is_refused_before_anything_is_written(
 
 
 def test_a_cluster_that_may_grow_waits_with_a_visible_line():
-    from harness.cluster import check_resources
     from harness.errors import HarnessError
+    from harness.sweeps.cluster import check_resources
 
     nodes = [{"CPU": 2.0, "GPU": 0.0}, {"CPU": 16.0, "GPU": 0.0}, {"CPU": 4.0, "GPU": 1.0}]
     assert check_resources({"cpu": 8, "gpu": 0}, nodes, may_grow=False) is None  # the 16-CPU node holds it
@@ -246,7 +246,7 @@ def test_optuna_and_asha_count_every_ended_trial_and_print_nothing_of_their_own(
 
 
 def test_error_summary_names_the_exception_without_its_module():
-    from harness.outcome import error_summary
+    from harness.sweeps.outcome import error_summary
 
     report = (
         'Failure # 1\nray::ImplicitFunc.train() (pid=1)\nTraceback (most recent call last):\n  File "x.py"\n'
@@ -259,7 +259,7 @@ def test_error_summary_names_the_exception_without_its_module():
 
 def test_the_summary_line_says_what_kept_trials_from_training():
     from harness.kinds import SweepStatus
-    from harness.outcome import Outcome
+    from harness.sweeps.outcome import Outcome
 
     def line(**trials: int) -> str | None:
         counts = {k.replace("_", " "): v for k, v in trials.items()}
@@ -278,8 +278,8 @@ def test_the_summary_line_says_what_kept_trials_from_training():
 def test_the_done_counter_counts_trials_asha_stopped():
     """The live display's "k/N trials done" counts every ended status, ASHA's "stopped" included,
     and each status has its colour; an interrupted or running trial is not done."""
-    from harness.console import STATUS_STYLE, SweepDisplay, err_console
     from harness.kinds import Mode, Status
+    from harness.views.console import STATUS_STYLE, SweepDisplay, err_console
 
     assert set(Status) <= set(STATUS_STYLE)
     display = SweepDisplay(title="t", total=5, metric="val_acc", mode=Mode.MAX, live=False)
@@ -313,12 +313,12 @@ def test_the_live_display_draws_at_its_refresh_only_the_rows_that_fit(monkeypatc
 
     from rich.console import Console
 
-    import harness.console
-    from harness.console import SweepDisplay
+    import harness.views.console
     from harness.kinds import Mode, Status
+    from harness.views.console import SweepDisplay
 
     screen = Console(file=io.StringIO(), force_terminal=True, width=160, height=30)
-    monkeypatch.setattr(harness.console, "console", screen)
+    monkeypatch.setattr(harness.views.console, "console", screen)
     config = {"arch": "mlp", "optimizer": "adam", "lr": 0.01, "epochs": 1}
     with SweepDisplay(title="t", total=200, metric="val_acc", mode=Mode.MAX) as display:
         assert display.live is not None

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from harness.cli import main
-from harness.presets import PRESETS, preset_sweeps, recipe_spec
+from harness.cli.main import main
+from harness.config.presets import PRESETS, preset_sweeps, recipe_spec
 
 REPORTS = ("uni2022-catsdogs", "uchile2020-cifar10", "itesm2022-catsdogs", "uni2022-pokemon", "itam2020-catsdogs-mnist")
 

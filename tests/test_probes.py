@@ -1,7 +1,7 @@
 """`harness probe` (issue 18): a stored trial measured as a report measured it, each probe's figure
 checked against a computation of its own, the refusals, and the store's schema 9.
 
-The trials are real and small: real data, networks, epochs (harness.fit, the trial's own epoch
+The trials are real and small: real data, networks, epochs (harness.engine.fit, the trial's own epoch
 logic), checkpoints and store writes, as the sweep driver records them, without Ray's start-up
 (seconds, not a minute); the last test probes a trial of the real default sweep through Ray.
 """
@@ -20,26 +20,26 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from harness.architectures import create_model, get_arch
-from harness.datasets import get_task, load_task
 from hostile import folder_state, refused
 from torch import nn
 
-from harness import probe_measures
-from harness.augment import get_augment
-from harness.checkpoint import load_checkpoint, save_checkpoint
-from harness.cli import main
-from harness.config import TrialSpec
-from harness.fit import fit
-from harness.frameworks import get_framework
+from harness.architectures import create_model, get_arch
+from harness.cli.main import main
+from harness.config.frameworks import get_framework
+from harness.config.spec import TrialSpec
+from harness.datasets import get_task, load_task
+from harness.engine.augment import get_augment
+from harness.engine.checkpoint import load_checkpoint, save_checkpoint
+from harness.engine.fit import fit
+from harness.engine.optim import create_optimizer
+from harness.engine.train import OBJECTIVES, Normalizer, train_subset
 from harness.kinds import Status
-from harness.optim import create_optimizer
-from harness.probes import PROBES, load_subject
-from harness.schema import PROBES as PROBES_TABLE
-from harness.schema import SCHEMA, SCHEMA_VERSION
+from harness.results import probe_measures
+from harness.results.probes import PROBES, load_subject
 from harness.stats import wilson
-from harness.store import Store
-from harness.train import OBJECTIVES, Normalizer, train_subset
+from harness.store.db import Store
+from harness.store.schema import PROBES as PROBES_TABLE
+from harness.store.schema import SCHEMA, SCHEMA_VERSION
 
 SWEEP = "probes"
 AUGMENTED_BN = f"{SWEEP}.bn_00000"  # digits, cnn_small (BatchNorm), trained with uni2022's flip + rotation
@@ -54,7 +54,7 @@ def _normalizer(task: str, pixels: str | None = None) -> Normalizer:
 
 
 def _train(store: Store, root: Path, *, ray_id: str, **settings: Any) -> str:
-    """Train one trial as harness.trial does (framework init, the seeded subset, harness.fit) on
+    """Train one trial as harness.engine.trial does (framework init, the seeded subset, harness.engine.fit) on
     the CPU, and record it as the sweep driver does: every epoch, the best checkpoint, its end."""
     spec = TrialSpec(optimizer="adam", seed=0, **settings)
     trial = store.start_trial(trial_id=ray_id, sweep_id=SWEEP, config=asdict(spec))
@@ -329,7 +329,7 @@ def test_a_schema_8_store_gains_the_probes_table_and_keeps_its_rows(tmp_path):
 
 def test_help_lists_every_probe_without_the_heavy_imports():
     blocked = "".join(f"sys.modules[{name!r}] = None; " for name in ("torch", "ray", "onnx", "onnxruntime"))
-    code = f"import sys; {blocked}from harness.cli import main; main(['probe', '--help'])"
+    code = f"import sys; {blocked}from harness.cli.main import main; main(['probe', '--help'])"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     listed = proc.stdout.split("probes:\n", 1)[1].splitlines()

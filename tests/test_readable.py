@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.cli.main import main
+from harness.export.verify import LATENCY_ROUNDS, Verification
 from harness.formats import pct, plural, sig3
-from harness.store import Store
-from harness.verify import LATENCY_ROUNDS, Verification
+from harness.store.db import Store
 
 
 def test_numbers_round_as_people_read_them():
@@ -73,9 +73,9 @@ def test_the_latency_of_a_verification_has_rounds_spreads_and_its_threads(swept)
 
 
 def test_a_ratio_is_printed_only_when_the_spreads_separate():
-    from harness.leaderboard_views import speedup
-    from harness.verify import _clear
-    from harness.views import ratio
+    from harness.export.verify import _clear
+    from harness.views.leaderboard import speedup
+    from harness.views.tables import ratio
 
     assert _clear([1.0, 1.1, 1.2], [2.0, 2.5]) and _clear([2.0, 2.5], [1.0, 1.2])
     assert not _clear([1.0, 2.1], [2.0, 2.5])
@@ -125,7 +125,7 @@ def test_python_dash_m_harness_and_debug_after_the_command(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-# The heavy libraries: `--help` and argument checks must not wait for them (harness/cli.py).
+# The heavy libraries: `--help` and argument checks must not wait for them (harness/cli/main.py).
 HEAVY = ("torch", "ray", "onnx", "onnxruntime")
 
 
@@ -136,7 +136,7 @@ def test_the_installed_console_script_answers_help_without_the_heavy_imports():
     proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("usage: harness"), proc.stderr
     blocked = "".join(f"sys.modules[{name!r}] = None; " for name in HEAVY)  # importing any of them raises
-    code = f"import sys; {blocked}from harness.cli import main; main(['sweep', '--help'])"
+    code = f"import sys; {blocked}from harness.cli.main import main; main(['sweep', '--help'])"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "--lr-range" in proc.stdout, proc.stderr
 
@@ -144,7 +144,7 @@ def test_the_installed_console_script_answers_help_without_the_heavy_imports():
 def test_an_image_model_is_verified_in_words_that_fit_it():
     from rich.console import Console
 
-    from harness.views import render_verification
+    from harness.views.tables import render_verification
 
     image = Verification(
         passed=True,

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.config import SweepSpec
+from harness.cli.main import main
+from harness.config.replicates import SEED_STEP, replicate_config, replicate_seed
+from harness.config.spec import SweepSpec
 from harness.errors import HarnessError
-from harness.plan import param_space, search_algorithm
-from harness.replicates import SEED_STEP, replicate_config, replicate_seed
-from harness.store import Store
+from harness.store.db import Store
+from harness.sweeps.plan import param_space, search_algorithm
 
 QUICK = ["--arch", "mlp", "--epochs", "1", "--train-limit", "200", "--no-export", "--no-live"]
 

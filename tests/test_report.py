@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.presets import PRESETS
-from harness.report_views import pct
+from harness.cli.main import main
+from harness.config.presets import PRESETS
+from harness.views.report import pct
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -151,7 +151,7 @@ def test_mistakes_are_one_line_and_exit_2_with_nothing_written(tmp_path, capsys,
 
 
 def test_the_readme_shows_the_documents_summary_table():
-    from harness.report_views import README_BEGIN, README_END, summary
+    from harness.views.report import README_BEGIN, README_END, summary
 
     doc = json.loads((DOCS / "reproduction.json").read_text())
     readme = (ROOT / "README.md").read_text()
@@ -172,7 +172,7 @@ def test_readme_without_the_block_is_refused_before_anything_is_written(tmp_path
 
 
 def test_the_data_size_fit_is_least_squares_in_log_n():
-    from harness.report import log_fit
+    from harness.report.reproduction import log_fit
 
     # exactly on a + b ln n: 0.60 at 450, +3 points per doubling
     points = {450: 0.60, 900: 0.63, 1800: 0.66}
@@ -199,7 +199,7 @@ def _doc(**row: object) -> dict:
 
 
 def test_a_rendered_recipe_states_its_figure_interval_verdict_budget_and_probes():
-    from harness.report_views import render
+    from harness.views.report import render
 
     probe = {
         "probe": "augmented-test", "figure": "test accuracy under the training augmentation", "ci95": [0.60, 0.64],

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
 
 REPORT = "itesm2022-catsdogs"  # recipes 3 and 4 need split B, which the offline copy cannot give
 

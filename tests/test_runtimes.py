@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.runtimes import all_runtimes
-from harness.store import Store
-from harness.verify import MAX_ABS_DIFF
+from harness.cli.main import main
+from harness.export.verify import MAX_ABS_DIFF
+from harness.runtimes.registry import all_runtimes
+from harness.store.db import Store
 
 KINDS = ("logits", "single_logit", "image")
 MUST_PASS = ("onnxruntime", "openvino", "opencv", "tract", "onnxruntime-node", "onnxruntime-web")
@@ -107,7 +107,7 @@ def test_verify_lists_a_runtime_that_is_not_installed(matrix):
 
     def verify(*flags: str) -> subprocess.CompletedProcess[str]:
         code = (
-            "import sys; sys.modules['tract'] = None\nfrom harness.cli import main\n"
+            "import sys; sys.modules['tract'] = None\nfrom harness.cli.main import main\n"
             f"sys.exit(main(['verify', {path!r}, '--results', {results!r}, *{list(flags)!r}]))\n"
         )
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -1,6 +1,6 @@
 """Exactly-once at scale: SIGKILL of the driver in the middle of 256 one-epoch trials, then
 `harness sweep --resume`. Tune saves its experiment state on its own cadence, so its state is
-older than the store: the store's record decides (harness.recorded)."""
+older than the store: the store's record decides (harness.engine.recorded)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from scalesweep import scale_argv
 
-from harness.cli import main
-from harness.store import Store
-from harness.sweep import StoreCallback
+from harness.cli.main import main
+from harness.store.db import Store
+from harness.sweeps.driver import StoreCallback
 
 N = 256
 
@@ -49,7 +49,7 @@ def _trials(results: Path) -> dict[str, dict[str, Any]]:
 def test_a_killed_256_trial_sweep_resumes_with_every_trial_once(ray_session, tmp_path, monkeypatch):
     results = tmp_path / "results"
     db = results / "harness.db"
-    cmd = [sys.executable, "-m", "harness.cli", *scale_argv(N, results)]
+    cmd = [sys.executable, "-m", "harness.cli.main", *scale_argv(N, results)]
     # Its own process group: the Ray instance the driver starts is cleaned up after the kill.
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import build_parser
-from harness.config import SweepSpec, TrialSettings, TrialSpec, reproduce_settings
-from harness.settings import Declared, declared, given
+from harness.cli.main import build_parser
+from harness.config.settings import Declared, declared, given
+from harness.config.spec import SweepSpec, TrialSettings, TrialSpec, reproduce_settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SETTINGS = list(declared(SweepSpec))

@@ -83,7 +83,7 @@ def test_verdict_words(p, ours, theirs, word):
 def test_ours_against_published_uses_the_split_the_report_measured():
     """The matching trial's correct count on the test split (its test scoring) or on the
     validation split (its best epoch), against the published accuracy."""
-    from harness.intervals import against_published, counts
+    from harness.results.intervals import against_published, counts
 
     row = {"test_json": '{"acc": 0.7, "n": 1000, "epoch": 2}', "best_epoch": 2}
     epochs = [
@@ -102,7 +102,7 @@ def test_ours_against_published_uses_the_split_the_report_measured():
 def test_seeds_that_agree_exactly_keep_the_images_uncertainty():
     """Three seeds with the same accuracy on a small split would give a zero-width t interval:
     the group shows its best seed's own Wilson interval instead, labelled so."""
-    from harness.intervals import group_intervals
+    from harness.results.intervals import group_intervals
 
     own = stats.wilson(351, 360)
     members = [

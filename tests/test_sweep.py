@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from harness.cli import main
-from harness.store import EPOCH_COLUMNS, Store
+from harness.cli.main import main
+from harness.store.db import EPOCH_COLUMNS, Store
 
 DEFAULT_TRIALS = 8  # 2 architectures x 2 optimizers x 2 learning rates
 
@@ -87,7 +87,7 @@ def test_epochs_land_while_the_sweep_runs_and_ctrl_c_keeps_them(tmp_path, capsys
     cmd = [
         sys.executable,
         "-m",
-        "harness.cli",
+        "harness.cli.main",
         "sweep",
         "--arch",
         "cnn_small",
@@ -205,7 +205,7 @@ def test_leaderboard_markdown_and_csv_parse_back_and_top_cuts(swept, capsys):
 
 
 def test_each_reports_task_has_its_published_reference_rows(swept, capsys):
-    from harness.leaderboard import references, target
+    from harness.results.leaderboard import references, target
 
     for task in ("cats_vs_dogs", "cifar10", "pokemon150", "mnist_upsample"):
         refs = references(task, [], {})

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from raycluster import AUTH, free_port, ray_start, stop, temp_dir
 
-from harness.cli import main
-from harness.config import SweepSpec
-from harness.store import Store
+from harness.cli.main import main
+from harness.config.spec import SweepSpec
+from harness.store.db import Store
 
 
 def _trials(results: Path) -> list[dict]:
@@ -194,7 +194,7 @@ def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_sessi
     cmd = [
         sys.executable,
         "-m",
-        "harness.cli",
+        "harness.cli.main",
         "sweep",
         "--arch",
         "cnn_small",
@@ -249,8 +249,8 @@ def test_the_store_calls_a_trial_ended_only_once_tune_has_saved_its_state(tmp_pa
     callback, display and store are the real ones."""
     from types import SimpleNamespace
 
-    from harness.console import SweepDisplay
-    from harness.sweep import _ACTIVE, StoreCallback
+    from harness.sweeps.driver import _ACTIVE, StoreCallback
+    from harness.views.console import SweepDisplay
 
     store = Store.create(tmp_path)
     store.create_sweep(sweep_id="s1", task="digits", seed=0, command="harness sweep", spec_json="{}", environment={})
@@ -305,7 +305,7 @@ def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
         cmd = [
             sys.executable,
             "-m",
-            "harness.cli",
+            "harness.cli.main",
             "sweep",
             "--address",
             f"127.0.0.1:{port}",

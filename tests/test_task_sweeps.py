@@ -17,9 +17,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from harness.cli import main
-from harness.rows import ExportRow, TrialRow
-from harness.store import Store
+from harness.cli.main import main
+from harness.store.db import Store
+from harness.store.rows import ExportRow, TrialRow
 
 
 def _sweep(results: Path, *flags: str) -> None:
@@ -126,7 +126,7 @@ def test_cats_vs_dogs_single_logit_sweep_on_the_real_photos(ray_session, tmp_pat
         shutil.copy(shared_data / "cats_vs_dogs" / "test_set" / name, photos)
     # A fresh interpreter: this one has imported torch already, so only a new process can forbid it.
     code = (
-        "import sys; sys.modules['torch'] = None\nfrom harness.cli import main\n"
+        "import sys; sys.modules['torch'] = None\nfrom harness.cli.main import main\n"
         f"sys.exit(main(['predict', {export['path']!r}, {str(photos)!r}, '--top', '2', '--json']))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from harness.architectures import check_fits, list_archs
 from harness.datasets import get_task, list_tasks
-
-from harness.augment import get_augment
+from harness.engine.augment import get_augment
+from harness.engine.train import OBJECTIVES
 from harness.errors import HarnessError
-from harness.store import EPOCH_COLUMNS
-from harness.train import OBJECTIVES
+from harness.store.db import EPOCH_COLUMNS
 
 # README.md, "Every report's task ...": the registry holds these and no others.
 README_TASKS = {"digits", "cifar10", "cats_vs_dogs", "pokemon150", "mnist", "fashion_mnist", "mnist_upsample"}

@@ -8,14 +8,14 @@ import os
 
 import pytest
 import torch
-from harness.architectures import check_fits, count_params, create_model, get_arch, list_archs
-from harness.datasets import get_task, load_task
 
-from harness.config import SweepSpec
+from harness.architectures import check_fits, count_params, create_model, get_arch, list_archs
+from harness.config.spec import SweepSpec
+from harness.datasets import get_task, load_task
+from harness.engine.optim import OPTIMIZERS, create_optimizer
+from harness.engine.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
 from harness.errors import HarnessError
-from harness.optim import OPTIMIZERS, create_optimizer
-from harness.store import Store
-from harness.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
+from harness.store.db import Store
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ def test_unknown_trial_is_a_harness_error(tmp_path):
 
 
 def test_rank_puts_unrankable_trials_last():
-    from harness.leaderboard import rank
+    from harness.results.leaderboard import rank
 
     rows = [
         {"id": "a", "status": "finished", "best_metric": 0.5},
@@ -182,7 +182,7 @@ def test_rank_puts_unrankable_trials_last():
 
 
 def test_boards_number_their_rows_and_a_grouped_board_shows_no_seed(tmp_path):
-    from harness.leaderboard import leaderboards
+    from harness.results.leaderboard import leaderboards
 
     with _store_with_trial(tmp_path) as store:
         config = {"task": "digits", "arch": "mlp", "optimizer": "adam", "lr": 0.1, "batch_size": 8, "epochs": 3}
@@ -203,8 +203,8 @@ def test_boards_number_their_rows_and_a_grouped_board_shows_no_seed(tmp_path):
 
 
 def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
-    from harness.boards import FIELDS, BoardRow
-    from harness.leaderboard_views import boards_csv
+    from harness.results.boards import FIELDS, BoardRow
+    from harness.views.leaderboard import boards_csv
 
     # The JSON of `harness leaderboard` and the CSV header follow this order: changing it breaks readers.
     assert (
@@ -262,7 +262,7 @@ def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
 
 
 def test_fitted_table_drops_the_least_important_columns():
-    from harness.views import fitted_table
+    from harness.views.tables import fitted_table
 
     columns = [("name", "left", 9), ("extra", "left", 1), ("value", "right", 8)]
     rows = [["alpha", "x" * 30, "1.0"]]
@@ -275,7 +275,7 @@ def test_fitted_table_drops_the_least_important_columns():
 def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     import sqlite3
 
-    from harness.schema import PROBES, SCHEMA, SCHEMA_VERSION
+    from harness.store.schema import PROBES, SCHEMA, SCHEMA_VERSION
 
     added = (
         "extra_json",
@@ -314,7 +314,7 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
 
 def test_an_epoch_under_autocast_and_channels_last_runs_on_cpu():
     """The CUDA code path (autocast around the forward, channels_last) exercised with CPU bf16."""
-    from harness.device import Placement
+    from harness.engine.device import Placement
 
     where = Placement(torch.device("cpu"), torch.bfloat16, True)
     data = load_task("digits")
@@ -349,7 +349,7 @@ def test_an_epoch_under_autocast_and_channels_last_runs_on_cpu():
 def test_show_lists_the_largest_confusions_when_a_matrix_is_too_big_to_print():
     from rich.console import Console
 
-    from harness.show import normalise_rows, render_confusion
+    from harness.results.show import normalise_rows, render_confusion
 
     n = 150
     counts = [[10 if t == p else 0 for p in range(n)] for t in range(n)]
@@ -366,8 +366,8 @@ def test_show_lists_the_largest_confusions_when_a_matrix_is_too_big_to_print():
 
 
 def test_tune_saves_every_step_only_for_optuna_and_restores_the_environment(monkeypatch):
-    from harness.plan import Plan
-    from harness.sweep import CHECKPOINT_PERIOD, tune_saves
+    from harness.sweeps.driver import CHECKPOINT_PERIOD, tune_saves
+    from harness.sweeps.plan import Plan
 
     monkeypatch.delenv(CHECKPOINT_PERIOD, raising=False)
     with tune_saves(Plan(spec=SweepSpec(search="grid"))):

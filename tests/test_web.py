@@ -14,8 +14,8 @@ import pytest
 from jsmodels import KINDS, check_run, exported, onnxruntime_outputs, require
 from PIL import Image
 
-from harness.cli import main
-from harness.webpage import ORT_WEB_FILES, serve, web_dirs
+from harness.cli.main import main
+from harness.runtimes.webpage import ORT_WEB_FILES, serve, web_dirs
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -29,7 +29,7 @@ def _page(folder: Path) -> Iterator:
     """The page in `folder`, open in headless Chromium over a loopback server, model loaded."""
     from playwright.sync_api import sync_playwright
 
-    from harness.jsruntimes import CHROMIUM_ARGS, chromium_path
+    from harness.runtimes.js import CHROMIUM_ARGS, chromium_path
 
     require("onnxruntime-web")
     errors: list[str] = []
@@ -81,8 +81,7 @@ def test_page_runs_the_upsampling_model(upsample_export, shared_data, tmp_path, 
     """window.run on 20 upsampling test inputs (uint8 7x7, as the split stores them) gives
     onnxruntime's outputs; window.classify refuses an image model."""
     from harness.datasets import load_task
-
-    from harness.predict import normalize, open_session, read_metadata
+    from harness.runtimes.predict import normalize, open_session, read_metadata
 
     folder = tmp_path / "page"
     _write_page(upsample_export, folder, capsys)

@@ -7,7 +7,7 @@ Run from a copy of the repository (the package need not be installed; only torch
 
 It prints one JSON line per measurement: the device and precision the harness picks for GPU 0,
 then epochs of vgg4_bn (uchile2020's "Red Pequena") on synthetic CIFAR-shaped uint8 data
-(10,000 training images, batch 32 as the report trained) through harness.fit, exactly as a
+(10,000 training images, batch 32 as the report trained) through harness.engine.fit, exactly as a
 trial runs them: alone, four processes sharing the GPU at once (as four trials at
 --gpus-per-trial 0.25), fp16 with the GradScaler, fp32, and the batches streamed from host
 memory. Epoch 1 includes cuDNN's autotuning; epoch 2 is the steady state. Not a test (pytest
@@ -58,13 +58,13 @@ def _import_architectures() -> None:
 _import_architectures()
 
 import torch  # noqa: E402
-from harness.architectures import create_model  # noqa: E402
 
-from harness.device import FAKE_CUDA, choose_device, data_home, placement  # noqa: E402
-from harness.fit import fit  # noqa: E402
+from harness.architectures import create_model  # noqa: E402
+from harness.engine.device import FAKE_CUDA, choose_device, data_home, placement  # noqa: E402
+from harness.engine.fit import fit  # noqa: E402
+from harness.engine.optim import create_optimizer  # noqa: E402
+from harness.engine.train import OBJECTIVES, Normalizer  # noqa: E402
 from harness.kinds import Mode  # noqa: E402
-from harness.optim import create_optimizer  # noqa: E402
-from harness.train import OBJECTIVES, Normalizer  # noqa: E402
 
 CIFAR = (3, 32, 32)
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -85,7 +85,7 @@ def _data(n: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def trial(job: dict[str, Any], barrier: Any, results: Any) -> None:
-    """One trial's epochs as harness.trial runs them, without Ray; puts one dict per epoch."""
+    """One trial's epochs as harness.engine.trial runs them, without Ray; puts one dict per epoch."""
     torch.set_num_threads(job["threads"])
     device = choose_device(["0"])  # as Ray assigns GPU 0 (CUDA_VISIBLE_DEVICES as the machine has it)
     torch.manual_seed(job["trial"])
@@ -196,7 +196,7 @@ def main() -> int:
     )
     run("auto, alone", processes=1, images=images, epochs=epochs)
     run("auto, 4 sharing the GPU", processes=4, images=images, epochs=epochs)
-    if not args.smoke:  # the CPU refuses fp16 (harness.device): only a real GPU runs it
+    if not args.smoke:  # the CPU refuses fp16 (harness.engine.device): only a real GPU runs it
         run("fp16 with GradScaler", processes=1, precision="fp16", images=images, epochs=epochs)
     run("fp32", processes=1, precision="fp32", images=images, epochs=epochs)
     run("auto, batches streamed from host memory", processes=1, host=True, images=images, epochs=epochs)

@@ -1,0 +1,225 @@
+"""The architecture registry: a plain dict filled by a decorator (as timm and torchvision do).
+
+Each entry says what the network expects and produces, so that the harness can refuse a
+mismatched task before any training starts instead of failing inside a Ray worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from harness.errors import HarnessError, lookup
+from harness.heads import Head, get_head
+
+# Builds a module from the task's input shape (C, H, W) and its number of outputs.
+Builder = Callable[..., nn.Module]
+Shape = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    name: str
+    builder: Builder
+    input_shape: Shape  # native (C, H, W): the report's resolution, or where a baseline is shown
+    num_outputs: int  # native outputs: classes, 1 for a single logit, channels for an image
+    head: Head = Head.LOGITS
+    report: str | None = None  # report id from REPORTS.md, None for baselines
+    adaptive: bool = False  # builds for any channels and any H, W >= min_side (global pooling)
+    min_side: int = 1  # smallest H or W an adaptive network accepts
+    upscale: int = 1  # image heads: output side / input side
+    reference_params: int | None = None  # the count REPORTS.md gives for this network
+    params_published: bool = True  # False: the count is derived from the report's layers, not printed
+    description: str = ""
+
+    def output_shape(self, in_shape: Shape, num_outputs: int) -> tuple[int, ...]:
+        """Per-sample output shape for an input of `in_shape`."""
+        return get_head(self.head).output_shape(in_shape=in_shape, num_outputs=num_outputs, upscale=self.upscale)
+
+    def fits(self, in_shape: Shape) -> bool:
+        if self.adaptive:
+            return min(in_shape[1:]) >= self.min_side
+        return tuple(in_shape) == tuple(self.input_shape)
+
+    @property
+    def input_label(self) -> str:
+        native = "x".join(map(str, self.input_shape))
+        return f"any >= {self.min_side} px ({native})" if self.adaptive else native
+
+
+_ARCHS: dict[str, ArchSpec] = {}
+
+
+def register_arch(
+    name: str,
+    *,
+    input_shape: Shape,
+    num_outputs: int,
+    head: str = Head.LOGITS,
+    report: str | None = None,
+    adaptive: bool = False,
+    min_side: int = 1,
+    upscale: int = 1,
+    reference_params: int | None = None,
+    params_published: bool = True,
+) -> Callable[[Builder], Builder]:
+    """Decorator: register `builder(in_shape=(C, H, W), num_outputs=N) -> nn.Module`."""
+    kind = get_head(head).kind  # an unknown head is refused here, at import, naming the known ones
+
+    def wrap(builder: Builder) -> Builder:
+        if name in _ARCHS:
+            raise ValueError(f"architecture {name!r} registered twice")
+        doc = (builder.__doc__ or "").strip().splitlines()
+        _ARCHS[name] = ArchSpec(
+            name=name,
+            builder=builder,
+            input_shape=input_shape,
+            num_outputs=num_outputs,
+            head=kind,
+            report=report,
+            adaptive=adaptive,
+            min_side=min_side,
+            upscale=upscale,
+            reference_params=reference_params,
+            params_published=params_published,
+            description=doc[0] if doc else "",
+        )
+        return builder
+
+    return wrap
+
+
+def list_archs() -> list[str]:
+    return sorted(_ARCHS)
+
+
+def get_arch(name: str) -> ArchSpec:
+    return lookup("architecture", _ARCHS, name)
+
+
+def _shape(shape: Shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def check_input(name: str, in_shape: Shape) -> None:
+    """Refuse an input the network cannot take: fixed flatten sizes take exactly one shape."""
+    spec = get_arch(name)
+    if spec.fits(in_shape):
+        return
+    if spec.adaptive:
+        raise HarnessError(
+            f"architecture {name!r} needs images of at least {spec.min_side} px, the task gives {_shape(in_shape)}",
+            "pick a task with larger images or a smaller network (see `harness archs`)",
+        )
+    raise HarnessError(
+        f"architecture {name!r} takes input {_shape(spec.input_shape)} only (a fixed flatten size), "
+        f"the task gives {_shape(in_shape)}",
+        f"run it on a task at {_shape(spec.input_shape)}, or pick one that adapts (`harness archs`)",
+    )
+
+
+def check_fits(name: str, *, in_shape: Shape, heads: tuple[str, ...]) -> None:
+    """Refuse, before training, an architecture whose input or head does not fit the task."""
+    spec = get_arch(name)
+    if spec.head not in heads:
+        needs = " or ".join(repr(str(h)) for h in heads)  # the values: 'logits', not <Head.LOGITS: ...>
+        raise HarnessError(
+            f"architecture {name!r} has a {str(spec.head)!r} head, the task needs {needs}",
+            "see `harness archs --task TASK` for the architectures that fit a task",
+        )
+    check_input(name, in_shape)
+
+
+def create_model(name: str, *, in_shape: Shape, num_outputs: int) -> nn.Module:
+    check_input(name, in_shape)
+    return get_arch(name).builder(in_shape=tuple(in_shape), num_outputs=num_outputs)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(name: str, *, in_shape: Shape, num_outputs: int) -> int:
+    """Multiply-accumulates for one image, from torch's FLOP counter (2 FLOPs per MAC).
+
+    Built and run on the meta device: shapes only, no memory and no arithmetic, so listing
+    every architecture at 224 px costs milliseconds. Counts convolutions and matmuls, the
+    usual convention; BatchNorm, activations and pooling are not included.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = create_model(name, in_shape=in_shape, num_outputs=num_outputs).eval()
+        x = torch.zeros(1, *in_shape)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops() // 2
+
+
+class TaskShape(Protocol):
+    """What an architecture needs to know of a task (a DatasetSpec has these, read-only)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def heads(self) -> tuple[Head, ...]: ...
+    @property
+    def resizable(self) -> bool: ...
+
+    def shape(self, image_size: int | None = None) -> Shape: ...
+
+
+def _fit(spec: ArchSpec, task: TaskShape) -> str | None:
+    """`task` when the network takes its default images, `task@Npx` when only at another size
+    (photo sets are decoded at any --image-size), else None."""
+    if spec.fits(task.shape()):
+        return task.name
+    side = spec.input_shape[1]
+    if task.resizable and spec.fits(task.shape(side)):
+        return f"{task.name}@{side}px"
+    return None
+
+
+def describe_archs(
+    *,
+    in_shape: Shape | None = None,
+    num_outputs: Callable[[Head], int] | None = None,
+    heads: tuple[str, ...] | None = None,
+    tasks: Iterable[TaskShape] = (),
+) -> list[dict]:
+    """One row per architecture that fits (`in_shape`, `heads`) when given, else every one at its
+    native input: parameters, the report's count and whether they match, MACs per image, and
+    which of `tasks` it can train on (photo sets at the architecture's own input size)."""
+    tasks = list(tasks)
+    rows = []
+    for name in list_archs():
+        spec = get_arch(name)
+        shape: Shape = in_shape or spec.input_shape
+        outputs = num_outputs(spec.head) if num_outputs else spec.num_outputs
+        if (heads is not None and spec.head not in heads) or not spec.fits(shape):
+            continue
+        with torch.device("meta"):  # parameter counts need shapes only
+            params = count_params(create_model(name, in_shape=shape, num_outputs=outputs))
+        native = shape == tuple(spec.input_shape) and outputs == spec.num_outputs
+        rows.append(
+            {
+                "name": name,
+                "report": spec.report,
+                "input": spec.input_label,
+                "head": spec.head,
+                "outputs": list(spec.output_shape(shape, outputs)),
+                "counted_at": list(shape),
+                "params": params,
+                "reference_params": spec.reference_params,
+                "params_published": spec.params_published,
+                "params_match": (params == spec.reference_params) if spec.reference_params and native else None,
+                "macs": count_macs(name, in_shape=shape, num_outputs=outputs),
+                "tasks": [fit for t in tasks if spec.head in t.heads and (fit := _fit(spec, t))],
+                "description": spec.description,
+            }
+        )
+    return rows

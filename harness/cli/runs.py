@@ -1,0 +1,184 @@
+"""The commands that train: `harness sweep` and `harness reproduce`, and how each one ends
+(its board, export and verification, its last line and exit code).
+
+`harness.cli.main` routes them here; the commands that read the store live in `harness.cli.commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.cli.commands import (
+    chosen_runtimes,
+    export_and_verify,
+    passed,
+    print_boards,
+    print_verification,
+    results_dir_of,
+)
+from harness.errors import HarnessError
+from harness.kinds import SweepStatus
+from harness.paths import is_uri, writable_dir
+from harness.signals import interrupted_exit_code
+from harness.views.console import console, print_error, print_json, print_warning
+
+if TYPE_CHECKING:
+    from harness.export.verify import TrialVerification
+    from harness.sweeps.outcome import Outcome
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from harness.config.settings import given as settings_given
+    from harness.config.spec import SweepSpec
+    from harness.store.db import prepare_results_dir
+
+    chosen_runtimes(args)  # an unknown --runtime fails now, not after the sweep
+    if args.resume:
+        return _resume(args)
+    given = settings_given(args, SweepSpec)  # one entry per sweep setting the command line set
+    if args.preset:
+        from harness.config.presets import preset_sweeps
+
+        specs = preset_sweeps(args.preset, given)
+    else:
+        specs = [SweepSpec.from_toml(args.config, given) if args.config else SweepSpec(**given)]
+    for spec in specs:
+        spec.validate()  # every sweep of a preset, before the first one starts
+
+    results_dir = prepare_results_dir(results_dir_of(args))
+    if specs[0].storage and not is_uri(specs[0].storage):
+        writable_dir(
+            specs[0].storage, what="--storage folder", hint="pass --storage a folder every node can write, or a URI"
+        )
+    from harness.sweeps.driver import run_sweep  # imports ray: only once the spec is known to be good
+
+    code = 0
+    for spec in specs:
+        outcome = run_sweep(
+            spec,
+            results_dir=results_dir,
+            argv=["harness", *args.argv],
+            verbose=args.verbose,
+            live=not args.no_live and args.format == "table",
+        )
+        code = max(code, _after_sweep(args, results_dir, outcome))
+        if outcome.status == SweepStatus.INTERRUPTED:
+            break  # a preset's later sweeps wait for the user
+    return code
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """`harness sweep --resume [ID]`: the sweep's own spec; only output flags apply."""
+    from harness.sweeps.driver import resume_sweep
+
+    outcome = resume_sweep(
+        results_dir_of(args),
+        None if args.resume == "latest" else args.resume,
+        verbose=args.verbose,
+        live=not args.no_live and args.format == "table",
+    )
+    return _after_sweep(args, results_dir_of(args), outcome)
+
+
+def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) -> int:
+    """The sweep's leaderboard, its best trial exported and verified (unless --no-export or
+    nothing trained normally), and one line when trials failed; the exit code says how it went
+    (`_ending`)."""
+    from harness.results.leaderboard import best_trial_id, leaderboards
+    from harness.store.db import Store
+
+    verifications: list[TrialVerification] = []
+    with Store.existing(results_dir, writer=True) as store:
+        if outcome.status == SweepStatus.FINISHED and not args.no_export:
+            for task in outcome.tasks:
+                best = best_trial_id(store, task, sweep_id=outcome.sweep_id)
+                runtimes = chosen_runtimes(args)
+                verifications += (
+                    export_and_verify(store, best, results_dir / "onnx", runtimes=runtimes)[:1] if best else []
+                )
+        boards = leaderboards(store, sweep_id=outcome.sweep_id)  # with the export's status
+    if args.format == "json":
+        exported = [v.as_json() for v in verifications]
+        print_json(
+            {
+                "sweep_id": outcome.sweep_id,
+                "status": outcome.status,
+                "trials": outcome.trials,
+                "summary": outcome.summary(),
+                "leaderboards": boards,
+                "export": exported[0] if len(exported) == 1 else exported or None,
+            }
+        )
+    else:
+        from harness.views.leaderboard import TABLE_ROWS
+
+        print_boards(boards, "table", table_rows=TABLE_ROWS)  # a 1,000-trial sweep ends with 20 rows and a count
+        for verification in verifications:
+            print_verification(verification.verification)
+    return _ending(
+        outcome,
+        what="sweep",
+        resume=f"harness sweep --resume {outcome.sweep_id}",
+        verified=all(passed(v.verification) for v in verifications),
+    )
+
+
+def _ending(outcome: Outcome, *, what: str, resume: str, verified: bool = True) -> int:
+    """The last line and the exit code of a sweep or reproduction: 130 (143 after SIGTERM) when
+    interrupted, 1 when no trial is usable or a verification failed, else 0 (with a warning line
+    when some trials failed)."""
+    summary = outcome.summary()
+    if outcome.status == SweepStatus.INTERRUPTED:
+        print_error(
+            f"{what} {outcome.sweep_id} interrupted; every finished epoch is in the store (`{resume}` continues it)"
+        )
+        return interrupted_exit_code()
+    if outcome.status == SweepStatus.FAILED:
+        print_error(summary or f"{what} {outcome.sweep_id} trained no trial")
+        return 1
+    if summary:
+        print_warning(summary)
+    return 0 if verified else 1
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from harness.config.presets import get_preset
+    from harness.config.settings import declared, given
+    from harness.config.spec import SweepSpec
+    from harness.store.db import prepare_results_dir
+    from harness.sweeps.reproduce import plan_reproduction, reproduce, resume_reproduction
+
+    get_preset(args.report)  # an unknown report fails here, naming the five
+    live = not args.no_live and args.format == "table"
+    overrides = given(args, SweepSpec)  # only the settings reproduce takes (--epochs, --train-limit, --data-dir)
+    if args.resume:
+        if overrides or args.skip_missing:
+            raise HarnessError(
+                "--resume continues a reproduction as it was started",
+                f"drop {', '.join(d.flag for d in declared(SweepSpec) if d.setting.reproduce)} and --skip-missing",
+            )
+        rows, outcome = resume_reproduction(
+            args.report,
+            None if args.resume == "latest" else args.resume,
+            results_dir=results_dir_of(args),
+            verbose=args.verbose,
+            live=live,
+        )
+    else:
+        plan = plan_reproduction(args.report, overrides, skip_missing=args.skip_missing)  # refusals write nothing
+        rows, outcome = reproduce(
+            plan,
+            results_dir=prepare_results_dir(results_dir_of(args)),
+            argv=["harness", *args.argv],
+            verbose=args.verbose,
+            live=live,
+        )
+    if args.format == "json":
+        print_json(rows)  # each row names its sweep; the exit code says how the run ended
+    else:
+        from harness.views.tables import render_reproduction
+
+        console.print(render_reproduction(rows))
+    return _ending(outcome, what="reproduction", resume=f"harness reproduce {args.report} --resume")

@@ -1,0 +1,398 @@
+"""Frozen sweep and trial specs, one declaration per setting, and their validation.
+
+A `SweepSpec` is validated completely before anything is written or any Ray process starts, so
+a user's mistake costs one line on the terminal and nothing in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import typing
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from harness.config.settings import PATHS, declared, setting
+from harness.errors import HarnessError, lookup, unknown_choice
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+
+def _lr_range(text: str) -> tuple[float, float]:
+    """`--lr-range 1e-4:1e-1` -> (0.0001, 0.1)."""
+    low, sep, high = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW:HIGH, e.g. 1e-4:1e-1")
+    return float(low), float(high)
+
+
+SEARCHES = ("grid", "random", "optuna")  # Ray Tune: grid/random variants, or its Optuna searcher
+SCHEDULERS = ("fifo", "asha")  # run every trial to the end, or stop weak ones early (ASHA)
+# auto: bf16 on GPUs with native bf16, else fp16 with loss scaling; fp32 on the CPU (harness/engine/device.py,
+# which holds what each one means; config stays torch-free)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+# Every sweep setting is declared once, below: its field (type, default, unit) and its Setting
+# (help text, --help section). The flag, the sweep-file key, the command line's mapping and the
+# trial config are derived from it (harness/config/settings.py, harness/sweeps/plan.py). README "Development"
+# walks through adding one.
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialSettings:
+    """The settings every trial of a sweep gets as they are (each trial's config holds them)."""
+
+    task: str = setting("digits", help="task to train on; see `harness data`", group="what to train")
+    epochs: int = setting(
+        10, help="epochs per trial (full passes over the training split), >= 1", group="what to train", reproduce=True
+    )
+    data_dir: str | None = setting(
+        None,
+        help="data root",
+        group="data",
+        metavar="DIR",
+        path="dir",
+        reproduce=True,
+        default_text="$HARNESS_DATA_DIR or ~/.cache/harness/data",
+    )
+    variant: str | None = setting(
+        None,
+        help="the task's split recipe, e.g. cifar10: report | full; cats_vs_dogs: A | B",
+        group="data",
+        default_text="the task's own",
+    )
+    image_size: int | None = setting(
+        None,
+        help="photo sets: resize images to PX x PX",
+        group="data",
+        metavar="PX",
+        default_text="cats_vs_dogs 128, pokemon150 224",
+    )
+    augment: str | None = setting(
+        None,
+        help="batch augmentation preset: none, uni2022, itesm2022, pokemon, cifar",
+        group="data",
+        default_text="the task's reports'",
+    )
+    pixels: str | None = setting(
+        None,
+        help="input scaling: standard (the task's mean/std), unit (x/255) or raw (0..255)",
+        group="data",
+        default_text="standard",
+    )
+    train_limit: int | None = setting(
+        None,
+        help="train on a seeded random subset of N training images, for quick checks",
+        group="data",
+        metavar="N",
+        reproduce=True,
+    )
+    framework: str = setting(
+        "pytorch",
+        help="framework defaults to train under: pytorch, or keras (glorot_uniform kernels, zero biases,"
+        " Adam epsilon 1e-7), as the Keras reports trained",
+        group="what to train",
+    )
+    precision: str = setting(
+        "auto",
+        help="auto (bf16 on GPUs with compute capability >= 8.0, fp16 with loss scaling on older ones,"
+        " fp32 on the CPU), fp32, bf16 or fp16 (these two need a GPU)",
+        group="where it runs",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialSpec(TrialSettings):
+    """One training run: what Ray Tune hands to a trial as its config. Besides the settings
+    every trial shares, one value of each searched list (the `trial` key of its Setting)."""
+
+    arch: str
+    optimizer: str
+    lr: float  # learning rate, > 0
+    batch_size: int  # images per optimizer step
+    weight_decay: float = 0.0
+    seed: int  # seeds weights init and shuffling; the data split has its own fixed seed
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrialSpec:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in config.items() if k in names})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepSpec(TrialSettings):
+    """Architectures x optimizers x learning rates x batch sizes x weight decays x seeds for one task.
+
+    `search="grid"` runs every combination (`num_samples` times); "random" and "optuna" draw
+    `num_samples` trials from the same lists, with the learning rate log-uniform in `lr_range`
+    when one is given.
+    """
+
+    archs: tuple[str, ...] = setting(
+        ("mlp", "cnn_small"), trial="arch", group="what to train", help="architectures; see `harness archs`"
+    )
+    optimizers: tuple[str, ...] = setting(
+        ("momentum", "adam"),
+        trial="optimizer",
+        group="what to train",
+        help="optimizers: sgd, momentum, nesterov, adam, adamw, rmsprop",
+    )
+    lrs: tuple[float, ...] = setting((0.003, 0.03), trial="lr", group="what to train", help="learning rates, > 0")
+    batch_sizes: tuple[int, ...] = setting(
+        (64,), trial="batch_size", group="what to train", help="batch sizes: images per optimizer step"
+    )
+    weight_decays: tuple[float, ...] = setting(
+        (0.0,), trial="weight_decay", group="what to train", help="weight decays, >= 0"
+    )
+    seeds: tuple[int, ...] = setting(
+        (0,), trial="seed", group="what to train", help="seeds for weights and shuffling; the split has its own"
+    )
+    search: str = setting("grid", group="how to search", help="grid (every combination), random or optuna")
+    num_samples: int = setting(
+        1, group="how to search", help="grid: repeats of the grid; random: trials drawn; optuna: configurations drawn"
+    )
+    repeats: int = setting(
+        1,
+        group="how to search",
+        metavar="N",
+        help="run every configuration (and seed) N times, with derived seeds; optuna is fed their mean; >= 1",
+    )
+    lr_range: tuple[float, float] | None = setting(
+        None,
+        group="how to search",
+        metavar="LOW:HIGH",
+        parse=_lr_range,
+        help="random/optuna: learning rate log-uniform in it",
+    )
+    scheduler: str = setting(
+        "fifo", group="how to search", help="fifo (every trial runs all epochs) or asha (stops weak trials early)"
+    )
+    max_concurrent: int | None = setting(
+        None, group="how to search", help="at most this many trials at once", default_text="what the resources allow"
+    )
+    time_budget_s: float | None = setting(
+        None,
+        group="how to search",
+        flag="--time-budget",
+        metavar="SECONDS",
+        help="stop the sweep after this many seconds",
+    )
+    cpus_per_trial: float | None = setting(
+        None,
+        group="where it runs",
+        help="CPUs Ray reserves per trial",
+        default_text="1 for CPU trials; for GPU trials, a GPU node's CPUs / the trials its GPUs hold",
+    )
+    gpus_per_trial: float | None = setting(
+        None, group="where it runs", help="GPU share per trial", default_text="0.25 when the cluster has GPUs, else 0"
+    )
+    address: str | None = setting(
+        None,
+        group="where it runs",
+        help="join an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT",
+        default_text="start one",
+    )
+    storage: str | None = setting(
+        None,
+        group="where it runs",
+        metavar="PATH|URI",
+        path="storage",
+        help="Ray's experiment storage, shared by all nodes",
+        default_text="RESULTS/ray",
+    )
+
+    @property
+    def seed(self) -> int:
+        """The sweep's own seed (searchers draw from it): the first trial seed."""
+        return self.seeds[0]
+
+    def validate(self) -> SweepSpec:
+        """Raise HarnessError naming the first bad value; return self when all is well."""
+        from harness.architectures import check_fits, get_arch
+        from harness.config.frameworks import get_framework
+        from harness.datasets import get_task
+        from harness.engine.augment import get_augment
+        from harness.engine.optim import get_optimizer
+
+        task = get_task(self.task)
+        request = task.request(self.variant, self.image_size)
+        for arch in _non_empty("--arch", self.archs):
+            get_arch(arch)
+            check_fits(arch, in_shape=task.shape(request.image_size), heads=task.heads)
+        if self.augment is not None:
+            get_augment(self.augment)
+        task.pixel_stats(self.pixels)
+        get_framework(self.framework)
+        if self.train_limit is not None and self.train_limit < 1:
+            raise HarnessError(f"train limit {self.train_limit} is below 1", "pass --train-limit >= 1")
+        for name in _non_empty("--optimizer", self.optimizers):
+            get_optimizer(name)
+        for lr in _non_empty("--lr", self.lrs):
+            if not 0 < lr < math.inf:  # also catches NaN
+                raise HarnessError(
+                    f"learning rate {lr} is not a positive finite number", "pass --lr > 0, e.g. --lr 0.01"
+                )
+        for bs in _non_empty("--batch-size", self.batch_sizes):
+            if bs < 1:
+                raise HarnessError(f"batch size {bs} is below 1", "pass --batch-size >= 1, e.g. 64")
+        if self.epochs < 1:
+            raise HarnessError(f"epochs {self.epochs} is below 1", "pass --epochs >= 1")
+        for seed in _non_empty("--seed", self.seeds):
+            if seed < 0:
+                raise HarnessError(f"seed {seed} is negative", "pass --seed >= 0")
+        for wd in _non_empty("--weight-decay", self.weight_decays):
+            if not 0 <= wd < math.inf:
+                raise HarnessError(
+                    f"weight decay {wd} is not a finite number >= 0", "pass --weight-decay >= 0, e.g. 0.0005"
+                )
+        self._validate_search()
+        if self.cpus_per_trial is not None and not 0 < self.cpus_per_trial < math.inf:
+            raise HarnessError(
+                f"--cpus-per-trial {self.cpus_per_trial} is not a positive number of CPUs",
+                "pass --cpus-per-trial > 0, e.g. 1 (fractions such as 0.5 share a core)",
+            )
+        if self.gpus_per_trial is not None and not 0 <= self.gpus_per_trial < math.inf:
+            raise HarnessError(
+                f"--gpus-per-trial {self.gpus_per_trial} is not a GPU share >= 0",
+                "pass --gpus-per-trial 0 (CPU only), a share such as 0.25, or whole GPUs",
+            )
+        self._validate_precision()
+        return self
+
+    def _validate_precision(self) -> None:
+        lookup("precision", dict.fromkeys(PRECISIONS), self.precision)
+        # Reduced precision on the CPU is refused, not emulated: with no GPU asked for, every trial
+        # would fail, so say it now. With the default share the cluster decides, and a trial that
+        # lands on the CPU refuses it itself (harness/engine/device.py).
+        if self.precision in ("bf16", "fp16") and self.gpus_per_trial == 0:
+            raise HarnessError(
+                f"--precision {self.precision} needs a GPU, but --gpus-per-trial is 0",
+                "pass --precision auto or fp32 for CPU trials, or give trials a GPU share",
+            )
+
+    def _validate_search(self) -> None:
+        lookup("search", dict.fromkeys(SEARCHES), self.search)
+        lookup("scheduler", dict.fromkeys(SCHEDULERS), self.scheduler)
+        if self.num_samples < 1:
+            raise HarnessError(f"num_samples {self.num_samples} is below 1", "pass --num-samples >= 1")
+        if self.repeats < 1:
+            raise HarnessError(f"repeats {self.repeats} is below 1", "pass --repeats >= 1")
+        # Ray Tune's Repeater feeds Optuna the mean of a configuration's replicates when the last
+        # one ends; ASHA would stop some early and the mean would set short runs beside full ones.
+        if self.search == "optuna" and self.scheduler == "asha" and self.replicates > 1:
+            raise HarnessError(
+                f"--search optuna ranks the mean over each configuration's {self.replicates} seeds,"
+                " which --scheduler asha would cut short",
+                "pass --scheduler fifo, or a single --seed without --repeats",
+            )
+        if self.lr_range is not None:
+            low, high = self.lr_range
+            if not 0 < low < high < math.inf:
+                raise HarnessError(
+                    f"learning-rate range {low}:{high} is not 0 < low < high", "e.g. --lr-range 1e-4:1e-1"
+                )
+            if self.search == "grid":
+                raise HarnessError("--lr-range needs a search that samples", "add --search random or --search optuna")
+        if self.max_concurrent is not None and self.max_concurrent < 1:
+            raise HarnessError(f"max concurrent trials {self.max_concurrent} is below 1", "pass --max-concurrent >= 1")
+        if self.time_budget_s is not None and not 0 < self.time_budget_s < math.inf:
+            raise HarnessError(f"time budget {self.time_budget_s} s is not positive", "pass --time-budget > 0 seconds")
+
+    @property
+    def replicates(self) -> int:
+        """Trials per configuration: each seed (a grid's or Optuna's; a random draw picks one)
+        times `repeats`. Optuna never tunes the seed: it sees a configuration's replicates as one."""
+        return self.repeats * (1 if self.search == "random" else len(self.seeds))
+
+    @property
+    def num_trials(self) -> int:
+        """Trials the sweep will run: the grid's size times num_samples, or num_samples draws,
+        each configuration `replicates` times."""
+        if self.search == "grid":
+            configurations = math.prod(len(v) for k, v in self.searched().items() if k != "seed") * self.num_samples
+        else:
+            configurations = self.num_samples
+        return configurations * self.replicates
+
+    def searched(self) -> dict[str, tuple[Any, ...]]:
+        """The lists trials are drawn from, by trial key: {"arch": self.archs, "lr": self.lrs, ...}."""
+        return {d.setting.trial: getattr(self, d.name) for d in declared(SweepSpec) if d.setting.trial}
+
+    def shared(self) -> dict[str, Any]:
+        """The settings every trial gets as they are (TrialSettings' fields)."""
+        return {f.name: getattr(self, f.name) for f in fields(TrialSettings)}
+
+    @classmethod
+    def from_toml(cls, path: str, overrides: dict[str, Any]) -> SweepSpec:
+        """A spec from a TOML file (keys: this class's fields), with command-line values on top.
+        Relative paths in the file (data_dir, storage) are relative to the file's own folder."""
+        from harness.paths import existing_file
+
+        file = existing_file(path, what="sweep file", hint="pass the path of a .toml file")
+        try:
+            with open(file, "rb") as f:
+                table = tomllib.load(f)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
+        keys = {d.name: d for d in declared(cls)}
+        for key, value in table.items():
+            if key not in keys:
+                raise unknown_choice(f"key in {path}", key, sorted(keys))
+            _check_type(path, key, value, keys[key].hint)
+            kind = keys[key].setting.path
+            if kind:  # relative to the file's own folder
+                table[key] = PATHS[kind](value, file.parent)
+        merged: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else (v,) if keys[k].is_list and not isinstance(v, tuple) else v
+            for k, v in {**table, **overrides}.items()
+        }
+        try:
+            return cls(**merged)
+        except TypeError as exc:
+            raise HarnessError(f"sweep file {path!r}: {exc}", "see the README's sweep file example") from None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SweepSpec:
+        """The spec a sweep recorded (lists back to tuples); keys it did not know get defaults."""
+        names = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def reproduce_settings() -> tuple[str, ...]:
+    """The settings `harness reproduce` takes, overriding every recipe (quick checks; marked)."""
+    return tuple(d.name for d in declared(SweepSpec) if d.setting.reproduce)
+
+
+def _check_type(path: str, key: str, value: Any, hint: Any) -> None:
+    """A sweep file's value has the field's declared type: `int | None` takes an int, a tuple
+    field a list of its item type (or one item), `lr_range` a list of two numbers. Booleans are
+    never numbers, and an int is a float."""
+    if type(None) in typing.get_args(hint):  # X | None: a file cannot say None, so it says X
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:
+        fixed = args[-1] is not Ellipsis
+        items = value if isinstance(value, list) else None if fixed else [value]
+        item, want = args[0], f"a list of {len(args)} {args[0].__name__}s" if fixed else f"a list of {args[0].__name__}"
+        if items is None or (fixed and len(items) != len(args)):
+            raise HarnessError(f"sweep file {path!r}: {key} = {value!r} is not {want}", "fix that line of the file")
+    else:
+        items, item, want = [value], hint, hint.__name__
+    ok = (float, int) if item is float else (item,)
+    if any(isinstance(v, bool) or not isinstance(v, ok) for v in items):
+        raise HarnessError(f"sweep file {path!r}: {key} = {value!r} is not {want}", "fix that line of the file")
+
+
+def _non_empty(flag: str, values: tuple) -> tuple:
+    if not values:
+        raise HarnessError(f"{flag} was given no values", f"pass at least one value to {flag}")
+    return values

@@ -1,0 +1,176 @@
+"""The epochs of one trial, pure: resume, per-epoch metrics, divergence, the best checkpoint, test scoring.
+
+`fit` runs train_one_epoch and evaluate epoch after epoch and yields one `EpochResult` each;
+it knows nothing of Ray, files or the clock beyond what train.py measures. The caller (the Ray
+trainable in trial.py) reports each result and saves a checkpoint when the result says the
+epoch is a new best, so the kept checkpoint is always the best one. After the last epoch the
+best weights are scored once on the test split, which selects nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from harness.engine.device import Placement
+from harness.engine.train import Augmentation, Normalizer, Objective, evaluate, train_one_epoch
+from harness.kinds import Mode, better
+
+EVAL_BATCH = 512  # evaluation needs no gradients, so larger batches only save overhead
+BASE = ("loss", "acc", "time_s", "cpu_s", "samples_per_s")  # what every objective reports; the rest are extras
+
+Split = tuple[Tensor, Tensor]  # (images, labels) of one split, already on the training device
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a checkpointed trial continues from: the state saved after its best epoch."""
+
+    epoch: int  # the epoch the checkpoint was saved after (the best so far); training goes on at epoch + 1
+    best: float  # that epoch's validation metric, as reported (larger or smaller is better by the mode)
+    model_state: Mapping[str, Tensor]
+    optimizer_state: dict[str, Any]
+    generator_state: Tensor  # the shuffling and augmentation generator, so the next epochs draw as if never stopped
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: Mapping[str, Any], *, metric: str) -> Resume:
+        """From the dict `harness.engine.checkpoint.save_checkpoint` wrote (loaded with torch.load)."""
+        return cls(
+            epoch=ckpt["epoch"],
+            best=ckpt["metrics"][metric],
+            model_state=ckpt["model_state"],
+            optimizer_state=ckpt["optimizer_state"],
+            generator_state=ckpt["generator_state"],
+        )
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """One epoch as the trial reports it."""
+
+    epoch: int  # 1-based
+    # train_loss, train_acc, val_loss, val_acc, epoch_time_s (training only, synchronised),
+    # eval_time_s, cpu_s (the process's CPU seconds over training and validation), samples_per_s,
+    # and the objective's extras as train_<name> / val_<name> (val_psnr)
+    metrics: dict[str, Any]
+    diverged: bool  # a non-finite train or val loss: this is the last result
+    improved: bool  # a new best validation metric: the caller checkpoints the model now
+    best_epoch: int  # the epoch of the best weights so far (0: none yet)
+    # Only on the last epoch (unless it diverged): the best weights on the test split, as
+    # evaluate returns them (loss, acc, extras, time_s, "confusion" when num_classes is given).
+    test: dict[str, Any] | None = None
+
+
+def fit(
+    *,
+    model: nn.Module,
+    objective: Objective,
+    optimizer: torch.optim.Optimizer,
+    train: Split,
+    val: Split,
+    test: Split,
+    epochs: int,
+    batch_size: int,
+    normalize: Normalizer,
+    generator: torch.Generator,
+    metric: str,
+    mode: Mode,
+    augment: Augmentation | None = None,
+    placement: Placement | None = None,
+    num_classes: int | None = None,
+    resume: Resume | None = None,
+) -> Iterator[EpochResult]:
+    """Train epochs (resume.epoch + 1 or 1) .. `epochs` and yield each one's result; stop after a
+    diverged epoch. `metric` names the validation metric (a key of EpochResult.metrics) that
+    selects the best epoch, `mode` ("max" or "min") says which way is better. On the last epoch
+    the model is left holding the best weights (the ones the test scores are from)."""
+    best: float | None = None  # the best validation metric so far
+    best_epoch, start = 0, 1
+    if resume:
+        model.load_state_dict(resume.model_state)
+        optimizer.load_state_dict(resume.optimizer_state)
+        generator.set_state(resume.generator_state)
+        best, best_epoch, start = resume.best, resume.epoch, resume.epoch + 1
+    best_state = _copy_state(model)  # the best weights so far, kept for the final test scoring
+    # fp16's loss scaler, kept across epochs (a resumed trial starts a new one: it recalibrates in a few steps)
+    scaler = placement.grad_scaler() if placement else None
+
+    for epoch in range(start, epochs + 1):
+        trained = train_one_epoch(
+            model=model,
+            objective=objective,
+            optimizer=optimizer,
+            images=train[0],
+            labels=train[1],
+            batch_size=batch_size,
+            normalize=normalize,
+            generator=generator,
+            augment=augment,
+            placement=placement,
+            scaler=scaler,
+        )
+        validated = evaluate(
+            model=model,
+            objective=objective,
+            images=val[0],
+            labels=val[1],
+            batch_size=EVAL_BATCH,
+            normalize=normalize,
+            placement=placement,
+        )
+        diverged = not (math.isfinite(trained["loss"]) and math.isfinite(validated["loss"]))
+        metrics = _epoch_metrics(trained=trained, validated=validated)
+        improved = not diverged and (best is None or better(metrics[metric], best, mode))
+        if improved:
+            best, best_epoch, best_state = metrics[metric], epoch, _copy_state(model)
+        scores = None
+        if epoch == epochs and not diverged:
+            # The last epoch: the best checkpoint's weights, once, on the test split. Trials that
+            # ASHA or a time budget stop earlier carry no test score (export verification has one).
+            model.load_state_dict(best_state)
+            scores = evaluate(
+                model=model,
+                objective=objective,
+                images=test[0],
+                labels=test[1],
+                batch_size=EVAL_BATCH,
+                normalize=normalize,
+                placement=placement,
+                num_classes=num_classes,
+                intervals=True,  # image scores: their bootstrap intervals over the test images
+            )
+        yield EpochResult(
+            epoch=epoch, metrics=metrics, diverged=diverged, improved=improved, best_epoch=best_epoch, test=scores
+        )
+        if diverged:
+            return  # a NaN/inf loss never recovers
+
+
+def _epoch_metrics(*, trained: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "train_loss": trained["loss"],
+        "train_acc": trained["acc"],
+        "val_loss": validated["loss"],
+        "val_acc": validated["acc"],
+        "epoch_time_s": trained["time_s"],
+        "eval_time_s": validated["time_s"],
+        # the CPU cost of the same span as epoch_time_s + eval_time_s (the cost columns' unit)
+        "cpu_s": trained["cpu_s"] + validated["cpu_s"],
+        "samples_per_s": trained["samples_per_s"],
+        # the task's own scores beyond acc (PSNR, Keras-style accuracy for upsampling)
+        **{
+            f"{split}_{k}": v
+            for split, r in (("train", trained), ("val", validated))
+            for k, v in r.items()
+            if k not in BASE
+        },
+    }
+
+
+def _copy_state(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

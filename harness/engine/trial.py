@@ -1,0 +1,195 @@
+"""The Ray Tune trainable: one trial trains one configuration and reports every epoch.
+
+A thin adapter over harness.engine.fit (the pure epoch logic): it reads its config, sizes torch's
+thread pool to the CPUs Ray gave it, places itself on the GPU Ray assigned it or the CPU
+(device, precision, memory format: harness.engine.device decides from the ids passed in), builds
+the model, data and optimizer, hands `fit` the checkpoint Ray restored when a sweep is resumed,
+and turns each epoch's result into a `tune.report`, with a checkpoint whenever the result is a
+new best (so the kept checkpoint is always the best one).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from ray import tune
+
+from harness.architectures import count_params, create_model, get_arch
+from harness.config.frameworks import get_framework
+from harness.config.spec import TrialSpec
+from harness.datasets import DatasetSpec, get_task, load_task
+from harness.engine.augment import get_augment
+from harness.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
+from harness.engine.device import Placement, choose_device, data_home, gpu_seconds, placement
+from harness.engine.fit import EpochResult, Resume, fit
+from harness.engine.optim import create_optimizer
+from harness.engine.recorded import Recorded
+from harness.engine.train import OBJECTIVES, Augmentation, Normalizer, train_subset
+
+
+def allotted_cpus() -> int:
+    """The CPUs Ray reserved for this trial (Ray itself sets OMP_NUM_THREADS=1)."""
+    resources = tune.get_context().get_trial_resources().required_resources
+    return max(1, int(resources.get("CPU", 1)))
+
+
+def allotted_gpu_share() -> float:
+    """The GPU share Ray reserved for this trial (0.25: a quarter of one GPU; 0: none)."""
+    return float(tune.get_context().get_trial_resources().required_resources.get("GPU", 0))
+
+
+def assigned_gpus() -> list[str]:
+    """The GPU ids Ray assigned to this trial's worker, as strings ([] when it holds no GPU).
+    Ray's assignment, not torch.cuda.is_available(), decides: Ray 2.60 no longer hides GPUs
+    from workers that hold none."""
+    import ray
+
+    return [str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
+
+
+def _augmentation(spec: TrialSpec, task: DatasetSpec) -> Augmentation | None:
+    augment = get_augment(spec.augment or task.augment)
+    return None if augment.identity else augment
+
+
+def _node_name() -> str:
+    """The Ray node this trial runs on: its IP and the start of its node id (two nodes of a
+    one-machine cluster share an IP)."""
+    import ray
+
+    context = ray.get_runtime_context()
+    return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
+
+
+def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
+    """`recorded`: a resumed sweep's store record (harness.engine.recorded): the store, not Tune's saved
+    state, says whether this trial ended and which checkpoint it continues from."""
+    trial_id = tune.get_context().get_trial_id()
+    if recorded and recorded.has_ended(trial_id):  # ended before the driver was killed
+        return recorded.report_ended(trial_id)  # its last stored epoch again; nothing trained or stored
+    spec = TrialSpec.from_config(config)
+    torch.set_num_threads(allotted_cpus())
+    torch.manual_seed(spec.seed)
+
+    task = get_task(spec.task)
+    head = get_arch(spec.arch).head
+    model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
+    framework = get_framework(spec.framework)
+    framework.init(model)  # before placement: the same weights on any device
+    # The GPU Ray assigned (or the CPU when none): a trial given a GPU it cannot use fails here.
+    chosen = choose_device(assigned_gpus())
+    where = placement(model, device=chosen, precision=spec.precision)
+    where.configure_backends()
+    model, device = where.model(model), where.device
+    # Memory-mapped from the decode-once cache (built by the driver; built here, under its lock,
+    # only on a node that has none): trials on one node share the page cache.
+    data = load_task(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
+    # Val selects; the test split is scored once, for the best checkpoint, and never chooses.
+    train_images, train_labels = torch.from_numpy(data.train.images), torch.from_numpy(data.train.labels)
+    if spec.train_limit:
+        keep = train_subset(len(train_labels), spec.train_limit)
+        train_images, train_labels = train_images[keep], train_labels[keep]
+    splits = {
+        "train": (train_images, train_labels),
+        **{
+            name: (torch.from_numpy(s.images), torch.from_numpy(s.labels))
+            for name, s in (("val", data.val), ("test", data.test))
+        },
+    }
+    # The splits move to the GPU once when they fit this trial's share of its memory (the other
+    # trials on that GPU have theirs); else, and on the CPU, they stay memory maps shared through
+    # the page cache, and on a GPU each batch streams from them through pinned memory.
+    gpu_share = allotted_gpu_share()
+    data_on = data_home(
+        device=chosen, data_bytes=sum(t.nbytes for pair in splits.values() for t in pair), gpu_share=gpu_share
+    )
+    home = device if data_on == "gpu" else torch.device("cpu")
+    tensors = {name: (images.to(home), labels.to(home)) for name, (images, labels) in splits.items()}
+    params = count_params(model)
+    optimizer = create_optimizer(
+        spec.optimizer,
+        model.parameters(),
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        **framework.optimizer_defaults.get(spec.optimizer, {}),
+    )
+    mean, std = task.pixel_stats(spec.pixels)
+    generator = torch.Generator().manual_seed(spec.seed)
+    node = _node_name()
+    results = fit(
+        model=model,
+        objective=OBJECTIVES[head],
+        optimizer=optimizer,
+        train=tensors["train"],
+        val=tensors["val"],
+        test=tensors["test"],
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        normalize=Normalizer(mean, std, device),
+        generator=generator,
+        metric=task.metric,
+        mode=task.mode,
+        augment=_augmentation(spec, task),
+        placement=where,
+        # the test split's confusion matrix (the leaderboard's test column, `harness show`)
+        num_classes=len(task.classes) if task.kind == "classification" else None,
+        resume=_restored(metric=task.metric, checkpoint=recorded.checkpoint(trial_id) if recorded else None),
+    )
+    for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
+        metrics = _reported(result, params=params, node=node, where=where, data_on=data_on, gpu_share=gpu_share)
+        if result.improved:
+            with tempfile.TemporaryDirectory() as tmp:
+                save_checkpoint(
+                    tmp,
+                    model=model,
+                    spec=spec,
+                    epoch=result.epoch,
+                    metrics=metrics,
+                    optimizer=optimizer,
+                    generator=generator,
+                )
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+        else:
+            tune.report(metrics)
+
+
+def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> Resume | None:
+    """The state to continue from when a resumed sweep continues this trial, else None: the
+    store's `checkpoint` when it names one, else the one Tune restored."""
+    restored = checkpoint or tune.get_checkpoint()
+    if not restored:
+        return None
+    with restored.as_directory() as directory:
+        # On the CPU: load_state_dict copies weights and optimizer state onto the model's device,
+        # and the generator's state must stay a CPU ByteTensor (set_state refuses a CUDA one).
+        ckpt = torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+    return Resume.from_checkpoint(ckpt, metric=metric)
+
+
+def _reported(
+    result: EpochResult, *, params: int, node: str, where: Placement, data_on: str, gpu_share: float
+) -> dict[str, Any]:
+    """One epoch as `tune.report` sends it to the driver's store callback (and as the checkpoint keeps it)."""
+    # GPU-seconds over the span cpu_s covers; absent on the CPU (the store records NULL)
+    wall_s = result.metrics["epoch_time_s"] + result.metrics["eval_time_s"]
+    gpu_s = gpu_seconds(wall_s=wall_s, gpu_ids=where.gpu_ids, gpu_share=gpu_share)
+    metrics = {
+        # device ("cuda:0 NVIDIA H200", "cpu ...", "fake GPU 1 (trained on cpu ...)"), gpu_ids
+        # (Ray's, as strings) and precision (fp32 | bf16 | fp16, training and validation alike)
+        **where.report(),
+        "data_on": data_on,  # gpu: the splits live on the GPU; host: batches stream from host memory
+        "epoch": result.epoch,
+        **result.metrics,
+        "params": params,
+        "diverged": result.diverged,
+        "node": node,
+        "best_epoch": result.best_epoch,
+        **({} if gpu_s is None else {"gpu_s": gpu_s}),
+    }
+    if result.test is not None:
+        metrics["test_json"] = json.dumps({"epoch": result.best_epoch, **result.test})
+    return metrics

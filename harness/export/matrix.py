@@ -1,0 +1,135 @@
+"""The cross-runtime matrix: one exported file, the whole test split, every chosen runtime.
+
+PyTorch (float32, eval mode, CPU) scores the split once; each runtime then runs the same
+normalised inputs (harness.runtimes.registry) and is compared with it under the file's gate
+(harness.export.verify.GATES), so a row passes in OpenVINO exactly when it would in onnxruntime.
+A runtime that is not installed is a row saying so, never an error; one that fails to load or
+run the file is a failed row with the runtime's own first line. Informational rows (OpenVINO
+as it comes: bf16 where the CPU has it) show their figures and never fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness.errors import HarnessError
+from harness.export.verify import GATES, batched_outputs, compare, gate_of
+from harness.heads import Head
+from harness.runtimes.registry import Outcome, Runtime, RuntimeRun, tally
+
+
+@dataclass(frozen=True)
+class RuntimeCheck:
+    runtime: str
+    status: str  # an Outcome
+    version: str | None = None
+    provider: str | None = None  # what ran it, as the runtime reports it
+    precision: str | None = None  # the precision it really used
+    n: int = 0  # test images run
+    gate: str | None = None  # the GATES entry applied
+    max_abs_diff: float | None = None  # against PyTorch float32
+    top1_agreement: float | None = None  # image outputs: binarised pixels that agree
+    torch_metric: float | None = None
+    metric: float | None = None  # the task metric under this runtime
+    torch_psnr: float | None = None
+    psnr: float | None = None
+    b1_round_ms: list[float] = field(default_factory=list)  # batch-1 latency, one median per round
+    informational: bool = False
+    gate_passed: bool | None = None  # what the gate said, informational rows included (None: did not run)
+    note: str = ""  # the install hint, the error line, or what an informational row shows
+
+    @property
+    def b1_ms(self) -> float | None:
+        return float(np.median(self.b1_round_ms)) if self.b1_round_ms else None
+
+    @property
+    def b1_spread_ms(self) -> tuple[float, float] | None:
+        return (min(self.b1_round_ms), max(self.b1_round_ms)) if self.b1_round_ms else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "b1_p50_ms": self.b1_ms, "b1_spread_ms": self.b1_spread_ms}
+
+
+def torch_outputs(model: torch.nn.Module, x: np.ndarray) -> torch.Tensor:
+    """PyTorch's outputs for the split, batched as verify batches them."""
+    model = model.eval()
+    with torch.inference_mode():
+        return batched_outputs(lambda a: model(torch.from_numpy(a)), x)
+
+
+def check_runtime(
+    runtime: Runtime,
+    path: Path,
+    x: np.ndarray,
+    *,
+    reference: torch.Tensor,
+    labels: torch.Tensor,
+    head: Head,
+    gate: str,
+    threads: int,
+) -> RuntimeCheck:
+    """One row: `runtime` on the file against PyTorch's `reference` outputs for `x`."""
+    version = runtime.version()
+    if version is None:
+        return RuntimeCheck(runtime.name, Outcome.MISSING, informational=runtime.informational, note=runtime.install)
+    try:
+        run: RuntimeRun = runtime.evaluate(path, x, threads)
+        out = torch.from_numpy(np.ascontiguousarray(run.outputs, dtype=np.float32))
+        if tuple(out.shape) != tuple(reference.shape):
+            raise HarnessError(f"gave outputs of shape {tuple(out.shape)}, PyTorch {tuple(reference.shape)}")
+    except Exception as exc:  # each runtime raises its own types for an op it lacks or a file it refuses
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        return RuntimeCheck(
+            runtime.name, Outcome.ERROR, version, n=len(x), informational=runtime.informational, note=line
+        )
+    figures = compare(reference, out, labels, head)
+    passed = GATES[gate].passes(figures)
+    status = Outcome.INFO if runtime.informational else Outcome.PASSED if passed else Outcome.FAILED
+    return RuntimeCheck(
+        runtime.name,
+        status,
+        version,
+        provider=run.provider,
+        # a quantized file computes its quantized layers in int8 whatever the runtime's float precision
+        precision=f"int8+{run.precision}" if gate == "int8" else run.precision,
+        n=len(x),
+        gate=gate,
+        **figures,
+        b1_round_ms=list(run.b1_round_ms),
+        informational=runtime.informational,
+        gate_passed=passed,
+        note=runtime.about if runtime.informational else "",
+    )
+
+
+def check_runtimes(
+    runtimes: Sequence[Runtime],
+    *,
+    onnx_path: Path,
+    model: torch.nn.Module,
+    head: Head,
+    x: np.ndarray,
+    labels: np.ndarray,
+    quantize: str | None = None,
+) -> list[RuntimeCheck]:
+    """Every runtime in `runtimes` on the whole normalised split `x`, in order."""
+    reference = torch_outputs(model, x)
+    y = torch.from_numpy(np.asarray(labels))
+    gate = gate_of(head, quantize)
+    threads = torch.get_num_threads()  # every runtime gets the CPUs PyTorch was given
+    return [
+        check_runtime(r, onnx_path, x, reference=reference, labels=y, head=head, gate=gate, threads=threads)
+        for r in runtimes
+    ]
+
+
+def all_passed(checks: Sequence[RuntimeCheck]) -> bool:
+    """Whether every runtime that ran (or tried to) passed, informational rows aside."""
+    passed, checked = tally([c.as_json() for c in checks])
+    return passed == checked

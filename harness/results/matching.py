@@ -1,0 +1,101 @@
+"""Like for like: did a stored trial run what a report ran, and if not, how does it differ?
+
+A published figure gets "ours" only from a trial of the same network on the same data and
+budget: task, split (variant), image size, input scaling, framework defaults, all of the recipe's epochs, and the
+whole training set (no --train-limit). Anything else is a different experiment, shown as the
+closest run with its differences spelled out, never as a reproduction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from harness.formats import plural
+from harness.store.rows import TrialRow
+
+if TYPE_CHECKING:
+    from harness.config.spec import SweepSpec
+
+
+def recipe_terms(spec: SweepSpec) -> dict[str, Any]:
+    """A recipe's terms (a one-trial spec), defaults filled in as a sweep fills them."""
+    from harness.datasets import get_task
+
+    request = get_task(spec.task).request(spec.variant, spec.image_size)
+    return {
+        "task": spec.task,
+        "arch": spec.archs[0],
+        "variant": request.variant,
+        "image_size": request.image_size,
+        "pixels": spec.pixels or "standard",
+        "framework": spec.framework,
+        "epochs": spec.epochs,
+    }
+
+
+def trial_terms(config: dict[str, Any], epochs_run: float | None) -> dict[str, Any]:
+    """The same terms of a stored trial, from its whole config and the epochs it really ran
+    (a count; a mean over seeds is a float)."""
+    from harness.datasets import get_task
+
+    request = get_task(config["task"]).request(config.get("variant"), config.get("image_size"))
+    return {
+        "task": config["task"],
+        "arch": config["arch"],
+        "variant": request.variant,
+        "image_size": request.image_size,
+        "pixels": config.get("pixels") or "standard",
+        "framework": config.get("framework") or "pytorch",  # stored before the setting: PyTorch's
+        "epochs": epochs_run or 0,
+        "planned_epochs": config.get("epochs"),
+        "train_limit": config.get("train_limit"),
+    }
+
+
+def config_of(row: TrialRow) -> dict[str, Any]:
+    """A store trial row's whole config (older stores kept only the columns)."""
+    config: dict[str, Any] = json.loads(row.get("config_json") or "{}")
+    return config or {
+        "task": row["task"],
+        "arch": row["arch"],
+        "optimizer": row["optimizer"],
+        "lr": row["lr"],
+        "batch_size": row["batch_size"],
+        "epochs": row["epochs"],
+        "seed": row["seed"],
+    }
+
+
+def differences(trial: dict[str, Any], recipe: dict[str, Any]) -> list[str]:
+    """What keeps a trial (`trial_terms`) from being a run of the recipe (`recipe_terms`), in
+    words; empty when it is one."""
+    out = []
+    if trial["task"] != recipe["task"]:
+        out.append(f"task {trial['task']}")
+    if trial["arch"] != recipe["arch"]:
+        out.append(f"{trial['arch']}, not {recipe['arch']}")
+    if trial["variant"] != recipe["variant"]:
+        out.append(f"split {trial['variant']}, not {recipe['variant']}")
+    if trial["image_size"] != recipe["image_size"]:
+        out.append(f"{trial['image_size']} px, not {recipe['image_size']}")
+    if trial["pixels"] != recipe["pixels"]:
+        out.append(f"{trial['pixels']} input scaling, not {recipe['pixels']}")
+    if trial["framework"] != recipe["framework"]:
+        out.append(f"{trial['framework']} defaults, not {recipe['framework']}")
+    out += budget_marks(trial, recipe_epochs=recipe["epochs"])
+    return out
+
+
+def budget_marks(trial: dict[str, Any], *, recipe_epochs: int | None = None) -> list[str]:
+    """A trial's reduced budget, e.g. ["subset 200", "1 of 40 epochs"]: against the recipe's
+    epochs when given, else against the trial's own plan (ASHA, a time budget, Ctrl-C)."""
+    marks = []
+    if trial.get("train_limit"):
+        marks.append(f"subset {trial['train_limit']:,}")
+    goal = recipe_epochs if recipe_epochs is not None else trial.get("planned_epochs")
+    if goal and trial["epochs"] < goal:
+        marks.append(f"{trial['epochs']} of {plural(goal, 'epoch')}")
+    elif goal and trial["epochs"] > goal:
+        marks.append(f"{plural(trial['epochs'], 'epoch')}, not {goal}")
+    return marks

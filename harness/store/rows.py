@@ -1,0 +1,137 @@
+"""The shapes of the store's rows, as its reads return them (see `harness.store.schema` for the tables).
+
+They stay plain dicts at runtime (sqlite3.Row -> dict), so the JSON a command prints is the row
+itself; these TypedDicts only tell mypy and the reader which keys a row has. Columns a store
+can leave NULL are `| None`; keys computed by a query (`epochs_run`, `best_metric`, ...) are
+declared on the row kind whose query adds them. No torch, no rich: any module may import this.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+__all__ = ["EpochRow", "ExportRow", "ProbeRow", "SweepListRow", "SweepRow", "SweepTrialRow", "TrialRow", "TrialSummary"]
+
+
+class SweepRow(TypedDict):
+    """A row of `sweeps`."""
+
+    id: str
+    task: str  # one task, or several joined by "," (a reproduction may mix tasks)
+    status: str
+    created_at: str  # ISO 8601, UTC
+    finished_at: str | None
+    seed: int
+    command: str
+    spec_json: str
+    environment_json: str
+
+
+class SweepListRow(SweepRow):
+    """`Store.sweeps()`: a sweep with its trials counted by status."""
+
+    trials: dict[str, int]
+
+
+class SweepTrialRow(TypedDict):
+    """`Store.sweep_trials()`: how one trial of a sweep ended."""
+
+    id: str
+    status: str
+    error: str | None
+    ended_at: str | None
+    epochs_run: int
+
+
+class TrialRow(TypedDict):
+    """A row of `trials`."""
+
+    id: str  # <sweep id>.<Ray's id>
+    ray_id: str
+    sweep_id: str
+    task: str
+    arch: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int  # planned
+    seed: int
+    status: str
+    error: str | None
+    traceback: str | None
+    params: int | None
+    node: str | None
+    device: str | None  # from the first epoch: "cuda:0 NVIDIA H200", "cpu ..."; None before it (or schema < 6)
+    gpu_ids: str | None  # JSON list of Ray's GPU ids as strings
+    precision: str | None  # fp32 | bf16 | fp16
+    checkpoint_path: str | None
+    config_json: str | None  # None in stores older than schema 3
+    best_epoch: int | None
+    test_json: str | None
+    started_at: str
+    ended_at: str | None
+
+
+class TrialSummary(TrialRow):
+    """`Store.trial_summaries()`: a trial with its epochs and latest exports summed up."""
+
+    epochs_run: int
+    best_metric: float | None  # the best of the task's metric over its epochs
+    mean_epoch_time_s: float | None  # seconds
+    mean_samples_per_s: float | None  # training images per second
+    onnx: str | None  # the latest float32 export's status
+    onnx_details: str | None  # its details_json
+    int8_details: str | None  # the latest INT8 export's details_json
+    runtimes_passed: int | None  # the latest float32 export's cross-runtime matrix: runtimes that passed
+    runtimes_checked: int | None  # ... and that ran or tried to (None: no matrix)
+
+
+class EpochRow(TypedDict):
+    """A row of `epochs`."""
+
+    trial_id: str
+    epoch: int  # 1-based
+    train_loss: float | None
+    train_acc: float | None
+    val_loss: float | None
+    val_acc: float | None
+    epoch_time_s: float | None  # training only, seconds
+    eval_time_s: float | None  # seconds
+    samples_per_s: float | None
+    cpu_s: float | None  # the trial process's CPU seconds over training + validation; None before schema 8
+    gpu_s: float | None  # (epoch_time_s + eval_time_s) x the GPU share Ray gave it; None on the CPU
+    extra_json: str | None  # the task's own scores, e.g. {"val_psnr": ...}
+    recorded_at: str
+
+
+class ExportRow(TypedDict):
+    """A row of `exports`; the verification's columns stay None until it ran."""
+
+    id: int
+    trial_id: str
+    path: str
+    created_at: str
+    status: str
+    quantize: str | None
+    sha256: str | None
+    opset: int | None
+    ir_version: int | None
+    provider: str | None
+    max_abs_diff: float | None
+    top1_agreement: float | None
+    torch_metric: float | None
+    ort_metric: float | None
+    details_json: str | None
+
+
+class ProbeRow(TypedDict):
+    """`Store.probes()`: one probe's figure for a trial (harness.results.probes), its detail parsed."""
+
+    probe: str
+    value: float  # the figure as the report measured it, a proportion 0..1
+    n: int  # what it counts over: images (x passes), or pixels
+    ci95_low: float | None  # None: an exact count, no interval
+    ci95_high: float | None
+    baseline: float | None  # the trial's own figure beside it; None where the store has none
+    detail: dict[str, Any]  # how it was measured
+    recorded_at: str  # ISO 8601, UTC

@@ -1,0 +1,372 @@
+"""Sweeps on Ray Tune: a plan's data and resources, running and resuming its Tuner, and the
+driver-side store writer.
+
+The driver is the only writer of the store: `StoreCallback` receives each trial's results from
+Ray's result stream and writes one transaction per epoch as it arrives. How a sweep ended is
+read back from the store, since Tune swallows Ctrl-C, and returned as an `Outcome`. The store,
+not Tune's saved state, is the record a resume goes by (harness.engine.recorded), so Tune saves its
+state on its own cadence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from harness.config.spec import SweepSpec
+from harness.datasets import get_task, prepare
+from harness.engine.trial import run_trial
+from harness.environment import collect_environment
+from harness.errors import HarnessError
+from harness.kinds import Mode, Status, SweepStatus
+from harness.signals import passed_to_tune
+from harness.store.db import Store, trial_key
+from harness.sweeps.cluster import check_resources, cluster_may_grow, node_resources, quiet_ray, start_ray
+from harness.sweeps.lock import DriverLock
+from harness.sweeps.outcome import Outcome, error_summary, plain
+from harness.sweeps.plan import Plan, trial_resources
+from harness.views.console import SweepDisplay, err_console, print_warning
+
+CHECKPOINT_PERIOD = "TUNE_GLOBAL_CHECKPOINT_S"  # seconds between Tune's saves of its experiment state
+
+
+def new_sweep_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+# Stores and displays of the sweeps this driver is running, by sweep id: a restored Tuner
+# unpickles its callbacks, and a database connection cannot travel through a pickle.
+_ACTIVE: dict[str, tuple[Store, SweepDisplay]] = {}
+
+
+class StoreCallback(tune.Callback):
+    """Runs in the driver: mirrors Ray's result stream into the store and the live display."""
+
+    def __init__(self, *, sweep_id: str) -> None:
+        self.sweep_id = sweep_id
+        self.store, self.display = _ACTIVE[sweep_id]
+        # (trial, status, error, traceback), stored at the step's end
+        self._ended: list[tuple[str, Status, str | None, str | None]] = []
+        # Trials the store held as ended when this driver started (a resumed sweep; Ray's ids):
+        # Tune's older saved state may run them again, their trainable returns at once, and the
+        # store keeps what it has of them.
+        self._done = self.store.recorded(sweep_id).ended
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"sweep_id": self.sweep_id}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        StoreCallback.__init__(self, sweep_id=state["sweep_id"])  # the resuming driver registered its store first
+
+    def _id(self, trial: Any) -> str:
+        return trial_key(self.sweep_id, trial.trial_id)  # the store's id: Ray's short ids repeat across sweeps
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if trial.trial_id not in self._done:
+            self.store.start_trial(trial_id=trial.trial_id, sweep_id=self.sweep_id, config=trial.config)
+        self.display.trial_started(trial.trial_id, trial.config)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if trial.trial_id in self._done:  # its stored last epoch, reported again (harness.engine.recorded)
+            return
+        self.store.record_epoch(
+            trial_id=self._id(trial), result=result, node=result.get("node") or result.get("node_ip")
+        )
+        self.display.trial_result(trial.trial_id, result)
+
+    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
+        replaced = self.store.set_checkpoint(self._id(trial), checkpoint.path)
+        # The store keeps the best checkpoint (a trial saves one only on a new best), so the one
+        # it replaces goes; Tune keeps every one (num_to_keep=None), since its own pruning forces
+        # a save of its whole state at every checkpoint.
+        if replaced:
+            try:
+                checkpoint.filesystem.delete_dir(replaced)
+            except OSError:
+                pass  # gone already: a leftover would cost only disk
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if trial.trial_id in self._done:
+            self.display.trial_ended(trial.trial_id, Status(self._done[trial.trial_id]))
+            return
+        last = (trial.last_result or {}).get("epoch", 0)
+        status = Status.FINISHED if last >= trial.config["epochs"] else Status.STOPPED  # stopped early by ASHA
+        self._ended.append((self._id(trial), status, None, None))
+        self.display.trial_ended(trial.trial_id, status)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if trial.trial_id in self._done:  # the store's record of it stands
+            self.display.trial_ended(trial.trial_id, Status(self._done[trial.trial_id]))
+            return
+        text = plain(error_report(trial))
+        self._ended.append((self._id(trial), Status.ERROR, error_summary(text), text or None))
+        self.display.trial_ended(trial.trial_id, Status.ERROR)
+
+    # Trials that ended in a step are stored at the step's end, in one pass; a driver killed
+    # before leaves them "running", and a resume runs them from their last checkpoint.
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self._flush()
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        for trial_id, status, error, traceback in self._ended:
+            self.store.end_trial(trial_id, status=status, error=error, traceback=traceback)
+        self._ended.clear()
+
+
+def error_report(trial: Any) -> str:
+    """The whole error report Tune kept for a failed trial, as text ("" when none). Tune writes
+    it on the driver just before calling back; its copy in the experiment storage is synced only
+    at Tune's next save, so reading that one (`trial.get_error()`) found nothing for one trial in
+    four failing at once on the fake-GPU cluster, or missed the latest failure of a retried trial."""
+    path = getattr(trial, "error_file", None)  # the driver's own copy, always current
+    if path and Path(path).is_file():
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    report = trial.get_error()
+    return str(report) if report else ""
+
+
+def prepare_data(spec: SweepSpec) -> dict[str, Any]:
+    """Decode the task once into the cache, on the driver, before any trial starts; trials only
+    map it. Returns what the sweep records about its data (source, counts, skipped files)."""
+    with err_console.status(f"preparing {spec.task} data (decoded once, then cached; checked against its sources)"):
+        meta = prepare(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size, verify=True)
+    if meta.get("rebuilt"):
+        print_warning(f"the decoded cache of {spec.task} ({spec.variant}) was rebuilt: {meta['rebuilt']}")
+    if meta["skipped"]:
+        first = ", ".join(meta["skipped"][:3])
+        print_warning(f"skipped {len(meta['skipped'])} unreadable image file(s) of {spec.task}, first: {first}")
+    keys = ("source", "variant", "image_size", "counts", "folder", "bytes")
+    return {**{k: meta[k] for k in keys}, "skipped": len(meta["skipped"]), "skipped_first": meta["skipped"][:5]}
+
+
+def prepare_plan_data(plan: Plan) -> dict[str, Any]:
+    """Every distinct data the plan trains on, prepared once; a sweep records its one entry as
+    before, a reproduction one per recipe."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for spec in plan.specs:
+        key = (spec.task, spec.data_dir, spec.variant, spec.image_size)
+        if key not in seen:
+            seen[key] = prepare_data(spec)
+    if not plan.recipes:
+        return next(iter(seen.values()))
+    return {label: seen[(s.task, s.data_dir, s.variant, s.image_size)] for label, s in plan.recipes}
+
+
+def _metric(plan: Plan) -> tuple[str, Mode]:
+    """The metric and mode Tune ranks checkpoints by: the tasks' own, which must agree."""
+    pairs = {(get_task(t).metric, get_task(t).mode) for t in plan.tasks}
+    if len(pairs) != 1:
+        raise HarnessError(
+            f"the tasks {', '.join(plan.tasks)} rank by different metrics", "run them as separate sweeps"
+        )
+    return pairs.pop()
+
+
+def _resources(plan: Plan) -> tuple[dict[str, float], str | None]:
+    """The trial's resources and, on a cluster that may grow, a line to show while waiting;
+    a request no node can ever hold is refused here, before the store is touched."""
+    nodes = node_resources()
+    resources = trial_resources(plan.spec, nodes=nodes)
+    return resources, check_resources(resources, nodes, may_grow=cluster_may_grow())
+
+
+def run_plan(
+    plan: Plan, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False, live: bool = True
+) -> Outcome:
+    """Run the plan to its end, writing every epoch to the store; return how it ended.
+
+    Every spec must already be validated: nothing here should fail because of a user's typo.
+    """
+    plan = plan.resolved(results_dir)
+    metric, mode = _metric(plan)
+    data = prepare_plan_data(plan)  # before the store: missing data is a user's error and writes nothing
+    Store.check_writable(results_dir)  # an existing store that cannot be written: refused before Ray starts
+    quiet_ray(verbose=verbose)
+    started_ray = start_ray(verbose=verbose, address=plan.spec.address)  # a bad address also writes nothing
+    try:
+        resources, waiting = _resources(plan)
+        store = Store.create(results_dir)
+    except BaseException:
+        if started_ray:
+            ray.shutdown()
+        raise
+    sweep_id = new_sweep_id()
+    lock = DriverLock(results_dir, sweep_id).acquire()  # a new id: free, and held until the sweep ends
+    env = {**collect_environment(seed=plan.spec.seed, argv=argv), "data": data, "ray_nodes": len(ray.nodes())}
+    store.create_sweep(
+        sweep_id=sweep_id,
+        task=",".join(plan.tasks),
+        seed=plan.spec.seed,
+        command=env["command"],
+        spec_json=plan.to_json(),
+        environment=env,
+    )
+
+    def fit() -> None:
+        with tune_saves(plan):
+            tune.Tuner(
+                tune.with_resources(run_trial, resources),
+                param_space=plan.space(),
+                tune_config=plan.tune_config(metric, str(mode)),  # Ray's saved state keeps plain strings
+                run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
+            ).fit()
+
+    return _drive(plan, sweep_id, store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
+
+
+def run_sweep(
+    spec: SweepSpec, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False, live: bool = True
+) -> Outcome:
+    return run_plan(Plan(spec=spec), results_dir=results_dir, argv=argv, verbose=verbose, live=live)
+
+
+def resume_sweep(
+    results_dir: Path, sweep_id: str | None, *, verbose: bool = False, live: bool = True, report: str | None = None
+) -> Outcome:
+    """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
+    unfinished ones continue from their last checkpoint. `report`: only a reproduction of it."""
+    store = Store.existing(results_dir, writer=True)
+    started_ray, lock = False, None
+    try:
+        row = store.sweep(sweep_id) if sweep_id or not report else store.latest_reproduction(report)
+        lock = DriverLock(results_dir, row["id"]).acquire()  # refused while another driver runs it
+        plan = Plan.from_json(row["spec_json"])
+        if report and plan.report != report:
+            raise HarnessError(
+                f"sweep {row['id']} is not a reproduction of {report}", "`harness sweeps` lists the stored sweeps"
+            )
+        path = str(Path(plan.spec.storage or results_dir / "ray") / row["id"])
+        if row["status"] == SweepStatus.FINISHED:
+            raise HarnessError(f"sweep {row['id']} already finished", "start a new one")
+        if not tune.Tuner.can_restore(path):
+            raise HarnessError(
+                f"sweep {row['id']} has no Ray experiment state at {path}",
+                "pass --storage as the sweep used it, or start a new sweep",
+            )
+        metric, mode = _metric(plan)
+        prepare_plan_data(plan)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
+        quiet_ray(verbose=verbose)
+        started_ray = start_ray(verbose=verbose, address=plan.spec.address)
+        resources, waiting = _resources(plan)
+    except BaseException:
+        store.close()  # nothing was written: the sweep keeps the status it had
+        if lock:
+            lock.release()
+        if started_ray:
+            ray.shutdown()
+        raise
+    store.reopen_sweep(row["id"])
+    # The store's record goes to every trial: Tune's saved state may be older than the store.
+    recorded = store.recorded(row["id"], storage=plan.spec.storage or str(results_dir / "ray"))
+
+    def fit() -> None:
+        with tune_saves(plan):
+            tune.Tuner.restore(
+                path,
+                trainable=tune.with_resources(tune.with_parameters(run_trial, recorded=recorded), resources),
+                resume_unfinished=True,
+                resume_errored=False,
+                restart_errored=False,
+                param_space=plan.space(),
+            ).fit()
+
+    return _drive(plan, row["id"], store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
+
+
+@contextlib.contextmanager
+def tune_saves(plan: Plan) -> Iterator[None]:
+    """How often Tune saves its experiment state while `plan` runs. On its own cadence ("auto"):
+    the store says which trials and epochs a resume must not repeat, whatever Tune saved. But an
+    Optuna searcher's state lives only in Tune's: a resume from an older save re-draws trials
+    under new ids, orphaning the store's. Optuna sweeps (small by nature: each trial informs the
+    next) keep Tune's save after every step, whose cost grows with the square of the trials."""
+    if plan.recipes or plan.spec.search != "optuna":
+        yield
+        return
+    before = os.environ.get(CHECKPOINT_PERIOD)
+    os.environ[CHECKPOINT_PERIOD] = "0"  # read when the Tuner's controller starts
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CHECKPOINT_PERIOD, None)
+        else:
+            os.environ[CHECKPOINT_PERIOD] = before
+
+
+def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: Mode, *, verbose: bool) -> tune.RunConfig:
+    return tune.RunConfig(
+        name=sweep_id,
+        storage_path=spec.storage,
+        callbacks=[StoreCallback(sweep_id=sweep_id)],
+        # The store callback keeps each trial's best checkpoint (the one export wants) and deletes
+        # the one it replaces; Tune's pruning (num_to_keep) would save its whole experiment state
+        # at every checkpoint, a cost that grows with the sweep's trials.
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=None, checkpoint_score_attribute=metric, checkpoint_score_order=str(mode)
+        ),
+        failure_config=tune.FailureConfig(max_failures=1),  # one retry, then the trial is an `error`
+        verbose=2 if verbose else 0,
+    )
+
+
+def _drive(
+    plan: Plan,
+    sweep_id: str,
+    store: Store,
+    fit: Callable[[], None],
+    *,
+    started_ray: bool,
+    live: bool,
+    waiting: str | None,
+    lock: DriverLock,
+) -> Outcome:
+    """Run `fit` with the store and display registered for the callback; settle the sweep's status."""
+    status = SweepStatus.FAILED
+    start = time.monotonic()
+    metric, mode = _metric(plan)
+    display = SweepDisplay(
+        title=f"sweep {sweep_id}: {plan.title}, {plan.num_trials} trials",
+        total=plan.num_trials,
+        metric=metric,
+        mode=mode,
+        live=live,
+        waiting=waiting,
+    )
+    _ACTIVE[sweep_id] = (store, display)
+    budget = plan.spec.time_budget_s
+    try:
+        with display, passed_to_tune():
+            fit()
+        # Tune catches Ctrl-C itself and returns early instead of raising, with the stopped
+        # trials counted as terminated: the store, which only our callback writes, tells.
+        out_of_time = budget is not None and time.monotonic() - start >= budget
+        if out_of_time:  # the budget is a normal end: what ran is ranked, stopped where it was
+            store.interrupt_trials(sweep_id, status=Status.STOPPED)
+        counts = store.trial_statuses(sweep_id)
+        if counts.get(Status.RUNNING) or (sum(counts.values()) < plan.num_trials and not out_of_time):
+            raise KeyboardInterrupt
+        status = SweepStatus.FINISHED if Outcome.count_usable(store, sweep_id) else SweepStatus.FAILED
+    except KeyboardInterrupt:
+        status = SweepStatus.INTERRUPTED
+        store.interrupt_trials(sweep_id)
+    finally:
+        _ACTIVE.pop(sweep_id, None)
+        store.finish_sweep(sweep_id, status)
+        outcome = Outcome.read(store, sweep_id, tasks=plan.tasks)
+        store.close()
+        lock.release()
+        if started_ray:
+            ray.shutdown()
+    return outcome

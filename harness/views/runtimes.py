@@ -1,0 +1,104 @@
+"""The cross-runtime matrix as a rich table and as markdown. Pure; rows are the JSON shape of
+harness.export.matrix.RuntimeCheck (`as_json`), as the store keeps them, so a stored matrix and a
+fresh one print alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from harness.formats import DASH, pct, pp, sig3
+from harness.runtimes.registry import tally
+
+STYLE = {"passed": "green", "failed": "bold red", "error": "bold red", "info": "cyan", "not installed": "dim"}
+HEADERS = (
+    "runtime",
+    "version",
+    "provider",
+    "precision",
+    "max abs diff",
+    "agreement",
+    "task metric (vs torch)",
+    "batch 1 ms (min-max)",
+    "verdict",
+)
+
+
+def _agreement(row: dict[str, Any]) -> str:
+    """Top-1 agreement for classifiers; for image outputs the PSNR gap to PyTorch."""
+    if row["psnr"] is not None:
+        return f"PSNR {row['psnr'] - row['torch_psnr']:+.3f} dB"
+    return pct(row["top1_agreement"])
+
+
+def _latency(row: dict[str, Any]) -> str:
+    spread = row.get("b1_spread_ms")
+    if row.get("b1_p50_ms") is None or not spread:
+        return DASH
+    return f"{sig3(row['b1_p50_ms'])} ({sig3(spread[0])}-{sig3(spread[1])})"
+
+
+def cells(row: dict[str, Any]) -> list[str]:
+    """One row's cells, plain text."""
+    ran = row["max_abs_diff"] is not None
+    return [
+        row["runtime"],
+        row["version"] or DASH,
+        row["provider"] or DASH,
+        row["precision"] or DASH,
+        f"{row['max_abs_diff']:.2g}" if ran else DASH,
+        _agreement(row) if ran else DASH,
+        f"{pct(row['metric'])} ({pp(row['metric'] - row['torch_metric'])})" if ran else DASH,
+        _latency(row),
+        verdict(row),
+    ]
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """The status; an informational row adds what the gate would have said of it."""
+    if row["status"] == "info" and row.get("gate_passed") is not None:
+        return f"info: {'within' if row['gate_passed'] else 'outside'} the gate"
+    return str(row["status"])
+
+
+def notes(rows: list[dict[str, Any]]) -> list[str]:
+    """The lines under the table: install hints, error lines, what informational rows show."""
+    out = []
+    for row in rows:
+        if row["note"] and row["status"] == "not installed":
+            out.append(f"{row['runtime']}: not installed ({row['note']})")
+        elif row["note"]:
+            out.append(
+                f"{row['runtime']}: {row['note']}" if not row["note"].startswith(row["runtime"]) else row["note"]
+            )
+    return out
+
+
+def title(rows: list[dict[str, Any]]) -> str:
+    passed, checked = tally(rows)
+    first = next((r for r in rows if r["max_abs_diff"] is not None), None)
+    where = f" on {first['n']:,} test images, PyTorch float32 {pct(first['torch_metric'])}" if first else ""
+    return f"cross-runtime verification: {passed}/{checked} runtimes pass{where}"
+
+
+def render_matrix(rows: list[dict[str, Any]], *, rule: str | None = None) -> Group:
+    table = Table(title=title(rows), title_justify="left")
+    for header in HEADERS:
+        table.add_column(header, justify="left" if header in HEADERS[:4] or header == "verdict" else "right")
+    for row in rows:
+        *rest, verdict = cells(row)
+        table.add_row(*rest, f"[{STYLE.get(row['status'], '')}]{verdict}[/]")
+    lines = [Text(line, style="dim") for line in notes(rows)]
+    if rule:
+        lines.insert(0, Text(f"passes when: {rule} (against PyTorch float32, the whole test split)", style="dim"))
+    return Group(table, *lines)
+
+
+def matrix_markdown(rows: list[dict[str, Any]]) -> str:
+    out = [f"**{title(rows)}**", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |" for row in rows]
+    out += ["", *(f"- {line}" for line in notes(rows))]
+    return "\n".join(out) + "\n"
