@@ -1,4 +1,4 @@
-"""The fixed vocabularies: trial and sweep statuses, the metric's direction, and `better`.
+"""The fixed vocabularies: trial, sweep and runtime-check statuses, the metric's direction, and `better`.
 
 Torch-free and import-light: `predict` and the datasets registry use it. Every member is a
 `str`, so it compares, hashes, binds in SQLite and encodes in JSON as its value: rows read back
@@ -46,6 +46,19 @@ class SweepStatus(ValueEnum):
     FAILED = "failed"  # ran to its end and no trial is usable
     INTERRUPTED = "interrupted"
 
+
+class RuntimeStatus(ValueEnum):
+    """A runtime's row in an exported file's verification matrix; the runtime_checks `status`."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # ran, and missed the gate
+    ERROR = "error"  # could not load or run the file
+    INFO = "info"  # an informational row: figures only, never fails
+    MISSING = "not installed"
+
+
+# The matrix rows that "k/N runtimes" counts: informational rows and missing runtimes aside.
+COUNTED: tuple[RuntimeStatus, ...] = (RuntimeStatus.PASSED, RuntimeStatus.FAILED, RuntimeStatus.ERROR)
 
 # Trials that will not train any further in this sweep: "k/N trials done". Everything but the two
 # that still run or will run again, so that a new status counts as ended unless it is added here.

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.runtimes.registry import Runtime
+from harness.runtimes.base import Runtime
 
 KINDS = ("logits", "single_logit", "image")
 FIXTURE = {"logits": "digits_export", "single_logit": "single_logit_export", "image": "upsample_export"}

@@ -39,7 +39,7 @@ def test_node_failure_is_one_line(tmp_path):
 
 
 def _node_example(model: Path, images: list[Path], top: int) -> list[dict]:
-    from harness.runtimes.js import npm_dir
+    from harness.runtimes.base import npm_dir
 
     require("onnxruntime-node")
     env = {**os.environ, "NODE_PATH": str(npm_dir() / "node_modules")}

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from harness.architectures import check_fits, count_params, create_model, get_arch, list_archs
+from harness.config.optimizers import OPTIMIZERS
 from harness.config.spec import SweepSpec
 from harness.datasets import get_task, load_task
-from harness.engine.optim import OPTIMIZERS, create_optimizer
+from harness.engine.optim import create_optimizer
 from harness.engine.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
 from harness.errors import HarnessError
 from harness.store.db import Store

@@ -29,7 +29,8 @@ def _page(folder: Path) -> Iterator:
     """The page in `folder`, open in headless Chromium over a loopback server, model loaded."""
     from playwright.sync_api import sync_playwright
 
-    from harness.runtimes.js import CHROMIUM_ARGS, chromium_path
+    from harness.runtimes.base import chromium_path
+    from harness.runtimes.js import CHROMIUM_ARGS
 
     require("onnxruntime-web")
     errors: list[str] = []

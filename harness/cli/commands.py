@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
 from harness.paths import absolute, writable_dir
+from harness.views.card import write_card
 from harness.views.console import console, err_console, print_json, print_warning
 
 if TYPE_CHECKING:
     from harness.export.verify import TrialVerification, Verification
     from harness.results.boards import Board
-    from harness.runtimes.registry import Runtime
+    from harness.runtimes.base import Runtime
     from harness.store.db import Store
 
 
@@ -75,6 +76,8 @@ def export_and_verify(
         results = export_trial(
             store, trial_id=trial_id, out=out, opset=opset or OPSET, quantize=quantize, runtimes=runtimes
         )
+    for result in results:  # X.md beside each file, with this verification
+        write_card(Path(result.path), store)
     return [TrialVerification(trial_id=trial_id, verification=r) for r in results]
 
 
@@ -196,8 +199,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.config.presets import get_preset
+    from harness.report.compare import compare
     from harness.store.db import Store
-    from harness.sweeps.reproduce import compare
 
     get_preset(args.report)  # an unknown report fails here, naming the five
     with Store.existing(results_dir_of(args)) as store:
@@ -298,6 +301,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = verify_file(
             store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name, runtimes=runtimes
         )
+    write_card(Path(result.path), store)
     print_json(verification_json(result)) if args.format == "json" else print_verification(result)
     return 0 if passed(result) else 1
 

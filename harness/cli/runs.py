@@ -22,10 +22,11 @@ from harness.errors import HarnessError
 from harness.kinds import SweepStatus
 from harness.paths import is_uri, writable_dir
 from harness.signals import interrupted_exit_code
-from harness.views.console import console, print_error, print_json, print_warning
+from harness.views.console import ConsoleReporter, console, print_error, print_json, print_warning
 
 if TYPE_CHECKING:
     from harness.export.verify import TrialVerification
+    from harness.store.db import Store
     from harness.sweeps.outcome import Outcome
 
 
@@ -61,7 +62,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             results_dir=results_dir,
             argv=["harness", *args.argv],
             verbose=args.verbose,
-            live=not args.no_live and args.format == "table",
+            reporter=ConsoleReporter(live=not args.no_live and args.format == "table"),
         )
         code = max(code, _after_sweep(args, results_dir, outcome))
         if outcome.status == SweepStatus.INTERRUPTED:
@@ -77,7 +78,7 @@ def _resume(args: argparse.Namespace) -> int:
         results_dir_of(args),
         None if args.resume == "latest" else args.resume,
         verbose=args.verbose,
-        live=not args.no_live and args.format == "table",
+        reporter=ConsoleReporter(live=not args.no_live and args.format == "table"),
     )
     return _after_sweep(args, results_dir_of(args), outcome)
 
@@ -147,11 +148,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from harness.config.presets import get_preset
     from harness.config.settings import declared, given
     from harness.config.spec import SweepSpec
+    from harness.report.compare import finish
     from harness.store.db import prepare_results_dir
     from harness.sweeps.reproduce import plan_reproduction, reproduce, resume_reproduction
 
     get_preset(args.report)  # an unknown report fails here, naming the five
-    live = not args.no_live and args.format == "table"
+    reporter = ConsoleReporter(live=not args.no_live and args.format == "table")
     overrides = given(args, SweepSpec)  # only the settings reproduce takes (--epochs, --train-limit, --data-dir)
     if args.resume:
         if overrides or args.skip_missing:
@@ -159,22 +161,28 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 "--resume continues a reproduction as it was started",
                 f"drop {', '.join(d.flag for d in declared(SweepSpec) if d.setting.reproduce)} and --skip-missing",
             )
-        rows, outcome = resume_reproduction(
+        outcome = resume_reproduction(
             args.report,
             None if args.resume == "latest" else args.resume,
             results_dir=results_dir_of(args),
             verbose=args.verbose,
-            live=live,
+            reporter=reporter,
         )
     else:
         plan = plan_reproduction(args.report, overrides, skip_missing=args.skip_missing)  # refusals write nothing
-        rows, outcome = reproduce(
+        outcome = reproduce(
             plan,
             results_dir=prepare_results_dir(results_dir_of(args)),
             argv=["harness", *args.argv],
             verbose=args.verbose,
-            live=live,
+            reporter=reporter,
         )
+    results_dir = results_dir_of(args)
+
+    def export(store: Store, trial_id: str) -> float | None:
+        return export_and_verify(store, trial_id, results_dir / "onnx")[0].verification.torch_metric
+
+    rows = finish(args.report, results_dir=results_dir, outcome=outcome, export=export)
     if args.format == "json":
         print_json(rows)  # each row names its sweep; the exit code says how the run ended
     else:

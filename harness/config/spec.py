@@ -214,10 +214,10 @@ class SweepSpec(TrialSettings):
     def validate(self) -> SweepSpec:
         """Raise HarnessError naming the first bad value; return self when all is well."""
         from harness.architectures import check_fits, get_arch
+        from harness.config.augments import get_augment_knobs
         from harness.config.frameworks import get_framework
+        from harness.config.optimizers import get_optimizer
         from harness.datasets import get_task
-        from harness.engine.augment import get_augment
-        from harness.engine.optim import get_optimizer
 
         task = get_task(self.task)
         request = task.request(self.variant, self.image_size)
@@ -225,7 +225,7 @@ class SweepSpec(TrialSettings):
             get_arch(arch)
             check_fits(arch, in_shape=task.shape(request.image_size), heads=task.heads)
         if self.augment is not None:
-            get_augment(self.augment)
+            get_augment_knobs(self.augment)
         task.pixel_stats(self.pixels)
         get_framework(self.framework)
         if self.train_limit is not None and self.train_limit < 1:

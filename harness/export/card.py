@@ -216,24 +216,3 @@ def read_card(path: Path, *, results_dir: Path) -> dict[str, Any]:
         return build_card(path, meta=meta, store=None, store_path=results_dir / DB_NAME)
     with Store.existing(results_dir) as store:
         return build_card(path, meta=meta, store=store)
-
-
-def write_card(path: Path, store: Store) -> Path | None:
-    """Write `X.md` beside `X.onnx` from its metadata and the store's verifications of it (export
-    after each verification, `harness verify` again). The .onnx file itself is only read.
-
-    A folder that cannot be written (verifying someone else's read-only copy) gets no card and a
-    warning: the verification is in the store by then, and `harness card` prints it."""
-    from harness.runtimes.predict import open_session, read_metadata
-    from harness.views.card import card_markdown
-
-    card = build_card(path, meta=read_metadata(open_session(path), path), store=store)
-    out = card_path(path)
-    try:
-        out.write_text(card_markdown(card), encoding="utf-8")
-    except OSError as exc:
-        from harness.views.console import print_warning
-
-        print_warning(f"no model card written beside {str(path)!r} ({exc.strerror}); `harness card` prints it")
-        return None
-    return out

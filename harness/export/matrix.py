@@ -11,9 +11,7 @@ as it comes: bf16 where the CPU has it) show their figures and never fail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,39 +19,9 @@ import torch
 from harness.errors import HarnessError
 from harness.export.verify import GATES, batched_outputs, compare, gate_of
 from harness.heads import Head
-from harness.runtimes.registry import Outcome, Runtime, RuntimeRun, tally
-
-
-@dataclass(frozen=True)
-class RuntimeCheck:
-    runtime: str
-    status: str  # an Outcome
-    version: str | None = None
-    provider: str | None = None  # what ran it, as the runtime reports it
-    precision: str | None = None  # the precision it really used
-    n: int = 0  # test images run
-    gate: str | None = None  # the GATES entry applied
-    max_abs_diff: float | None = None  # against PyTorch float32
-    top1_agreement: float | None = None  # image outputs: binarised pixels that agree
-    torch_metric: float | None = None
-    metric: float | None = None  # the task metric under this runtime
-    torch_psnr: float | None = None
-    psnr: float | None = None
-    b1_round_ms: list[float] = field(default_factory=list)  # batch-1 latency, one median per round
-    informational: bool = False
-    gate_passed: bool | None = None  # what the gate said, informational rows included (None: did not run)
-    note: str = ""  # the install hint, the error line, or what an informational row shows
-
-    @property
-    def b1_ms(self) -> float | None:
-        return float(np.median(self.b1_round_ms)) if self.b1_round_ms else None
-
-    @property
-    def b1_spread_ms(self) -> tuple[float, float] | None:
-        return (min(self.b1_round_ms), max(self.b1_round_ms)) if self.b1_round_ms else None
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "b1_p50_ms": self.b1_ms, "b1_spread_ms": self.b1_spread_ms}
+from harness.kinds import RuntimeStatus
+from harness.runtimes.base import Runtime, RuntimeRun, tally
+from harness.store.rows import RuntimeCheck
 
 
 def torch_outputs(model: torch.nn.Module, x: np.ndarray) -> torch.Tensor:
@@ -77,7 +45,9 @@ def check_runtime(
     """One row: `runtime` on the file against PyTorch's `reference` outputs for `x`."""
     version = runtime.version()
     if version is None:
-        return RuntimeCheck(runtime.name, Outcome.MISSING, informational=runtime.informational, note=runtime.install)
+        return RuntimeCheck(
+            runtime.name, RuntimeStatus.MISSING, informational=runtime.informational, note=runtime.install
+        )
     try:
         run: RuntimeRun = runtime.evaluate(path, x, threads)
         out = torch.from_numpy(np.ascontiguousarray(run.outputs, dtype=np.float32))
@@ -86,11 +56,11 @@ def check_runtime(
     except Exception as exc:  # each runtime raises its own types for an op it lacks or a file it refuses
         line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         return RuntimeCheck(
-            runtime.name, Outcome.ERROR, version, n=len(x), informational=runtime.informational, note=line
+            runtime.name, RuntimeStatus.ERROR, version, n=len(x), informational=runtime.informational, note=line
         )
     figures = compare(reference, out, labels, head)
     passed = GATES[gate].passes(figures)
-    status = Outcome.INFO if runtime.informational else Outcome.PASSED if passed else Outcome.FAILED
+    status = RuntimeStatus.INFO if runtime.informational else RuntimeStatus.PASSED if passed else RuntimeStatus.FAILED
     return RuntimeCheck(
         runtime.name,
         status,

@@ -28,13 +28,13 @@ from harness.config.spec import TrialSpec
 from harness.datasets import DatasetSpec, Split, get_task, load_task
 from harness.engine.checkpoint import load_checkpoint
 from harness.errors import HarnessError
-from harness.export.card import card_facts, file_sha256, write_card
+from harness.export.card import card_facts, file_sha256
 from harness.export.matrix import check_runtimes
 from harness.export.verify import Verification, verify_onnx
 from harness.heads import Head
+from harness.runtimes.base import Runtime
 from harness.runtimes.metadata import checked_metadata, read_metadata
 from harness.runtimes.predict import normalize, open_session
-from harness.runtimes.registry import Runtime
 from harness.store.db import Store
 
 OPSET = 18  # the default: the oldest opset torch's dynamo exporter writes natively, read by onnxruntime >= 1.14
@@ -279,7 +279,6 @@ def _verified(
         )
         store.add_runtime_checks(export_id, checks)
         result = replace(result, runtimes=tuple(checks))
-    write_card(path, store)  # X.md beside the file, with this verification; the file itself is only read
     return result
 
 

@@ -19,12 +19,12 @@ import torch
 from harness.datasets import Split
 from harness.engine.train import OBJECTIVES
 from harness.heads import Head
+from harness.runtimes.base import LATENCY_ROUNDS, phase
 from harness.runtimes.metadata import checked_metadata
 from harness.runtimes.predict import normalize, open_session
-from harness.runtimes.registry import phase
 
 if TYPE_CHECKING:
-    from harness.export.matrix import RuntimeCheck
+    from harness.store.rows import RuntimeCheck
 
 MIN_AGREEMENT = 0.999  # top-1 agreement below this fails verification
 MAX_ABS_DIFF = 1e-3  # largest |torch - onnxruntime| output difference allowed
@@ -117,9 +117,6 @@ class TrialVerification:
 def verification_json(v: Verification) -> dict[str, Any]:
     """Every field; the matrix rows with their latency medians."""
     return {**asdict(v), "runtimes": [c.as_json() for c in v.runtimes]}
-
-
-LATENCY_ROUNDS = 7  # each round times every runtime in a phase of its own; the spread is over rounds
 
 
 def _clear(faster: list[float], slower: list[float]) -> bool:

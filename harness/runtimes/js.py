@@ -10,8 +10,6 @@ $HARNESS_NPM_DIR (default ~/.cache/harness/npm), and Chromium and Node.js on the
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import tempfile
 from importlib.resources import files
@@ -21,7 +19,16 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.runtimes.registry import JS_HINT, LATENCY_ROUNDS, Runtime, RuntimeRun
+from harness.runtimes.base import (
+    JS_HINT,
+    LATENCY_ROUNDS,
+    Runtime,
+    RuntimeRun,
+    chromium_path,
+    node_path,
+    npm_dir,
+    npm_version,
+)
 
 NODE_TIMEOUT_S = 1800  # a whole split and the latency rounds; a hung process must not hang verify
 BROWSER_TIMEOUT_S = 1800
@@ -35,31 +42,6 @@ CHROMIUM_ARGS = [  # headless, offline, as root in a container (no sandbox there
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def npm_dir() -> Path:
-    """The folder scripts/install-runtimes installs the npm packages into."""
-    return Path(os.environ.get("HARNESS_NPM_DIR") or Path.home() / ".cache" / "harness" / "npm").expanduser()
-
-
-def npm_version(package: str) -> str | None:
-    """The version of an npm package installed in npm_dir(), or None."""
-    try:
-        return str(json.loads((npm_dir() / "node_modules" / package / "package.json").read_text())["version"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def node_path() -> str | None:
-    return shutil.which("node")
-
-
-def chromium_path() -> str | None:
-    """$HARNESS_CHROMIUM, Debian's /usr/bin/chromium, or chromium / chromium-browser on PATH."""
-    for candidate in (os.environ.get("HARNESS_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _first_line(text: str) -> str:

@@ -31,7 +31,7 @@ ORT_WEB_HINT = "run scripts/install-runtimes, or pass --ort-web DIR (the dist fo
 
 def ort_web_dist(ort_web_dir: str | Path | None = None) -> Path:
     """The folder to copy onnxruntime-web's files from: `ort_web_dir`, else the npm folder's."""
-    from harness.runtimes.js import npm_dir
+    from harness.runtimes.base import npm_dir
 
     folder = Path(ort_web_dir).expanduser() if ort_web_dir else npm_dir() / "node_modules" / "onnxruntime-web" / "dist"
     missing = [name for name in ORT_WEB_FILES if not (folder / name).is_file()]

@@ -23,7 +23,7 @@ from harness.store.rows import SweepListRow, SweepRow, SweepTrialRow
 from harness.store.schema import SCHEMA_VERSION, identify, upgrade
 
 if TYPE_CHECKING:
-    from harness.export.matrix import RuntimeCheck
+    from harness.store.rows import RuntimeCheck
 
 __all__ = ["DB_NAME", "EPOCH_COLUMNS", "SCHEMA_VERSION", "Store", "prepare_results_dir", "resolve_results_dir"]
 

@@ -14,8 +14,7 @@ from typing import Any, cast
 
 from harness.engine.recorded import Recorded
 from harness.errors import HarnessError
-from harness.kinds import Mode, Status, sql_aggregate
-from harness.runtimes.registry import COUNTED
+from harness.kinds import COUNTED, Mode, Status, sql_aggregate
 from harness.store.rows import EpochRow, ExportRow, ProbeRow, TrialRow, TrialSummary
 
 # Each trial's latest export of each kind (float32: quantize IS NULL, INT8: 'int8'), numbered in
@@ -26,7 +25,7 @@ LATEST_EXPORTS = (
     "WITH latest AS (SELECT id, trial_id, quantize, status, details_json,"
     " ROW_NUMBER() OVER (PARTITION BY trial_id, quantize ORDER BY id DESC) AS n FROM exports),"
     " matrix AS (SELECT export_id, SUM(status = 'passed') AS passed, COUNT(*) AS checked FROM runtime_checks"
-    f" WHERE informational = 0 AND status IN ({', '.join(repr(s) for s in COUNTED)}) GROUP BY export_id)"
+    f" WHERE informational = 0 AND status IN ({', '.join(repr(s.value) for s in COUNTED)}) GROUP BY export_id)"
 )
 EPOCH_COLUMNS = (
     "train_loss",

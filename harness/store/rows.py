@@ -8,9 +8,21 @@ declared on the row kind whose query adds them. No torch, no rich: any module ma
 
 from __future__ import annotations
 
+import statistics
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypedDict
 
-__all__ = ["EpochRow", "ExportRow", "ProbeRow", "SweepListRow", "SweepRow", "SweepTrialRow", "TrialRow", "TrialSummary"]
+__all__ = [
+    "RuntimeCheck",
+    "EpochRow",
+    "ExportRow",
+    "ProbeRow",
+    "SweepListRow",
+    "SweepRow",
+    "SweepTrialRow",
+    "TrialRow",
+    "TrialSummary",
+]
 
 
 class SweepRow(TypedDict):
@@ -135,3 +147,38 @@ class ProbeRow(TypedDict):
     baseline: float | None  # the trial's own figure beside it; None where the store has none
     detail: dict[str, Any]  # how it was measured
     recorded_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class RuntimeCheck:
+    """One runtime's row of an exported file's verification matrix (harness.export.matrix), as
+    the store writes it (runtime_checks)."""
+
+    runtime: str
+    status: str  # a RuntimeStatus
+    version: str | None = None
+    provider: str | None = None  # what ran it, as the runtime reports it
+    precision: str | None = None  # the precision it really used
+    n: int = 0  # test images run
+    gate: str | None = None  # the GATES entry applied
+    max_abs_diff: float | None = None  # against PyTorch float32
+    top1_agreement: float | None = None  # image outputs: binarised pixels that agree
+    torch_metric: float | None = None
+    metric: float | None = None  # the task metric under this runtime
+    torch_psnr: float | None = None
+    psnr: float | None = None
+    b1_round_ms: list[float] = field(default_factory=list)  # batch-1 latency, one median per round
+    informational: bool = False
+    gate_passed: bool | None = None  # what the gate said, informational rows included (None: did not run)
+    note: str = ""  # the install hint, the error line, or what an informational row shows
+
+    @property
+    def b1_ms(self) -> float | None:
+        return float(statistics.median(self.b1_round_ms)) if self.b1_round_ms else None
+
+    @property
+    def b1_spread_ms(self) -> tuple[float, float] | None:
+        return (min(self.b1_round_ms), max(self.b1_round_ms)) if self.b1_round_ms else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "b1_p50_ms": self.b1_ms, "b1_spread_ms": self.b1_spread_ms}

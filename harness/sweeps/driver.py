@@ -33,7 +33,7 @@ from harness.sweeps.cluster import check_resources, cluster_may_grow, node_resou
 from harness.sweeps.lock import DriverLock
 from harness.sweeps.outcome import Outcome, error_summary, plain
 from harness.sweeps.plan import Plan, trial_resources
-from harness.views.console import SweepDisplay, err_console, print_warning
+from harness.sweeps.reporter import Progress, Quiet, Reporter
 
 CHECKPOINT_PERIOD = "TUNE_GLOBAL_CHECKPOINT_S"  # seconds between Tune's saves of its experiment state
 
@@ -44,7 +44,7 @@ def new_sweep_id() -> str:
 
 # Stores and displays of the sweeps this driver is running, by sweep id: a restored Tuner
 # unpickles its callbacks, and a database connection cannot travel through a pickle.
-_ACTIVE: dict[str, tuple[Store, SweepDisplay]] = {}
+_ACTIVE: dict[str, tuple[Store, Progress]] = {}
 
 
 class StoreCallback(tune.Callback):
@@ -136,28 +136,28 @@ def error_report(trial: Any) -> str:
     return str(report) if report else ""
 
 
-def prepare_data(spec: SweepSpec) -> dict[str, Any]:
+def prepare_data(spec: SweepSpec, reporter: Reporter) -> dict[str, Any]:
     """Decode the task once into the cache, on the driver, before any trial starts; trials only
     map it. Returns what the sweep records about its data (source, counts, skipped files)."""
-    with err_console.status(f"preparing {spec.task} data (decoded once, then cached; checked against its sources)"):
+    with reporter.preparing(f"preparing {spec.task} data (decoded once, then cached; checked against its sources)"):
         meta = prepare(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size, verify=True)
     if meta.get("rebuilt"):
-        print_warning(f"the decoded cache of {spec.task} ({spec.variant}) was rebuilt: {meta['rebuilt']}")
+        reporter.warning(f"the decoded cache of {spec.task} ({spec.variant}) was rebuilt: {meta['rebuilt']}")
     if meta["skipped"]:
         first = ", ".join(meta["skipped"][:3])
-        print_warning(f"skipped {len(meta['skipped'])} unreadable image file(s) of {spec.task}, first: {first}")
+        reporter.warning(f"skipped {len(meta['skipped'])} unreadable image file(s) of {spec.task}, first: {first}")
     keys = ("source", "variant", "image_size", "counts", "folder", "bytes")
     return {**{k: meta[k] for k in keys}, "skipped": len(meta["skipped"]), "skipped_first": meta["skipped"][:5]}
 
 
-def prepare_plan_data(plan: Plan) -> dict[str, Any]:
+def prepare_plan_data(plan: Plan, reporter: Reporter) -> dict[str, Any]:
     """Every distinct data the plan trains on, prepared once; a sweep records its one entry as
     before, a reproduction one per recipe."""
     seen: dict[tuple, dict[str, Any]] = {}
     for spec in plan.specs:
         key = (spec.task, spec.data_dir, spec.variant, spec.image_size)
         if key not in seen:
-            seen[key] = prepare_data(spec)
+            seen[key] = prepare_data(spec, reporter)
     if not plan.recipes:
         return next(iter(seen.values()))
     return {label: seen[(s.task, s.data_dir, s.variant, s.image_size)] for label, s in plan.recipes}
@@ -182,7 +182,12 @@ def _resources(plan: Plan) -> tuple[dict[str, float], str | None]:
 
 
 def run_plan(
-    plan: Plan, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False, live: bool = True
+    plan: Plan,
+    *,
+    results_dir: Path,
+    argv: list[str] | None = None,
+    verbose: bool = False,
+    reporter: Reporter | None = None,
 ) -> Outcome:
     """Run the plan to its end, writing every epoch to the store; return how it ended.
 
@@ -190,7 +195,8 @@ def run_plan(
     """
     plan = plan.resolved(results_dir)
     metric, mode = _metric(plan)
-    data = prepare_plan_data(plan)  # before the store: missing data is a user's error and writes nothing
+    reporter = reporter or Quiet()
+    data = prepare_plan_data(plan, reporter)  # before the store: missing data is a user's error and writes nothing
     Store.check_writable(results_dir)  # an existing store that cannot be written: refused before Ray starts
     quiet_ray(verbose=verbose)
     started_ray = start_ray(verbose=verbose, address=plan.spec.address)  # a bad address also writes nothing
@@ -222,17 +228,27 @@ def run_plan(
                 run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
             ).fit()
 
-    return _drive(plan, sweep_id, store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
+    return _drive(plan, sweep_id, store, fit, started_ray=started_ray, reporter=reporter, waiting=waiting, lock=lock)
 
 
 def run_sweep(
-    spec: SweepSpec, *, results_dir: Path, argv: list[str] | None = None, verbose: bool = False, live: bool = True
+    spec: SweepSpec,
+    *,
+    results_dir: Path,
+    argv: list[str] | None = None,
+    verbose: bool = False,
+    reporter: Reporter | None = None,
 ) -> Outcome:
-    return run_plan(Plan(spec=spec), results_dir=results_dir, argv=argv, verbose=verbose, live=live)
+    return run_plan(Plan(spec=spec), results_dir=results_dir, argv=argv, verbose=verbose, reporter=reporter)
 
 
 def resume_sweep(
-    results_dir: Path, sweep_id: str | None, *, verbose: bool = False, live: bool = True, report: str | None = None
+    results_dir: Path,
+    sweep_id: str | None,
+    *,
+    verbose: bool = False,
+    reporter: Reporter | None = None,
+    report: str | None = None,
 ) -> Outcome:
     """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
     unfinished ones continue from their last checkpoint. `report`: only a reproduction of it."""
@@ -255,7 +271,8 @@ def resume_sweep(
                 "pass --storage as the sweep used it, or start a new sweep",
             )
         metric, mode = _metric(plan)
-        prepare_plan_data(plan)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
+        reporter = reporter or Quiet()
+        prepare_plan_data(plan, reporter)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
         quiet_ray(verbose=verbose)
         started_ray = start_ray(verbose=verbose, address=plan.spec.address)
         resources, waiting = _resources(plan)
@@ -281,7 +298,7 @@ def resume_sweep(
                 param_space=plan.space(),
             ).fit()
 
-    return _drive(plan, row["id"], store, fit, started_ray=started_ray, live=live, waiting=waiting, lock=lock)
+    return _drive(plan, row["id"], store, fit, started_ray=started_ray, reporter=reporter, waiting=waiting, lock=lock)
 
 
 @contextlib.contextmanager
@@ -328,7 +345,7 @@ def _drive(
     fit: Callable[[], None],
     *,
     started_ray: bool,
-    live: bool,
+    reporter: Reporter,
     waiting: str | None,
     lock: DriverLock,
 ) -> Outcome:
@@ -336,12 +353,11 @@ def _drive(
     status = SweepStatus.FAILED
     start = time.monotonic()
     metric, mode = _metric(plan)
-    display = SweepDisplay(
+    display = reporter.progress(
         title=f"sweep {sweep_id}: {plan.title}, {plan.num_trials} trials",
         total=plan.num_trials,
         metric=metric,
         mode=mode,
-        live=live,
         waiting=waiting,
     )
     _ACTIVE[sweep_id] = (store, display)

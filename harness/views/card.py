@@ -5,7 +5,7 @@ No torch, no store: a card is plain data by now."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -13,6 +13,9 @@ from rich.text import Text
 
 from harness.formats import DASH, count, lr, metric, pct
 from harness.views.runtimes import matrix_markdown, render_matrix
+
+if TYPE_CHECKING:
+    from harness.store.db import Store
 
 Section = tuple[str, list[tuple[str, str]]]  # (title, [(what, value)])
 
@@ -241,3 +244,23 @@ def _table(name: str, rows: list[dict[str, Any]], columns: tuple[tuple[str, str,
     for row in rows:
         table.add_row(*map(Text, _cells(row, columns)))
     return table
+
+
+def write_card(path: Path, store: Store) -> Path | None:
+    """Write `X.md` beside `X.onnx` from its metadata and the store's verifications of it (the
+    CLI calls it after each export and each `harness verify`). The .onnx file itself is only read.
+
+    A folder that cannot be written (verifying someone else's read-only copy) gets no card and a
+    warning: the verification is in the store by then, and `harness card` prints it."""
+    from harness.export.card import build_card, card_path
+    from harness.runtimes.predict import open_session, read_metadata
+    from harness.views.console import print_warning
+
+    card = build_card(path, meta=read_metadata(open_session(path), path), store=store)
+    out = card_path(path)
+    try:
+        out.write_text(card_markdown(card), encoding="utf-8")
+    except OSError as exc:
+        print_warning(f"no model card written beside {str(path)!r} ({exc.strerror}); `harness card` prints it")
+        return None
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import AbstractContextManager
 from typing import Any
 
 from rich.console import Console
@@ -166,3 +167,21 @@ class SweepDisplay:
             + (f", the latest {len(shown)} of {len(items)} shown" if len(shown) < len(items) else ""),
             caption_justify="left",
         )
+
+
+class ConsoleReporter:
+    """The CLI's `harness.sweeps.reporter.Reporter`: a spinner on stderr while the data are
+    prepared, warnings as one line on stderr, and the live table of trials (a line per ended
+    trial on stderr when stdout is not a terminal or `live` is off)."""
+
+    def __init__(self, *, live: bool) -> None:
+        self.live = live
+
+    def preparing(self, what: str) -> AbstractContextManager[object]:
+        return err_console.status(what)
+
+    def warning(self, message: str) -> None:
+        print_warning(message)
+
+    def progress(self, *, title: str, total: int, metric: str, mode: Mode, waiting: str | None) -> SweepDisplay:
+        return SweepDisplay(title=title, total=total, metric=metric, mode=mode, live=self.live, waiting=waiting)

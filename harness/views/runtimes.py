@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.formats import DASH, pct, pp, sig3
-from harness.runtimes.registry import tally
+from harness.runtimes.base import tally
 
 STYLE = {"passed": "green", "failed": "bold red", "error": "bold red", "info": "cyan", "not installed": "dim"}
 HEADERS = (
