@@ -170,7 +170,7 @@ def test_unknown_trial_is_a_harness_error(tmp_path):
 
 
 def test_rank_puts_unrankable_trials_last():
-    from harness.results.leaderboard import rank
+    from harness.results.ranking import rank
 
     rows = [
         {"id": "a", "status": "finished", "best_metric": 0.5},

@@ -52,7 +52,7 @@ def card_facts(
 ) -> dict[str, Any]:
     """The card's metadata (CARD_KEYS -> plain data) for a stored trial exported now: `data` as
     the export loaded it (the trial's split), `params` counted on the exported model."""
-    from harness.results.leaderboard import score, test_score
+    from harness.results.ranking import score, test_score
 
     trial = store.trial(trial_id)
     epochs = store.epochs(trial_id)
@@ -117,8 +117,9 @@ def _scheduler(store: Store, sweep_id: str) -> str:
 def published_figures(trial: Any, epochs: list[Any], *, task: str, arch: str) -> list[dict[str, Any]]:
     """The published figures of this task and network, each with ours measured as the report
     measured and whether this trial ran the report's recipe (`harness compare`'s matching)."""
-    from harness.results.leaderboard import published, score
+    from harness.results.leaderboard import published
     from harness.results.matching import config_of, differences, recipe_terms, trial_terms
+    from harness.results.ranking import score
 
     have = trial_terms(config_of(trial), len(epochs))
     out = []

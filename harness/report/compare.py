@@ -27,7 +27,7 @@ def finish(report: str, *, results_dir: Path, outcome: Outcome, export: Exporter
     """One row per recipe of the report, from the store: the recipes that ran (exported and
     verified by `export` when they trained normally and the run was not interrupted) and those
     that did not."""
-    from harness.results.leaderboard import score, usable
+    from harness.results.ranking import score, usable
     from harness.sweeps.plan import Plan
 
     rows = []
@@ -77,7 +77,7 @@ def compare(store: Store, report: str) -> list[dict[str, Any]]:
     the same network on the same data and budget (measured as the report measured), the closest
     other run when there is none, and the best network of any kind on the same data."""
     from harness.datasets import get_task
-    from harness.results.leaderboard import rank, score, usable
+    from harness.results.ranking import rank, score, usable
 
     rows = []
     for recipe in get_preset(report).recipes:

@@ -21,7 +21,8 @@ from harness.config.spec import SweepSpec
 from harness.errors import HarnessError
 from harness.kinds import Mode, rank_key
 from harness.results.boards import Target
-from harness.results.leaderboard import epoch_score, score, seedless_config, target, test_score, time_to_target, usable
+from harness.results.leaderboard import seedless_config, target, time_to_target
+from harness.results.ranking import epoch_score, score, test_score, usable
 from harness.store.db import Store
 
 __all__ = [

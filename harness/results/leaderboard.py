@@ -25,7 +25,7 @@ from harness.results.boards import (
 from harness.results.cost import costs, until_target
 from harness.results.intervals import against_published, compare_top, group_intervals, trial_intervals
 from harness.results.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
-from harness.results.ranking import epoch_score, rank, score, test_score, usable
+from harness.results.ranking import rank, score, test_score, usable
 from harness.store.db import Store
 from harness.store.rows import EpochRow, TrialRow, TrialSummary
 
@@ -36,16 +36,11 @@ __all__ = [
     "FIELDS",
     "SORTS",
     "best_trial_id",
-    "epoch_score",
     "leaderboards",
-    "rank",
     "references",
-    "score",
     "seedless_config",
     "target",
-    "test_score",
     "time_to_target",
-    "usable",
 ]
 
 # The per-seed figures behind each rankable metric field, for the tests over seeds.

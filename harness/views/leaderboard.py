@@ -15,7 +15,8 @@ from rich.table import Table
 
 from harness.formats import DASH, count, lr, metric, pct, pp, sig3
 from harness.results.boards import FIELDS, Board, BoardRow, OnnxFigures, Reference
-from harness.results.leaderboard import SORTS, test_score
+from harness.results.leaderboard import SORTS
+from harness.results.ranking import test_score
 from harness.views.tables import fitted_table
 
 # A table shows this many rows of each task unless --top or --all says otherwise: drawing every
