@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from realfiles import SHARED_DATA
 
 from harness.cli.main import main
 
@@ -19,13 +20,14 @@ from harness.cli.main import main
 # and decoded caches go to a folder of this session's own, not the user's ~/.cache.
 os.environ["HARNESS_OFFLINE"] = "1"
 os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-cache-")
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the project
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real datasets kept beside the project (CI has them too): these tests never skip."""
-    assert SHARED_DATA.is_dir(), f"{SHARED_DATA} is missing: the real-data tests need ../shared/data"
+    assert SHARED_DATA.is_dir(), (
+        f"{SHARED_DATA} is missing: set HARNESS_DATA_DIR to the real datasets, or put them at ../shared/data"
+    )
     return SHARED_DATA
 
 

@@ -5,6 +5,7 @@ the cats-vs-dogs layouts. (On the test path through `pythonpath` in pyproject.to
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import struct
 import zlib
@@ -14,6 +15,9 @@ import numpy as np
 from PIL import Image
 
 RNG = np.random.default_rng(0)
+# The real datasets the tests train on: $HARNESS_DATA_DIR where it is set (the harness reads the
+# same variable), else ../shared/data beside the project (CI has it there).
+SHARED_DATA = Path(os.environ.get("HARNESS_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def write_cifar_batch(path: Path, n: int, *, first_label: int = 0) -> None:

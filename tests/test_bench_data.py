@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from realfiles import SHARED_DATA
 from torch import Tensor, nn
 
 from harness.architectures import create_model
@@ -35,7 +36,6 @@ from harness.store.db import Store
 
 pytestmark = pytest.mark.bench  # measures and reports; `pytest -m 'not bench'` skips it
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # as conftest: ../shared/data
 CATS_DOGS = SHARED_DATA / "cats_vs_dogs"
 MAKE_CIFAR_BATCHES = SHARED_DATA / "cifar10" / "make_batches.py"
 

@@ -11,7 +11,10 @@ export, the reproduction report, views and the CLI on top.
 from __future__ import annotations
 
 import ast
+import inspect
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +38,7 @@ LAYERS = {
     "harness.report": 8,
     "harness.views": 9,
     "harness.cli": 10,
+    "harness (public surface)": 11,  # harness/__init__.py: loads the extension surface lazily
 }
 # Modules that must import without torch (predict and its metadata, the card, --help).
 TORCH_FREE = [
@@ -60,6 +64,8 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 def package_of(module: str) -> str:
     if module == "harness.__main__":  # `python -m harness`: the CLI's entry point
         return "harness.cli"
+    if module == "harness":
+        return "harness (public surface)"
     path = MODULES[module]
     name = module_name(path)
     return name if path.name == "__init__.py" and name != "harness" else name.rpartition(".")[0] or "harness"
@@ -194,3 +200,26 @@ def test_layout_in_docs_lists_every_module() -> None:
     stale = sorted(listed - actual)
     assert not missing, f"modules missing from docs/development.md's layout: {missing}"
     assert not stale, f"docs/development.md's layout names modules that do not exist: {stale}"
+
+
+def test_the_extension_surface_is_one_import_away_and_import_harness_stays_light() -> None:
+    import harness
+    from harness import ArchSpec, DatasetSpec, register_arch, register_task
+    from harness.architectures import _registry as archs
+    from harness.datasets import _registry as tasks
+
+    assert (register_arch, ArchSpec, register_task, DatasetSpec) == (
+        archs.register_arch,
+        archs.ArchSpec,
+        tasks.register_task,
+        tasks.DatasetSpec,
+    )
+    keywords = [p.name for p in inspect.signature(register_arch).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert keywords[:3] == ["input_shape", "num_outputs", "head"]
+    with pytest.raises(AttributeError):
+        _ = harness.not_there
+    # a fresh interpreter where torch cannot be imported: `import harness` still works
+    code = "import sys; sys.modules['torch'] = None; import harness; print(harness.__version__)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == harness.__version__

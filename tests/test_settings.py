@@ -1,5 +1,5 @@
 """Every sweep setting is declared once (config.py) and reaches the command line, sweep files,
-the README and the trials from that declaration alone."""
+docs/commands.md and the trials from that declaration alone."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from harness.cli.main import build_parser
 from harness.config.settings import Declared, declared, given
 from harness.config.spec import SweepSpec, TrialSettings, TrialSpec, reproduce_settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+COMMANDS_DOC = Path(__file__).resolve().parent.parent / "docs" / "commands.md"  # the sweep-file key table
 SETTINGS = list(declared(SweepSpec))
 
 
@@ -74,8 +74,8 @@ def test_a_path_in_a_sweep_file_is_relative_to_the_file(tmp_path: Path, d: Decla
     assert getattr(SweepSpec.from_toml(str(file), {}), d.name) == str(tmp_path / "some" / "dir")
 
 
-def test_the_readme_lists_every_sweep_file_key_with_its_flag():
-    text = README.read_text()
+def test_the_docs_list_every_sweep_file_key_with_its_flag():
+    text = COMMANDS_DOC.read_text()
     table = text[text.index("<!-- settings -->") : text.index("<!-- /settings -->")]
     rows = dict(re.findall(r"^\| `(\w+)` \| `(--[\w-]+)` \|", table, flags=re.M))
     assert rows == {d.name: d.flag for d in SETTINGS}
