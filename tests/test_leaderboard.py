@@ -193,3 +193,10 @@ def test_onnx_status_tells_exported_from_verified(swept_copy, capsys):
         store.add_export(trial_id=unverified, path="elsewhere.onnx", opset=18, ir_version=10)
     after = {row["trial_id"]: row["onnx"] for row in _board(swept_copy, capsys)["rows"]}
     assert after[unverified] == "exported" and list(after.values()).count("verified") == 1
+
+
+def test_learning_curves_plot_scores_not_the_validation_count():
+    from harness.views.plots import curve_kinds
+
+    epochs = [{"epoch": 1, "train_loss": 0.9, "val_loss": 1.0, "train_acc": 0.5, "val_acc": 0.4, "val_n": 360}]
+    assert curve_kinds(epochs) == ["loss", "acc"]

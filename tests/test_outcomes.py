@@ -300,8 +300,8 @@ def test_the_done_counter_counts_trials_asha_stopped():
                 display.trial_ended(f"t{i}", status)
     lines = captured.get().strip().splitlines()
     assert [line[:5] for line in lines] == ["[1/5]", "[2/5]", "[3/5]", "[3/5]"], lines
-    assert lines[1].endswith(": stopped after 1 epoch, best val_acc 0.5900")
-    assert lines[2].endswith(": stopped after 2 epochs, best val_acc 0.6800")
+    assert lines[1].endswith(": stopped after 1 epoch, best val_acc 59.00%")  # as the board prints it
+    assert lines[2].endswith(": stopped after 2 epochs, best val_acc 68.00%")
     assert "interrupted after 1 epoch" in lines[3]
     assert display.render().caption == "3/5 trials done"
 

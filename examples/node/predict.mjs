@@ -7,7 +7,7 @@
 // Images must already be at the model's input size (this example does not resample).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { harnessMetadata, metadataProps } from "../../harness/web/onnxmeta.js"; // the page's reader, one file for both
+import { harnessMetadata, metadataProps } from "../../harness/runtimes/web/onnxmeta.js"; // the page's reader, one file for both
 import { decodePng } from "./png.mjs";
 
 // `npm install` here, or NODE_PATH=$HARNESS_NPM_DIR/node_modules: CommonJS resolution finds either.

@@ -30,9 +30,13 @@ def results_dir_of(args: argparse.Namespace) -> Path:
     return resolve_results_dir(args.results)
 
 
-def print_boards(boards: list[Board], fmt: str, *, table_rows: int | None = None) -> None:
+def print_boards(
+    boards: list[Board], fmt: str, *, table_rows: int | None = None, matched_references_only: bool = False
+) -> None:
     """`table_rows`: a table shows each board's first rows only, and a line counting them all
-    (machine formats always get every row they were given)."""
+    (machine formats always get every row they were given). `matched_references_only`: the
+    published-vs-ours table only where some trial ran a report's recipe (after a sweep: a sweep
+    of other networks or data is no reproduction; `harness leaderboard` always shows it)."""
     from harness.views.leaderboard import board_markdown, boards_csv, head, render_board, render_references
 
     if fmt == "json":
@@ -47,7 +51,10 @@ def print_boards(boards: list[Board], fmt: str, *, table_rows: int | None = None
             console.print(render_board(shown, width=console.width))
             if more:
                 console.print(more, style="dim")
-            if board["references"]:  # matched against every row, shown or not
+            references = board["references"]  # matched against every row, shown or not
+            if matched_references_only and not any(ref["trial_id"] for ref in references):
+                continue
+            if references:
                 console.print(render_references(board))
 
 
@@ -301,7 +308,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = verify_file(
             store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name, runtimes=runtimes
         )
-    write_card(Path(result.path), store)
+        write_card(Path(result.path), store)  # X.md beside the file, with this verification
     print_json(verification_json(result)) if args.format == "json" else print_verification(result)
     return 0 if passed(result) else 1
 

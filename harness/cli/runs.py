@@ -115,7 +115,8 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
     else:
         from harness.views.leaderboard import TABLE_ROWS
 
-        print_boards(boards, "table", table_rows=TABLE_ROWS)  # a 1,000-trial sweep ends with 20 rows and a count
+        # a 1,000-trial sweep ends with 20 rows and a count
+        print_boards(boards, "table", table_rows=TABLE_ROWS, matched_references_only=True)
         for verification in verifications:
             print_verification(verification.verification)
     return _ending(

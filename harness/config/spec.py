@@ -92,6 +92,13 @@ class TrialSettings:
         metavar="N",
         reproduce=True,
     )
+    eval_limit: int | None = setting(
+        None,
+        help="validate each epoch on a seeded random subset of N validation images, for quick checks"
+        " (the test split is always scored whole)",
+        group="data",
+        metavar="N",
+    )
     framework: str = setting(
         "pytorch",
         help="framework defaults to train under: pytorch, or keras (glorot_uniform kernels, zero biases,"
@@ -230,6 +237,8 @@ class SweepSpec(TrialSettings):
         get_framework(self.framework)
         if self.train_limit is not None and self.train_limit < 1:
             raise HarnessError(f"train limit {self.train_limit} is below 1", "pass --train-limit >= 1")
+        if self.eval_limit is not None and self.eval_limit < 1:
+            raise HarnessError(f"eval limit {self.eval_limit} is below 1", "pass --eval-limit >= 1")
         for name in _non_empty("--optimizer", self.optimizers):
             get_optimizer(name)
         for lr in _non_empty("--lr", self.lrs):

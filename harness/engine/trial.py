@@ -93,12 +93,14 @@ def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
     if spec.train_limit:
         keep = train_subset(len(train_labels), spec.train_limit)
         train_images, train_labels = train_images[keep], train_labels[keep]
+    val_images, val_labels = torch.from_numpy(data.val.images), torch.from_numpy(data.val.labels)
+    if spec.eval_limit:  # the same seeded draw as --train-limit's, over the validation split
+        keep = train_subset(len(val_labels), spec.eval_limit)
+        val_images, val_labels = val_images[keep], val_labels[keep]
     splits = {
         "train": (train_images, train_labels),
-        **{
-            name: (torch.from_numpy(s.images), torch.from_numpy(s.labels))
-            for name, s in (("val", data.val), ("test", data.test))
-        },
+        "val": (val_images, val_labels),
+        "test": (torch.from_numpy(data.test.images), torch.from_numpy(data.test.labels)),
     }
     # The splits move to the GPU once when they fit this trial's share of its memory (the other
     # trials on that GPU have theirs); else, and on the CPU, they stay memory maps shared through

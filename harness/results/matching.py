@@ -50,6 +50,7 @@ def trial_terms(config: dict[str, Any], epochs_run: float | None) -> dict[str, A
         "epochs": epochs_run or 0,
         "planned_epochs": config.get("epochs"),
         "train_limit": config.get("train_limit"),
+        "eval_limit": config.get("eval_limit"),
     }
 
 
@@ -93,6 +94,8 @@ def budget_marks(trial: dict[str, Any], *, recipe_epochs: int | None = None) -> 
     marks = []
     if trial.get("train_limit"):
         marks.append(f"subset {trial['train_limit']:,}")
+    if trial.get("eval_limit"):
+        marks.append(f"val subset {trial['eval_limit']:,}")
     goal = recipe_epochs if recipe_epochs is not None else trial.get("planned_epochs")
     if goal and trial["epochs"] < goal:
         marks.append(f"{trial['epochs']} of {plural(goal, 'epoch')}")

@@ -88,7 +88,7 @@ def _node(path: Path, x: np.ndarray, threads: int) -> RuntimeRun:
         if proc.returncode != 0:
             raise HarnessError(
                 f"onnxruntime-node could not run {path.name}: {_first_line(proc.stderr)}",
-                "the row shows onnxruntime-node failed on this file; `node` runs harness/js/node_runner.mjs",
+                "the row shows onnxruntime-node failed on this file; `node` runs harness/runtimes/js/node_runner.mjs",
             )
         report = json.loads(proc.stdout.strip().splitlines()[-1])
         outputs = _read_outputs("onnxruntime-node", out_path.read_bytes(), report["shape"], len(x))

@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 
-PAGE_FILES = ("index.html", "app.js", "onnxmeta.js")  # harness/web/
+PAGE_FILES = ("index.html", "app.js", "onnxmeta.js")  # harness/runtimes/web/
 # The WASM backend only: the ES-module bundle (the Emscripten glue inside it) and the SIMD +
 # threads binary, about 14 MB; onnxruntime-web's other files are WebGL/WebGPU/JSPI builds.
 ORT_WEB_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")

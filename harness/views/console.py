@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from harness.formats import plural
+from harness.formats import lr, metric, plural, sig3
 from harness.kinds import ENDED, Mode, Status, better
 from harness.views.tables import fitted_table
 
@@ -86,7 +86,8 @@ class SweepDisplay:
 
     def trial_started(self, trial_id: str, config: dict[str, Any]) -> None:
         self.waiting = None
-        self.rows.setdefault(trial_id, {"config": config, "epoch": 0, "best": None, "s_epoch": None, "node": ""})
+        empty = {"config": config, "epoch": 0, "best": None, "s_epoch": None, "eval_s": None, "node": ""}
+        self.rows.setdefault(trial_id, empty)
         self.rows[trial_id]["status"] = Status.RUNNING
 
     def trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
@@ -97,6 +98,7 @@ class SweepDisplay:
         row.update(
             epoch=result["epoch"],
             s_epoch=result.get("epoch_time_s"),
+            eval_s=result.get("eval_time_s"),
             node=result.get("node") or result.get("node_ip", ""),
         )
         if result.get("diverged"):
@@ -108,9 +110,9 @@ class SweepDisplay:
         if not self.live:
             cfg, best = row["config"], row["best"]
             err_console.print(
-                f"[{self._done()}/{self.total}] trial {trial_id} {cfg['arch']} {cfg['optimizer']} lr={cfg['lr']:g}:"
+                f"[{self._done()}/{self.total}] trial {trial_id} {cfg['arch']} {cfg['optimizer']} lr={lr(cfg['lr'])}:"
                 f" {row['status']} after {plural(row['epoch'], 'epoch')}, best {self.metric}"
-                f" {'-' if best is None else f'{best:.4f}'}",
+                f" {metric(best, self.metric)}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -134,6 +136,7 @@ class SweepDisplay:
             ("epoch", "right", 5),
             (f"best {self.metric}", "right", 10),
             ("s/epoch", "right", 4),
+            ("eval s", "right", 4),  # each epoch's validation, beside its training: --eval-limit bounds it
             ("node", "left", 3),
         ]
         # The node only tells something when trials spread over several machines.
@@ -149,11 +152,12 @@ class SweepDisplay:
                     trial_id,
                     cfg["arch"],
                     cfg["optimizer"],
-                    f"{cfg['lr']:g}",
+                    lr(cfg["lr"]),
                     f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
                     f"{row['epoch']}/{cfg['epochs']}",
-                    "-" if row["best"] is None else f"{row['best']:.4f}",
-                    "-" if row["s_epoch"] is None else f"{row['s_epoch']:.3f}",
+                    metric(row["best"], self.metric),  # as the board prints it
+                    sig3(row["s_epoch"]),
+                    sig3(row.get("eval_s")),
                     row["node"],
                 ][: len(columns)]
             )

@@ -33,6 +33,17 @@ def _pyplot() -> Any:
     return plt
 
 
+# Epoch keys with a train_/val_ prefix that are not scores: `val_n` counts the validation images
+NOT_CURVES = frozenset({"n"})
+
+
+def curve_kinds(epochs: list[dict[str, Any]]) -> list[str]:
+    """The panels of a trial's learning curves: each score recorded for train or val (the loss
+    first), never a count such as `val_n`."""
+    prefixed = {k.split("_", 1)[1] for e in epochs for k in e if k.startswith(("train_", "val_"))}
+    return sorted(prefixed - NOT_CURVES, key=lambda k: (k != "loss", k))
+
+
 def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
     """`<trial>_curves.png` (loss and the scores per epoch, train vs val) and, for
     classification, `<trial>_confusion.png` (row-normalised); returns the paths written."""
@@ -41,9 +52,7 @@ def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
     trial, epochs = report["trial"], report["epochs"]
     written = []
     if epochs:
-        kinds = sorted(
-            {k.split("_", 1)[1] for k in epochs[0] if k.startswith(("train_", "val_"))}, key=lambda k: k != "loss"
-        )
+        kinds = curve_kinds(epochs)
         fig, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 3.6), squeeze=False)
         x = [e["epoch"] for e in epochs]
         for ax, kind in zip(axes[0], kinds):

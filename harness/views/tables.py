@@ -34,16 +34,6 @@ def fitted_table(title: str, columns: list[Column], rows: list[list[str]], *, wi
     return table
 
 
-def simple_table(title: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> Table:
-    """A table of `rows` showing `columns` (key -> header), values formatted plainly."""
-    table = Table(title=title, title_justify="left")
-    for header in columns.values():
-        table.add_column(header)
-    for row in rows:
-        table.add_row(*("-" if row.get(k) is None else _plain(row[k]) for k in columns))
-    return table
-
-
 def _plain(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -222,7 +212,7 @@ def render_verification(v: Verification) -> Table:
     kind = "INT8 " if v.quantize else ""
     table = Table(title=f"{kind}ONNX verification: {verdict}", title_justify="left", show_header=False)
     table.add_column("what", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")  # the model's path in full
     provider = v.provider + (f" [yellow](asked for {v.requested}: fell back)[/]" if v.provider != v.requested else "")
     rows = [
         ("model", v.path),
@@ -279,7 +269,7 @@ def _ips(lat: dict[str, Any], runtime: str) -> str:
 
 def render_predictions(predictions: list[dict[str, Any]]) -> Table:
     table = Table(title="predictions", title_justify="left")
-    table.add_column("file")
+    table.add_column("file", overflow="fold")
     table.add_column("prediction")
     for p in predictions:
         if p["error"]:
