@@ -26,6 +26,7 @@ from harness.datasets import get_task, prepare
 from harness.engine.trial import run_trial
 from harness.environment import collect_environment
 from harness.errors import HarnessError
+from harness.formats import plural
 from harness.kinds import Mode, Status, SweepStatus
 from harness.signals import passed_to_tune
 from harness.store.db import Store, trial_key
@@ -354,7 +355,7 @@ def _drive(
     start = time.monotonic()
     metric, mode = _metric(plan)
     display = reporter.progress(
-        title=f"sweep {sweep_id}: {plan.title}, {plan.num_trials} trials",
+        title=f"sweep {sweep_id}: {plan.title}, {plural(plan.num_trials, 'trial')}",
         total=plan.num_trials,
         metric=metric,
         mode=mode,

@@ -45,7 +45,7 @@ def render_importance(a: Analysis) -> RenderableType:
     table.add_column("setting")
     table.add_column("values")
     for name in imp["columns"]:
-        table.add_column(f"{name} ({imp['trials'][name]} trials)", justify="right")
+        table.add_column(f"{name} ({plural(imp['trials'][name], 'trial')})", justify="right")
     table.add_column("", no_wrap=True)
     first = imp["columns"][0]
     for row in imp["rows"]:
