@@ -85,9 +85,18 @@ def digit_images(tmp_path):
     return folder, test.labels[:6]
 
 
+# The fixtures that start Ray (about 7 s): a test that uses one, directly or through another
+# fixture, is marked `ray`, so `-m "not ray"` is a quick loop without Ray. A test that starts
+# Ray itself (a `harness sweep` in-process or in a subprocess) carries the marker in its module.
+RAY_FIXTURES = frozenset({"ray_session", "fake_gpu_cluster"})
+
+
 def pytest_collection_modifyitems(config, items):
-    """`bench_large` tests (minutes each) run only when -m names them: plain `pytest` (CI) and
-    `-m bench` leave them out."""
+    """Mark the tests that need Ray; `bench_large` tests (minutes each) run only when -m names
+    them: plain `pytest` (CI) and `-m bench` leave them out."""
+    for item in items:
+        if RAY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.ray)
     if "bench_large" in (config.option.markexpr or ""):
         return
     kept = [item for item in items if "bench_large" not in item.keywords]
