@@ -1,109 +1,29 @@
 """What each command does: read the parsed flags, call the library, print the result.
 
 `harness.cli.main` builds the parser and routes each command here (the two that train, `sweep` and
-`reproduce`, to `harness.cli.runs`, which shares the helpers below); nothing below parses flags.
+`reproduce`, to `harness.cli.runs`; both use the helpers of `harness.cli.shared`); nothing below
+parses flags.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from harness.cli.shared import (
+    chosen_runtimes,
+    export_and_verify,
+    passed,
+    print_boards,
+    print_verification,
+    results_dir_of,
+)
 from harness.errors import HarnessError
 from harness.paths import absolute, writable_dir
 from harness.views.card import write_card
 from harness.views.console import console, err_console, print_json, print_warning
-
-if TYPE_CHECKING:
-    from harness.export.verify import TrialVerification, Verification
-    from harness.results.boards import Board
-    from harness.runtimes.base import Runtime
-    from harness.store.db import Store
-
-
-def results_dir_of(args: argparse.Namespace) -> Path:
-    from harness.store.db import resolve_results_dir
-
-    return resolve_results_dir(args.results)
-
-
-def print_boards(
-    boards: list[Board], fmt: str, *, table_rows: int | None = None, matched_references_only: bool = False
-) -> None:
-    """`table_rows`: a table shows each board's first rows only, and a line counting them all
-    (machine formats always get every row they were given). `matched_references_only`: the
-    published-vs-ours table only where some trial ran a report's recipe (after a sweep: a sweep
-    of other networks or data is no reproduction; `harness leaderboard` always shows it)."""
-    from harness.views.leaderboard import board_markdown, boards_csv, head, render_board, render_references
-
-    if fmt == "json":
-        print_json(boards)
-    elif fmt == "csv":
-        print(boards_csv(boards), end="")
-    elif fmt == "markdown":
-        print("\n".join(board_markdown(board) for board in boards), end="")
-    else:
-        for board in boards:
-            shown, more = head(board, rows=table_rows)
-            console.print(render_board(shown, width=console.width))
-            if more:
-                console.print(more, style="dim")
-            references = board["references"]  # matched against every row, shown or not
-            if matched_references_only and not any(ref["trial_id"] for ref in references):
-                continue
-            if references:
-                console.print(render_references(board))
-
-
-def chosen_runtimes(args: argparse.Namespace, *, default: str | None = None) -> list[Runtime]:
-    """`--runtime`, checked before any work starts; none given and no default: none."""
-    from harness.runtimes.registry import choose
-
-    spec = getattr(args, "runtime", None) or default
-    return choose(spec) if spec else []
-
-
-def export_and_verify(
-    store: Store,
-    trial_id: str,
-    out: Path,
-    *,
-    opset: int | None = None,
-    quantize: str | None = None,
-    runtimes: Sequence[Runtime] = (),
-) -> list[TrialVerification]:
-    from harness.export.onnx import OPSET, export_trial
-    from harness.export.verify import TrialVerification
-
-    also = f" and {len(runtimes)} runtime(s)" if runtimes else ""
-    with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime{also}"):
-        results = export_trial(
-            store, trial_id=trial_id, out=out, opset=opset or OPSET, quantize=quantize, runtimes=runtimes
-        )
-    for result in results:  # X.md beside each file, with this verification
-        write_card(Path(result.path), store)
-    return [TrialVerification(trial_id=trial_id, verification=r) for r in results]
-
-
-def print_verification(v: Verification) -> None:
-    from harness.views.tables import render_verification
-
-    console.print(render_verification(v))
-    if v.runtimes:
-        from harness.export.verify import GATES
-        from harness.views.runtimes import render_matrix
-
-        console.print(render_matrix([c.as_json() for c in v.runtimes], rule=GATES[v.gate].rule))
-
-
-def passed(v: Verification) -> bool:
-    """onnxruntime's verification and every runtime of the matrix that ran (informational rows aside)."""
-    from harness.export.matrix import all_passed
-
-    return v.passed and all_passed(v.runtimes)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

@@ -26,8 +26,9 @@ from harness.cli.commands import (
     cmd_verify,
     cmd_web,
 )
-from harness.cli.flags import (
-    ListAction,
+from harness.cli.reports import add_report_commands
+from harness.cli.runs import cmd_reproduce, cmd_sweep
+from harness.cli.shared import (
     Parser,
     add_debug,
     add_format,
@@ -35,11 +36,9 @@ from harness.cli.flags import (
     add_results,
     add_resume,
     add_runtime,
+    add_settings,
 )
-from harness.cli.reports import add_report_commands
-from harness.cli.runs import cmd_reproduce, cmd_sweep
-from harness.config.settings import add_flags
-from harness.config.spec import SweepSpec, reproduce_settings
+from harness.config.spec import reproduce_settings
 from harness.errors import HarnessError
 from harness.paths import absolutize_environment
 from harness.results.leaderboard import COMPARE_TOP, SORTS
@@ -61,15 +60,8 @@ EXAMPLES = """examples:
 """
 
 
-def _add_settings(
-    p: argparse.ArgumentParser, *, names: tuple[str, ...] | None = None, default: str | None = None
-) -> None:
-    """The flags of the sweep settings (all, or `names`), from their declarations in config.py."""
-    add_flags(p, SweepSpec, names=names, default=default, list_action=ListAction)
-
-
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
-    _add_settings(p, names=("data_dir", "variant", "image_size"))
+    add_settings(p, names=("data_dir", "variant", "image_size"))
 
 
 def _add_run_output(p: argparse.ArgumentParser) -> None:
@@ -99,7 +91,7 @@ def build_parser() -> Parser:
         "Tune trial, record every epoch in the store, print the leaderboard, then export the "
         "best trial to ONNX and verify it under onnxruntime. With no flags: the digits default.",
     )
-    _add_settings(p)
+    add_settings(p)
     p.add_argument("--config", metavar="FILE.toml", help="a sweep file (keys as in the README); flags override it")
     p.add_argument(
         "--preset",
@@ -124,7 +116,7 @@ def build_parser() -> Parser:
         "report",
         help="uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist",
     )
-    _add_settings(p, names=reproduce_settings(), default="the recipe's; a change is marked beside the result")
+    add_settings(p, names=reproduce_settings(), default="the recipe's; a change is marked beside the result")
     p.add_argument(
         "--skip-missing",
         action="store_true",

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.text import Text
 
-from harness.cli.commands import results_dir_of
+from harness.cli.shared import results_dir_of
 from harness.results.probes import Probe, get_probe
 from harness.views.console import console, err_console, print_json
 

@@ -54,7 +54,7 @@ def _readme(path: Path) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.cli.commands import results_dir_of
+    from harness.cli.shared import results_dir_of
     from harness.views.report import render, with_summary, write_curves
 
     out = Path(args.out)

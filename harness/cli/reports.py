@@ -7,9 +7,9 @@ import argparse
 from typing import Any
 
 from harness.cli.commands import cmd_compare
-from harness.cli.flags import add_format, add_results, add_results_to
 from harness.cli.probe import cmd_probe
 from harness.cli.report import cmd_report
+from harness.cli.shared import add_format, add_results, add_results_to
 from harness.results.probes import PROBES, probes_help
 
 

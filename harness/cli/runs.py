@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.commands import (
+from harness.cli.shared import (
     chosen_runtimes,
     export_and_verify,
     passed,
