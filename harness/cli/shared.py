@@ -1,8 +1,9 @@
 """What the command groups share: the parser's kinds (argparse with one-line usage errors, the
 list flags `--lr 0.1,0.01 --lr 0.001`), the flags several commands take (--results, --format, ...),
-and the helpers that print boards and export, verify and print a trial.
+`Command` (what each group module declares per command, for the table in `harness.cli.main`), and
+the helpers that print boards and export, verify and print a trial.
 
-Heavy imports (torch, ray, onnx) stay inside the helpers: the parser imports this module when
+Heavy imports (torch, ray, onnx) stay inside the helpers: every group imports this module when
 `--help` runs.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,6 +26,19 @@ if TYPE_CHECKING:
     from harness.results.boards import Board
     from harness.runtimes.base import Runtime
     from harness.store.db import Store
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its parser's texts, the function that adds its arguments, and the one that
+    runs it (returning the exit code). With an `epilog` (after the flags), it and the description
+    are printed as written, line breaks kept."""
+
+    help: str
+    description: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    epilog: str | None = None
 
 
 class Parser(argparse.ArgumentParser):
