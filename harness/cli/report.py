@@ -1,5 +1,8 @@
-"""`harness report`: the reproduction document from a store (writing the rows beside it) or
-from a JSON export of those rows (re-rendering it, byte for byte)."""
+"""The commands that set the store beside the reports' measurements: `harness report` (the
+reproduction document from a store, writing the rows beside it, or from a JSON export of those
+rows, re-rendering it byte for byte) and `harness probe TRIAL_ID PROBE` (a stored trial measured
+as a report measured it, beside the trial's own figure, and recorded; harness.results.probes),
+each one's arguments beside what it does."""
 
 from __future__ import annotations
 
@@ -8,53 +11,30 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
+
+from harness.cli.shared import Command, add_format, add_results, add_results_to, results_dir_of
 from harness.errors import HarnessError
-from harness.views.console import console, print_json
+from harness.results.probes import PROBES, Probe, get_probe, probes_help
+from harness.views.console import console, err_console, print_json
 
 
-def rows_path(out: Path) -> Path:
-    """The rows behind a document: docs/reproduction.md -> docs/reproduction.json."""
-    return out.with_suffix(".json")
-
-
-def read_rows(path: Path) -> dict[str, Any]:
-    from harness.report.reproduction import FORMAT
-
-    try:
-        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarnessError(f"no rows file at {str(path)!r}", "pass --from the JSON `harness report` wrote") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HarnessError(
-            f"{str(path)!r} is not a JSON rows file ({exc})", "pass --from the JSON `harness report` wrote"
-        ) from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise HarnessError(
-            f"{str(path)!r} is not a reproduction rows file (format {FORMAT!r})",
-            "pass --from the JSON `harness report` wrote beside its document",
-        )
-    return doc
-
-
-def _readme(path: Path) -> str:
-    from harness.views.report import README_BEGIN, README_END
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HarnessError(
-            f"cannot read --readme {str(path)!r} ({exc})", "pass --readme the project's README.md"
-        ) from None
-    if README_BEGIN not in text or README_END not in text:
-        raise HarnessError(
-            f"--readme {str(path)!r} has no summary block",
-            f"put the two lines {README_BEGIN} and {README_END} where the table goes",
-        )
-    return text
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--from", dest="from_rows", metavar="ROWS.json", help="render from these rows, not a store")
+    add_results_to(source)
+    p.add_argument(
+        "--out", default="docs/reproduction.md", metavar="FILE.md", help="the document (default: docs/reproduction.md)"
+    )
+    p.add_argument(
+        "--png", action="store_true", help="also write the learning curves it links, under reproduction/ beside it"
+    )
+    p.add_argument("--readme", metavar="FILE", help="also put the summary table into FILE, between its two markers")
+    add_format(p)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.cli.commands import results_dir_of
+    from harness.cli.shared import results_dir_of
     from harness.views.report import render, with_summary, write_curves
 
     out = Path(args.out)
@@ -98,3 +78,118 @@ def cmd_report(args: argparse.Namespace) -> int:
         highlight=False,
     )
     return 0
+
+
+REPORT = Command(
+    help="write docs/reproduction.md: every report's recipes, published vs ours with intervals",
+    description="Render the reproduction document from the store's reproductions (writing its rows "
+    "as JSON beside it) or from such a JSON file (--from): per report and recipe, the published "
+    "figure, ours with its 95% interval and test, budget, wall time, hardware, data and command; "
+    "data-size points and the best other sweep on the same data.",
+    arguments=report_arguments,
+    run=cmd_report,
+)
+
+
+def rows_path(out: Path) -> Path:
+    """The rows behind a document: docs/reproduction.md -> docs/reproduction.json."""
+    return out.with_suffix(".json")
+
+
+def read_rows(path: Path) -> dict[str, Any]:
+    from harness.report.reproduction import FORMAT
+
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"no rows file at {str(path)!r}", "pass --from the JSON `harness report` wrote") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(
+            f"{str(path)!r} is not a JSON rows file ({exc})", "pass --from the JSON `harness report` wrote"
+        ) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise HarnessError(
+            f"{str(path)!r} is not a reproduction rows file (format {FORMAT!r})",
+            "pass --from the JSON `harness report` wrote beside its document",
+        )
+    return doc
+
+
+def _readme(path: Path) -> str:
+    from harness.views.report import README_BEGIN, README_END
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessError(
+            f"cannot read --readme {str(path)!r} ({exc})", "pass --readme the project's README.md"
+        ) from None
+    if README_BEGIN not in text or README_END not in text:
+        raise HarnessError(
+            f"--readme {str(path)!r} has no summary block",
+            f"put the two lines {README_BEGIN} and {README_END} where the table goes",
+        )
+    return text
+
+
+def probe_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("trial", metavar="TRIAL_ID", help="a trial id from `harness leaderboard`")
+    p.add_argument("probe", metavar="PROBE", help=f"one of: {', '.join(PROBES)}")
+    add_results(p)
+    add_format(p)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from harness.results.probes import run_probe
+    from harness.store.db import Store
+
+    probe = get_probe(args.probe)  # an unknown probe fails here, naming the choices, before the store opens
+    with (
+        Store.existing(results_dir_of(args), writer=True) as store,
+        err_console.status(f"probing trial {args.trial}: {args.probe}"),
+    ):
+        record = run_probe(store, trial_id=args.trial, name=args.probe)
+    if args.format == "json":
+        print_json(record)
+        return 0
+    console.print(Text(f"trial {record['trial_id']}", style="bold"), soft_wrap=True)
+    for line in probe_lines(record, probe):
+        console.print(Text(line), soft_wrap=True)  # plain text: the intervals' brackets are no markup
+    return 0
+
+
+PROBE = Command(
+    help="measure a stored trial as a report measured it, beside the trial's own figure",
+    description="Score one stored trial's best checkpoint (or its data) the way a report measured, "
+    "print that figure with its 95% interval beside the trial's own, and record it in the store "
+    "(a second run replaces it): a gap to a report explained by a measurement.",
+    arguments=probe_arguments,
+    run=cmd_probe,
+    epilog=probes_help(),
+)
+
+
+def probe_lines(record: dict[str, Any], probe: Probe) -> list[str]:
+    """The figure with its interval, the baseline, and the probe's note: one line each."""
+    detail = record["detail"]
+    interval = (
+        f"[{record['ci95_low']:.2%}, {record['ci95_high']:.2%}] {detail['interval']}"
+        if record["ci95_low"] is not None
+        else detail["interval"]
+    )
+    baseline = (
+        f"{_share(record['baseline'])}: {probe.baseline}"
+        if record["baseline"] is not None
+        else f"-: {probe.baseline} is not in the store (the trial stopped before its test scoring)"
+    )
+    width = max(len(record["probe"]), len("baseline"))
+    return [
+        f"{record['probe']:<{width}}  {_share(record['value'])} {interval}, n = {record['n']:,} {probe.unit}: "
+        f"{probe.figure} ({probe.report})",
+        f"{'baseline':<{width}}  {baseline}",
+        f"{'':<{width}}  {detail['note']}",
+    ]
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"

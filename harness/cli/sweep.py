@@ -1,8 +1,6 @@
-"""The commands that train: `harness sweep` and `harness reproduce`, and how each one ends
-(its board, export and verification, its last line and exit code).
-
-`harness.cli.main` routes them here; the commands that read the store live in `harness.cli.commands`.
-"""
+"""The commands that train, and the sweeps they leave: `harness sweep`, `harness reproduce` and
+`harness sweeps`, each one's arguments beside what it does, and how a run ends (its board, export
+and verification, its last line and exit code)."""
 
 from __future__ import annotations
 
@@ -10,7 +8,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.commands import (
+from harness.cli.shared import (
+    Command,
+    add_format,
+    add_results,
+    add_resume,
+    add_runtime,
+    add_settings,
     chosen_runtimes,
     export_and_verify,
     passed,
@@ -18,6 +22,7 @@ from harness.cli.commands import (
     print_verification,
     results_dir_of,
 )
+from harness.config.spec import reproduce_settings
 from harness.errors import HarnessError
 from harness.kinds import SweepStatus
 from harness.paths import is_uri, writable_dir
@@ -28,6 +33,29 @@ if TYPE_CHECKING:
     from harness.export.verify import TrialVerification
     from harness.store.db import Store
     from harness.sweeps.outcome import Outcome
+
+
+def _add_run_output(p: argparse.ArgumentParser) -> None:
+    """What `sweep` and `reproduce` print while and after they train."""
+    p.add_argument("--no-live", action="store_true", help="no live trial table (for logs)")
+    p.add_argument("--verbose", action="store_true", help="show Ray's own output")
+    add_results(p)
+    add_format(p)
+
+
+def sweep_arguments(p: argparse.ArgumentParser) -> None:
+    add_settings(p)
+    p.add_argument("--config", metavar="FILE.toml", help="a sweep file (keys as in the README); flags override it")
+    p.add_argument(
+        "--preset",
+        metavar="REPORT",
+        help="a report's sweep: its recipe first, then the space around it "
+        "(uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist)",
+    )
+    add_resume(p, what="an interrupted sweep", latest="the latest one in the store")
+    p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")
+    add_runtime(p, default="onnxruntime only")
+    _add_run_output(p)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -68,6 +96,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if outcome.status == SweepStatus.INTERRUPTED:
             break  # a preset's later sweeps wait for the user
     return code
+
+
+SWEEP = Command(
+    help="run a sweep with Ray Tune, then export and verify the best trial",
+    description="Run every combination of --arch x --optimizer x --lr x --batch-size as a Ray "
+    "Tune trial, record every epoch in the store, print the leaderboard, then export the "
+    "best trial to ONNX and verify it under onnxruntime. With no flags: the digits default.",
+    arguments=sweep_arguments,
+    run=cmd_sweep,
+)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -145,6 +183,21 @@ def _ending(outcome: Outcome, *, what: str, resume: str, verified: bool = True) 
     return 0 if verified else 1
 
 
+def reproduce_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "report",
+        help="uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist",
+    )
+    add_settings(p, names=reproduce_settings(), default="the recipe's; a change is marked beside the result")
+    p.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="run the recipes whose data is there and list the others as not run (default: refuse)",
+    )
+    add_resume(p, what="an interrupted reproduction of REPORT", latest="the latest one")
+    _add_run_output(p)
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from harness.config.presets import get_preset
     from harness.config.settings import declared, given
@@ -191,3 +244,47 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
         console.print(render_reproduction(rows))
     return _ending(outcome, what="reproduction", resume=f"harness reproduce {args.report} --resume")
+
+
+REPRODUCE = Command(
+    help="re-run a report's published runs and print ours beside its figures",
+    description="Run each recipe of REPORT (its network, optimizer, learning rate, batch, epochs, "
+    "augmentation, split, image size and input scaling) as one trial, export and verify it, and "
+    "print the report's published figure beside ours, with how the report measured differently.",
+    arguments=reproduce_arguments,
+    run=cmd_reproduce,
+)
+
+
+def sweeps_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", help="only the sweeps of this task")
+    add_results(p)
+    add_format(p)
+
+
+def cmd_sweeps(args: argparse.Namespace) -> int:
+    from harness.datasets import get_task
+    from harness.store.db import Store
+    from harness.sweeps.outcome import sweep_rows
+
+    if args.task:
+        get_task(args.task)  # an unknown name fails here, with the valid choices
+    with Store.existing(results_dir_of(args)) as store:
+        rows = sweep_rows(store, task=args.task)
+    if args.format == "json":
+        print_json(rows)
+        return 0
+    from harness.views.tables import render_sweeps
+
+    console.print(render_sweeps(rows) if rows else "no sweeps in the store yet: run `harness sweep`")
+    return 0
+
+
+SWEEPS = Command(
+    help="list the stored sweeps: status, trials by status, duration, best metric",
+    description="Every sweep in the store, newest first: its id (for --sweep and --resume), "
+    "task, status (running, finished, failed, interrupted), trials by status, start, duration "
+    "and best validation metric.",
+    arguments=sweeps_arguments,
+    run=cmd_sweeps,
+)
