@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -118,8 +118,9 @@ class Store(Reads):
     # -- writes: the driver only, one transaction each ---------------------------------
 
     def create_sweep(
-        self, *, sweep_id: str, task: str, seed: int, command: str, spec_json: str, environment: dict[str, Any]
+        self, *, sweep_id: str, task: str, seed: int, command: str, spec_json: str, environment: Mapping[str, object]
     ) -> None:
+        """`environment`: what the sweep ran on (the driver's `SweepEnvironment`), kept as JSON as given."""
         with self.conn:
             self.conn.execute(
                 "INSERT INTO sweeps (id, task, status, created_at, seed, command, spec_json, environment_json)"
