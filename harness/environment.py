@@ -7,7 +7,24 @@ import platform
 import shlex
 import sys
 from importlib import metadata
-from typing import Any
+from typing import TypedDict
+
+
+class Environment(TypedDict):
+    """What a sweep ran on (its `environment_json`; the driver adds its data and Ray's nodes)."""
+
+    python: str
+    platform: str
+    harness: str | None  # None: not installed as a distribution
+    torch: str
+    ray: str | None
+    onnx: str | None
+    onnxruntime: str | None  # onnxruntime-gpu's, else onnxruntime's
+    cpu: str  # the CPU's name
+    cpu_count: int | None
+    gpu: str | None  # the driver's first CUDA device; None without one
+    seed: int
+    command: str  # the command line, shell-quoted
 
 
 def _version(dist: str) -> str | None:
@@ -29,7 +46,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def collect_environment(*, seed: int, argv: list[str] | None = None) -> dict[str, Any]:
+def collect_environment(*, seed: int, argv: list[str] | None = None) -> Environment:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None

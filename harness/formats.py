@@ -41,8 +41,8 @@ def lr(value: float | None) -> str:
     return DASH if value is None else f"{value:g}"
 
 
-def plural(n: int, word: str) -> str:
-    """ "1 epoch", "2 epochs"."""
+def plural(n: float, word: str) -> str:
+    """ "1 epoch", "2 epochs" (a mean over seeds: "2.5 epochs")."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 

@@ -86,7 +86,7 @@ def _train(store: Store, root: Path, *, ray_id: str, **settings: Any) -> str:
         num_classes=len(task.classes) if task.kind == "classification" else None,
     )
     for result in results:
-        metrics = {"epoch": result.epoch, **result.metrics, "best_epoch": result.best_epoch}
+        metrics: dict[str, Any] = {"epoch": result.epoch, **result.metrics, "best_epoch": result.best_epoch}
         if result.test is not None:
             metrics["test_json"] = json.dumps({"epoch": result.best_epoch, **result.test})
         store.record_epoch(trial_id=trial, result=metrics)

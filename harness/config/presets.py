@@ -9,7 +9,7 @@ Where a report leaves a choice open, the value is REPORTS.md's **(chosen)** one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from harness.config.spec import SweepSpec
@@ -44,7 +44,6 @@ class Preset:
     baselines: tuple[str, ...] = ()  # modern networks added to the search around the recipes
     optimizers: tuple[str, ...] = ("adam", "momentum")  # after the recipe's own
     lr_factors: tuple[float, ...] = (1 / 3, 3.0)  # learning rates around the recipe's
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _recipe(
@@ -231,7 +230,9 @@ def get_preset(report: str) -> Preset:
 
 
 def recipe_spec(recipe: Recipe, overrides: dict[str, Any]) -> SweepSpec:
-    """One trial: the report's configuration exactly, except what the user overrides (e.g. --epochs)."""
+    """One trial: the report's configuration exactly, except what the user overrides (e.g. --epochs).
+    `overrides`: SweepSpec field -> value, as `harness.config.settings.given` reads a command line
+    (open: each field has its own type, which the SweepSpec it lands in checks)."""
     return replace(recipe.spec, **_applicable(overrides))
 
 

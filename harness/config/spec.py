@@ -127,6 +127,8 @@ class TrialSpec(TrialSettings):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TrialSpec:
+        """From a trial's config as Ray hands it (or a checkpoint keeps it): an open dict, since the
+        plan adds keys beside these fields (recipe, base_seed, replicate), which are left out."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in config.items() if k in names})
 

@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from filelock import FileLock
@@ -25,11 +25,42 @@ from harness.errors import HarnessError
 from harness.paths import absolute
 
 from ._download import fetch
-from ._fingerprint import array_fingerprint, array_problem, source_fingerprint
+from ._fingerprint import ArrayFingerprint, SourceFingerprint, array_fingerprint, array_problem, source_fingerprint
 from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, get_task, resolve_data_root
 
 CACHE_VERSION = 2  # bump when the decoded format changes: old caches are then simply not found (2: fingerprints)
 SPLITS = ("train", "val", "test")
+
+
+class CacheInfo(TypedDict):
+    """What a decoded cache holds and where it came from (meta.json, but for its arrays)."""
+
+    task: str
+    variant: str | None
+    image_size: int | None  # pixels; None: the task's own size
+    shape: list[int]  # one image: C, H, W
+    source: str  # where the data came from, in words
+    folder: str  # the cache's own folder
+    counts: dict[str, int]  # images per split
+    per_class: dict[str, dict[str, int]]  # split -> class name -> images; {} for image outputs
+    skipped: list[str]  # unreadable source files
+    decode_s: float  # seconds the decoding took
+    built_at: str  # local time, %Y-%m-%dT%H:%M:%S
+    bytes: int  # the arrays' bytes
+    version: int  # CACHE_VERSION
+    sources: SourceFingerprint
+
+
+class CacheMeta(CacheInfo):
+    """A cache's meta.json: its description and each array's fingerprint, by file name."""
+
+    arrays: dict[str, ArrayFingerprint]
+
+
+class Prepared(CacheMeta, total=False):
+    """What `prepare` returns: the cache's meta.json, and why it was rebuilt when it was."""
+
+    rebuilt: str
 
 
 def cache_root() -> Path:
@@ -71,7 +102,7 @@ def locate(
     return _find(spec, resolve_data_root(data_dir), spec.request(variant, image_size), download=download)
 
 
-def _write(data: TaskData, target: Path, meta: dict[str, Any]) -> dict[str, Any]:
+def _write(data: TaskData, target: Path, info: CacheInfo) -> CacheMeta:
     """Write the arrays and their fingerprints to a temporary folder, meta.json last (its presence
     means complete), then swap it into place; a damaged cache it replaces is removed after."""
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
@@ -80,7 +111,7 @@ def _write(data: TaskData, target: Path, meta: dict[str, Any]) -> dict[str, Any]
     for name, split in data.splits().items():
         np.save(tmp / f"{name}_images.npy", np.ascontiguousarray(split.images))
         np.save(tmp / f"{name}_labels.npy", np.ascontiguousarray(split.labels))
-    meta = {**meta, "arrays": {f.name: array_fingerprint(f) for f in sorted(tmp.glob("*.npy"))}}
+    meta: CacheMeta = {**info, "arrays": {f.name: array_fingerprint(f) for f in sorted(tmp.glob("*.npy"))}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     old = target.with_name(f"{target.name}.old-{os.getpid()}")
     if target.exists():
@@ -91,7 +122,9 @@ def _write(data: TaskData, target: Path, meta: dict[str, Any]) -> dict[str, Any]
 
 
 def _read_meta(target: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """The cache's meta.json, or (None, why it cannot be used); (None, None) when there is none."""
+    """The cache's meta.json, or (None, why it cannot be used); (None, None) when there is none.
+    An open dict: JSON read from disk, checked only for its arrays here (`cache_problem` checks
+    the rest before it calls it a `CacheMeta`)."""
     path = target / "meta.json"
     if not path.is_file():
         return None, None
@@ -104,24 +137,26 @@ def _read_meta(target: Path) -> tuple[dict[str, Any] | None, str | None]:
     return meta, None
 
 
-def cache_problem(target: Path, source: Path, *, full: bool) -> tuple[dict[str, Any] | None, str | None]:
-    """(meta, None) when the cache can be trusted; (meta or None, why not) otherwise. `full`
-    (the driver, once per sweep) also compares the sources and every array's checksum."""
+def cache_problem(target: Path, source: Path, *, full: bool) -> tuple[CacheMeta | None, str | None]:
+    """(meta, None) when the cache can be trusted; (None, why not) otherwise, and (None, None)
+    when there is none. `full` (the driver, once per sweep) also compares the sources and every
+    array's checksum."""
     meta, problem = _read_meta(target)
     if meta is None:
         return None, problem
     if meta.get("version") != CACHE_VERSION:
-        return meta, "it was written by another cache version"
+        return None, "it was written by another cache version"
     expected = {f"{s}_{k}.npy" for s in SPLITS for k in ("images", "labels")}
     if set(meta["arrays"]) != expected:
-        return meta, "its list of arrays is incomplete"
+        return None, "its list of arrays is incomplete"
     for name, fingerprint in sorted(meta["arrays"].items()):
         problem = array_problem(target / name, fingerprint, checksum=full)
         if problem:
-            return meta, problem
+            return None, problem
     if full and meta.get("sources") != source_fingerprint(source):
-        return meta, f"its source files under {source} changed since it was built"
-    return meta, None
+        return None, f"its source files under {source} changed since it was built"
+    # this version wrote it and its arrays are as written: the rest is what _write recorded
+    return cast(CacheMeta, meta), None
 
 
 def prepare(
@@ -132,7 +167,7 @@ def prepare(
     image_size: int | None = None,
     download: bool = True,
     verify: bool = False,
-) -> dict[str, Any]:
+) -> Prepared:
     """Build the task's cache unless a trustworthy one is there; return its description
     (meta.json). `verify` (the driver, once per sweep) checks sources and checksums too; a cache
     that fails a check is rebuilt once, and the returned description says why (`rebuilt`)."""
@@ -143,12 +178,12 @@ def prepare(
     target = cache_folder(spec, request, source)
     meta, problem = cache_problem(target, source, full=verify)
     if meta is not None and problem is None:
-        return meta
+        return _prepared(meta, rebuilt=None)
     _writable(target.parent)
     with FileLock(str(target) + ".lock"):
         meta, problem = cache_problem(target, source, full=verify)  # another process may have built it
         if meta is not None and problem is None:
-            return meta
+            return _prepared(meta, rebuilt=None)
         start = time.perf_counter()
         data = spec.decode(source, request)
         check_task_data(spec, data, shape=spec.shape(request.image_size), where=source)
@@ -172,7 +207,14 @@ def prepare(
                 "sources": source_fingerprint(source),
             },
         )
-    return {**meta, "rebuilt": problem} if problem else meta
+    return _prepared(meta, rebuilt=problem)
+
+
+def _prepared(meta: CacheMeta, *, rebuilt: str | None) -> Prepared:
+    out: Prepared = {**meta}
+    if rebuilt:
+        out["rebuilt"] = rebuilt
+    return out
 
 
 def _writable(folder: Path) -> None:
@@ -226,7 +268,7 @@ def _per_class(spec: DatasetSpec, data: TaskData) -> dict[str, dict[str, int]]:
     }
 
 
-def open_cached(meta: dict[str, Any]) -> TaskData:
+def open_cached(meta: CacheMeta) -> TaskData:
     """The cached splits as copy-on-write memory maps: nothing is read until it is indexed."""
     folder = Path(meta["folder"])
 

@@ -12,14 +12,31 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
 CHUNK = 1 << 22  # 4 MiB reads for checksums
 
 
-def source_fingerprint(source: Path) -> dict[str, Any]:
+class SourceFingerprint(TypedDict):
+    """What a cache's sources were when it was built (meta.json's `sources`)."""
+
+    files: int
+    bytes: int
+    digest: str  # sha1 of (relative path, size, mtime_ns) of every file, in path order
+
+
+class ArrayFingerprint(TypedDict):
+    """What one cached .npy file was written as (meta.json's `arrays`, by file name)."""
+
+    shape: list[int]
+    dtype: str  # numpy's name, e.g. "uint8"
+    bytes: int  # the file's size
+    sha1: str  # of the file's bytes
+
+
+def source_fingerprint(source: Path) -> SourceFingerprint:
     """Every file under `source` (links followed): their count, total bytes, and one digest of
     (relative path, size, mtime) in path order, so an added, deleted or replaced file shows."""
     entries = []
@@ -44,7 +61,7 @@ def file_checksum(path: Path) -> str:
     return h.hexdigest()
 
 
-def array_fingerprint(path: Path) -> dict[str, Any]:
+def array_fingerprint(path: Path) -> ArrayFingerprint:
     """What an .npy file must stay: its array's shape and dtype, the file's size and checksum."""
     array = np.load(path, mmap_mode="r")
     return {
@@ -55,7 +72,7 @@ def array_fingerprint(path: Path) -> dict[str, Any]:
     }
 
 
-def array_problem(path: Path, expected: dict[str, Any], *, checksum: bool) -> str | None:
+def array_problem(path: Path, expected: ArrayFingerprint, *, checksum: bool) -> str | None:
     """Why `path` is not the array it was written as, or None. Without `checksum` only the
     cheap checks run: the file is there at its size, with its shape and dtype in the header."""
     if not path.is_file():

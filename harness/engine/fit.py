@@ -34,7 +34,7 @@ class Resume:
     epoch: int  # the epoch the checkpoint was saved after (the best so far); training goes on at epoch + 1
     best: float  # that epoch's validation metric, as reported (larger or smaller is better by the mode)
     model_state: Mapping[str, Tensor]
-    optimizer_state: dict[str, Any]
+    optimizer_state: dict[str, Any]  # torch's own state_dict, handed back to load_state_dict as it is
     generator_state: Tensor  # the shuffling and augmentation generator, so the next epochs draw as if never stopped
 
     @classmethod
@@ -57,12 +57,13 @@ class EpochResult:
     # train_loss, train_acc, val_loss, val_acc, epoch_time_s (training only, synchronised),
     # eval_time_s, cpu_s (the process's CPU seconds over training and validation), samples_per_s,
     # and the objective's extras as train_<name> / val_<name> (val_psnr)
-    metrics: dict[str, Any]
+    metrics: dict[str, float]
     diverged: bool  # a non-finite train or val loss: this is the last result
     improved: bool  # a new best validation metric: the caller checkpoints the model now
     best_epoch: int  # the epoch of the best weights so far (0: none yet)
     # Only on the last epoch (unless it diverged): the best weights on the test split, as
-    # evaluate returns them (loss, acc, extras, time_s, "confusion" when num_classes is given).
+    # evaluate returns them (loss, acc, extras, time_s, "confusion" when num_classes is given):
+    # open, as the task's objective decides its extras.
     test: dict[str, Any] | None = None
 
 
@@ -151,7 +152,7 @@ def fit(
             return  # a NaN/inf loss never recovers
 
 
-def _epoch_metrics(*, trained: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:
+def _epoch_metrics(*, trained: Mapping[str, float], validated: Mapping[str, float]) -> dict[str, float]:
     return {
         "train_loss": trained["loss"],
         "train_acc": trained["acc"],

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from harness import stats
-from harness.results.boards import Intervals, Significance
+from harness.results.boards import Intervals, LeaderRow, Significance
 from harness.store.rows import EpochRow
 
 NO_INTERVAL: Intervals = {
@@ -28,6 +28,7 @@ NO_INTERVAL: Intervals = {
     "ci95_method": None,
 }
 MIN_SEEDS_TO_COMPARE = 3
+SeedValues = Literal["seed_values", "seed_test_values"]  # a row's per-seed figures: validation, test
 
 
 def counts(row: Mapping[str, Any], epochs: Sequence[EpochRow], key: str) -> tuple[int, int] | None:
@@ -114,7 +115,7 @@ def against_published(
     return {"p_value": p, "significance": stats.verdict(p, found[0] / found[1], published)}
 
 
-def compare_top(rows: list[dict[str, Any]], *, top: int, values: str = "seed_values") -> None:
+def compare_top(rows: list[LeaderRow], *, top: int, values: SeedValues = "seed_values") -> None:
     """Mark rows 2..`top` against #1 (in place): Welch's t test over their per-seed figures
     (`values`), Bonferroni-corrected for the comparisons made; only rows of 3 seeds or more, #1
     included. Each row gets `vs_best` ("#1", "below #1", "above #1", "indistinguishable",

@@ -7,7 +7,7 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from harness.config.replicates import REPLICATE_KEYS
 from harness.errors import lookup
@@ -23,8 +23,8 @@ from harness.results.boards import (
     Target,
 )
 from harness.results.cost import costs, until_target
-from harness.results.intervals import against_published, compare_top, group_intervals, trial_intervals
-from harness.results.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
+from harness.results.intervals import SeedValues, against_published, compare_top, group_intervals, trial_intervals
+from harness.results.matching import TrialTerms, budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.results.ranking import rank, score, test_score, usable
 from harness.store.db import Store
 from harness.store.rows import EpochRow, TrialRow, TrialSummary
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 # The per-seed figures behind each rankable metric field, for the tests over seeds.
-SEED_VALUES = {"best_metric": "seed_values", "test_metric": "seed_test_values"}
+SEED_VALUES: dict[str, SeedValues] = {"best_metric": "seed_values", "test_metric": "seed_test_values"}
 COMPARE_TOP = 5  # the rows tested against #1 by default (--compare-top)
 # --sort NAME -> (row field, which end is better); None: the task's own direction (max for accuracy)
 SORTS: dict[str, tuple[str, Mode | None]] = {
@@ -91,7 +91,7 @@ def references(
     epochs: dict[str, list[EpochRow]],
     *,
     mode: Mode = Mode.MAX,
-    terms: Mapping[str, dict[str, Any]] | None = None,
+    terms: Mapping[str, TrialTerms] | None = None,
 ) -> list[Reference]:
     """Each published figure of `task` beside "ours": the best trial (by the task's metric) that
     ran the same network on the same data and budget, scored as the report measured. Without
@@ -143,7 +143,8 @@ def references(
 
 def seedless_config(row: TrialRow) -> dict[str, Any]:
     """What a trial trained, but for its seed: the same for every seed and replicate of one
-    configuration (the whole stored config; a store older than schema 3 kept only the columns)."""
+    configuration (the whole stored config; a store older than schema 3 kept only the columns).
+    An open dict: every key the trial's config held counts, not only TrialSpec's."""
     config = json.loads(row.get("config_json") or "{}") or {
         "arch": row["arch"],
         "optimizer": row["optimizer"],
@@ -238,7 +239,7 @@ def _std(values: Sequence[float | None]) -> float | None:
     return statistics.stdev(known) if len(known) > 1 else None
 
 
-def _run_fields(terms: dict[str, Any]) -> RunFields:
+def _run_fields(terms: TrialTerms) -> RunFields:
     """What data and budget a trial ran (its `trial_terms`): split, image size, subset, planned
     epochs, and the marks a reader must see ("subset 200", "3 of 10 epochs")."""
     return {
@@ -277,7 +278,7 @@ def leaderboards(
         goal = target(name)
         epochs = store.epochs_by_trial(task=name, sweep_id=sweep_id)
         rows: list[LeaderRow] = []
-        terms: dict[str, dict[str, Any]] = {}  # each trial's config parsed once, for its row and the references
+        terms: dict[str, TrialTerms] = {}  # each trial's config parsed once, for its row and the references
         for row in store.trial_summaries(task=name, sweep_id=sweep_id, metric=spec.metric, mode=spec.mode):
             mine = epochs.get(row["id"], [])
             test = score(row, mine, test_score(spec.metric))
@@ -308,7 +309,7 @@ def leaderboards(
             field=field,
         )
         if field in SEED_VALUES:  # which of the top rows #1 is really ahead of (over seeds)
-            compare_top(cast("list[dict[str, Any]]", ranked), top=compare, values=SEED_VALUES[field])
+            compare_top(ranked, top=compare, values=SEED_VALUES[field])
         boards.append(
             {
                 "task": name,

@@ -9,7 +9,7 @@ closest run with its differences spelled out, never as a reproduction.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from harness.formats import plural
 from harness.store.rows import TrialRow
@@ -17,8 +17,45 @@ from harness.store.rows import TrialRow
 if TYPE_CHECKING:
     from harness.config.spec import SweepSpec
 
+__all__ = [
+    "RecipeTerms",
+    "Terms",
+    "TrialTerms",
+    "budget_marks",
+    "config_of",
+    "differences",
+    "recipe_terms",
+    "trial_terms",
+]
 
-def recipe_terms(spec: SweepSpec) -> dict[str, Any]:
+
+class Terms(TypedDict):
+    """What a run must share with a recipe to count as a run of it (`recipe_terms`)."""
+
+    task: str
+    arch: str
+    variant: str | None
+    image_size: int | None  # pixels
+    pixels: str  # input scaling; "standard" when none was given
+    framework: str
+
+
+class RecipeTerms(Terms):
+    """A recipe's terms (`recipe_terms`)."""
+
+    epochs: int  # planned
+
+
+class TrialTerms(Terms):
+    """A stored trial's terms (`trial_terms`), with what its budget was cut to."""
+
+    epochs: float  # run (a mean over seeds is a float)
+    planned_epochs: int | None
+    train_limit: int | None  # training images, when a subset
+    eval_limit: int | None  # validation images, when a subset
+
+
+def recipe_terms(spec: SweepSpec) -> RecipeTerms:
     """A recipe's terms (a one-trial spec), defaults filled in as a sweep fills them."""
     from harness.datasets import get_task
 
@@ -34,9 +71,11 @@ def recipe_terms(spec: SweepSpec) -> dict[str, Any]:
     }
 
 
-def trial_terms(config: dict[str, Any], epochs_run: float | None) -> dict[str, Any]:
-    """The same terms of a stored trial, from its whole config and the epochs it really ran
-    (a count; a mean over seeds is a float)."""
+def trial_terms(config: dict[str, Any], epochs_run: float | None) -> TrialTerms:
+    """The same terms of a stored trial, from its whole config (`config_of`) and the epochs it
+    really ran (a count; a mean over seeds is a float). Read key by key, not as a `TrialSpec`:
+    only these keys must be there (a hand-made row, as the tests and older tools write, may
+    lack the optimizer, learning rate, batch size or seed that a TrialSpec requires)."""
     from harness.datasets import get_task
 
     request = get_task(config["task"]).request(config.get("variant"), config.get("image_size"))
@@ -55,9 +94,11 @@ def trial_terms(config: dict[str, Any], epochs_run: float | None) -> dict[str, A
 
 
 def config_of(row: TrialRow) -> dict[str, Any]:
-    """A store trial row's whole config (older stores kept only the columns)."""
-    config: dict[str, Any] = json.loads(row.get("config_json") or "{}")
-    return config or {
+    """A store trial row's whole config (older stores kept only the columns). An open dict, not
+    a `TrialSpec`: JSON read back from the store, which also holds what the plan adds beside
+    the trial's settings (a reproduction's `recipe` label, a replicate's `base_seed` and
+    `replicate`), and what releases before this one stored."""
+    return json.loads(row.get("config_json") or "{}") or {
         "task": row["task"],
         "arch": row["arch"],
         "optimizer": row["optimizer"],
@@ -68,7 +109,7 @@ def config_of(row: TrialRow) -> dict[str, Any]:
     }
 
 
-def differences(trial: dict[str, Any], recipe: dict[str, Any]) -> list[str]:
+def differences(trial: TrialTerms, recipe: RecipeTerms) -> list[str]:
     """What keeps a trial (`trial_terms`) from being a run of the recipe (`recipe_terms`), in
     words; empty when it is one."""
     out = []
@@ -88,7 +129,7 @@ def differences(trial: dict[str, Any], recipe: dict[str, Any]) -> list[str]:
     return out
 
 
-def budget_marks(trial: dict[str, Any], *, recipe_epochs: int | None = None) -> list[str]:
+def budget_marks(trial: TrialTerms, *, recipe_epochs: int | None = None) -> list[str]:
     """A trial's reduced budget, e.g. ["subset 200", "1 of 40 epochs"]: against the recipe's
     epochs when given, else against the trial's own plan (ASHA, a time budget, Ctrl-C)."""
     marks = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -118,8 +118,9 @@ class Store(Reads):
     # -- writes: the driver only, one transaction each ---------------------------------
 
     def create_sweep(
-        self, *, sweep_id: str, task: str, seed: int, command: str, spec_json: str, environment: dict[str, Any]
+        self, *, sweep_id: str, task: str, seed: int, command: str, spec_json: str, environment: Mapping[str, object]
     ) -> None:
+        """`environment`: what the sweep ran on (the driver's `SweepEnvironment`), kept as JSON as given."""
         with self.conn:
             self.conn.execute(
                 "INSERT INTO sweeps (id, task, status, created_at, seed, command, spec_json, environment_json)"
@@ -182,7 +183,9 @@ class Store(Reads):
 
     def start_trial(self, *, trial_id: str, sweep_id: str, config: dict[str, Any]) -> str:
         """Record a trial by Ray's id (`trial_id`); returns the store's id for it, qualified by
-        the sweep, since Ray's short ids repeat across sweeps."""
+        the sweep, since Ray's short ids repeat across sweeps. `config`: the trial's config as
+        Ray hands it, open (the plan adds keys beside TrialSpec's: recipe, base_seed, replicate),
+        stored whole."""
         qualified = trial_key(sweep_id, trial_id)
         with self.conn:
             self.conn.execute(
@@ -208,7 +211,8 @@ class Store(Reads):
 
     def record_epoch(self, *, trial_id: str, result: dict[str, Any], node: str | None = None) -> bool:
         """One epoch's metrics, written once: an epoch the store holds already (re-reported by a
-        trial that resumed from an earlier checkpoint) writes nothing. Returns whether it wrote."""
+        trial that resumed from an earlier checkpoint) writes nothing. Returns whether it wrote.
+        `result`: Ray's result, open (the trial's report, the task's own scores, Ray's keys)."""
         values = [result.get(c) for c in EPOCH_COLUMNS]
         # Task-specific scores (val_psnr, ...): every train_/val_ number without a column of its own.
         extra = {
@@ -307,9 +311,10 @@ class Store(Reads):
         top1_agreement: float,
         torch_metric: float,
         ort_metric: float,
-        details: dict[str, Any],
+        details: Mapping[str, object],
     ) -> None:
-        """The verification of an exported file: "verified" or "failed", with its numbers."""
+        """The verification of an exported file: "verified" or "failed", with its numbers
+        (`details`: the verification's whole record, kept as the JSON it is given)."""
         with self.conn:
             self.conn.execute(
                 "UPDATE exports SET status = ?, provider = ?, max_abs_diff = ?, top1_agreement = ?,"
@@ -336,9 +341,10 @@ class Store(Reads):
         ci95_low: float | None,
         ci95_high: float | None,
         baseline: float | None,
-        detail: dict[str, Any],
+        detail: Mapping[str, object],
     ) -> None:
-        """A probe's figure for a trial (harness.results.probes); running the probe again replaces it."""
+        """A probe's figure for a trial (harness.results.probes); running the probe again replaces it
+        (`detail`: how the probe measured it, kept as the JSON it is given)."""
         with self.conn:
             self.conn.execute(
                 "INSERT INTO probes (trial_id, probe, value, n, ci95_low, ci95_high, baseline, detail_json,"

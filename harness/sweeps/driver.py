@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import ray
 from ray import tune
@@ -24,7 +24,7 @@ from ray import tune
 from harness.config.spec import SweepSpec
 from harness.datasets import get_task, prepare
 from harness.engine.trial import run_trial
-from harness.environment import collect_environment
+from harness.environment import Environment, collect_environment
 from harness.errors import HarnessError
 from harness.formats import plural
 from harness.kinds import Mode, Status, SweepStatus
@@ -137,7 +137,28 @@ def error_report(trial: Any) -> str:
     return str(report) if report else ""
 
 
-def prepare_data(spec: SweepSpec, reporter: Reporter) -> dict[str, Any]:
+class DataRecord(TypedDict):
+    """What a sweep records about one data it trained on (its environment's `data`)."""
+
+    source: str
+    variant: str | None
+    image_size: int | None
+    counts: dict[str, int]  # images per split
+    folder: str  # the decoded cache
+    bytes: int  # the cache's arrays
+    skipped: int  # unreadable source files
+    skipped_first: list[str]  # the first 5 of them
+
+
+class SweepEnvironment(Environment):
+    """What the store records with a sweep: the machine, the data (a reproduction: by recipe
+    label), and how many nodes Ray had."""
+
+    data: DataRecord | dict[str, DataRecord]
+    ray_nodes: int
+
+
+def prepare_data(spec: SweepSpec, reporter: Reporter) -> DataRecord:
     """Decode the task once into the cache, on the driver, before any trial starts; trials only
     map it. Returns what the sweep records about its data (source, counts, skipped files)."""
     with reporter.preparing(f"preparing {spec.task} data (decoded once, then cached; checked against its sources)"):
@@ -147,14 +168,22 @@ def prepare_data(spec: SweepSpec, reporter: Reporter) -> dict[str, Any]:
     if meta["skipped"]:
         first = ", ".join(meta["skipped"][:3])
         reporter.warning(f"skipped {len(meta['skipped'])} unreadable image file(s) of {spec.task}, first: {first}")
-    keys = ("source", "variant", "image_size", "counts", "folder", "bytes")
-    return {**{k: meta[k] for k in keys}, "skipped": len(meta["skipped"]), "skipped_first": meta["skipped"][:5]}
+    return {
+        "source": meta["source"],
+        "variant": meta["variant"],
+        "image_size": meta["image_size"],
+        "counts": meta["counts"],
+        "folder": meta["folder"],
+        "bytes": meta["bytes"],
+        "skipped": len(meta["skipped"]),
+        "skipped_first": meta["skipped"][:5],
+    }
 
 
-def prepare_plan_data(plan: Plan, reporter: Reporter) -> dict[str, Any]:
+def prepare_plan_data(plan: Plan, reporter: Reporter) -> DataRecord | dict[str, DataRecord]:
     """Every distinct data the plan trains on, prepared once; a sweep records its one entry as
     before, a reproduction one per recipe."""
-    seen: dict[tuple, dict[str, Any]] = {}
+    seen: dict[tuple, DataRecord] = {}
     for spec in plan.specs:
         key = (spec.task, spec.data_dir, spec.variant, spec.image_size)
         if key not in seen:
@@ -210,7 +239,11 @@ def run_plan(
         raise
     sweep_id = new_sweep_id()
     lock = DriverLock(results_dir, sweep_id).acquire()  # a new id: free, and held until the sweep ends
-    env = {**collect_environment(seed=plan.spec.seed, argv=argv), "data": data, "ray_nodes": len(ray.nodes())}
+    env: SweepEnvironment = {
+        **collect_environment(seed=plan.spec.seed, argv=argv),
+        "data": data,
+        "ray_nodes": len(ray.nodes()),
+    }
     store.create_sweep(
         sweep_id=sweep_id,
         task=",".join(plan.tasks),

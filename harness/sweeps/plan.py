@@ -67,9 +67,10 @@ def trial_resources(spec: SweepSpec, *, nodes: list[dict[str, float]]) -> dict[s
 
 
 def param_space(spec: SweepSpec) -> dict[str, Any]:
-    """Ray Tune's space: the settings every trial shares as they are; grid_search over every
-    searched list for a grid, choices (and a log-uniform learning rate when a range is given)
-    for random and Optuna search; the seed as `seed_space` says."""
+    """Ray Tune's space (open: each value is a setting's own type or one of Tune's samplers): the
+    settings every trial shares as they are; grid_search over every searched list for a grid,
+    choices (and a log-uniform learning rate when a range is given) for random and Optuna
+    search; the seed as `seed_space` says."""
     pick = tune.grid_search if spec.search == "grid" else tune.choice
     searched = {key: pick(list(values)) for key, values in spec.searched().items() if key != "seed"}
     space = {**spec.shared(), **searched, **seed_space(spec, pick)}
