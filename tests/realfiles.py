@@ -17,7 +17,8 @@ from PIL import Image
 RNG = np.random.default_rng(0)
 # The real datasets the tests train on: $HARNESS_DATA_DIR where it is set (the harness reads the
 # same variable), else ../shared/data beside the project (CI has it there).
-SHARED_DATA = Path(os.environ.get("HARNESS_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+ROOT = Path(__file__).resolve().parents[1]  # the project
+SHARED_DATA = Path(os.environ.get("HARNESS_DATA_DIR") or ROOT.parent / "shared" / "data")
 
 
 def write_cifar_batch(path: Path, n: int, *, first_label: int = 0) -> None:

@@ -11,12 +11,12 @@ import re
 from pathlib import Path
 
 import pytest
+from realfiles import ROOT
 
 from harness.cli.main import main
 from harness.config.presets import PRESETS
 from harness.views.report import pct
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 REPORT = "itam2020-catsdogs-mnist"
 

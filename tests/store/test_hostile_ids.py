@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from hostile import refused
+from realfiles import ROOT
 
 from harness.cli.main import main
 from harness.store.db import Store
 from harness.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
-SCHEMA4 = Path(__file__).parent / "data" / "schema4-store.sql"  # written by the release before ids were qualified
+SCHEMA4 = ROOT / "tests" / "data" / "schema4-store.sql"  # written by the release before ids were qualified
 
 
 def test_a_schema_4_store_of_the_last_release_is_upgraded_row_for_row(tmp_path, capsys):

@@ -12,12 +12,13 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from realfiles import ROOT
 
 from harness.cli.main import build_parser
 from harness.config.settings import Declared, declared, given
 from harness.config.spec import SweepSpec, TrialSettings, TrialSpec, reproduce_settings
 
-COMMANDS_DOC = Path(__file__).resolve().parent.parent / "docs" / "commands.md"  # the sweep-file key table
+COMMANDS_DOC = ROOT / "docs" / "commands.md"  # the sweep-file key table
 SETTINGS = list(declared(SweepSpec))
 
 

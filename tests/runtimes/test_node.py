@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from jsmodels import KINDS, check_run, exported, require
 from PIL import Image
+from realfiles import ROOT
 
 from harness.cli.main import main
 from harness.errors import HarnessError
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "node" / "predict.mjs"
 
 
