@@ -22,6 +22,7 @@ from harness.errors import HarnessError
 EXAMPLE = ROOT / "examples" / "node" / "predict.mjs"
 
 
+@pytest.mark.ray  # the exported files come from sweeps (fixtures looked up by kind)
 @pytest.mark.parametrize("kind", KINDS)
 def test_node_runtime_matches_onnxruntime(kind, request, shared_data):
     median = check_run("onnxruntime-node", exported(request, kind), shared_data, provider="cpu")

@@ -18,6 +18,7 @@ from harness.cli.main import main
 from harness.runtimes.webpage import ORT_WEB_FILES, serve, web_dirs
 
 
+@pytest.mark.ray  # the exported files come from sweeps (fixtures looked up by kind)
 @pytest.mark.parametrize("kind", KINDS)
 def test_web_runtime_matches_onnxruntime(kind, request, shared_data):
     median = check_run("onnxruntime-web", exported(request, kind), shared_data, provider="wasm")
