@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from harness.paths import writable_dir
 
 if TYPE_CHECKING:  # only the shapes of what is drawn: nothing of results runs here
     from harness.results.analyze import Analysis, Setting, Trial
+    from harness.results.show import TrialReport
 
 DPI = 110  # dots per inch of every PNG written
 
@@ -40,14 +42,14 @@ def _pyplot() -> Any:
 NOT_CURVES = frozenset({"n"})
 
 
-def curve_kinds(epochs: list[dict[str, Any]]) -> list[str]:
+def curve_kinds(epochs: Sequence[Mapping[str, object]]) -> list[str]:
     """The panels of a trial's learning curves: each score recorded for train or val (the loss
     first), never a count such as `val_n`."""
     prefixed = {k.split("_", 1)[1] for e in epochs for k in e if k.startswith(("train_", "val_"))}
     return sorted(prefixed - NOT_CURVES, key=lambda k: (k != "loss", k))
 
 
-def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
+def write_pngs(report: TrialReport, out_dir: Path) -> list[Path]:
     """`<trial>_curves.png` (loss and the scores per epoch, train vs val) and, for
     classification, `<trial>_confusion.png` (row-normalised); returns the paths written."""
     plt = _pyplot()  # before touching the folder: a missing extra writes nothing
@@ -69,9 +71,10 @@ def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
         fig.suptitle(f"{trial['arch']} on {trial['task']} (trial {trial['id']})")
         fig.tight_layout()
         written.append(_save(fig, out_dir / f"{trial['id']}_curves.png", plt))
-    if report["confusion_normalised"]:
+    normalised, test = report["confusion_normalised"], report["test"]
+    if normalised and test:  # a confusion matrix comes with the test scoring it is part of
         classes, n = report["classes"], len(report["classes"])
-        matrix = [[float("nan") if v is None else v for v in row] for row in report["confusion_normalised"]]
+        matrix = [[float("nan") if v is None else v for v in row] for row in normalised]
         side = min(4 + 0.45 * n, 30)
         fig, ax = plt.subplots(figsize=(side, side * 0.85))
         image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0)
@@ -91,7 +94,7 @@ def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
                             color="white" if matrix[t][p] > 0.5 else "black",
                             fontsize=8,
                         )
-        ax.set(xlabel="predicted", ylabel="true", title=f"test split, epoch {report['test']['epoch']}: rows sum to 1")
+        ax.set(xlabel="predicted", ylabel="true", title=f"test split, epoch {test['epoch']}: rows sum to 1")
         fig.tight_layout()
         written.append(_save(fig, out_dir / f"{trial['id']}_confusion.png", plt))
     return written
