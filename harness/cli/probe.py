@@ -5,12 +5,11 @@ is at its 400 lines."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.text import Text
 
 from harness.cli.commands import results_dir_of
-from harness.results.probes import Probe, get_probe
+from harness.results.probes import Probe, ProbeRecord, get_probe
 from harness.views.console import console, err_console, print_json
 
 
@@ -18,7 +17,7 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.2%}"
 
 
-def probe_lines(record: dict[str, Any], probe: Probe) -> list[str]:
+def probe_lines(record: ProbeRecord, probe: Probe) -> list[str]:
     """The figure with its interval, the baseline, and the probe's note: one line each."""
     detail = record["detail"]
     interval = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -336,7 +336,7 @@ class Store(Reads):
         ci95_low: float | None,
         ci95_high: float | None,
         baseline: float | None,
-        detail: dict[str, Any],
+        detail: Mapping[str, object],  # a probe's own detail (harness.results.probe_measures), kept as JSON
     ) -> None:
         """A probe's figure for a trial (harness.results.probes); running the probe again replaces it."""
         with self.conn:
