@@ -336,9 +336,10 @@ class Store(Reads):
         ci95_low: float | None,
         ci95_high: float | None,
         baseline: float | None,
-        detail: Mapping[str, object],  # a probe's own detail (harness.results.probe_measures), kept as JSON
+        detail: Mapping[str, object],
     ) -> None:
-        """A probe's figure for a trial (harness.results.probes); running the probe again replaces it."""
+        """A probe's figure for a trial (harness.results.probes); running the probe again replaces it
+        (`detail`: how the probe measured it, kept as the JSON it is given)."""
         with self.conn:
             self.conn.execute(
                 "INSERT INTO probes (trial_id, probe, value, n, ci95_low, ci95_high, baseline, detail_json,"
