@@ -15,7 +15,7 @@ from rich.text import Text
 
 from harness.cli.shared import Command, add_format, add_results, add_results_to, results_dir_of
 from harness.errors import HarnessError
-from harness.results.probes import PROBES, Probe, get_probe, probes_help
+from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
 from harness.views.console import console, err_console, print_json
 
 
@@ -169,7 +169,7 @@ PROBE = Command(
 )
 
 
-def probe_lines(record: dict[str, Any], probe: Probe) -> list[str]:
+def probe_lines(record: ProbeRecord, probe: Probe) -> list[str]:
     """The figure with its interval, the baseline, and the probe's note: one line each."""
     detail = record["detail"]
     interval = (

@@ -13,7 +13,7 @@ import json
 import math
 import statistics
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from harness.config.settings import declared
@@ -28,6 +28,12 @@ from harness.store.db import Store
 __all__ = [
     "MIN_TRIALS",
     "Analysis",
+    "Importance",
+    "LrTable",
+    "Setting",
+    "TimeToTarget",
+    "TopCurve",
+    "Trial",
     "analyze_sweep",
     "importance",
     "label",
@@ -44,17 +50,86 @@ SEARCHED = tuple(d.setting.trial for d in declared(SweepSpec) if d.setting.trial
 FOREST_SEED = 0  # fANOVA fits a random forest: a fixed seed gives the same figures every run
 
 
+# A searched setting's value as a table cell and an Optuna choice take it (`_plain`): a number
+# (to mypy a bool and an int are floats too), text, or None
+Setting = str | float | None
+
+
 class Trial(TypedDict):
     """One stored trial as the analysis reads it."""
 
     id: str
     seed: int
-    params: dict[str, Any]  # the settings that vary over the sweep (the seed aside)
+    params: dict[str, Setting]  # the settings that vary over the sweep (the seed aside)
     config: str  # its whole configuration but the seed, as sorted JSON: the trials of one configuration share it
     usable: bool  # trained normally (not failed, diverged or empty)
     metric: float | None  # the task's validation metric at its best epoch (what the board ranks)
     test_metric: float | None  # its best checkpoint on the test split
     time_to_target_s: float | None  # seconds of training and evaluation to the target; None: never
+    curve: list[float | None]  # the validation metric per epoch
+    elapsed_s: list[float]  # training + evaluation seconds at the end of each epoch
+
+
+# An importance row: "param" (the setting's name), then one fANOVA share (or None) per column,
+# keyed by the column's metric ("val_acc", "test_acc"): the keys are the task's, so the shape is open
+ImportanceRow = dict[str, Any]
+
+
+class Importance(TypedDict):
+    """What mattered: each varying setting's fANOVA share of each metric's variance."""
+
+    method: str  # "fanova"
+    columns: list[str]  # the metrics with importances: the validation one, then the test one if scored
+    rows: list[ImportanceRow]  # sorted by the first column, largest first
+    trials: dict[str, int]  # per column, the trials it was fitted to
+    seed_share: dict[str, float | None]  # per column, the variance between seeds of one configuration
+    note: str | None  # why there are no numbers, when there are none
+
+
+class LrColumn(TypedDict):
+    lr: float  # the column's middle on a log scale (its rate when it holds one)
+    low: float
+    high: float
+
+
+class LrCell(TypedDict):
+    mean: float  # the validation metric's mean over the cell's trials
+    n: int  # trials
+
+
+class LrRow(TypedDict):
+    arch: str
+    optimizer: str
+    cells: list[LrCell | None]  # one per column; None: no trial there
+
+
+class LrTable(TypedDict):
+    """The validation metric by architecture x optimizer (rows) and learning rate (columns)."""
+
+    columns: list[LrColumn]
+    rows: list[LrRow]
+
+
+class TimeToTarget(TypedDict):
+    """One configuration's race to the target over its seeds."""
+
+    params: dict[str, Setting]
+    seeds: int  # that trained normally
+    reached: int  # of them, how many got to the target
+    median_s: float | None  # seconds, over the seeds that got there
+    min_s: float | None
+    max_s: float | None
+    trial_ids: list[str]
+
+
+class TopCurve(TypedDict):
+    """One of the best trials with its validation curve."""
+
+    trial_id: str
+    trial: str  # the id tables show (Ray's short one where it names one trial)
+    params: dict[str, Setting]
+    seed: int
+    metric: float | None
     curve: list[float | None]  # the validation metric per epoch
     elapsed_s: list[float]  # training + evaluation seconds at the end of each epoch
 
@@ -67,12 +142,12 @@ class Analysis(TypedDict):
     mode: str  # "max" or "min"
     trials: int  # stored
     usable: int  # trained normally
-    varying: dict[str, list[Any]]  # each setting that varies, with its values
-    importance: dict[str, Any]
-    lr_table: dict[str, Any]
+    varying: dict[str, list[Setting]]  # each setting that varies, with its values
+    importance: Importance
+    lr_table: LrTable
     target: Target | None
-    time_to_target: list[dict[str, Any]]
-    top: list[dict[str, Any]]  # the best trials' curves
+    time_to_target: list[TimeToTarget]
+    top: list[TopCurve]  # the best trials' curves
     rows: list[Trial]
 
 
@@ -159,19 +234,19 @@ def load_trials(store: Store, sweep_id: str, *, task: str, metric: str, mode: Mo
     return trials
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> Setting:
     """A setting's value as a table cell and an Optuna choice take it: a number, text or None."""
     return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
 
 
-def label(params: dict[str, Any]) -> str:
+def label(params: Mapping[str, Setting]) -> str:
     """A configuration in words: "cnn_small adam lr=0.03" (names bare, numbers with their key)."""
     return " ".join(
         v if isinstance(v, str) else f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
     )
 
 
-def _varying_keys(configs: Sequence[dict[str, Any]]) -> list[str]:
+def _varying_keys(configs: Sequence[Mapping[str, object]]) -> list[str]:
     """The settings (config keys) that take more than one value over `configs`: the searched
     ones first, in the grid's order, then the others by name."""
     keys = sorted(
@@ -180,20 +255,20 @@ def _varying_keys(configs: Sequence[dict[str, Any]]) -> list[str]:
     return [k for k in keys if len({json.dumps(c.get(k), default=str) for c in configs}) > 1]
 
 
-def varying(trials: Sequence[Trial]) -> dict[str, list[Any]]:
+def varying(trials: Sequence[Trial]) -> dict[str, list[Setting]]:
     """Each varying setting with its values, sorted (numbers numerically)."""
     keys = list(dict.fromkeys(k for t in trials for k in t["params"]))  # load_trials' order
     return {k: sorted({t["params"][k] for t in trials}, key=_order) for k in keys}
 
 
-def _order(value: Any) -> tuple[int, float, str]:
+def _order(value: Setting) -> tuple[int, float, str]:
     """Numbers first, by size; then anything else by its text (None, strings)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (0, float(value), "")
     return (1, 0.0, str(value))
 
 
-def importance(trials: Sequence[Trial], *, mode: Mode, metric: str) -> dict[str, Any]:
+def importance(trials: Sequence[Trial], *, mode: Mode, metric: str) -> Importance:
     """Each varying setting's fANOVA importance for the validation metric and, where the trials
     were scored on the test split, for the test metric (a column each, rows sorted by the
     first); with the share of each metric's variance that lies between seeds. `note`: why
@@ -245,8 +320,9 @@ def _fanova(trials: Sequence[Trial], values: list[float], *, params: list[str], 
     distributions: dict[str, BaseDistribution] = {}
     for p in params:
         seen = {t["params"][p] for t in trials}
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen):
-            low, high = float(min(seen)), float(max(seen))
+        numbers = [v for v in seen if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numbers) == len(seen):
+            low, high = float(min(numbers)), float(max(numbers))
             # learning rates, weight decays and batch sizes are searched by factors: a log scale
             # when every value is positive (fANOVA integrates over the space's volume)
             distributions[p] = FloatDistribution(low, high, log=low > 0) if high > low else FloatDistribution(low, low)
@@ -302,7 +378,7 @@ def lr_columns(lrs: Sequence[float], *, most: int = MAX_LR_COLUMNS) -> list[tupl
     return [(edges[i], edges[i + 1]) for i in range(most)]
 
 
-def lr_table(trials: Sequence[Trial]) -> dict[str, Any]:
+def lr_table(trials: Sequence[Trial]) -> LrTable:
     """The validation metric's mean per architecture x optimizer (rows) and learning rate
     (columns), pooled over seeds and any other setting; each cell with its trial count."""
     scored = [(_config(t), t["metric"]) for t in trials if t["metric"] is not None]
@@ -330,7 +406,7 @@ def _config(trial: Trial) -> dict[str, Any]:
     return json.loads(trial["config"])
 
 
-def times_to_target(trials: Sequence[Trial]) -> list[dict[str, Any]]:
+def times_to_target(trials: Sequence[Trial]) -> list[TimeToTarget]:
     """Per configuration (its seeds together): how many seeds trained normally and how many
     reached the target, with the median, fastest and slowest seconds of those that did;
     fastest median first, configurations that never got there last."""
@@ -338,7 +414,7 @@ def times_to_target(trials: Sequence[Trial]) -> list[dict[str, Any]]:
     for t in trials:
         if t["usable"]:
             groups.setdefault(t["config"], []).append(t)
-    out = []
+    out: list[TimeToTarget] = []
     for members in groups.values():
         reached = sorted(t["time_to_target_s"] for t in members if t["time_to_target_s"] is not None)
         out.append(
@@ -357,7 +433,7 @@ def times_to_target(trials: Sequence[Trial]) -> list[dict[str, Any]]:
 
 def top_curves(
     trials: Sequence[Trial], *, mode: Mode, n: int = TOP_CURVES, short: dict[str, str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[TopCurve]:
     """The `n` best trials (as the board ranks them) with their validation curves; `trial`:
     the id tables show (`short`: `Store.short_ids`)."""
     ranked = sorted(trials, key=lambda t: (t["metric"] is None, rank_key(t["metric"] or 0.0, mode), t["id"]))

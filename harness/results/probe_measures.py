@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from harness.stats import Interval, wilson
 
@@ -39,11 +39,12 @@ class Subject:
     epochs: list[EpochRow]
 
     def test_scores(self) -> dict[str, Any]:
-        """Its best checkpoint's test scoring ({} when it has none: stopped before its last epoch)."""
+        """Its best checkpoint's test scoring ({} when it has none: stopped before its last epoch):
+        epoch, loss, acc, n and the task's own scores, whose names are the task's (an open shape)."""
         return json.loads(self.row["test_json"] or "{}")
 
-    def best_extra(self) -> dict[str, Any]:
-        """Its best epoch's task scores (extra_json); {} when there is none."""
+    def best_extra(self) -> dict[str, float]:
+        """Its best epoch's task scores (extra_json), by name; {} when there is none."""
         best = [e for e in self.epochs if e["epoch"] == self.row["best_epoch"]]
         return json.loads(best[0]["extra_json"] or "{}") if best else {}
 
@@ -54,6 +55,58 @@ class Subject:
         return load_task(self.spec.task, self.spec.data_dir, variant=self.spec.variant, image_size=self.spec.image_size)
 
 
+class ProbeDetail(TypedDict):
+    """How a probe measured: what every probe's detail says; each probe adds its own counts."""
+
+    split: str  # the split measured: "test" or "val"
+    interval: str  # the interval's method, or why there is none
+    note: str  # printed under the figure
+
+
+class BnDetail(ProbeDetail):
+    correct: int
+    batch_size: int
+    batches: int
+    last_batch: int  # images in the last batch
+    order_seed: int
+    batchnorm_layers: int
+    baseline_n: int | None  # the test images of the trial's own figure
+    device: str
+
+
+class AugmentDetail(ProbeDetail):
+    augment: str
+    passes: list[float]  # the accuracy of each pass
+    pass_seeds: list[int]
+    spread: list[float]  # [min, max] over the passes
+    pooled_correct: int
+    images: int
+    batch_size: int
+    device: str
+
+
+class KerasTrainSplit(TypedDict):
+    """keras-cap's ceiling on the images the trial trained on, beside its train_keras_acc."""
+
+    images: int
+    pixels: int
+    exact_pixels: int
+    ceiling: float
+    train_limit: int | None
+    keras_acc: float | None
+    share_of_ceiling: float | None
+
+
+class KerasDetail(ProbeDetail):
+    images: int
+    exact_pixels: int
+    zero_share: float
+    one_share: float
+    best_epoch: int | None
+    share_of_ceiling: float
+    train: KerasTrainSplit
+
+
 @dataclass(frozen=True)
 class Finding:
     """What a probe measured."""
@@ -62,7 +115,7 @@ class Finding:
     n: int  # what it counts over (Probe.unit)
     interval: Interval | None  # its 95% interval; None: an exact count on the split
     baseline: float | None  # the trial's own figure it is set beside; None where the store has none
-    detail: dict[str, Any]  # how it was measured; "interval" names the method, "note" is printed under it
+    detail: ProbeDetail  # how it was measured (each probe's own subclass); the store keeps it as JSON
 
 
 # -- shared pieces ---------------------------------------------------------------------------
@@ -182,20 +235,22 @@ def bn_train_mode(subject: Subject, model: nn.Module | None) -> Finding:
         n=n,
         interval=wilson(correct, n),
         baseline=baseline,
-        detail={
-            "split": "test",
-            "correct": correct,
-            "batch_size": batch_size,
-            "batches": len(batches),
-            "last_batch": len(batches[-1]),
-            "order_seed": ORDER_SEED,
-            "batchnorm_layers": len(_batchnorms(probed)),
-            "baseline_n": test.get("n"),
-            "device": "cpu, float32",
-            "interval": "Wilson 95%",
-            "note": f"{_points(value, baseline)}{len(batches)} batches of {batch_size} in a seeded order "
-            f"(seed {ORDER_SEED}), dropout off",
-        },
+        detail=BnDetail(
+            {
+                "split": "test",
+                "correct": correct,
+                "batch_size": batch_size,
+                "batches": len(batches),
+                "last_batch": len(batches[-1]),
+                "order_seed": ORDER_SEED,
+                "batchnorm_layers": len(_batchnorms(probed)),
+                "baseline_n": test.get("n"),
+                "device": "cpu, float32",
+                "interval": "Wilson 95%",
+                "note": f"{_points(value, baseline)}{len(batches)} batches of {batch_size} in a seeded order "
+                f"(seed {ORDER_SEED}), dropout off",
+            }
+        ),
     )
 
 
@@ -239,20 +294,22 @@ def augmented_test(subject: Subject, model: nn.Module | None) -> Finding:
         # images alone justify; the spread over passes is the augmentation's own variation.
         interval=wilson(pooled, n),
         baseline=baseline,
-        detail={
-            "split": "test",
-            "augment": name,
-            "passes": passes,
-            "pass_seeds": list(PASS_SEEDS),
-            "spread": [min(passes), max(passes)],
-            "pooled_correct": pooled,
-            "images": images_n,
-            "batch_size": PASS_BATCH,
-            "device": "cpu, float32",
-            "interval": "Wilson 95% of the pooled count",
-            "note": f"{_points(value, baseline)}spread {min(passes):.2%} to {max(passes):.2%} over "
-            f"{len(PASS_SEEDS)} passes with augment {name!r}, eval mode",
-        },
+        detail=AugmentDetail(
+            {
+                "split": "test",
+                "augment": name,
+                "passes": passes,
+                "pass_seeds": list(PASS_SEEDS),
+                "spread": [min(passes), max(passes)],
+                "pooled_correct": pooled,
+                "images": images_n,
+                "batch_size": PASS_BATCH,
+                "device": "cpu, float32",
+                "interval": "Wilson 95% of the pooled count",
+                "note": f"{_points(value, baseline)}spread {min(passes):.2%} to {max(passes):.2%} over "
+                f"{len(PASS_SEEDS)} passes with augment {name!r}, eval mode",
+            }
+        ),
     )
 
 
@@ -294,25 +351,27 @@ def keras_cap(subject: Subject, model: nn.Module | None) -> Finding:
         n=pixels,
         interval=None,  # exact: a count over the very split the Keras metric was computed on
         baseline=ours,
-        detail={
-            "split": "val",
-            "images": len(val),
-            "exact_pixels": exact,
-            "zero_share": int((val == 0).sum()) / pixels,
-            "one_share": int((val == 255).sum()) / pixels,
-            "best_epoch": subject.row["best_epoch"],
-            "share_of_ceiling": ours / ceiling,
-            "train": {
-                "images": len(train),
-                "pixels": train_pixels,
-                "exact_pixels": train_exact,
-                "ceiling": train_ceiling,
-                "train_limit": limit,
-                "keras_acc": train_ours,
-                "share_of_ceiling": None if train_ours is None else train_ours / train_ceiling,
-            },
-            "interval": "exact: a count over the split's pixels",
-            "note": f"ours is {ours / ceiling:.2%} of the ceiling; on the training split "
-            f"({len(train):,} images) the ceiling is {train_ceiling:.2%}",
-        },
+        detail=KerasDetail(
+            {
+                "split": "val",
+                "images": len(val),
+                "exact_pixels": exact,
+                "zero_share": int((val == 0).sum()) / pixels,
+                "one_share": int((val == 255).sum()) / pixels,
+                "best_epoch": subject.row["best_epoch"],
+                "share_of_ceiling": ours / ceiling,
+                "train": {
+                    "images": len(train),
+                    "pixels": train_pixels,
+                    "exact_pixels": train_exact,
+                    "ceiling": train_ceiling,
+                    "train_limit": limit,
+                    "keras_acc": train_ours,
+                    "share_of_ceiling": None if train_ours is None else train_ours / train_ceiling,
+                },
+                "interval": "exact: a count over the split's pixels",
+                "note": f"ours is {ours / ceiling:.2%} of the ceiling; on the training split "
+                f"({len(train):,} images) the ceiling is {train_ceiling:.2%}",
+            }
+        ),
     )

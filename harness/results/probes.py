@@ -15,17 +15,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError, lookup
 from harness.results import probe_measures as m
 from harness.results.probe_measures import Finding, Subject
+from harness.store.rows import ProbeRow
 
 if TYPE_CHECKING:
     from torch import nn
 
     from harness.store.db import Store
-    from harness.store.rows import ProbeRow, TrialRow
+    from harness.store.rows import TrialRow
+
+
+class ProbeRecord(ProbeRow):
+    """What `harness probe` prints (and its --format json): the stored figure with its trial's id."""
+
+    trial_id: str
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,7 @@ def _checkpoint(subject: Subject) -> nn.Module:
     return load_checkpoint(path)[0]  # eval mode, on the CPU, with its framework's constants
 
 
-def run_probe(store: Store, *, trial_id: str, name: str) -> dict[str, Any]:
+def run_probe(store: Store, *, trial_id: str, name: str) -> ProbeRecord:
     """Measure trial `trial_id` with probe `name` and record the figure (replacing an earlier
     one); returns the stored row with the trial's id. Every refusal comes before the store is
     written."""

@@ -9,8 +9,8 @@ classification (as report uchile2020 shows them), PSNR and pixel accuracy for up
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from rich.console import Group
 from rich.panel import Panel
@@ -20,9 +20,100 @@ from rich.text import Text
 from harness.formats import sig3
 from harness.results.cost import total
 from harness.store.db import EPOCH_COLUMNS, Store
+from harness.store.rows import EpochRow, ExportRow
 
 SPARKS = "▁▂▃▄▅▆▇█"
 FULL_MATRIX_CLASSES = 12  # beyond this a terminal cannot hold the matrix: the worst confusions instead
+
+# An epoch as `show` prints it: "epoch", the numeric columns (EPOCH_COLUMNS), then the task's
+# own scores from extra_json ("val_psnr"): their names are the task's, the values all numbers
+ShownEpoch = dict[str, float | None]
+# A trial's best checkpoint on the test split (its test_json but the confusion matrix): "epoch",
+# "loss", "acc", "n", "ci95" ({score: [low, high]}) and the task's own scores: open, the task names them
+TestScores = dict[str, Any]
+
+
+class ShownTrial(TypedDict):
+    """The trial's columns `show` prints (in the JSON's order), with what its epochs cost."""
+
+    id: str
+    sweep_id: str
+    task: str
+    arch: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int  # planned
+    seed: int
+    status: str
+    error: str | None
+    params: int | None
+    node: str | None
+    device: str | None
+    precision: str | None
+    gpu_ids: list[str] | None  # Ray's GPU ids; None where no epoch said (a store older than schema 6)
+    best_epoch: int | None
+    checkpoint_path: str | None
+    cpu_s: float | None  # what its epochs cost in all (harness.results.cost); None where an epoch recorded none
+    gpu_s: float | None
+
+
+class Latency(TypedDict):
+    """An export's timing as harness.export.verify.measure_latency stores it in details_json:
+    batch-1 milliseconds and batch-64 images per second, onnxruntime against PyTorch eager, per
+    round, their median and min-max spread; the speedups are medians of per-round ratios."""
+
+    threads: int
+    device: str  # "cpu"
+    rounds: int
+    spinning: bool  # onnxruntime's intra-op threads spin after a run
+    onnxruntime_b1_round_ms: list[float]
+    onnxruntime_b1_p50_ms: float
+    onnxruntime_b1_p95_ms: float
+    onnxruntime_b1_spread_ms: list[float]  # [min, max] over the rounds
+    onnxruntime_b64_round_images_per_s: list[float]
+    onnxruntime_b64_images_per_s: float
+    onnxruntime_b64_spread_images_per_s: list[float]
+    torch_b1_round_ms: list[float]
+    torch_b1_p50_ms: float
+    torch_b1_p95_ms: float
+    torch_b1_spread_ms: list[float]
+    torch_b64_round_images_per_s: list[float]
+    torch_b64_images_per_s: float
+    torch_b64_spread_images_per_s: list[float]
+    speedup_b1: float  # onnxruntime over PyTorch
+    speedup_b64: float
+    speedup_b1_clear: bool  # whether the two runtimes' spreads separate
+    speedup_b64_clear: bool
+
+
+class ShownExport(TypedDict):
+    """One of the trial's ONNX exports."""
+
+    path: str
+    status: str
+    quantize: str | None
+    opset: int | None
+    provider: str | None
+    torch_metric: float | None
+    ort_metric: float | None
+    latency: Latency | None  # None: not verified, or verified without timing
+
+
+class TrialReport(TypedDict):
+    """Everything `harness show` prints, and its --format json."""
+
+    trial: ShownTrial
+    traceback: str | None  # the whole error report of a failed trial
+    config: dict[str, Any]  # its whole stored configuration: open, each framework and task adds settings
+    environment: dict[str, Any]  # the sweep's record of the driver's machine (harness.environment): open
+    metric: str  # the task's validation metric, e.g. "val_acc"
+    epochs: list[ShownEpoch]
+    test: TestScores | None  # None: never scored on the test split
+    classes: list[str]
+    confusion: list[list[int]] | None  # counts: row = true class, column = predicted
+    confusion_normalised: list[list[float | None]] | None  # each row sums to 1
+    exports: list[ShownExport]
 
 
 def normalise_rows(counts: list[list[int]]) -> list[list[float | None]]:
@@ -30,7 +121,7 @@ def normalise_rows(counts: list[list[int]]) -> list[list[float | None]]:
     return [[c / sum(row) for c in row] if sum(row) else [None] * len(row) for row in counts]
 
 
-def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
+def trial_report(store: Store, trial_id: str) -> TrialReport:
     """Everything `show` prints, as plain data (also its --format json)."""
     from harness.datasets import get_task
 
@@ -39,60 +130,61 @@ def trial_report(store: Store, trial_id: str) -> dict[str, Any]:
     sweep = store.sweep(trial["sweep_id"])
     task = get_task(trial["task"])
     stored = store.epochs(trial_id)
-    epochs = [{**_pick(e, ("epoch", *EPOCH_COLUMNS)), **json.loads(e["extra_json"] or "{}")} for e in stored]
     test = json.loads(trial["test_json"] or "{}")
     counts = test.pop("confusion", None)
     return {
         "trial": {
-            **_pick(
-                trial,
-                (
-                    "id",
-                    "sweep_id",
-                    "task",
-                    "arch",
-                    "optimizer",
-                    "lr",
-                    "batch_size",
-                    "epochs",
-                    "seed",
-                    "status",
-                    "error",
-                    "params",
-                    "node",
-                    "device",
-                    "precision",
-                ),
-            ),
-            # Ray's GPU ids as a list; None where no epoch said (a store older than schema 6)
+            "id": trial["id"],
+            "sweep_id": trial["sweep_id"],
+            "task": trial["task"],
+            "arch": trial["arch"],
+            "optimizer": trial["optimizer"],
+            "lr": trial["lr"],
+            "batch_size": trial["batch_size"],
+            "epochs": trial["epochs"],
+            "seed": trial["seed"],
+            "status": trial["status"],
+            "error": trial["error"],
+            "params": trial["params"],
+            "node": trial["node"],
+            "device": trial["device"],
+            "precision": trial["precision"],
             "gpu_ids": json.loads(trial["gpu_ids"]) if trial["gpu_ids"] is not None else None,
-            **_pick(trial, ("best_epoch", "checkpoint_path")),
-            # what its epochs cost in all (harness.results.cost): None where an epoch recorded none
+            "best_epoch": trial["best_epoch"],
+            "checkpoint_path": trial["checkpoint_path"],
             "cpu_s": total(stored, "cpu_s"),
             "gpu_s": total(stored, "gpu_s"),
         },
-        "traceback": trial.get("traceback"),  # the whole error report of a failed trial
+        "traceback": trial.get("traceback"),
         "config": json.loads(trial["config_json"] or "{}"),
         "environment": json.loads(sweep["environment_json"]),
         "metric": task.metric,
-        "epochs": epochs,
-        "test": test or None,  # the best checkpoint on the test split: epoch, loss, acc, extras
+        "epochs": [_epoch(e) for e in stored],
+        "test": test or None,
         "classes": list(task.classes),
-        "confusion": counts,  # counts: row = true class, column = predicted
+        "confusion": counts,
         "confusion_normalised": normalise_rows(counts) if counts else None,
-        "exports": [
-            {
-                **_pick(x, ("path", "status", "quantize", "opset", "provider", "torch_metric", "ort_metric")),
-                "latency": json.loads(x["details_json"] or "{}").get("latency"),
-            }
-            for x in store.exports(trial_id)
-        ],
+        "exports": [_export(x) for x in store.exports(trial_id)],
     }
 
 
-def _pick(row: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
-    """Some of a store row's columns, in the order of `keys` (the JSON's order)."""
-    return {k: row[k] for k in keys}
+def _epoch(e: EpochRow) -> ShownEpoch:
+    """A stored epoch's numbers in the JSON's order: its number, its columns, the task's scores."""
+    row: Mapping[str, Any] = e  # read by the names in EPOCH_COLUMNS
+    return {"epoch": e["epoch"], **{k: row[k] for k in EPOCH_COLUMNS}, **json.loads(e["extra_json"] or "{}")}
+
+
+def _export(x: ExportRow) -> ShownExport:
+    return {
+        "path": x["path"],
+        "status": x["status"],
+        "quantize": x["quantize"],
+        "opset": x["opset"],
+        "provider": x["provider"],
+        "torch_metric": x["torch_metric"],
+        "ort_metric": x["ort_metric"],
+        "latency": json.loads(x["details_json"] or "{}").get("latency"),
+    }
 
 
 def sparkline(values: list[float | None], width: int = 40, *, scale: tuple[float, float] | None = None) -> str:
@@ -110,7 +202,7 @@ def sparkline(values: list[float | None], width: int = 40, *, scale: tuple[float
     return "".join(" " if v is None else SPARKS[min(max(round((v - low) / span * top), 0), top)] for v in values)
 
 
-def _kv_table(title: str, items: dict[str, Any]) -> Table:
+def _kv_table(title: str, items: Mapping[str, object]) -> Table:
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
@@ -128,12 +220,12 @@ def _kv_table(title: str, items: dict[str, Any]) -> Table:
     return table
 
 
-def _series(report: dict[str, Any]) -> list[str]:
+def _series(report: TrialReport) -> list[str]:
     """The per-epoch numbers worth a curve: losses, accuracies and the task's extras."""
     return [k for k in report["epochs"][0] if k.startswith(("train_", "val_"))] if report["epochs"] else []
 
 
-def render_epochs(report: dict[str, Any]) -> Table:
+def render_epochs(report: TrialReport) -> Table:
     keys = _series(report)
     table = Table(title="epochs (★ best checkpoint)", title_justify="left")
     # The costs only where some epoch recorded one (none before schema 8; GPU-seconds on a GPU only).
@@ -152,7 +244,7 @@ def render_epochs(report: dict[str, Any]) -> Table:
     return table
 
 
-def render_curves(report: dict[str, Any]) -> Table:
+def render_curves(report: TrialReport) -> Table:
     table = Table(title="learning curves", title_justify="left")
     for header, justify in (
         ("series", "left"),
@@ -172,10 +264,11 @@ def render_curves(report: dict[str, Any]) -> Table:
     return table
 
 
-def render_confusion(report: dict[str, Any]) -> Table:
+def render_confusion(report: TrialReport) -> Table:
     """Row-normalised: row = true class, column = predicted; the diagonal is each class's recall."""
-    matrix, classes = report["confusion_normalised"], report["classes"]
-    epoch = report["test"]["epoch"]
+    matrix, classes, test = report["confusion_normalised"], report["classes"], report["test"]
+    assert matrix is not None and test is not None  # render_report calls it for a trial with a matrix
+    epoch = test["epoch"]
     if len(classes) > FULL_MATRIX_CLASSES:  # e.g. 150 Pokemon: the ten largest confusions
         pairs = sorted(
             ((v, t, p) for t, row in enumerate(matrix) for p, v in enumerate(row) if t != p and v), reverse=True
@@ -205,7 +298,7 @@ def render_confusion(report: dict[str, Any]) -> Table:
     return table
 
 
-def render_report(report: dict[str, Any]) -> Group:
+def render_report(report: TrialReport) -> Group:
     t = report["trial"]
     parts: list[Any] = [
         _kv_table(
@@ -229,10 +322,11 @@ def render_report(report: dict[str, Any]) -> Group:
         parts.append(render_confusion(report))
     if report["exports"]:
         parts.append(render_exports(report["exports"]))
-    if report.get("traceback"):
+    traceback = report["traceback"]
+    if traceback:
         parts.append(
             Panel(
-                Text(report["traceback"].strip()),
+                Text(traceback.strip()),
                 title=f"error report of trial {t['id']}",
                 title_align="left",
                 border_style="red",
@@ -241,7 +335,7 @@ def render_report(report: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
-def render_exports(exports: list[dict[str, Any]]) -> Table:
+def render_exports(exports: list[ShownExport]) -> Table:
     table = Table(title="ONNX exports of this trial", title_justify="left")
     for header, justify in (
         ("file", "left"),
@@ -253,7 +347,7 @@ def render_exports(exports: list[dict[str, Any]]) -> Table:
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for x in exports:
-        lat = x["latency"] or {}
+        lat = x["latency"]
         speed = f"{sig3(lat['onnxruntime_b1_p50_ms'])} / {sig3(lat['torch_b1_p50_ms'])} ms" if lat else "-"
         metrics = "-" if x["torch_metric"] is None else f"{x['torch_metric']:.4f} / {x['ort_metric']:.4f}"
         table.add_row(x["path"], x["quantize"] or "float32", str(x["opset"]), x["status"], metrics, speed)

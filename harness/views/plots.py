@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
 from harness.paths import writable_dir
+
+if TYPE_CHECKING:  # only the shapes of what is drawn: nothing of results runs here
+    from harness.results.analyze import Analysis, Setting, Trial
+    from harness.results.show import TrialReport
 
 DPI = 110  # dots per inch of every PNG written
 
@@ -37,14 +42,14 @@ def _pyplot() -> Any:
 NOT_CURVES = frozenset({"n"})
 
 
-def curve_kinds(epochs: list[dict[str, Any]]) -> list[str]:
+def curve_kinds(epochs: Sequence[Mapping[str, object]]) -> list[str]:
     """The panels of a trial's learning curves: each score recorded for train or val (the loss
     first), never a count such as `val_n`."""
     prefixed = {k.split("_", 1)[1] for e in epochs for k in e if k.startswith(("train_", "val_"))}
     return sorted(prefixed - NOT_CURVES, key=lambda k: (k != "loss", k))
 
 
-def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
+def write_pngs(report: TrialReport, out_dir: Path) -> list[Path]:
     """`<trial>_curves.png` (loss and the scores per epoch, train vs val) and, for
     classification, `<trial>_confusion.png` (row-normalised); returns the paths written."""
     plt = _pyplot()  # before touching the folder: a missing extra writes nothing
@@ -66,9 +71,10 @@ def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
         fig.suptitle(f"{trial['arch']} on {trial['task']} (trial {trial['id']})")
         fig.tight_layout()
         written.append(_save(fig, out_dir / f"{trial['id']}_curves.png", plt))
-    if report["confusion_normalised"]:
+    normalised, test = report["confusion_normalised"], report["test"]
+    if normalised and test:  # a confusion matrix comes with the test scoring it is part of
         classes, n = report["classes"], len(report["classes"])
-        matrix = [[float("nan") if v is None else v for v in row] for row in report["confusion_normalised"]]
+        matrix = [[float("nan") if v is None else v for v in row] for row in normalised]
         side = min(4 + 0.45 * n, 30)
         fig, ax = plt.subplots(figsize=(side, side * 0.85))
         image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0)
@@ -88,7 +94,7 @@ def write_pngs(report: dict[str, Any], out_dir: Path) -> list[Path]:
                             color="white" if matrix[t][p] > 0.5 else "black",
                             fontsize=8,
                         )
-        ax.set(xlabel="predicted", ylabel="true", title=f"test split, epoch {report['test']['epoch']}: rows sum to 1")
+        ax.set(xlabel="predicted", ylabel="true", title=f"test split, epoch {test['epoch']}: rows sum to 1")
         fig.tight_layout()
         written.append(_save(fig, out_dir / f"{trial['id']}_confusion.png", plt))
     return written
@@ -105,7 +111,7 @@ def _save(fig: Any, path: Path, plt: Any) -> Path:
 ANALYSIS_FIGURES = {"parallel": (9.0, 4.5), "lr": (6.0, 4.5), "curves": (9.0, 4.0)}
 
 
-def write_analysis_pngs(analyses: list[Any], out_dir: Path) -> list[Path]:
+def write_analysis_pngs(analyses: list[Analysis], out_dir: Path) -> list[Path]:
     """Per task: `<sweep>_<task>_parallel.png` (every trial as a line across its settings and the
     metric), `_lr.png` (the metric against the learning rate, log scale, a series per
     architecture x optimizer) and `_curves.png` (the validation curves of the best trials)."""
@@ -114,58 +120,65 @@ def write_analysis_pngs(analyses: list[Any], out_dir: Path) -> list[Path]:
     written = []
     for a in analyses:
         stem = f"{a['sweep_id']}_{a['task']}"
-        trials = [t for t in a["rows"] if t["usable"]]
+        # the trials that trained normally, with their metric (every one has it: what `usable` checks)
+        scored = [(t, t["metric"]) for t in a["rows"] if t["usable"] and t["metric"] is not None]
         for kind, draw in (("parallel", _parallel), ("lr", _metric_vs_lr), ("curves", _top_curves)):
             fig, ax = plt.subplots(figsize=ANALYSIS_FIGURES[kind])
-            draw(ax, a, trials, plt)
+            draw(ax, a, scored, plt)
             fig.tight_layout()
             written.append(_save(fig, out_dir / f"{stem}_{kind}.png", plt))
     return written
 
 
-def _parallel(ax: Any, a: dict[str, Any], trials: list[dict[str, Any]], plt: Any) -> None:
+def _parallel(ax: Any, a: Analysis, scored: list[tuple[Trial, float]], plt: Any) -> None:
     """An axis per varying setting (numbers by position on a log scale when positive, names by
     their order) and one for the metric; each trial a line coloured by its metric."""
     axes = [*a["varying"], a["metric"]]
-    values = {**a["varying"], a["metric"]: None}
-    if not trials:
+    if not scored:
         ax.set_title(f"{a['task']}: no trial trained normally")
         return
-    metrics = [t["metric"] for t in trials]
+    metrics = [value for _, value in scored]
     low, high = min(metrics), max(metrics)
 
-    def position(name: str, value: Any) -> float:
-        if name == a["metric"]:
-            return (value - low) / ((high - low) or 1.0)
-        choices = values[name]
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in choices):
-            lo, hi = math.log10(min(choices)), math.log10(max(choices))
+    def height(value: float) -> float:
+        """On the metric's axis: the lowest trial at 0, the highest at 1."""
+        return (value - low) / ((high - low) or 1.0)
+
+    def position(name: str, value: Setting) -> float:
+        choices = a["varying"][name]
+        numbers = [v for v in choices if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0]
+        if len(numbers) == len(choices) and isinstance(value, (int, float)):  # a number among numbers
+            lo, hi = math.log10(min(numbers)), math.log10(max(numbers))
             return (math.log10(value) - lo) / ((hi - lo) or 1.0)
         return choices.index(value) / ((len(choices) - 1) or 1)
 
     colours = plt.get_cmap("viridis")
-    for t in sorted(trials, key=lambda t: t["metric"]):  # the best drawn last, on top
-        ys = [position(name, t["params"].get(name) if name != a["metric"] else t["metric"]) for name in axes]
-        ax.plot(range(len(axes)), ys, color=colours(position(a["metric"], t["metric"])), alpha=0.7, linewidth=1.2)
+    for t, value in sorted(scored, key=lambda pair: pair[1]):  # the best drawn last, on top
+        ys = [*(position(name, t["params"].get(name)) for name in a["varying"]), height(value)]
+        ax.plot(range(len(axes)), ys, color=colours(height(value)), alpha=0.7, linewidth=1.2)
     for i, name in enumerate(axes):
         ax.axvline(i, color="black", linewidth=0.8)
-        ticks = values[name] if name != a["metric"] else [low, high]
+        ticks: list[tuple[Setting, float]] = (
+            [(v, position(name, v)) for v in a["varying"][name]]
+            if name != a["metric"]
+            else [(low, height(low)), (high, height(high))]
+        )
         if len(ticks) > 6:  # a random search's rates: the axis' ends only, or the labels overlap
             ticks = [ticks[0], ticks[-1]]
-        for v in ticks:
+        for v, y in ticks:
             text = f"{v:.4g}" if isinstance(v, float) else str(v)
-            ax.text(i + 0.03, position(name, v), text, fontsize=8, va="center")
+            ax.text(i + 0.03, y, text, fontsize=8, va="center")
     ax.set_xticks(range(len(axes)), axes)
     ax.set_yticks([])
     ax.set_xlim(-0.2, len(axes) - 0.6)
     ax.set_title(f"{a['task']}, sweep {a['sweep_id']}: each trial across its settings and {a['metric']}")
 
 
-def _metric_vs_lr(ax: Any, a: dict[str, Any], trials: list[dict[str, Any]], plt: Any) -> None:
+def _metric_vs_lr(ax: Any, a: Analysis, scored: list[tuple[Trial, float]], plt: Any) -> None:
     series: dict[str, list[tuple[float, float]]] = {}
-    for t in trials:
+    for t, value in scored:
         config = json.loads(t["config"])
-        series.setdefault(f"{config['arch']} {config['optimizer']}", []).append((float(config["lr"]), t["metric"]))
+        series.setdefault(f"{config['arch']} {config['optimizer']}", []).append((float(config["lr"]), value))
     for name, points in sorted(series.items()):
         dots = ax.scatter([p[0] for p in points], [p[1] for p in points], label=name, alpha=0.75)
         means: dict[float, list[float]] = {}
@@ -180,7 +193,7 @@ def _metric_vs_lr(ax: Any, a: dict[str, Any], trials: list[dict[str, Any]], plt:
         ax.legend(fontsize=8)
 
 
-def _top_curves(ax: Any, a: dict[str, Any], trials: list[dict[str, Any]], plt: Any) -> None:
+def _top_curves(ax: Any, a: Analysis, scored: list[tuple[Trial, float]], plt: Any) -> None:
     from harness.results.analyze import label
 
     for row in a["top"]:
