@@ -171,3 +171,39 @@ def test_an_image_model_is_verified_in_words_that_fit_it():
     assert "binarised pixel agreement" in text and "top-1" not in text
     console.print(render_verification(replace(image, torch_psnr=None, ort_psnr=None)))
     assert "top-1 agreement" in console.export_text()
+
+
+def test_a_long_path_folds_onto_the_next_line_and_is_never_cut():
+    """A file path in a table wraps at any character on a narrow terminal: the whole path stays
+    readable (and copyable), never `results/onnx/digits-cnn_sm…`."""
+    from rich.console import Console
+
+    from harness.export.verify import Verification
+    from harness.views.tables import render_verification
+
+    path = "/results/onnx/" + "digits-cnn_small-20261205-085710-a9f1.db1a1_00005" * 3 + ".onnx"
+    verification = Verification(
+        path=path,
+        task="digits",
+        n=360,
+        max_abs_diff=3.8e-6,
+        top1_agreement=1.0,
+        torch_metric=0.9972,
+        ort_metric=0.9972,
+        torch_psnr=None,
+        ort_psnr=None,
+        provider="CPUExecutionProvider",
+        requested="CPUExecutionProvider",
+        gate="logits",
+        rule="top-1 agreement >= 99.9%",
+        passed=True,
+        quantize=None,
+        size_ratio=None,
+        latency=None,
+    )
+    console = Console(width=60, record=True)
+    console.print(render_verification(verification))
+    text = console.export_text()
+    assert "…" not in text
+    joined = "".join(line.strip("│ ").strip() for line in text.splitlines())
+    assert path in joined.replace("│", "").replace(" ", "")

@@ -249,3 +249,54 @@ def test_each_reports_task_has_its_published_reference_rows(swept, capsys):
     assert main(["leaderboard", "--results", str(swept), "--format", "json"]) == 0
     (board,) = json.loads(capsys.readouterr().out)
     assert board["references"] == [] and board["target"] is None  # digits: no report
+
+
+def test_eval_limit_validates_on_a_seeded_subset_and_says_so(ray_session, tmp_path, capsys):
+    """`--eval-limit N`: each epoch validates on N images (the store's `val_n`), the test split is
+    scored whole, and the boards mark the run as they mark `--train-limit`."""
+    argv = ["sweep", "--arch", "mlp", "--optimizer", "adam", "--lr", "0.003", "--epochs", "2", "--eval-limit", "50"]
+    assert main([*argv, "--no-export", "--no-live", "--results", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(tmp_path), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)[0]["rows"]
+    assert row["marks"] == "val subset 50"
+    assert main(["show", row["trial_id"], "--results", str(tmp_path), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [e["val_n"] for e in shown["epochs"]] == [50, 50]
+    assert shown["test"]["n"] == 360  # digits' whole test split
+
+
+def test_eval_limit_below_one_is_one_line(tmp_path, capfd):
+    assert main(["sweep", "--eval-limit", "0", "--results", str(tmp_path / "r")]) == 2
+    err = capfd.readouterr().err.strip()
+    assert err == "error: eval limit 0 is below 1 (pass --eval-limit >= 1)"
+    assert not (tmp_path / "r").exists()
+
+
+def test_after_a_sweep_the_published_table_prints_only_when_a_trial_ran_a_recipe(swept, capsys):
+    """The board a sweep ends with sets the reports' figures beside ours only where some trial
+    ran a report's recipe; `harness leaderboard` always shows them."""
+    from harness.cli.shared import print_boards
+    from harness.results.leaderboard import references
+
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(swept), "--format", "json"]) == 0
+    (board,) = json.loads(capsys.readouterr().out)
+    config = {"task": "cifar10", "arch": "vgg8_bn", "variant": "report", "pixels": "raw", "epochs": 20}
+    trial = {
+        "id": "t1",
+        "arch": "vgg8_bn",
+        "status": "finished",
+        "best_metric": 0.9,
+        "epochs_run": 20,
+        "config_json": json.dumps(config),
+        "test_json": json.dumps({"acc": 0.8}),
+    }
+    other = {**trial, "arch": "resnet9", "config_json": json.dumps({**config, "arch": "resnet9"})}
+    unmatched = {**board, "references": references("cifar10", [other], {"t1": []})}
+    matched = {**board, "references": references("cifar10", [trial], {"t1": []})}
+    for shown, after_sweep, expected in ((unmatched, True, False), (matched, True, True), (unmatched, False, True)):
+        print_boards([shown], "table", matched_references_only=after_sweep)
+        out = capsys.readouterr().out
+        assert ("72.90%" in out) is expected, (after_sweep, out)  # Red Grande's published figure
+        assert "cnn_small" in out  # the board itself always prints
