@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from rich.text import Text
 
 from harness.cli.shared import Command, add_format, add_results, add_results_to, results_dir_of
 from harness.errors import HarnessError
+from harness.report.document import Document
 from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
 from harness.views.console import console, err_console, print_json
 
@@ -96,11 +97,11 @@ def rows_path(out: Path) -> Path:
     return out.with_suffix(".json")
 
 
-def read_rows(path: Path) -> dict[str, Any]:
+def read_rows(path: Path) -> Document:
     from harness.report.reproduction import FORMAT
 
     try:
-        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise HarnessError(f"no rows file at {str(path)!r}", "pass --from the JSON `harness report` wrote") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -112,7 +113,7 @@ def read_rows(path: Path) -> dict[str, Any]:
             f"{str(path)!r} is not a reproduction rows file (format {FORMAT!r})",
             "pass --from the JSON `harness report` wrote beside its document",
         )
-    return doc
+    return cast("Document", doc)  # trusted as what `harness report` wrote once its format matches
 
 
 def _readme(path: Path) -> str:

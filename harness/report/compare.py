@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from harness.config.presets import Recipe, get_preset
 from harness.kinds import SweepStatus
+from harness.report.document import CompareRow, FinishRow
 from harness.results.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.store.db import Store
 from harness.store.rows import TrialSummary
@@ -23,14 +23,14 @@ from harness.sweeps.outcome import Outcome
 Exporter = Callable[[Store, str], "float | None"]
 
 
-def finish(report: str, *, results_dir: Path, outcome: Outcome, export: Exporter) -> list[dict[str, Any]]:
+def finish(report: str, *, results_dir: Path, outcome: Outcome, export: Exporter) -> list[FinishRow]:
     """One row per recipe of the report, from the store: the recipes that ran (exported and
     verified by `export` when they trained normally and the run was not interrupted) and those
     that did not."""
     from harness.results.ranking import score, usable
     from harness.sweeps.plan import Plan
 
-    rows = []
+    rows: list[FinishRow] = []
     with Store.existing(results_dir, writer=True) as store:
         plan = Plan.from_json(store.sweep(outcome.sweep_id)["spec_json"])
         by_recipe = {config_of(t).get("recipe"): t for t in store.trial_summaries(sweep_id=outcome.sweep_id)}
@@ -46,7 +46,7 @@ def finish(report: str, *, results_dir: Path, outcome: Outcome, export: Exporter
     return rows
 
 
-def _row(report: str, recipe: Recipe, trial: TrialSummary | None, not_run: str | None) -> dict[str, Any]:
+def _row(report: str, recipe: Recipe, trial: TrialSummary | None, not_run: str | None) -> FinishRow:
     want = recipe_terms(recipe.spec)
     terms = trial_terms(config_of(trial), trial["epochs_run"]) if trial else None
     marks = budget_marks(terms, recipe_epochs=want["epochs"]) if terms else []
@@ -60,7 +60,7 @@ def _row(report: str, recipe: Recipe, trial: TrialSummary | None, not_run: str |
         "published": recipe.published,
         "ours": None,
         "ours_test": None,
-        "epochs": terms["epochs"] if terms else None,
+        "epochs": int(terms["epochs"]) if terms else None,  # one trial: whole epochs
         "recipe_epochs": want["epochs"],
         "status": status,
         "quick_check": ", ".join(marks) or None,
@@ -72,14 +72,14 @@ def _row(report: str, recipe: Recipe, trial: TrialSummary | None, not_run: str |
     }
 
 
-def compare(store: Store, report: str) -> list[dict[str, Any]]:
+def compare(store: Store, report: str) -> list[CompareRow]:
     """`harness compare REPORT`: per recipe, its published figure beside the best stored trial of
     the same network on the same data and budget (measured as the report measured), the closest
     other run when there is none, and the best network of any kind on the same data."""
     from harness.datasets import get_task
     from harness.results.ranking import rank, score, usable
 
-    rows = []
+    rows: list[CompareRow] = []
     for recipe in get_preset(report).recipes:
         task = get_task(recipe.spec.task)
         want = recipe_terms(recipe.spec)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from harness.report.document import OtherFigure
 from harness.store.rows import EpochRow
 
 
@@ -69,9 +69,9 @@ OTHER_FIGURES: dict[str, tuple[Figure, ...]] = {
 }
 
 
-def other_figures(report: str, runs: dict[str, tuple[list[EpochRow], int | None]]) -> list[dict[str, Any]]:
+def other_figures(report: str, runs: dict[str, tuple[list[EpochRow], int | None]]) -> list[OtherFigure]:
     """The report's other figures with ours from `runs` (recipe label -> its epochs and best epoch)."""
-    out = []
+    out: list[OtherFigure] = []
     for figure in OTHER_FIGURES.get(report, ()):
         ours, why = None, figure.why
         if figure.measure is not None:

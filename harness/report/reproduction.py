@@ -19,11 +19,27 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from harness import stats
 from harness.config.presets import PRESETS, Recipe, recipe_spec
 from harness.datasets import MissingData, get_task, locate
+from harness.report.document import (
+    Against,
+    Beside,
+    BestConfig,
+    Beyond,
+    Curve,
+    DataUsed,
+    Document,
+    Figures,
+    OnData,
+    ProbeLine,
+    RecipeFields,
+    ReportSection,
+    Row,
+    SizeCurve,
+)
 from harness.report.provenance import offline_caveats, report_data
 from harness.report.published import other_figures
 from harness.results.intervals import against_published, counts
@@ -36,6 +52,7 @@ FORMAT = "harness-reproduction/1"
 
 
 def _spec(sweep: SweepListRow) -> dict[str, Any]:
+    # the sweep's plan as harness.sweeps.plan wrote it; read for a few keys (reproduce, recipes, not_run)
     spec: dict[str, Any] = json.loads(sweep["spec_json"])
     return spec
 
@@ -46,15 +63,17 @@ def _seconds(start: str | None, end: str | None) -> float | None:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def collect(store: Store, *, data_root: str | None = None) -> dict[str, Any]:
+def collect(store: Store, *, data_root: str | None = None) -> Document:
     """The whole document's rows from `store`; `data_root` answers, for a recipe never run,
     whether its data is there."""
     sweeps = store.sweeps()  # newest first
     others = [s for s in sweeps if not _spec(s).get("reproduce")]  # the sweeps "beyond the report" come from
-    reports = []
+    reports: list[ReportSection] = []
     for report, preset in PRESETS.items():
         runs = [s for s in sweeps if _spec(s).get("reproduce") == report]
-        rows, size_points, full = [], [], {}
+        rows: list[Row] = []
+        size_points: list[SizeCurve | None] = []
+        full: dict[str, tuple[list[EpochRow], int | None]] = {}
         for recipe in preset.recipes:
             found = _trials_of(store, recipe, runs)
             rows.append(_row(store, report, recipe, found, runs, data_root))
@@ -97,6 +116,12 @@ def _chosen(recipe: Recipe, found: list[tuple[TrialSummary, SweepListRow]]) -> t
     return ordered[0]
 
 
+class _Unscored(TypedDict):
+    """A run that did not train normally: no figure of ours."""
+
+    ours: None
+
+
 def _row(
     store: Store,
     report: str,
@@ -104,9 +129,9 @@ def _row(
     found: list[tuple[TrialSummary, SweepListRow]],
     runs: list[SweepListRow],
     data_root: str | None,
-) -> dict[str, Any]:
+) -> Row:
     want = recipe_terms(recipe.spec)
-    row: dict[str, Any] = {
+    row: RecipeFields = {
         "recipe": recipe.label,
         "arch": want["arch"],
         "task": want["task"],
@@ -119,7 +144,7 @@ def _row(
     }
     chosen = _chosen(recipe, found)
     if chosen is None:
-        return {**row, **_not_run(report, recipe, runs, data_root)}
+        return _not_run(row, report, recipe, runs, data_root)
     trial, sweep = chosen
     epochs = store.epochs(trial["id"])
     env = json.loads(sweep["environment_json"])
@@ -127,6 +152,7 @@ def _row(
     # A run that ended early says how (interrupted, diverged, ...); only one that ran its whole
     # (smaller) plan is a quick check.
     status = "quick check" if marks and trial["status"] in ("finished", "stopped") else trial["status"]
+    scored: Figures | _Unscored = _figures(trial, epochs, recipe) if usable(trial) else {"ours": None}
     return {
         **row,
         "status": status,
@@ -140,18 +166,19 @@ def _row(
         "hardware": _hardware(env),
         "side_by_side": len(_spec(sweep).get("recipes", [])),
         "data": _data(report, recipe, env, data_root=_spec(sweep)["recipes"][0]["spec"].get("data_dir")),
-        **(_figures(trial, epochs, recipe) if usable(trial) else {"ours": None}),
+        **scored,
         "curve": _curve(epochs, recipe),
         "probes": [_probe(p) for p in store.probes(trial["id"])],
     }
 
 
-def _probe(row: ProbeRow) -> dict[str, Any]:
+def _probe(row: ProbeRow) -> ProbeLine:
     """A probe recorded for the recipe's trial (`harness probe`): the report's way of measuring."""
     from harness.results.probes import PROBES
 
     probe = PROBES.get(row["probe"])
-    ci = [row["ci95_low"], row["ci95_high"]] if row["ci95_low"] is not None else None
+    low, high = row["ci95_low"], row["ci95_high"]
+    ci = [low, high] if low is not None and high is not None else None  # both or neither: an Interval's
     return {
         "probe": row["probe"],
         "figure": probe.figure if probe else row["probe"],
@@ -164,7 +191,7 @@ def _probe(row: ProbeRow) -> dict[str, Any]:
     }
 
 
-def _not_run(report: str, recipe: Recipe, runs: list[SweepListRow], data_root: str | None) -> dict[str, Any]:
+def _not_run(row: RecipeFields, report: str, recipe: Recipe, runs: list[SweepListRow], data_root: str | None) -> Row:
     """A recipe with no stored trial: its data missing (from the latest run that skipped it, or
     looked for now), or simply not run yet."""
     why = next((_spec(s)["not_run"][recipe.label] for s in runs if recipe.label in _spec(s).get("not_run", {})), None)
@@ -183,7 +210,7 @@ def _not_run(report: str, recipe: Recipe, runs: list[SweepListRow], data_root: s
         if queued
         else "not run yet"
     )
-    return {"status": status, "missing": why, "ours": None, "command": f"harness reproduce {report}"}
+    return {**row, "status": status, "missing": why, "ours": None, "command": f"harness reproduce {report}"}
 
 
 def _labels(sweep: SweepListRow) -> set[str]:
@@ -203,12 +230,14 @@ def _offline() -> Iterator[None]:
             os.environ["HARNESS_OFFLINE"] = before
 
 
+# `env`: a sweep's recorded environment (harness.environment.collect_environment), open by design
+# (versions, hardware, data per recipe; older stores lack keys): read here for a few keys, with `get`.
 def _hardware(env: dict[str, Any]) -> str:
     where = f"{env.get('cpu') or 'unknown CPU'}, {env.get('cpu_count') or '?'} CPUs"
     return where + (f", {env['gpu']}" if env.get("gpu") else ", no GPU")
 
 
-def _data(report: str, recipe: Recipe, env: dict[str, Any], *, data_root: str | None) -> dict[str, Any]:
+def _data(report: str, recipe: Recipe, env: dict[str, Any], *, data_root: str | None) -> DataUsed:
     ours = (env.get("data") or {}).get(recipe.label) or {}
     theirs = report_data(report, recipe.spec.task)
     caveats = offline_caveats(recipe.spec.task, data_root)
@@ -222,7 +251,7 @@ def _data(report: str, recipe: Recipe, env: dict[str, Any], *, data_root: str | 
     }
 
 
-def _figures(trial: TrialSummary, epochs: list[EpochRow], recipe: Recipe) -> dict[str, Any]:
+def _figures(trial: TrialSummary, epochs: list[EpochRow], recipe: Recipe) -> Figures:
     """Ours as the report measured it, its 95% interval and the test against the published figure."""
     key = recipe.score
     published = recipe.published
@@ -231,7 +260,7 @@ def _figures(trial: TrialSummary, epochs: list[EpochRow], recipe: Recipe) -> dic
         found = counts(trial, epochs, key)
         interval = stats.wilson(*found) if found else None
         test = against_published(trial, epochs, score=key, published=published)
-        extra = {}
+        extra: Beside = {}
         if key != "test_acc":  # a validation figure chose the epoch: the test figure beside it is unbiased
             test_found = counts(trial, epochs, "test_acc")
             test_ci = stats.wilson(*test_found) if test_found else None
@@ -272,7 +301,7 @@ def _pair(interval: stats.Interval | None) -> list[float] | None:
     return [interval.low, interval.high] if interval else None
 
 
-def _curve(epochs: list[EpochRow], recipe: Recipe) -> dict[str, Any]:
+def _curve(epochs: list[EpochRow], recipe: Recipe) -> Curve:
     """Per epoch: the validation figure the report's measure follows, and train accuracy."""
     key = recipe.score if recipe.score.startswith("val_") else "val_acc"
     return {
@@ -284,15 +313,18 @@ def _curve(epochs: list[EpochRow], recipe: Recipe) -> dict[str, Any]:
 
 
 def _size_curve(
-    store: Store, report: str, recipe: Recipe, found: list[tuple[TrialSummary, SweepListRow]], row: dict[str, Any]
-) -> dict[str, Any] | None:
+    store: Store, report: str, recipe: Recipe, found: list[tuple[TrialSummary, SweepListRow]], row: Row
+) -> SizeCurve | None:
     """The recipe at all its epochs on subsets of our training set (`--train-limit`) beside the
     full run: the figure against training images, fitted as a + b ln(n) and read at the report's
     training-set size where it is stated. None with fewer than two sizes."""
     if row.get("ours") is None or row["status"] != "finished":
         return None
-    full = (row.get("data") or {}).get("counts") or {}
-    points = {int(full["train"]): (row["ours"], row.get("ci95"))} if full.get("train") else {}
+    data = row.get("data")
+    full = (data["counts"] if data else None) or {}
+    points: dict[int, tuple[float | None, list[float] | None]] = (
+        {int(full["train"]): (row["ours"], row.get("ci95"))} if full.get("train") else {}
+    )
     for trial, _ in found:
         limit = config_of(trial).get("train_limit")
         if limit and usable(trial) and trial["epochs_run"] >= recipe.spec.epochs and int(limit) not in points:
@@ -304,7 +336,8 @@ def _size_curve(
     sizes = sorted(points)
     theirs = report_data(report, recipe.spec.task)
     at = theirs.train_images if theirs and theirs.train_images and theirs.train_images > sizes[-1] else None
-    per_doubling, read = log_fit({n: points[n][0] for n in sizes}, at)
+    # a usable trial that ran all its epochs has its figure (a None would fail in log_fit, as it always did)
+    per_doubling, read = log_fit(cast("dict[int, float]", {n: points[n][0] for n in sizes}), at)
     return {
         "recipe": recipe.label,
         "points": [{"train": n, "ours": points[n][0], "ci95": points[n][1]} for n in sizes],
@@ -324,10 +357,10 @@ def log_fit(points: dict[int, float], at: int | None) -> tuple[float, float | No
     return slope * math.log(2), (min(1.0, mean_y + slope * (math.log(at) - mean_x)) if at else None)
 
 
-def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow]) -> list[dict[str, Any]]:
+def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow]) -> list[Beyond]:
     """Per recipe data (task, split, size, scaling, framework) and epoch count: the best trial of
     any other sweep on it, chosen by validation (never by test), with the budget of its sweep."""
-    out: list[dict[str, Any]] = []
+    out: list[Beyond] = []
     seen: set[str] = set()
     for recipe in recipes:
         want = recipe_terms(recipe.spec)
@@ -343,8 +376,11 @@ def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow
                 if usable(t) and not differences({**terms, "arch": want["arch"]}, want):
                     trials.append(t)
         best = rank(trials, mode=task.mode)[0] if trials else None
-        line: dict[str, Any] = {"task": want["task"], "data": {k: want[k] for k in ("variant", "image_size")}}
-        line["epochs"] = want["epochs"]
+        line: OnData = {
+            "task": want["task"],
+            "data": {"variant": want["variant"], "image_size": want["image_size"]},
+            "epochs": want["epochs"],
+        }
         if best is None:
             out.append({**line, "best": None})
             continue
@@ -356,7 +392,14 @@ def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow
         out.append(
             {
                 **line,
-                "best": {k: config.get(k) for k in ("arch", "optimizer", "lr", "batch_size", "weight_decay", "seed")},
+                "best": BestConfig(
+                    arch=config.get("arch"),
+                    optimizer=config.get("optimizer"),
+                    lr=config.get("lr"),
+                    batch_size=config.get("batch_size"),
+                    weight_decay=config.get("weight_decay"),
+                    seed=config.get("seed"),
+                ),
                 "trial_id": best["id"],
                 "figures": figures,
                 "measure": recipe.measure,
@@ -366,7 +409,7 @@ def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow
                 "cpu_s": cpu or None,
                 "wall_s": _seconds(sweep["created_at"], sweep["finished_at"]),
                 "against": [
-                    {"recipe": r.label, "published": r.published}
+                    Against(recipe=r.label, published=r.published)
                     for r in recipes
                     if r.published is not None and recipe_terms(r.spec) | {"arch": ""} == want | {"arch": ""}
                 ],

@@ -7,9 +7,9 @@ Rendering reads nothing but the rows and never the clock, so the same rows give 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from harness.formats import plural
+from harness.report.document import Beyond, Document, OtherFigure, ReportSection, Row, SizeCurve
 
 HOW_TO_READ = """\
 How to read it. *Ours* is measured the way the report measured its figure: the test accuracy of
@@ -49,7 +49,7 @@ def _number(value: float | None, unit: float, spec: str = ",.0f") -> str:
     return "-" if value is None else format(value / unit, spec)
 
 
-def _verdict(row: dict[str, Any]) -> str:
+def _verdict(row: Row) -> str:
     verdict = row.get("verdict")
     if verdict is None:
         return "-"
@@ -57,14 +57,14 @@ def _verdict(row: dict[str, Any]) -> str:
     return verdict + (f" (p {p:.2g})" if p is not None else "")
 
 
-def _ours(row: dict[str, Any]) -> str:
+def _ours(row: Row) -> str:
     if row.get("ours") is None:
         return "-"
     text = pct(row["ours"]) + _ci(row.get("ci95"))
     return text + (f" ({row['marks']})" if row.get("marks") else "")
 
 
-def _status(row: dict[str, Any]) -> str:
+def _status(row: Row) -> str:
     return row["status"] + (f": {row['marks']}" if row.get("marks") else "")
 
 
@@ -73,7 +73,7 @@ def curve_png(report: str, index: int) -> str:
     return f"reproduction/{report}-{index}.png"
 
 
-def render(doc: dict[str, Any], *, source: str) -> str:
+def render(doc: Document, *, source: str) -> str:
     """The whole document. `source`: how to re-render it, stated at its top."""
     lines = [
         "# The five reports, re-run",
@@ -91,7 +91,7 @@ def render(doc: dict[str, Any], *, source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary(doc: dict[str, Any]) -> list[str]:
+def summary(doc: Document) -> list[str]:
     """The summary table: one line per recipe of every report (the README shows it too)."""
     lines = [
         "| report | recipe | published | ours [95% CI] | difference | verdict | status |",
@@ -109,7 +109,7 @@ def summary(doc: dict[str, Any]) -> list[str]:
 README_BEGIN, README_END = "<!-- reproduction summary: harness report --readme -->", "<!-- /reproduction summary -->"
 
 
-def with_summary(readme: str, doc: dict[str, Any]) -> str:
+def with_summary(readme: str, doc: Document) -> str:
     """`readme` with the summary table between its markers replaced by `doc`'s."""
     if README_BEGIN not in readme or README_END not in readme:
         raise ValueError(f"no {README_BEGIN} ... {README_END} block")
@@ -118,7 +118,7 @@ def with_summary(readme: str, doc: dict[str, Any]) -> str:
     return head + README_BEGIN + "\n" + "\n".join(summary(doc)) + "\n" + README_END + tail
 
 
-def _section(report: dict[str, Any]) -> list[str]:
+def _section(report: ReportSection) -> list[str]:
     name = report["report"]
     lines = [f"## {name}", "", "| recipe | network | measure | published | ours [95% CI] | difference | verdict |"]
     lines.append("|---|---|---|---|---|---|---|")
@@ -137,7 +137,7 @@ def _section(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _recipe(report: str, index: int, row: dict[str, Any]) -> list[str]:
+def _recipe(report: str, index: int, row: Row) -> list[str]:
     head = f"### {row['recipe']}: `{row['arch']}`, {row['framework']} defaults"
     if row.get("trial_id") is None:  # not run, or queued behind the recipes of a running reproduction
         why = f" ({row['missing']})" if row.get("missing") else ""
@@ -176,7 +176,7 @@ def _recipe(report: str, index: int, row: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _data(rows: list[dict[str, Any]]) -> list[str]:
+def _data(rows: list[Row]) -> list[str]:
     lines, seen = ["### Data", ""], set()
     for row in rows:
         data = row.get("data")
@@ -199,7 +199,7 @@ def _data(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""] if len(lines) > 2 else []
 
 
-def _sizes(sizes: list[dict[str, Any]]) -> list[str]:
+def _sizes(sizes: list[SizeCurve]) -> list[str]:
     if not sizes:
         return []
     lines = ["### Training-set size", ""]
@@ -218,7 +218,7 @@ def _sizes(sizes: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def _beyond(beyond: list[dict[str, Any]], report: str) -> list[str]:
+def _beyond(beyond: list[Beyond], report: str) -> list[str]:
     if not beyond:
         return []
     lines = ["### Beyond the report", ""]
@@ -248,7 +248,7 @@ def _beyond(beyond: list[dict[str, Any]], report: str) -> list[str]:
     return [*lines, ""]
 
 
-def _others(others: list[dict[str, Any]]) -> list[str]:
+def _others(others: list[OtherFigure]) -> list[str]:
     if not others:
         return []
     lines = ["### Other published figures", "", "| figure | published | ours | note |", "|---|---|---|---|"]
@@ -262,7 +262,7 @@ def _others(others: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def write_curves(doc: dict[str, Any], folder: Path) -> list[Path]:
+def write_curves(doc: Document, folder: Path) -> list[Path]:
     """One learning-curve PNG per recipe that ran: our validation figure and train accuracy per
     epoch, the published figure as a line. Needs matplotlib (harness[plots])."""
     from harness.views.plots import save_curve
@@ -270,8 +270,8 @@ def write_curves(doc: dict[str, Any], folder: Path) -> list[Path]:
     written = []
     for report in doc["reports"]:
         for index, row in enumerate(report["rows"], start=1):
-            curve = row.get("curve") or {}
-            if not curve.get("epoch"):
+            curve = row.get("curve")
+            if not curve or not curve.get("epoch"):
                 continue
             path = folder / curve_png(report["report"], index)
             save_curve(

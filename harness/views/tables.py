@@ -3,6 +3,7 @@ predict). Pure: the CLI decides where they are printed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
@@ -138,7 +139,7 @@ def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
     return Group(table, *sources)
 
 
-def render_reproduction(rows: list[dict[str, Any]], *, title: str = "the report's runs, re-run") -> Table:
+def render_reproduction(rows: Sequence[Mapping[str, Any]], *, title: str = "the report's runs, re-run") -> Table:
     """Each recipe's published figure beside ours, measured the same way (`reproduce`), with the
     run's marks when it was a quick check (a subset, fewer epochs) and why a recipe did not run;
     `compare` adds the closest other run and the best network on the same data."""
