@@ -364,7 +364,7 @@ class Store(Reads):
                         c.status,
                         c.version,
                         c.provider,
-                        c.precision,
+                        c.inference_precision,  # the column keeps its name: precision
                         int(c.informational),
                         c.max_abs_diff,
                         c.top1_agreement,
