@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -307,7 +307,7 @@ class Store(Reads):
         top1_agreement: float,
         torch_metric: float,
         ort_metric: float,
-        details: dict[str, Any],
+        details: Mapping[str, object],  # harness.export.documents.VerificationDetails, kept as JSON
     ) -> None:
         """The verification of an exported file: "verified" or "failed", with its numbers."""
         with self.conn:
