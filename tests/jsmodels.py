@@ -55,6 +55,6 @@ def check_run(name: str, path: Path, data_dir: Path, *, provider: str) -> float:
     expected = onnxruntime_outputs(path, x)
     assert run.outputs.dtype == np.float32 and run.outputs.shape == expected.shape
     assert float(np.abs(run.outputs - expected).max()) <= 1e-4
-    assert run.provider.startswith(provider) and run.precision == "f32"
+    assert run.provider.startswith(provider) and run.inference_precision == "f32"
     assert len(run.b1_round_ms) == 7 and all(r > 0 for r in run.b1_round_ms)
     return float(np.median(run.b1_round_ms))

@@ -15,14 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.config.spec import TrialSpec
     from harness.datasets import DatasetSpec, TaskData
+    from harness.export.documents import CardVerification, Latency, ModelCard
+    from harness.runtimes.documents import CardFacts, ModelMetadata, PublishedFigure
     from harness.store.db import Store
+    from harness.store.rows import EpochRow, TrialRow
 
 # The metadata keys the card adds at export (JSON values; harness.runtimes.metadata decodes them). Files
 # exported before the card lack them, and still read.
@@ -49,7 +52,7 @@ def card_path(onnx_path: str | Path) -> Path:
 
 def card_facts(
     store: Store, *, trial_id: str, spec: TrialSpec, task: DatasetSpec, data: TaskData, params: int
-) -> dict[str, Any]:
+) -> CardFacts:
     """The card's metadata (CARD_KEYS -> plain data) for a stored trial exported now: `data` as
     the export loaded it (the trial's split), `params` counted on the exported model."""
     from harness.results.ranking import score, test_score
@@ -100,7 +103,15 @@ def card_facts(
     }
 
 
-def _test_interval(trial: Any, epochs: list[Any], *, metric: str, classification: bool) -> dict[str, Any]:
+class _TestInterval(TypedDict):
+    """The test figure's part of a trial's Intervals: the card's evaluation holds it."""
+
+    ci95_low: float | None
+    ci95_high: float | None
+    ci95_method: str | None
+
+
+def _test_interval(trial: TrialRow, epochs: list[EpochRow], *, metric: str, classification: bool) -> _TestInterval:
     from harness.results.intervals import trial_intervals
 
     found = trial_intervals(trial, epochs, metric=metric, classification=classification)
@@ -114,7 +125,7 @@ def _scheduler(store: Store, sweep_id: str) -> str:
     return "fifo" if "reproduce" in recorded else str(recorded.get("scheduler") or "fifo")
 
 
-def published_figures(trial: Any, epochs: list[Any], *, task: str, arch: str) -> list[dict[str, Any]]:
+def published_figures(trial: Any, epochs: list[Any], *, task: str, arch: str) -> list[PublishedFigure]:
     """The published figures of this task and network, each with ours measured as the report
     measured and whether this trial ran the report's recipe (`harness compare`'s matching)."""
     from harness.results.leaderboard import published
@@ -122,7 +133,7 @@ def published_figures(trial: Any, epochs: list[Any], *, task: str, arch: str) ->
     from harness.results.ranking import score
 
     have = trial_terms(config_of(trial), len(epochs))
-    out = []
+    out: list[PublishedFigure] = []
     for report, recipe in published(task):
         want = recipe_terms(recipe.spec)
         if want["arch"] != arch:
@@ -146,7 +157,17 @@ def published_figures(trial: Any, epochs: list[Any], *, task: str, arch: str) ->
 # -- later: the card of a file, with the store's verifications of it -------------------------
 
 
-def verifications(store: Store, *, meta: dict[str, Any], path: Path, digest: str) -> list[dict[str, Any]]:
+class _Recorded(TypedDict, total=False):
+    """What the card reads of a stored verification's details_json (harness.export.documents.
+    VerificationDetails): {} while the file was never verified."""
+
+    n: int
+    task: str
+    rule: str
+    latency: Latency | None
+
+
+def verifications(store: Store, *, meta: ModelMetadata, path: Path, digest: str) -> list[CardVerification]:
     """The store's verifications of this file: its trial's exports with the file's sha256
     (exports older than the checksums: by path), oldest first."""
     trial_id = meta.get("trial_id")
@@ -156,11 +177,12 @@ def verifications(store: Store, *, meta: dict[str, Any], path: Path, digest: str
         trial_id = store.trial(trial_id)["id"]  # an old short id resolves where it is unambiguous
     except HarnessError:
         return []  # a trial this store does not hold: the file is unknown to it
-    rows = []
+    rows: list[CardVerification] = []
     for x in store.exports(trial_id):
         if x["sha256"] != digest and not (x["sha256"] is None and x["path"] == str(path)):
             continue
-        details = json.loads(x["details_json"] or "{}")
+        details: _Recorded = json.loads(x["details_json"] or "{}")
+        latency = details.get("latency")
         rows.append(
             {
                 "export_id": x["id"],
@@ -174,7 +196,7 @@ def verifications(store: Store, *, meta: dict[str, Any], path: Path, digest: str
                 "n": details.get("n"),
                 "task": details.get("task"),
                 "rule": details.get("rule"),
-                "latency_p50_ms": (details.get("latency") or {}).get("onnxruntime_b1_p50_ms"),
+                "latency_p50_ms": latency.get("onnxruntime_b1_p50_ms") if latency else None,
                 "status": x["status"],  # exported (never verified) | verified | failed
             }
         )
@@ -184,10 +206,10 @@ def verifications(store: Store, *, meta: dict[str, Any], path: Path, digest: str
 def build_card(
     path: Path,
     *,
-    meta: dict[str, Any],
+    meta: ModelMetadata,
     store: Store | None,
     store_path: Path | None = None,
-) -> dict[str, Any]:
+) -> ModelCard:
     """The card as data (`--format json`): the file's metadata, and, when a store is given, its
     verifications of the file (`store_path`: where none was found) and the cross-runtime matrix
     of the latest verification that ran one (harness.export.matrix; rows as the store keeps them)."""
@@ -205,7 +227,7 @@ def build_card(
     }
 
 
-def read_card(path: Path, *, results_dir: Path) -> dict[str, Any]:
+def read_card(path: Path, *, results_dir: Path) -> ModelCard:
     """`harness card`: the file's checked metadata (a missing or corrupt file, or metadata that
     contradicts the graph, is one line) and the verifications of the store in `results_dir`, if
     there is one."""

@@ -67,7 +67,7 @@ def check_runtime(
         version,
         provider=run.provider,
         # a quantized file computes its quantized layers in int8 whatever the runtime's float precision
-        precision=f"int8+{run.precision}" if gate == "int8" else run.precision,
+        inference_precision=f"int8+{run.inference_precision}" if gate == "int8" else run.inference_precision,
         n=len(x),
         gate=gate,
         **figures,

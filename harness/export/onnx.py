@@ -13,7 +13,7 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,15 @@ import torch
 from harness import __version__
 from harness.architectures import count_params, get_arch
 from harness.config.spec import TrialSpec
-from harness.datasets import DatasetSpec, Split, get_task, load_task
+from harness.datasets import DatasetSpec, Split, TaskData, get_task, load_task
 from harness.engine.checkpoint import load_checkpoint
 from harness.errors import HarnessError
 from harness.export.card import card_facts, file_sha256
 from harness.export.matrix import check_runtimes
-from harness.export.verify import Verification, verify_onnx
+from harness.export.verify import Verification, verification_details, verify_onnx
 from harness.heads import Head
 from harness.runtimes.base import Runtime
+from harness.runtimes.documents import CardFacts, Preprocessing
 from harness.runtimes.metadata import checked_metadata, read_metadata
 from harness.runtimes.predict import normalize, open_session
 from harness.store.db import Store
@@ -84,7 +85,7 @@ def check_opset(opset: int) -> int:
     return opset
 
 
-def preprocessing(task: DatasetSpec, shape: tuple[int, int, int], pixels: str | None = None) -> dict[str, Any]:
+def preprocessing(task: DatasetSpec, shape: tuple[int, int, int], pixels: str | None = None) -> Preprocessing:
     """How raw pixels become the model's input; written into the file for other runtimes."""
     mean, std = task.pixel_stats(pixels)
     return {
@@ -98,7 +99,7 @@ def preprocessing(task: DatasetSpec, shape: tuple[int, int, int], pixels: str | 
 
 
 def model_metadata(
-    *, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics: dict[str, Any], card: dict[str, Any] | None = None
+    *, task: DatasetSpec, spec: TrialSpec, trial_id: str, metrics: dict[str, float], card: CardFacts | None = None
 ) -> dict[str, str]:
     """Everything another runtime needs to use the file without our code; `card`: the model
     card's facts (harness.export.card.card_facts), written as JSON values."""
@@ -154,8 +155,6 @@ def export_onnx(
 
 
 def record(store: Store, export_id: int, result: Verification) -> None:
-    details = asdict(result)
-    details.pop("runtimes")  # the matrix has a table of its own
     store.set_verification(
         export_id,
         status="verified" if result.passed else "failed",
@@ -164,12 +163,12 @@ def record(store: Store, export_id: int, result: Verification) -> None:
         top1_agreement=result.top1_agreement,
         torch_metric=result.torch_metric,
         ort_metric=result.ort_metric,
-        details=details,
+        details=verification_details(result),
     )
 
 
 def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec, dict[str, Any]]:
-    """A stored trial's best checkpoint, rebuilt."""
+    """A stored trial's best checkpoint, rebuilt; the raw checkpoint as harness.engine.checkpoint gives it."""
     path = store.trial(trial_id)["checkpoint_path"]
     if not path:
         raise HarnessError(
@@ -179,7 +178,7 @@ def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec,
     return load_checkpoint(path)
 
 
-def _data(spec: TrialSpec, task: str | None = None) -> Any:
+def _data(spec: TrialSpec, task: str | None = None) -> TaskData:
     return load_task(task or spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size)
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from harness.runtimes.documents import Preprocessing
 from harness.runtimes.predict import normalize
 
 CALIBRATION_IMAGES = 256
@@ -26,7 +26,7 @@ CALIBRATION_BATCH = 32
 class Calibration(CalibrationDataReader):
     """Batches of a seeded sample of training images, normalised as in training."""
 
-    def __init__(self, images: np.ndarray, preprocessing: dict[str, Any], input_name: str) -> None:
+    def __init__(self, images: np.ndarray, preprocessing: Preprocessing, input_name: str) -> None:
         pick = np.random.default_rng(0).permutation(len(images))[:CALIBRATION_IMAGES]
         x = normalize(images[np.sort(pick)], preprocessing)
         self.batches = iter([{input_name: x[i : i + CALIBRATION_BATCH]} for i in range(0, len(x), CALIBRATION_BATCH)])
@@ -40,7 +40,7 @@ def quantize_int8(
     out_path: Path,
     *,
     train_images: np.ndarray,
-    preprocessing: dict[str, Any],
+    preprocessing: Preprocessing,
     metadata: dict[str, str],
 ) -> Path:
     """Write the INT8 model of `float_path` to `out_path`, with the float file's metadata plus

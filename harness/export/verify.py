@@ -11,19 +11,27 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 
 from harness.datasets import Split
 from harness.engine.train import OBJECTIVES
+from harness.export.documents import (
+    Figures,
+    Latency,
+    TrialVerificationDocument,
+    VerificationDetails,
+    VerificationDocument,
+)
 from harness.heads import Head
 from harness.runtimes.base import LATENCY_ROUNDS, phase
 from harness.runtimes.metadata import checked_metadata
 from harness.runtimes.predict import normalize, open_session
 
 if TYPE_CHECKING:
+    from harness.runtimes.documents import ModelMetadata
     from harness.store.rows import RuntimeCheck
 
 MIN_AGREEMENT = 0.999  # top-1 agreement below this fails verification
@@ -36,13 +44,23 @@ VERIFY_BATCH = 256
 @dataclass(frozen=True)
 class Gate:
     rule: str  # what passing means, shown beside the verdict
-    passes: Callable[[dict[str, Any]], bool]
+    passes: Callable[[Figures], bool]
 
 
 _CLASSES = Gate(
     f"top-1 agreement >= {MIN_AGREEMENT:.1%}, max abs difference <= {MAX_ABS_DIFF:g}",
     lambda v: v["top1_agreement"] >= MIN_AGREEMENT and v["max_abs_diff"] <= MAX_ABS_DIFF,
 )
+
+
+def _psnr_gap(v: Figures) -> float:
+    """dB between the two runtimes' PSNR; an image head's figures hold both (its objective scores them)."""
+    torch_psnr, psnr = v["torch_psnr"], v["psnr"]
+    if torch_psnr is None or psnr is None:
+        raise TypeError("the image gate reads figures without a PSNR")
+    return abs(torch_psnr - psnr)
+
+
 # Which gate applies: the model's head kind, or "int8" for a quantized file. Each reads the
 # figures of `compare`: "metric" and "psnr" are the runtime's, beside PyTorch's.
 GATES: dict[str, Gate] = {
@@ -50,7 +68,7 @@ GATES: dict[str, Gate] = {
     Head.SINGLE_LOGIT: _CLASSES,
     Head.IMAGE: Gate(
         f"PSNR within {MAX_PSNR_DIFF_DB} dB, max abs difference <= {MAX_ABS_DIFF:g}",
-        lambda v: abs(v["torch_psnr"] - v["psnr"]) <= MAX_PSNR_DIFF_DB and v["max_abs_diff"] <= MAX_ABS_DIFF,
+        lambda v: _psnr_gap(v) <= MAX_PSNR_DIFF_DB and v["max_abs_diff"] <= MAX_ABS_DIFF,
     ),
     "int8": Gate(
         f"task metric at most {100 * MAX_INT8_DROP:g} percentage point below float32 PyTorch",
@@ -65,7 +83,7 @@ def gate_of(head: Head, quantize: str | None) -> str:
     return "int8" if quantize else str(head)
 
 
-def compare(torch_out: torch.Tensor, out: torch.Tensor, labels: torch.Tensor, head: Head) -> dict[str, Any]:
+def compare(torch_out: torch.Tensor, out: torch.Tensor, labels: torch.Tensor, head: Head) -> Figures:
     """A runtime's outputs beside PyTorch's on the same inputs: the figures every gate reads."""
     objective = OBJECTIVES[head]
     torch_scores, scores = objective.scores(torch_out, labels), objective.scores(out, labels)
@@ -98,7 +116,7 @@ class Verification:
     passed: bool
     quantize: str | None  # "int8" for a quantized file
     size_ratio: float | None  # quantized file size / float32 file size
-    latency: dict[str, Any] | None  # see measure_latency
+    latency: Latency | None  # see measure_latency
     runtimes: tuple[RuntimeCheck, ...] = ()  # the cross-runtime matrix, when one was asked for (harness.export.matrix)
 
 
@@ -109,14 +127,22 @@ class TrialVerification:
     trial_id: str
     verification: Verification
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> TrialVerificationDocument:
         """The --format json shape: the trial id, then every field of the verification."""
         return {"trial_id": self.trial_id, **verification_json(self.verification)}
 
 
-def verification_json(v: Verification) -> dict[str, Any]:
-    """Every field; the matrix rows with their latency medians."""
-    return {**asdict(v), "runtimes": [c.as_json() for c in v.runtimes]}
+def verification_details(v: Verification) -> VerificationDetails:
+    """What the store keeps (exports.details_json): every field in order, less the matrix, which has
+    a table of its own."""
+    details = asdict(v)
+    del details["runtimes"]
+    return cast(VerificationDetails, details)  # asdict's keys are the fields, which VerificationDetails declares
+
+
+def verification_json(v: Verification) -> VerificationDocument:
+    """Every field; the matrix rows (the last field) with their latency medians."""
+    return {**verification_details(v), "runtimes": [c.as_json() for c in v.runtimes]}
 
 
 def _clear(faster: list[float], slower: list[float]) -> bool:
@@ -132,7 +158,7 @@ def _paired(slower: list[float], faster: list[float]) -> float:
 
 def measure_latency(
     onnx_path: str, model: torch.nn.Module, x: np.ndarray, *, rounds: int = LATENCY_ROUNDS, budget_s: float = 0.1
-) -> dict[str, Any]:
+) -> Latency:
     """Batch-1 latency and batch-64 throughput, onnxruntime (CPU provider) against PyTorch eager
     (inference mode, float32), both with torch's CPU thread count.
 
@@ -163,20 +189,31 @@ def measure_latency(
                 run = runners[runtime]
                 b1[runtime].append(phase(partial(run, single), min_calls=10, budget_s=budget_s) * 1e3)
                 b64[runtime].append(64 / phase(partial(run, batch), min_calls=2, budget_s=budget_s, warmup_calls=1))
-    out: dict[str, Any] = {"threads": threads, "device": "cpu", "rounds": rounds, "spinning": False}
-    for runtime in runners:
-        out[f"{runtime}_b1_round_ms"] = b1[runtime]
-        out[f"{runtime}_b1_p50_ms"] = float(np.median(b1[runtime]))
-        out[f"{runtime}_b1_p95_ms"] = float(np.percentile(b1[runtime], 95))  # over the round medians
-        out[f"{runtime}_b1_spread_ms"] = [min(b1[runtime]), max(b1[runtime])]
-        out[f"{runtime}_b64_round_images_per_s"] = b64[runtime]
-        out[f"{runtime}_b64_images_per_s"] = float(np.median(b64[runtime]))
-        out[f"{runtime}_b64_spread_images_per_s"] = [min(b64[runtime]), max(b64[runtime])]
-    out["speedup_b1"] = _paired(b1["torch"], b1["onnxruntime"])
-    out["speedup_b64"] = _paired(b64["onnxruntime"], b64["torch"])
-    out["speedup_b1_clear"] = _clear(b1["onnxruntime"], b1["torch"])
-    out["speedup_b64_clear"] = _clear(b64["onnxruntime"], b64["torch"])
-    return out
+    ort, pt, ort64, pt64 = b1["onnxruntime"], b1["torch"], b64["onnxruntime"], b64["torch"]
+    return {
+        "threads": threads,
+        "device": "cpu",
+        "rounds": rounds,
+        "spinning": False,
+        "onnxruntime_b1_round_ms": ort,
+        "onnxruntime_b1_p50_ms": float(np.median(ort)),
+        "onnxruntime_b1_p95_ms": float(np.percentile(ort, 95)),  # over the round medians
+        "onnxruntime_b1_spread_ms": [min(ort), max(ort)],
+        "onnxruntime_b64_round_images_per_s": ort64,
+        "onnxruntime_b64_images_per_s": float(np.median(ort64)),
+        "onnxruntime_b64_spread_images_per_s": [min(ort64), max(ort64)],
+        "torch_b1_round_ms": pt,
+        "torch_b1_p50_ms": float(np.median(pt)),
+        "torch_b1_p95_ms": float(np.percentile(pt, 95)),
+        "torch_b1_spread_ms": [min(pt), max(pt)],
+        "torch_b64_round_images_per_s": pt64,
+        "torch_b64_images_per_s": float(np.median(pt64)),
+        "torch_b64_spread_images_per_s": [min(pt64), max(pt64)],
+        "speedup_b1": _paired(pt, ort),
+        "speedup_b64": _paired(ort64, pt64),
+        "speedup_b1_clear": _clear(ort, pt),
+        "speedup_b64_clear": _clear(ort64, pt64),
+    }
 
 
 def batched_outputs(run: Callable[[np.ndarray], Any], x: np.ndarray) -> torch.Tensor:
@@ -187,7 +224,7 @@ def batched_outputs(run: Callable[[np.ndarray], Any], x: np.ndarray) -> torch.Te
 
 def _onnxruntime_outputs(
     onnx_path: str, images: np.ndarray, *, cuda: bool
-) -> tuple[torch.Tensor, np.ndarray, dict[str, Any], str]:
+) -> tuple[torch.Tensor, np.ndarray, ModelMetadata, str]:
     """The split through onnxruntime: outputs, the normalised inputs, the file's metadata and the
     provider used. The session ends here, so its threads are gone before PyTorch runs."""
     session = open_session(onnx_path, cuda=cuda, threads=torch.get_num_threads())

@@ -16,11 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.kinds import COUNTED, RuntimeStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from harness.store.rows import RuntimeCheckRow
 
 BATCH = 256  # images per call when a runtime scores the split
 LATENCY_ROUNDS = 7  # batch-1 latency: the median of each round, and the spread over rounds
@@ -30,7 +35,7 @@ PIP_HINT = 'pip install "harness[runtimes]"'
 JS_HINT = "scripts/install-runtimes (Node.js, Chromium, onnxruntime-node/-web)"
 
 
-def tally(rows: list[dict[str, Any]]) -> tuple[int, int]:
+def tally(rows: Sequence[RuntimeCheckRow]) -> tuple[int, int]:
     """(passed, checked) over matrix rows (their JSON shape): informational rows and runtimes
     that are not installed aside."""
     counted = [r for r in rows if not r["informational"] and r["status"] in COUNTED]
@@ -43,7 +48,8 @@ class RuntimeRun:
 
     outputs: np.ndarray  # float32, one row per input, in input order
     provider: str  # what ran it: the execution provider, device or backend the runtime reports
-    precision: str  # the precision the runtime used for inference ("f32", "bf16"), as it reports it
+    # the precision the runtime computed in ("f32", "bf16"), as it reports it; not a trial's training precision
+    inference_precision: str
     b1_round_ms: list[float]  # batch-1 latency: one median per round
 
 
@@ -80,7 +86,9 @@ def phase(
     return float(np.median(times))
 
 
-def in_process(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, provider: str, precision: str) -> RuntimeRun:
+def in_process(
+    run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, provider: str, inference_precision: str
+) -> RuntimeRun:
     """A runtime that lives in this process: the split in batches, then batch-1 rounds."""
     outputs = np.concatenate([np.asarray(run(x[i : i + BATCH]), dtype=np.float32) for i in range(0, len(x), BATCH)])
     single = np.ascontiguousarray(x[:1])
@@ -88,7 +96,7 @@ def in_process(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, provid
         phase(lambda: run(single), min_calls=ROUND_MIN_CALLS, budget_s=ROUND_BUDGET_S) * 1e3
         for _ in range(LATENCY_ROUNDS)
     ]
-    return RuntimeRun(outputs=outputs, provider=provider, precision=precision, b1_round_ms=rounds)
+    return RuntimeRun(outputs=outputs, provider=provider, inference_precision=inference_precision, b1_round_ms=rounds)
 
 
 def package_version(*names: str) -> str | None:

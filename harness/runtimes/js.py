@@ -95,7 +95,7 @@ def _node(path: Path, x: np.ndarray, threads: int) -> RuntimeRun:
     return RuntimeRun(
         outputs=outputs,
         provider=str(report["provider"]),
-        precision="f32",
+        inference_precision="f32",
         b1_round_ms=_check_rounds("onnxruntime-node", report["rounds"]),
     )
 
@@ -141,7 +141,7 @@ def _web(path: Path, x: np.ndarray, threads: int) -> RuntimeRun:
     return RuntimeRun(
         outputs=outputs,
         provider=provider,
-        precision="f32",
+        inference_precision="f32",
         b1_round_ms=_check_rounds("onnxruntime-web", report["rounds"]),
     )
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness.errors import HarnessError
 from harness.heads import HEADS
+from harness.runtimes.documents import ModelMetadata
 
 # Metadata values stored as JSON; the model card's (harness.export.card.CARD_KEYS) are absent from older files.
 JSON_KEYS = (
@@ -32,21 +34,23 @@ JSON_KEYS = (
 REQUIRED = ("classes", "input_shape", "preprocessing", "output")
 
 
-def read_metadata(session: Any, path: str | Path = "the model") -> dict[str, Any]:
-    """The file's metadata_props, JSON values decoded; a value that is not JSON is one line."""
-    meta = dict(session.get_modelmeta().custom_metadata_map)
+def read_metadata(session: Any, path: str | Path = "the model") -> ModelMetadata:
+    """The file's metadata_props, JSON values decoded; a value that is not JSON is one line. Not yet
+    checked: `checked_metadata` is what makes its shape a promise."""
+    props: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)  # whatever the file holds
+    meta: dict[str, object] = dict(props)
     for key in JSON_KEYS:
-        if key in meta:
+        if key in props:
             try:
-                meta[key] = json.loads(meta[key])
+                meta[key] = json.loads(props[key])
             except json.JSONDecodeError:
                 raise HarnessError(
                     f"{str(path)!r}: its metadata {key!r} is not JSON", "re-export the model with `harness export`"
                 ) from None
-    return meta
+    return cast(ModelMetadata, meta)
 
 
-def checked_metadata(session: Any, path: str | Path) -> dict[str, Any]:
+def checked_metadata(session: Any, path: str | Path) -> ModelMetadata:
     """`read_metadata`, refused in one line unless it agrees with the graph."""
     meta = read_metadata(session, path)
     missing = [k for k in REQUIRED if k not in meta]
@@ -71,8 +75,10 @@ def _dims(shape: list[Any]) -> list[int | None]:
     return [d if isinstance(d, int) else None for d in shape]
 
 
-def contradiction(meta: dict[str, Any], *, inputs: list[list[Any]], outputs: list[list[Any]]) -> str | None:
-    """What in `meta` the graph's input and output shapes contradict, or None."""
+def contradiction(meta: Mapping[str, object], *, inputs: list[list[Any]], outputs: list[list[Any]]) -> str | None:
+    """What in `meta` the graph's input and output shapes contradict, or None. `meta` is read as the
+    file holds it (any value of any type), since this is the check that decides whether it is a
+    ModelMetadata."""
     kind, classes, shape, prep = meta["output"], meta["classes"], meta["input_shape"], meta["preprocessing"]
     head = HEADS.get(kind) if isinstance(kind, str) else None
     if head is None:
@@ -100,7 +106,7 @@ def contradiction(meta: dict[str, Any], *, inputs: list[list[Any]], outputs: lis
     return _preprocessing_problem(prep, channels=shape[0])
 
 
-def _preprocessing_problem(prep: Any, *, channels: int) -> str | None:
+def _preprocessing_problem(prep: object, *, channels: int) -> str | None:
     if not isinstance(prep, dict) or not {"scale", "mean", "std"} <= set(prep):
         return "preprocessing lacks scale, mean or std"
     numbers = (

@@ -15,6 +15,7 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.heads import get_head
 from harness.imagefile import read_image
+from harness.runtimes.documents import Preprocessing
 from harness.runtimes.metadata import checked_metadata, read_metadata
 
 __all__ = ["checked_metadata", "normalize", "open_session", "predict_files", "read_metadata"]
@@ -52,7 +53,7 @@ def open_session(path: str | Path, *, cuda: bool = False, threads: int | None = 
         ) from None
 
 
-def normalize(images: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
+def normalize(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     """uint8 (N, C, H, W) -> float32 (x * scale - mean) / std, as the model was trained."""
     mean = np.asarray(preprocessing["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
     std = np.asarray(preprocessing["std"], dtype=np.float32).reshape(1, -1, 1, 1)
@@ -104,7 +105,7 @@ def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) 
             f"{str(model_path)!r} is an {head.label} model, not a classifier",
             f"run it with onnxruntime directly: its output is {head.meaning}",
         )
-    shape = tuple(meta["input_shape"])
+    channels, height, width = meta["input_shape"]  # checked: three positive sizes
     classes = meta["classes"]
     input_name = session.get_inputs()[0].name
     results: list[Prediction] = []
@@ -116,7 +117,7 @@ def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) 
         )
     for path in paths:
         try:
-            image = load_image(path, shape=shape)
+            image = load_image(path, shape=(channels, height, width))
         except Exception as exc:  # Pillow raises many types for truncated or non-image files
             results.append(Prediction(str(path), None, f"unreadable image ({type(exc).__name__})"))
             continue

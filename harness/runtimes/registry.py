@@ -38,7 +38,7 @@ def _onnxruntime(path: Path, x: np.ndarray, threads: int) -> RuntimeRun:
     session = open_session(path, threads=threads)
     name = session.get_inputs()[0].name
     return in_process(
-        lambda a: session.run(None, {name: a})[0], x, provider=session.get_providers()[0], precision="f32"
+        lambda a: session.run(None, {name: a})[0], x, provider=session.get_providers()[0], inference_precision="f32"
     )
 
 
@@ -59,8 +59,8 @@ def _openvino(hint: str | None) -> Evaluate:
         compiled = ov.Core().compile_model(str(path), "CPU", config)
         request = compiled.create_infer_request()
         used = str(compiled.get_property("INFERENCE_PRECISION_HINT")).removeprefix("<Type: '").removesuffix("'>")
-        precision = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(used, used)
-        return in_process(lambda a: request.infer([a])[0], x, provider="CPU", precision=precision)
+        inference_precision = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(used, used)
+        return in_process(lambda a: request.infer([a])[0], x, provider="CPU", inference_precision=inference_precision)
 
     return evaluate
 
@@ -78,7 +78,7 @@ def _opencv(path: Path, x: np.ndarray, threads: int) -> RuntimeRun:
         net.setInput(a)
         return np.asarray(net.forward())
 
-    return in_process(run, x, provider="DNN_BACKEND_OPENCV/CPU", precision="f32")
+    return in_process(run, x, provider="DNN_BACKEND_OPENCV/CPU", inference_precision="f32")
 
 
 # ---------------------------------------------------------------------------------------- tract
@@ -90,7 +90,7 @@ def _tract(path: Path, x: np.ndarray, threads: int) -> RuntimeRun:
     # The file's batch axis stays symbolic: fixing it (set_input_fact) clashes with the
     # exporter's symbolic shapes inside the graph ("Impossible to unify Sym(batch) with Val(8)").
     runnable = tract.onnx().load(str(path)).into_model().into_runnable()
-    return in_process(lambda a: runnable.run([a])[0].to_numpy(), x, provider="CPU", precision="f32")
+    return in_process(lambda a: runnable.run([a])[0].to_numpy(), x, provider="CPU", inference_precision="f32")
 
 
 RUNTIMES: dict[str, Runtime] = {

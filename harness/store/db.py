@@ -311,7 +311,7 @@ class Store(Reads):
         top1_agreement: float,
         torch_metric: float,
         ort_metric: float,
-        details: Mapping[str, object],
+        details: Mapping[str, object],  # harness.export.documents.VerificationDetails, kept as JSON
     ) -> None:
         """The verification of an exported file: "verified" or "failed", with its numbers
         (`details`: the verification's whole record, kept as the JSON it is given)."""
@@ -370,7 +370,7 @@ class Store(Reads):
                         c.status,
                         c.version,
                         c.provider,
-                        c.precision,
+                        c.inference_precision,  # the column keeps its name: precision
                         int(c.informational),
                         c.max_abs_diff,
                         c.top1_agreement,

@@ -15,7 +15,7 @@ from typing import Any, cast
 from harness.engine.recorded import Recorded
 from harness.errors import HarnessError
 from harness.kinds import COUNTED, Mode, Status, sql_aggregate
-from harness.store.rows import EpochRow, ExportRow, ProbeRow, TrialRow, TrialSummary
+from harness.store.rows import EpochRow, ExportRow, ProbeRow, RuntimeCheckRow, TrialRow, TrialSummary
 
 # Each trial's latest export of each kind (float32: quantize IS NULL, INT8: 'int8'), numbered in
 # one pass over the exports: a subquery per trial scanned them all for every trial (10,000
@@ -102,7 +102,7 @@ class Reads:
     def epochs(self, trial_id: str) -> list[EpochRow]:
         return cast("list[EpochRow]", self._rows("SELECT * FROM epochs WHERE trial_id = ? ORDER BY epoch", (trial_id,)))
 
-    def runtime_checks(self, export_id: int) -> list[dict[str, Any]]:
+    def runtime_checks(self, export_id: int) -> list[RuntimeCheckRow]:
         """The cross-runtime matrix recorded with one export's verification, in the order it ran."""
         rows = self._rows("SELECT details_json FROM runtime_checks WHERE export_id = ? ORDER BY id", (export_id,))
         return [json.loads(r["details_json"]) for r in rows]

@@ -9,11 +9,13 @@ declared on the row kind whose query adds them. No torch, no rich: any module ma
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 __all__ = [
     "RuntimeCheck",
+    "RuntimeCheckRow",
     "EpochRow",
     "ExportRow",
     "ProbeRow",
@@ -149,6 +151,31 @@ class ProbeRow(TypedDict):
     recorded_at: str  # ISO 8601, UTC
 
 
+class RuntimeCheckRow(TypedDict):
+    """A `RuntimeCheck` as JSON (`RuntimeCheck.as_json`): what `--format json` prints, the store keeps in
+    runtime_checks.details_json and `Store.runtime_checks()` gives back, and what the matrix's views read."""
+
+    runtime: str
+    status: str  # a RuntimeStatus
+    version: str | None
+    provider: str | None
+    precision: str | None  # RuntimeCheck.inference_precision, under the key the store has always used
+    n: int
+    gate: str | None
+    max_abs_diff: float | None
+    top1_agreement: float | None
+    torch_metric: float | None
+    metric: float | None
+    torch_psnr: float | None
+    psnr: float | None
+    b1_round_ms: list[float]  # milliseconds, one median per round
+    informational: bool
+    gate_passed: bool | None
+    note: str
+    b1_p50_ms: float | None  # the median of b1_round_ms
+    b1_spread_ms: Sequence[float] | None  # (min, max) of b1_round_ms: a tuple fresh, a list read back from JSON
+
+
 @dataclass(frozen=True)
 class RuntimeCheck:
     """One runtime's row of an exported file's verification matrix (harness.export.matrix), as
@@ -158,7 +185,9 @@ class RuntimeCheck:
     status: str  # a RuntimeStatus
     version: str | None = None
     provider: str | None = None  # what ran it, as the runtime reports it
-    precision: str | None = None  # the precision it really used
+    # The precision the runtime really computed in ("f32", "bf16", "int8+f32"), not the trial's training
+    # precision (TrialRow.precision); its JSON key and store column keep the name `precision`.
+    inference_precision: str | None = None
     n: int = 0  # test images run
     gate: str | None = None  # the GATES entry applied
     max_abs_diff: float | None = None  # against PyTorch float32
@@ -180,5 +209,27 @@ class RuntimeCheck:
     def b1_spread_ms(self) -> tuple[float, float] | None:
         return (min(self.b1_round_ms), max(self.b1_round_ms)) if self.b1_round_ms else None
 
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "b1_p50_ms": self.b1_ms, "b1_spread_ms": self.b1_spread_ms}
+    def as_json(self) -> RuntimeCheckRow:
+        """The fields in declaration order (`inference_precision` as "precision"), then the latency's
+        median and spread."""
+        return {
+            "runtime": self.runtime,
+            "status": self.status,
+            "version": self.version,
+            "provider": self.provider,
+            "precision": self.inference_precision,
+            "n": self.n,
+            "gate": self.gate,
+            "max_abs_diff": self.max_abs_diff,
+            "top1_agreement": self.top1_agreement,
+            "torch_metric": self.torch_metric,
+            "metric": self.metric,
+            "torch_psnr": self.torch_psnr,
+            "psnr": self.psnr,
+            "b1_round_ms": list(self.b1_round_ms),
+            "informational": self.informational,
+            "gate_passed": self.gate_passed,
+            "note": self.note,
+            "b1_p50_ms": self.b1_ms,
+            "b1_spread_ms": self.b1_spread_ms,
+        }

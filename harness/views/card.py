@@ -4,6 +4,7 @@ No torch, no store: a card is plain data by now."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +16,12 @@ from harness.formats import DASH, count, lr, metric, pct
 from harness.views.runtimes import matrix_markdown, render_matrix
 
 if TYPE_CHECKING:
+    from harness.export.documents import CardVerification, ModelCard
+    from harness.runtimes.documents import ModelMetadata
     from harness.store.db import Store
 
 Section = tuple[str, list[tuple[str, str]]]  # (title, [(what, value)])
+Column = tuple[str, str, Callable[[Any], str]]  # (row key, header, how a value is written)
 
 
 def _small(value: float) -> str:
@@ -26,7 +30,7 @@ def _small(value: float) -> str:
 
 
 # A table's columns: (row key, header, how a value is written).
-VERIFICATION_COLUMNS = (
+VERIFICATION_COLUMNS: tuple[Column, ...] = (
     ("when", "when", str),
     ("runtime", "runtime", str),
     ("provider", "provider", str),
@@ -37,19 +41,19 @@ VERIFICATION_COLUMNS = (
 )
 
 
-def title(card: dict[str, Any]) -> str:
+def title(card: ModelCard) -> str:
     meta = card["metadata"]
     kind = " (INT8)" if meta.get("quantize") else ""
     return f"{meta.get('task', '?')} · {meta.get('architecture', '?')}{kind} · trial {meta.get('trial_id', '?')}"
 
 
-def _absent(meta: dict[str, Any]) -> list[tuple[str, str]]:
+def _absent(meta: ModelMetadata) -> list[tuple[str, str]]:
     """What an old file says for a section it does not hold."""
     version = meta.get("harness_version")
     return [("not recorded", f"exported by harness {version or 'of an older release'}, before the model card")]
 
 
-def _model(card: dict[str, Any]) -> Section:
+def _model(card: ModelCard) -> Section:
     from harness.heads import HEADS
 
     meta = card["metadata"]
@@ -69,7 +73,7 @@ def _model(card: dict[str, Any]) -> Section:
     return "Model", rows
 
 
-def _data(meta: dict[str, Any]) -> Section:
+def _data(meta: ModelMetadata) -> Section:
     data = meta.get("data")
     if not isinstance(data, dict):
         return "Data", _absent(meta)
@@ -87,7 +91,7 @@ def _data(meta: dict[str, Any]) -> Section:
     ]
 
 
-def _training(meta: dict[str, Any]) -> Section:
+def _training(meta: ModelMetadata) -> Section:
     t = meta.get("training")
     if not isinstance(t, dict):
         return "Training", _absent(meta)
@@ -106,7 +110,7 @@ def _training(meta: dict[str, Any]) -> Section:
     ]
 
 
-def _evaluation(meta: dict[str, Any]) -> Section:
+def _evaluation(meta: ModelMetadata) -> Section:
     rows: list[tuple[str, str]] = []
     e = meta.get("evaluation")
     if isinstance(e, dict):
@@ -145,7 +149,7 @@ def _evaluation(meta: dict[str, Any]) -> Section:
     return "Evaluation", rows
 
 
-def _preprocessing(meta: dict[str, Any]) -> Section:
+def _preprocessing(meta: ModelMetadata) -> Section:
     p = meta["preprocessing"]
     classes = meta["classes"]
     return "Preprocessing", [
@@ -159,12 +163,13 @@ def _preprocessing(meta: dict[str, Any]) -> Section:
     ]
 
 
-def sections(card: dict[str, Any]) -> list[Section]:
+def sections(card: ModelCard) -> list[Section]:
     meta = card["metadata"]
     return [_model(card), _data(meta), _training(meta), _evaluation(meta), _preprocessing(meta)]
 
 
-def _cells(row: dict[str, Any], columns: tuple[tuple[str, str, Any], ...]) -> list[str]:
+def _cells(row: Mapping[str, object], columns: tuple[Column, ...]) -> list[str]:
+    """A row's cells by its columns' keys (any row: read as a mapping)."""
     if row.get("informational"):  # a trade-off shown, never a failure of the file
         row = {**row, "status": f"{row.get('status')} (informational)"}
     out = []
@@ -174,12 +179,12 @@ def _cells(row: dict[str, Any], columns: tuple[tuple[str, str, Any], ...]) -> li
     return out
 
 
-def _none_recorded(card: dict[str, Any]) -> str:
+def _none_recorded(card: ModelCard) -> str:
     where = f"in {card['store']}" if card["store_found"] else f"(no results store at {card['store']})"
     return f"no verification of this file is recorded {where}"
 
 
-def _rules(card: dict[str, Any]) -> list[str]:
+def _rules(card: ModelCard) -> list[str]:
     """What passing meant, once per distinct gate, under the verification table."""
     rules = dict.fromkeys(
         f"{v['rule']} ({count(v['n'])} {v['task']} test images)" for v in card["verifications"] if v.get("rule")
@@ -187,7 +192,7 @@ def _rules(card: dict[str, Any]) -> list[str]:
     return [f"Passes when: {rule}." for rule in rules]
 
 
-def card_markdown(card: dict[str, Any]) -> str:
+def card_markdown(card: ModelCard) -> str:
     """The card as `X.md`: a header, one section per part, the verifications, the runtimes."""
     lines = [f"# {title(card)}", ""]
     for name, rows in sections(card):
@@ -209,14 +214,14 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _md_table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str, Any], ...]) -> list[str]:
+def _md_table(rows: Sequence[CardVerification], columns: tuple[Column, ...]) -> list[str]:
     head = [c[1] for c in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(_md(c) for c in _cells(row, columns)) + " |" for row in rows]
     return [*lines, ""]
 
 
-def render_card(card: dict[str, Any]) -> RenderableType:
+def render_card(card: ModelCard) -> RenderableType:
     """The card for the terminal: a key-value table per section, then the verifications (a dim
     line when the store holds none) and the runtimes, when there are checks."""
     parts: list[RenderableType] = [Text(title(card), style="bold")]
@@ -237,7 +242,7 @@ def render_card(card: dict[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
-def _table(name: str, rows: list[dict[str, Any]], columns: tuple[tuple[str, str, Any], ...]) -> Table:
+def _table(name: str, rows: Sequence[CardVerification], columns: tuple[Column, ...]) -> Table:
     table = Table(title=name, title_justify="left")
     for _, header, _ in columns:
         table.add_column(header, no_wrap=True)

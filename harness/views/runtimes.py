@@ -4,7 +4,8 @@ fresh one print alike."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -12,6 +13,9 @@ from rich.text import Text
 
 from harness.formats import DASH, pct, pp, sig3
 from harness.runtimes.base import tally
+
+if TYPE_CHECKING:
+    from harness.store.rows import RuntimeCheckRow
 
 STYLE = {"passed": "green", "failed": "bold red", "error": "bold red", "info": "cyan", "not installed": "dim"}
 HEADERS = (
@@ -27,44 +31,53 @@ HEADERS = (
 )
 
 
-def _agreement(row: dict[str, Any]) -> str:
-    """Top-1 agreement for classifiers; for image outputs the PSNR gap to PyTorch."""
-    if row["psnr"] is not None:
-        return f"PSNR {row['psnr'] - row['torch_psnr']:+.3f} dB"
+def _agreement(row: RuntimeCheckRow) -> str:
+    """Top-1 agreement for classifiers; for image outputs the PSNR gap to PyTorch (a row holds
+    both PSNRs or neither: one objective scores both runtimes)."""
+    psnr, torch_psnr = row["psnr"], row["torch_psnr"]
+    if psnr is not None and torch_psnr is not None:
+        return f"PSNR {psnr - torch_psnr:+.3f} dB"
     return pct(row["top1_agreement"])
 
 
-def _latency(row: dict[str, Any]) -> str:
+def _figures(row: RuntimeCheckRow) -> list[str]:
+    """The max abs diff, agreement and task metric cells: dashes for a runtime that did not run
+    (a row that ran holds all of its figures)."""
+    diff, value, torch_value = row["max_abs_diff"], row["metric"], row["torch_metric"]
+    if diff is None or value is None or torch_value is None:
+        return [DASH] * 3
+    return [f"{diff:.2g}", _agreement(row), f"{pct(value)} ({pp(value - torch_value)})"]
+
+
+def _latency(row: RuntimeCheckRow) -> str:
     spread = row.get("b1_spread_ms")
-    if row.get("b1_p50_ms") is None or not spread:
+    median = row.get("b1_p50_ms")
+    if median is None or not spread:
         return DASH
-    return f"{sig3(row['b1_p50_ms'])} ({sig3(spread[0])}-{sig3(spread[1])})"
+    return f"{sig3(median)} ({sig3(spread[0])}-{sig3(spread[1])})"
 
 
-def cells(row: dict[str, Any]) -> list[str]:
-    """One row's cells, plain text."""
-    ran = row["max_abs_diff"] is not None
+def cells(row: RuntimeCheckRow) -> list[str]:
+    """One row's cells, plain text; "precision" is the runtime's inference precision."""
     return [
         row["runtime"],
         row["version"] or DASH,
         row["provider"] or DASH,
         row["precision"] or DASH,
-        f"{row['max_abs_diff']:.2g}" if ran else DASH,
-        _agreement(row) if ran else DASH,
-        f"{pct(row['metric'])} ({pp(row['metric'] - row['torch_metric'])})" if ran else DASH,
+        *_figures(row),
         _latency(row),
         verdict(row),
     ]
 
 
-def verdict(row: dict[str, Any]) -> str:
+def verdict(row: RuntimeCheckRow) -> str:
     """The status; an informational row adds what the gate would have said of it."""
     if row["status"] == "info" and row.get("gate_passed") is not None:
         return f"info: {'within' if row['gate_passed'] else 'outside'} the gate"
     return str(row["status"])
 
 
-def notes(rows: list[dict[str, Any]]) -> list[str]:
+def notes(rows: Sequence[RuntimeCheckRow]) -> list[str]:
     """The lines under the table: install hints, error lines, what informational rows show."""
     out = []
     for row in rows:
@@ -77,14 +90,14 @@ def notes(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def title(rows: list[dict[str, Any]]) -> str:
+def title(rows: Sequence[RuntimeCheckRow]) -> str:
     passed, checked = tally(rows)
     first = next((r for r in rows if r["max_abs_diff"] is not None), None)
     where = f" on {first['n']:,} test images, PyTorch float32 {pct(first['torch_metric'])}" if first else ""
     return f"cross-runtime verification: {passed}/{checked} runtimes pass{where}"
 
 
-def render_matrix(rows: list[dict[str, Any]], *, rule: str | None = None) -> Group:
+def render_matrix(rows: Sequence[RuntimeCheckRow], *, rule: str | None = None) -> Group:
     table = Table(title=title(rows), title_justify="left")
     for header in HEADERS:
         table.add_column(header, justify="left" if header in HEADERS[:4] or header == "verdict" else "right")
@@ -97,7 +110,7 @@ def render_matrix(rows: list[dict[str, Any]], *, rule: str | None = None) -> Gro
     return Group(table, *lines)
 
 
-def matrix_markdown(rows: list[dict[str, Any]]) -> str:
+def matrix_markdown(rows: Sequence[RuntimeCheckRow]) -> str:
     out = [f"**{title(rows)}**", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     out += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |" for row in rows]
     out += ["", *(f"- {line}" for line in notes(rows))]

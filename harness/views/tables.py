@@ -256,13 +256,14 @@ def ratio(value: float, clear: bool) -> str:
     return f"{value:.1f}x" if clear else f"~ ({value:.1f}x, spreads overlap)"
 
 
-def _ms(lat: dict[str, Any], runtime: str) -> str:
+# `lat` is a harness.export.documents.Latency, read as a Mapping: its keys are built from the runtime's name.
+def _ms(lat: Mapping[str, Any], runtime: str) -> str:
     spread = lat.get(f"{runtime}_b1_spread_ms")
     middle = sig3(lat[f"{runtime}_b1_p50_ms"])
     return f"{middle} ({sig3(spread[0])}-{sig3(spread[1])})" if spread else middle
 
 
-def _ips(lat: dict[str, Any], runtime: str) -> str:
+def _ips(lat: Mapping[str, Any], runtime: str) -> str:
     spread = lat.get(f"{runtime}_b64_spread_images_per_s")
     middle = sig3(lat[f"{runtime}_b64_images_per_s"])
     return f"{middle} ({sig3(spread[0])}-{sig3(spread[1])})" if spread else middle

@@ -151,3 +151,19 @@ def test_export_and_verify_mistakes_are_one_line(swept_copy, tmp_path, capsys):
         assert err.count("\n") == 1 and expected in err, err
     with Store.existing(swept_copy) as store:
         assert store.counts() == before  # a refused command writes nothing
+
+
+def test_the_documents_declare_what_the_dataclasses_write():
+    """The TypedDicts of the verification and of a matrix row name the keys their dataclasses give
+    the JSON, in order: `inference_precision` keeps its JSON key `precision`."""
+    from dataclasses import fields
+
+    from harness.export.documents import VerificationDetails
+    from harness.export.verify import Verification
+    from harness.store.rows import RuntimeCheck, RuntimeCheckRow
+
+    assert list(VerificationDetails.__annotations__) == [f.name for f in fields(Verification) if f.name != "runtimes"]
+    written = [f.name.replace("inference_precision", "precision") for f in fields(RuntimeCheck)]
+    row = RuntimeCheck("onnxruntime", "passed", inference_precision="f32", b1_round_ms=[1.0, 3.0, 2.0]).as_json()
+    assert list(row) == list(RuntimeCheckRow.__annotations__) == [*written, "b1_p50_ms", "b1_spread_ms"]
+    assert (row["precision"], row["b1_p50_ms"], row["b1_spread_ms"]) == ("f32", 2.0, (1.0, 3.0))
