@@ -26,7 +26,7 @@ from harness import __version__
 from harness.architectures import count_params, get_arch
 from harness.config.spec import TrialSpec
 from harness.datasets import DatasetSpec, Split, get_task, load_task
-from harness.engine.checkpoint import load_checkpoint
+from harness.engine.checkpoint import Checkpoint, load_checkpoint
 from harness.errors import HarnessError
 from harness.export.card import card_facts, file_sha256
 from harness.export.matrix import check_runtimes
@@ -168,7 +168,7 @@ def record(store: Store, export_id: int, result: Verification) -> None:
     )
 
 
-def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec, dict[str, Any]]:
+def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec, Checkpoint]:
     """A stored trial's best checkpoint, rebuilt."""
     path = store.trial(trial_id)["checkpoint_path"]
     if not path:

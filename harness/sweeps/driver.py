@@ -16,13 +16,14 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import ray
 from ray import tune
 
 from harness.config.spec import SweepSpec
 from harness.datasets import get_task, prepare
+from harness.engine.reported import EpochReport
 from harness.engine.trial import run_trial
 from harness.environment import Environment, collect_environment
 from harness.errors import HarnessError
@@ -78,10 +79,12 @@ class StoreCallback(tune.Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         if trial.trial_id in self._done:  # its stored last epoch, reported again (harness.engine.recorded)
             return
+        # Ray's result: the trial's report (harness.engine.trial), with Ray's own keys (node_ip, ...) beside it
+        report = cast(EpochReport, result)
         self.store.record_epoch(
-            trial_id=self._id(trial), result=result, node=result.get("node") or result.get("node_ip")
+            trial_id=self._id(trial), result=report, node=report.get("node") or result.get("node_ip")
         )
-        self.display.trial_result(trial.trial_id, result)
+        self.display.trial_result(trial.trial_id, report)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         replaced = self.store.set_checkpoint(self._id(trial), checkpoint.path)
