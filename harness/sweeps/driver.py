@@ -49,6 +49,12 @@ def new_sweep_id() -> str:
 _ACTIVE: dict[str, tuple[Store, Progress]] = {}
 
 
+class _Pickled(TypedDict):
+    """What a StoreCallback keeps through a pickle: its sweep, whose store and display it looks up."""
+
+    sweep_id: str
+
+
 class StoreCallback(tune.Callback):
     """Runs in the driver: mirrors Ray's result stream into the store and the live display."""
 
@@ -62,10 +68,10 @@ class StoreCallback(tune.Callback):
         # store keeps what it has of them.
         self._done = self.store.recorded(sweep_id).ended
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> _Pickled:
         return {"sweep_id": self.sweep_id}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: _Pickled) -> None:
         StoreCallback.__init__(self, sweep_id=state["sweep_id"])  # the resuming driver registered its store first
 
     def _id(self, trial: Any) -> str:
