@@ -7,11 +7,10 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from harness.config.spec import TrialSpec
+from harness.engine.reported import EpochReport
 from harness.kinds import Status
 from harness.store.db import Store
 
@@ -40,19 +39,17 @@ def build_store(results: Path, *, trials: int, epochs: int = 3, seed: int = 0) -
                 command = "harness sweep --task cifar10"
                 store.create_sweep(sweep_id=sweep, task=TASK, seed=0, command=command, spec_json="{}", environment={})
             arch, optimizer, lr, batch_size, weight_decay = grid[n % len(grid)]
-            config = asdict(
-                TrialSpec(
-                    task=TASK,
-                    epochs=epochs,
-                    variant="report",
-                    arch=arch,
-                    optimizer=optimizer,
-                    lr=lr,
-                    batch_size=batch_size,
-                    weight_decay=weight_decay,
-                    seed=n // len(grid),
-                )
-            )
+            config = TrialSpec(
+                task=TASK,
+                epochs=epochs,
+                variant="report",
+                arch=arch,
+                optimizer=optimizer,
+                lr=lr,
+                batch_size=batch_size,
+                weight_decay=weight_decay,
+                seed=n // len(grid),
+            ).config()
             trial = store.start_trial(trial_id=f"{sweep_id:05x}_{index:05d}", sweep_id=sweep, config=config)
             _train(store, trial, rng=rng, epochs=epochs, index=n)
     return results
@@ -69,7 +66,7 @@ def _train(store: Store, trial: str, *, rng: random.Random, epochs: int, index: 
         acc = min(0.95, rng.uniform(0.1, 0.5) + 0.1 * epoch)
         if acc > best:
             best, best_epoch = acc, epoch
-        result: dict[str, Any] = {
+        result: EpochReport = {
             "epoch": epoch,
             "train_loss": rng.uniform(0.5, 2.0),
             "train_acc": acc + 0.05,

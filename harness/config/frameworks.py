@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from torch import nn
 
@@ -40,7 +39,8 @@ def _keras_init(model: nn.Module) -> None:
 @dataclass(frozen=True)
 class Framework:
     init: Callable[[nn.Module], None]  # re-initialises a freshly built model in place
-    optimizer_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # optimizer -> constants
+    # optimizer -> the constants it is built with under this framework (eps 1e-7, ...)
+    optimizer_defaults: dict[str, dict[str, float | bool]] = field(default_factory=dict)
     description: str = ""
 
 

@@ -5,7 +5,6 @@ never a branch; harness.engine.optim builds them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from harness.errors import lookup
 
@@ -13,7 +12,8 @@ from harness.errors import lookup
 @dataclass(frozen=True)
 class OptimizerSpec:
     algorithm: str  # a class of torch.optim, called with (params, lr=..., **defaults)
-    defaults: dict[str, Any] = field(default_factory=dict)  # passed unless the caller overrides
+    # keyword arguments of the class (momentum 0.9, nesterov True, ...), passed unless the caller overrides
+    defaults: dict[str, float | bool] = field(default_factory=dict)
     description: str = ""
 
 

@@ -11,10 +11,12 @@ import json
 import math
 import sys
 import typing
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 from harness.config.settings import PATHS, declared, setting
+from harness.config.trial_config import SharedSettings, TrialConfig
 from harness.errors import HarnessError, lookup, unknown_choice
 
 if sys.version_info >= (3, 11):
@@ -126,11 +128,16 @@ class TrialSpec(TrialSettings):
     seed: int  # seeds weights init and shuffling; the data split has its own fixed seed
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> TrialSpec:
-        """From a trial's config as Ray hands it (or a checkpoint keeps it): an open dict, since the
-        plan adds keys beside these fields (recipe, base_seed, replicate), which are left out."""
+    def from_config(cls, config: TrialConfig) -> TrialSpec:
+        """From a trial's config as Ray hands it (or a checkpoint keeps it); the keys the plan adds
+        beside these fields (recipe, base_seed, replicate) are left out."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in config.items() if k in names})
+        values: Mapping[str, Any] = config  # each value of the type its field declares (TrialConfig's keys)
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def config(self) -> TrialConfig:
+        """This trial's config, as a checkpoint keeps it: its fields, which TrialConfig names."""
+        return cast(TrialConfig, asdict(self))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -334,9 +341,9 @@ class SweepSpec(TrialSettings):
         """The lists trials are drawn from, by trial key: {"arch": self.archs, "lr": self.lrs, ...}."""
         return {d.setting.trial: getattr(self, d.name) for d in declared(SweepSpec) if d.setting.trial}
 
-    def shared(self) -> dict[str, Any]:
-        """The settings every trial gets as they are (TrialSettings' fields)."""
-        return {f.name: getattr(self, f.name) for f in fields(TrialSettings)}
+    def shared(self) -> SharedSettings:
+        """The settings every trial gets as they are (TrialSettings' fields, which SharedSettings names)."""
+        return cast(SharedSettings, {f.name: getattr(self, f.name) for f in fields(TrialSettings)})
 
     @classmethod
     def from_toml(cls, path: str, overrides: dict[str, Any]) -> SweepSpec:

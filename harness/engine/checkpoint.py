@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
+from torch import Tensor
 
 from harness.architectures import create_model, get_arch
 from harness.config.frameworks import get_framework
 from harness.config.spec import TrialSpec
+from harness.config.trial_config import TrialConfig
 from harness.datasets import get_task
+from harness.engine.reported import EpochReport
 from harness.errors import HarnessError
 
 CHECKPOINT_FILE = "model.pt"
+
+
+class Checkpoint(TypedDict):
+    """What a checkpoint file holds (torch.save writes it; torch.load with weights_only reads it back)."""
+
+    model_state: dict[str, Tensor]  # the weights
+    trial: TrialConfig  # the trial's settings (TrialSpec's fields), so that the file rebuilds alone
+    epoch: int  # the epoch it was saved after: the best so far
+    metrics: EpochReport  # that epoch's report
+    optimizer_state: dict[str, Any] | None  # torch's own state_dict, handed back to load_state_dict as it is
+    generator_state: Tensor | None  # the shuffling and augmentation generator's
 
 
 def save_checkpoint(
@@ -23,31 +36,29 @@ def save_checkpoint(
     model: torch.nn.Module,
     spec: TrialSpec,
     epoch: int,
-    metrics: dict[str, Any],
+    metrics: EpochReport,
     optimizer: torch.optim.Optimizer | None = None,
     generator: torch.Generator | None = None,
 ) -> None:
     """Weights and config (what export needs), plus the optimizer and shuffling state, so that a
     resumed trial continues from here exactly as if it had never stopped."""
-    torch.save(
-        {
-            "model_state": model.state_dict(),
-            "trial": asdict(spec),
-            "epoch": epoch,
-            "metrics": metrics,
-            "optimizer_state": optimizer.state_dict() if optimizer else None,
-            "generator_state": generator.get_state() if generator else None,
-        },
-        Path(directory) / CHECKPOINT_FILE,
-    )
+    checkpoint: Checkpoint = {
+        "model_state": model.state_dict(),
+        "trial": spec.config(),
+        "epoch": epoch,
+        "metrics": metrics,
+        "optimizer_state": optimizer.state_dict() if optimizer else None,
+        "generator_state": generator.get_state() if generator else None,
+    }
+    torch.save(checkpoint, Path(directory) / CHECKPOINT_FILE)
 
 
-def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrialSpec, dict[str, Any]]:
+def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrialSpec, Checkpoint]:
     """Rebuild the trial's model on the CPU, in eval mode; also return its spec and the raw dict."""
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
         raise HarnessError(f"checkpoint {str(path)!r} is missing", "re-run the sweep that wrote it")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt: Checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     spec = TrialSpec.from_config(ckpt["trial"])
     task = get_task(spec.task)
     head = get_arch(spec.arch).head

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from harness.engine.reported import Where
 from harness.environment import cpu_model
 from harness.errors import HarnessError
 
@@ -89,7 +90,7 @@ class Placement:
         torch.backends.cudnn.allow_tf32 = fast
         torch.backends.cudnn.benchmark = fast  # fixed batch shapes: the tuned kernels are reused every step
 
-    def report(self) -> dict[str, object]:
+    def report(self) -> Where:
         """What every epoch's result says about where it ran."""
         return {"device": self.name, "gpu_ids": list(self.gpu_ids), "precision": self.precision}
 

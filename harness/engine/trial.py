@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import torch
 from ray import tune
@@ -21,6 +21,7 @@ from ray import tune
 from harness.architectures import count_params, create_model, get_arch
 from harness.config.frameworks import get_framework
 from harness.config.spec import TrialSpec
+from harness.config.trial_config import TrialConfig
 from harness.datasets import DatasetSpec, get_task, load_task
 from harness.engine.augment import get_augment
 from harness.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
@@ -28,6 +29,7 @@ from harness.engine.device import Placement, choose_device, data_home, gpu_secon
 from harness.engine.fit import EpochResult, Resume, fit
 from harness.engine.optim import create_optimizer
 from harness.engine.recorded import Recorded
+from harness.engine.reported import EpochReport
 from harness.engine.train import OBJECTIVES, Augmentation, Normalizer, train_subset
 
 
@@ -65,7 +67,7 @@ def _node_name() -> str:
     return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
 
 
-def run_trial(config: dict[str, Any], recorded: Recorded | None = None) -> None:
+def run_trial(config: TrialConfig, recorded: Recorded | None = None) -> None:
     """`recorded`: a resumed sweep's store record (harness.engine.recorded): the store, not Tune's saved
     state, says whether this trial ended and which checkpoint it continues from."""
     trial_id = tune.get_context().get_trial_id()
@@ -174,24 +176,26 @@ def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> Resu
 
 def _reported(
     result: EpochResult, *, params: int, node: str, where: Placement, data_on: str, gpu_share: float
-) -> dict[str, Any]:
+) -> EpochReport:
     """One epoch as `tune.report` sends it to the driver's store callback (and as the checkpoint keeps it)."""
-    # GPU-seconds over the span cpu_s covers; absent on the CPU (the store records NULL)
+    # GPU-seconds over the span cpu_s covers
     wall_s = result.metrics["epoch_time_s"] + result.metrics["eval_time_s"]
     gpu_s = gpu_seconds(wall_s=wall_s, gpu_ids=where.gpu_ids, gpu_share=gpu_share)
-    metrics = {
-        # device ("cuda:0 NVIDIA H200", "cpu ...", "fake GPU 1 (trained on cpu ...)"), gpu_ids
-        # (Ray's, as strings) and precision (fp32 | bf16 | fp16, training and validation alike)
-        **where.report(),
-        "data_on": data_on,  # gpu: the splits live on the GPU; host: batches stream from host memory
-        "epoch": result.epoch,
-        **result.metrics,
-        "params": params,
-        "diverged": result.diverged,
-        "node": node,
-        "best_epoch": result.best_epoch,
-        **({} if gpu_s is None else {"gpu_s": gpu_s}),
-    }
+    # cast: EpochResult.metrics's keys (the objective's extras among them) are EpochReport's
+    metrics = cast(
+        EpochReport,
+        {
+            **where.report(),  # device, gpu_ids, precision
+            "data_on": data_on,
+            "epoch": result.epoch,
+            **result.metrics,
+            "params": params,
+            "diverged": result.diverged,
+            "node": node,
+            "best_epoch": result.best_epoch,
+            **({} if gpu_s is None else {"gpu_s": gpu_s}),  # absent on the CPU (the store records NULL)
+        },
+    )
     if result.test is not None:
         metrics["test_json"] = json.dumps({"epoch": result.best_epoch, **result.test})
     return metrics

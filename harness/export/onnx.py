@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
@@ -26,7 +25,7 @@ from harness import __version__
 from harness.architectures import count_params, get_arch
 from harness.config.spec import TrialSpec
 from harness.datasets import DatasetSpec, Split, TaskData, get_task, load_task
-from harness.engine.checkpoint import load_checkpoint
+from harness.engine.checkpoint import Checkpoint, load_checkpoint
 from harness.errors import HarnessError
 from harness.export.card import card_facts, file_sha256
 from harness.export.matrix import check_runtimes
@@ -167,8 +166,8 @@ def record(store: Store, export_id: int, result: Verification) -> None:
     )
 
 
-def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec, dict[str, Any]]:
-    """A stored trial's best checkpoint, rebuilt; the raw checkpoint as harness.engine.checkpoint gives it."""
+def load_trial(store: Store, trial_id: str) -> tuple[torch.nn.Module, TrialSpec, Checkpoint]:
+    """A stored trial's best checkpoint, rebuilt."""
     path = store.trial(trial_id)["checkpoint_path"]
     if not path:
         raise HarnessError(
@@ -206,7 +205,9 @@ def export_trial(
     data = _data(spec)
     prep = preprocessing(task, task.shape(spec.image_size), spec.pixels)
     example = torch.from_numpy(normalize(data.test.images[:2], prep))
-    metrics = {k: v for k, v in ckpt["metrics"].items() if k == "epoch" or k.startswith("val_")}
+    report: dict[str, object] = dict(ckpt["metrics"])
+    # the epoch and its validation figures, as the trial reported them (numbers: the keys say so)
+    metrics = cast("dict[str, float]", {k: v for k, v in report.items() if k == "epoch" or k.startswith("val_")})
     card = card_facts(store, trial_id=trial_id, spec=spec, task=task, data=data, params=count_params(model))
     meta = model_metadata(task=task, spec=spec, trial_id=trial_id, metrics=metrics, card=card)
     proto = export_onnx(model=model, example=example, out_path=out_path, metadata=meta, opset=opset)

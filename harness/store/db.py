@@ -13,8 +13,10 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
+from harness.config.trial_config import TrialConfig
+from harness.engine.reported import EpochReport
 from harness.errors import HarnessError
 from harness.kinds import Status, SweepStatus
 from harness.paths import absolute, writable_dir
@@ -181,11 +183,11 @@ class Store(Reads):
         with self.conn:
             self.conn.execute("UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?", (status, now(), sweep_id))
 
-    def start_trial(self, *, trial_id: str, sweep_id: str, config: dict[str, Any]) -> str:
+    def start_trial(self, *, trial_id: str, sweep_id: str, config: TrialConfig) -> str:
         """Record a trial by Ray's id (`trial_id`); returns the store's id for it, qualified by
         the sweep, since Ray's short ids repeat across sweeps. `config`: the trial's config as
-        Ray hands it, open (the plan adds keys beside TrialSpec's: recipe, base_seed, replicate),
-        stored whole."""
+        Ray hands it (with what the plan adds beside TrialSpec's fields: recipe, base_seed,
+        replicate), stored whole."""
         qualified = trial_key(sweep_id, trial_id)
         with self.conn:
             self.conn.execute(
@@ -209,10 +211,10 @@ class Store(Reads):
             )
         return qualified
 
-    def record_epoch(self, *, trial_id: str, result: dict[str, Any], node: str | None = None) -> bool:
+    def record_epoch(self, *, trial_id: str, result: EpochReport, node: str | None = None) -> bool:
         """One epoch's metrics, written once: an epoch the store holds already (re-reported by a
         trial that resumed from an earlier checkpoint) writes nothing. Returns whether it wrote.
-        `result`: Ray's result, open (the trial's report, the task's own scores, Ray's keys)."""
+        `result`: Ray's result (the trial's report, with Ray's own keys beside it); what it lacks is NULL."""
         values = [result.get(c) for c in EPOCH_COLUMNS]
         # Task-specific scores (val_psnr, ...): every train_/val_ number without a column of its own.
         extra = {

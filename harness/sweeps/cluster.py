@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Any
+from typing import TypedDict
 
 import ray
 
@@ -51,6 +51,19 @@ def quiet_ray(*, verbose: bool) -> None:
         pass
 
 
+class _RuntimeEnv(TypedDict):
+    env_vars: dict[str, str]  # variable -> value, set in every worker of the job
+
+
+class _InitOptions(TypedDict, total=False):
+    """The keyword arguments start_ray passes to ray.init beside the address."""
+
+    log_to_driver: bool  # workers' output on the driver's terminal
+    logging_level: int  # Ray's own logger's level
+    include_dashboard: bool
+    runtime_env: _RuntimeEnv
+
+
 def start_ray(*, verbose: bool, address: str | None = None) -> bool:
     """Join the cluster at `address`, or start a local Ray instance unless one is already up;
     True when we connected (and so must disconnect)."""
@@ -58,7 +71,7 @@ def start_ray(*, verbose: bool, address: str | None = None) -> bool:
         return False
     if address not in (None, "auto"):
         _check_reachable(address)
-    options: dict[str, Any] = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else QUIET}
+    options: _InitOptions = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else QUIET}
     if address is None:
         # "local": a fresh instance of our own, even when `ray start` left a cluster running here
         # (a plain ray.init() would quietly join that one).

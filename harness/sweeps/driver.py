@@ -16,13 +16,14 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import ray
 from ray import tune
 
 from harness.config.spec import SweepSpec
 from harness.datasets import get_task, prepare
+from harness.engine.reported import EpochReport
 from harness.engine.trial import run_trial
 from harness.environment import Environment, collect_environment
 from harness.errors import HarnessError
@@ -48,6 +49,12 @@ def new_sweep_id() -> str:
 _ACTIVE: dict[str, tuple[Store, Progress]] = {}
 
 
+class _Pickled(TypedDict):
+    """What a StoreCallback keeps through a pickle: its sweep, whose store and display it looks up."""
+
+    sweep_id: str
+
+
 class StoreCallback(tune.Callback):
     """Runs in the driver: mirrors Ray's result stream into the store and the live display."""
 
@@ -61,10 +68,10 @@ class StoreCallback(tune.Callback):
         # store keeps what it has of them.
         self._done = self.store.recorded(sweep_id).ended
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> _Pickled:
         return {"sweep_id": self.sweep_id}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: _Pickled) -> None:
         StoreCallback.__init__(self, sweep_id=state["sweep_id"])  # the resuming driver registered its store first
 
     def _id(self, trial: Any) -> str:
@@ -78,10 +85,12 @@ class StoreCallback(tune.Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         if trial.trial_id in self._done:  # its stored last epoch, reported again (harness.engine.recorded)
             return
+        # Ray's result: the trial's report (harness.engine.trial), with Ray's own keys (node_ip, ...) beside it
+        report = cast(EpochReport, result)
         self.store.record_epoch(
-            trial_id=self._id(trial), result=result, node=result.get("node") or result.get("node_ip")
+            trial_id=self._id(trial), result=report, node=report.get("node") or result.get("node_ip")
         )
-        self.display.trial_result(trial.trial_id, result)
+        self.display.trial_result(trial.trial_id, report)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         replaced = self.store.set_checkpoint(self._id(trial), checkpoint.path)

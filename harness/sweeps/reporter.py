@@ -5,8 +5,10 @@ warnings on stderr, the live table); a library caller gets `Quiet`, which shows 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Protocol
+from typing import Protocol
 
+from harness.config.trial_config import TrialConfig
+from harness.engine.reported import EpochReport
 from harness.kinds import Mode, Status
 
 
@@ -15,10 +17,9 @@ class Progress(Protocol):
 
     def __enter__(self) -> Progress: ...
     def __exit__(self, *exc: object) -> None: ...
-    # Open dicts, as Ray hands them: the trial's config (TrialSpec's fields and what the plan adds)
-    # and its result (the trial's report, the task's own scores, Ray's own keys).
-    def trial_started(self, trial_id: str, config: dict[str, Any]) -> None: ...
-    def trial_result(self, trial_id: str, result: dict[str, Any]) -> None: ...
+    # As Ray hands them: the trial's config, and its result (the trial's report, Ray's own keys beside it)
+    def trial_started(self, trial_id: str, config: TrialConfig) -> None: ...
+    def trial_result(self, trial_id: str, result: EpochReport) -> None: ...
     def trial_ended(self, trial_id: str, status: Status) -> None: ...
 
 
@@ -44,10 +45,10 @@ class _Silent:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def trial_started(self, trial_id: str, config: dict[str, Any]) -> None:
+    def trial_started(self, trial_id: str, config: TrialConfig) -> None:
         return None
 
-    def trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+    def trial_result(self, trial_id: str, result: EpochReport) -> None:
         return None
 
     def trial_ended(self, trial_id: str, status: Status) -> None:

@@ -6,13 +6,15 @@ import json
 import os
 import sys
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from harness.config.trial_config import TrialConfig
+from harness.engine.reported import EpochReport
 from harness.formats import lr, metric, plural, sig3
 from harness.kinds import ENDED, Mode, Status, better
 from harness.views.tables import fitted_table
@@ -84,15 +86,15 @@ class SweepDisplay:
             self._final = True
             self.live.stop()
 
-    def trial_started(self, trial_id: str, config: dict[str, Any]) -> None:
+    def trial_started(self, trial_id: str, config: TrialConfig) -> None:
         self.waiting = None
         empty = {"config": config, "epoch": 0, "best": None, "s_epoch": None, "eval_s": None, "node": ""}
         self.rows.setdefault(trial_id, empty)
         self.rows[trial_id]["status"] = Status.RUNNING
 
-    def trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+    def trial_result(self, trial_id: str, result: EpochReport) -> None:
         row = self.rows[trial_id]
-        value = result.get(self.metric)
+        value = cast("float | None", result.get(self.metric))  # the task's metric: one of the report's numbers
         if value is not None and (row["best"] is None or better(value, row["best"], self.mode)):
             row["best"] = value
         row.update(

@@ -17,6 +17,7 @@ from realfiles import ROOT
 from harness.cli.main import build_parser
 from harness.config.settings import Declared, declared, given
 from harness.config.spec import SweepSpec, TrialSettings, TrialSpec, reproduce_settings
+from harness.config.trial_config import SharedSettings, TrialConfig
 
 COMMANDS_DOC = ROOT / "docs" / "commands.md"  # the sweep-file key table
 SETTINGS = list(declared(SweepSpec))
@@ -90,6 +91,15 @@ def test_trials_get_every_shared_setting_and_one_value_of_each_searched_list():
         if d.setting.trial:  # a searched list: the trial's field holds one value of the list's type
             assert d.is_list and trial_fields[d.setting.trial] is d.item, d.name
     assert set(spec.shared()) | set(spec.searched()) == set(trial_fields)
+
+
+def test_the_trial_config_names_every_field_with_its_type():
+    """TrialConfig (the config as a dict) declares TrialSpec's fields again: they stay equal."""
+    assert typing.get_type_hints(SharedSettings) == typing.get_type_hints(TrialSettings)
+    hints = typing.get_type_hints(TrialConfig)
+    assert {k: v for k, v in hints.items() if k in TrialConfig.__required_keys__} == typing.get_type_hints(TrialSpec)
+    assert TrialConfig.__optional_keys__ == {"recipe", "base_seed", "replicate"}
+    assert set(SweepSpec().shared()) == set(SharedSettings.__annotations__)
 
 
 def test_reproduce_takes_the_settings_marked_for_it():

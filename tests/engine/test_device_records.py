@@ -9,25 +9,24 @@ import csv
 import io
 import json
 import sqlite3
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harness.cli.main import main
 from harness.config.spec import TrialSpec
+from harness.engine.reported import EpochReport, Where
 from harness.kinds import Status
 from harness.store.db import Store
 from harness.store.schema import PROBES, RUNTIME_CHECKS, SCHEMA, SCHEMA_VERSION
 from harness.views.leaderboard import device_label
 
 SWEEP = "20260101-000000-abcd"
-H200 = {"device": "cuda:0 NVIDIA H200", "gpu_ids": ["1"], "precision": "bf16"}
-CPU = {"device": "cpu AMD EPYC 7B13", "gpu_ids": [], "precision": "fp32"}
+H200: Where = {"device": "cuda:0 NVIDIA H200", "gpu_ids": ["1"], "precision": "bf16"}
+CPU: Where = {"device": "cpu AMD EPYC 7B13", "gpu_ids": [], "precision": "fp32"}
 
 
-def _epoch(epoch: int, acc: float, where: dict[str, Any]) -> dict[str, Any]:
+def _epoch(epoch: int, acc: float, where: Where) -> EpochReport:
     return {
         "epoch": epoch,
         "train_loss": 1.0,
@@ -55,9 +54,9 @@ def results(tmp_path: Path) -> Path:
             ("b_00001", "cnn_small", [CPU]),
             ("c_00002", "mlp", []),
         ):
-            config = asdict(
-                TrialSpec(task="digits", epochs=2, arch=arch, optimizer="adam", lr=0.01, batch_size=64, seed=0)
-            )
+            config = TrialSpec(
+                task="digits", epochs=2, arch=arch, optimizer="adam", lr=0.01, batch_size=64, seed=0
+            ).config()
             trial = store.start_trial(trial_id=ray_id, sweep_id=SWEEP, config=config)
             for n, where in enumerate(epochs, start=1):
                 store.record_epoch(trial_id=trial, result=_epoch(n, 0.5 + 0.1 * n + 0.2 * (arch == "mlp"), where))

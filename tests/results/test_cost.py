@@ -12,15 +12,15 @@ import csv
 import io
 import json
 import sqlite3
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from harness.cli.main import main
 from harness.config.spec import TrialSpec
 from harness.engine.device import gpu_seconds
+from harness.engine.reported import EpochReport, Where
 from harness.kinds import Status
 from harness.results.leaderboard import leaderboards, target
 from harness.store.db import Store
@@ -28,8 +28,8 @@ from harness.store.schema import PROBES, SCHEMA, SCHEMA_VERSION
 from harness.views.leaderboard import render_board
 
 SWEEP = "20260101-000000-cost"
-H200 = {"device": "cuda:0 NVIDIA H200", "gpu_ids": ["0"], "precision": "bf16"}
-CPU = {"device": "cpu AMD EPYC 7B13", "gpu_ids": [], "precision": "fp32"}
+H200: Where = {"device": "cuda:0 NVIDIA H200", "gpu_ids": ["0"], "precision": "bf16"}
+CPU: Where = {"device": "cpu AMD EPYC 7B13", "gpu_ids": [], "precision": "fp32"}
 
 
 def _json(capsys, *argv: str) -> Any:
@@ -58,22 +58,25 @@ def test_the_board_and_show_sum_each_trials_measured_cpu_seconds(swept, capsys):
     assert "cpu s" in capsys.readouterr().out
 
 
-def _epoch(epoch: int, acc: float, cpu_s: float, where: dict[str, Any]) -> dict[str, Any]:
+def _epoch(epoch: int, acc: float, cpu_s: float, where: Where) -> EpochReport:
     """One epoch as a trial reports it; on a GPU, its GPU-seconds at a quarter share."""
     times = {"epoch_time_s": 4.0, "eval_time_s": 1.0}
     gpu_s = gpu_seconds(wall_s=5.0, gpu_ids=where["gpu_ids"], gpu_share=0.25)
-    return {
-        "epoch": epoch,
-        **{k: 1.0 for k in ("train_loss", "val_loss")},
-        "train_acc": acc,
-        "val_acc": acc,
-        **times,
-        "samples_per_s": 1000.0,
-        "cpu_s": cpu_s,
-        **({} if gpu_s is None else {"gpu_s": gpu_s}),
-        "best_epoch": epoch,
-        **where,
-    }
+    return cast(
+        EpochReport,
+        {
+            "epoch": epoch,
+            **{k: 1.0 for k in ("train_loss", "val_loss")},
+            "train_acc": acc,
+            "val_acc": acc,
+            **times,
+            "samples_per_s": 1000.0,
+            "cpu_s": cpu_s,
+            **({} if gpu_s is None else {"gpu_s": gpu_s}),
+            "best_epoch": epoch,
+            **where,
+        },
+    )
 
 
 # (ray id, seed, where, [(val_acc, cpu_s) per epoch]): cifar10's published figure is 72.90%
@@ -93,9 +96,9 @@ def costly(tmp_path: Path) -> Path:
         for ray_id, seed, where, epochs in TRIALS:
             # a and b: one configuration, two seeds; c: another (its learning rate)
             lr = 0.01 if where is H200 else 0.1
-            config = asdict(
-                TrialSpec(task="cifar10", epochs=4, arch="mlp", optimizer="adam", lr=lr, batch_size=64, seed=seed)
-            )
+            config = TrialSpec(
+                task="cifar10", epochs=4, arch="mlp", optimizer="adam", lr=lr, batch_size=64, seed=seed
+            ).config()
             trial = store.start_trial(trial_id=ray_id, sweep_id=SWEEP, config=config)
             for n, (acc, cpu_s) in enumerate(epochs, start=1):
                 assert store.record_epoch(trial_id=trial, result=_epoch(n, acc, cpu_s, where))

@@ -13,9 +13,9 @@ import json
 import sqlite3
 import subprocess
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -32,6 +32,7 @@ from harness.engine.augment import get_augment
 from harness.engine.checkpoint import load_checkpoint, save_checkpoint
 from harness.engine.fit import fit
 from harness.engine.optim import create_optimizer
+from harness.engine.reported import EpochReport
 from harness.engine.train import OBJECTIVES, Normalizer, train_subset
 from harness.kinds import Status
 from harness.results import probe_measures
@@ -57,7 +58,7 @@ def _train(store: Store, root: Path, *, ray_id: str, **settings: Any) -> str:
     """Train one trial as harness.engine.trial does (framework init, the seeded subset, harness.engine.fit) on
     the CPU, and record it as the sweep driver does: every epoch, the best checkpoint, its end."""
     spec = TrialSpec(optimizer="adam", seed=0, **settings)
-    trial = store.start_trial(trial_id=ray_id, sweep_id=SWEEP, config=asdict(spec))
+    trial = store.start_trial(trial_id=ray_id, sweep_id=SWEEP, config=spec.config())
     task, head = get_task(spec.task), get_arch(spec.arch).head
     torch.manual_seed(spec.seed)
     model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
@@ -86,7 +87,7 @@ def _train(store: Store, root: Path, *, ray_id: str, **settings: Any) -> str:
         num_classes=len(task.classes) if task.kind == "classification" else None,
     )
     for result in results:
-        metrics: dict[str, Any] = {"epoch": result.epoch, **result.metrics, "best_epoch": result.best_epoch}
+        metrics = cast(EpochReport, {"epoch": result.epoch, **result.metrics, "best_epoch": result.best_epoch})
         if result.test is not None:
             metrics["test_json"] = json.dumps({"epoch": result.best_epoch, **result.test})
         store.record_epoch(trial_id=trial, result=metrics)
@@ -133,7 +134,7 @@ def probed(one_thread, tmp_path_factory, shared_data) -> Path:
         failed = store.start_trial(
             trial_id="err_00003",
             sweep_id=SWEEP,
-            config=asdict(TrialSpec(arch="cnn_small", optimizer="adam", seed=0, **digits)),
+            config=TrialSpec(arch="cnn_small", optimizer="adam", seed=0, **digits).config(),
         )
         store.end_trial(failed, status=Status.ERROR, error="RuntimeError: before its first epoch")
     return results
