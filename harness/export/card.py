@@ -22,10 +22,10 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     from harness.config.spec import TrialSpec
     from harness.datasets import DatasetSpec, TaskData
-    from harness.export.documents import CardVerification, Latency, ModelCard
+    from harness.export.documents import CardVerification, ModelCard
     from harness.runtimes.documents import CardFacts, ModelMetadata, PublishedFigure
     from harness.store.db import Store
-    from harness.store.rows import EpochRow, TrialRow
+    from harness.store.rows import EpochRow, Latency, TrialRow
 
 # The metadata keys the card adds at export (JSON values; harness.runtimes.metadata decodes them). Files
 # exported before the card lack them, and still read.

@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import TypedDict
 
 from harness.runtimes.documents import ModelMetadata
-from harness.store.rows import RuntimeCheckRow
+from harness.store.rows import Latency, RuntimeCheckRow
 
 __all__ = [
     "CardVerification",
     "Figures",
-    "Latency",
     "ModelCard",
     "TrialVerificationDocument",
     "VerificationDetails",
@@ -35,35 +34,6 @@ class Figures(TypedDict):
     metric: float  # the task metric under the runtime
     torch_psnr: float | None  # image outputs only
     psnr: float | None
-
-
-class Latency(TypedDict):
-    """Batch-1 latency and batch-64 throughput, onnxruntime (CPU provider) against PyTorch eager, in
-    interleaved rounds (`harness.export.verify.measure_latency`). Each runtime's keys carry its
-    name as a prefix; a median is over the round medians, a spread is [min, max] over rounds."""
-
-    threads: int  # torch's CPU threads, which both runtimes got
-    device: str  # "cpu"
-    rounds: int
-    spinning: bool  # whether onnxruntime's threads spin between runs (never: they starve PyTorch's)
-    onnxruntime_b1_round_ms: list[float]  # milliseconds, one median per round
-    onnxruntime_b1_p50_ms: float
-    onnxruntime_b1_p95_ms: float
-    onnxruntime_b1_spread_ms: list[float]
-    onnxruntime_b64_round_images_per_s: list[float]
-    onnxruntime_b64_images_per_s: float
-    onnxruntime_b64_spread_images_per_s: list[float]
-    torch_b1_round_ms: list[float]
-    torch_b1_p50_ms: float
-    torch_b1_p95_ms: float
-    torch_b1_spread_ms: list[float]
-    torch_b64_round_images_per_s: list[float]
-    torch_b64_images_per_s: float
-    torch_b64_spread_images_per_s: list[float]
-    speedup_b1: float  # PyTorch's batch-1 time over onnxruntime's: the median of the per-round ratios
-    speedup_b64: float  # onnxruntime's images/s over PyTorch's, likewise
-    speedup_b1_clear: bool  # whether the two runtimes' spreads separate: only then is the ratio worth printing
-    speedup_b64_clear: bool
 
 
 class VerificationDetails(TypedDict):

@@ -20,7 +20,6 @@ from harness.datasets import Split
 from harness.engine.train import OBJECTIVES
 from harness.export.documents import (
     Figures,
-    Latency,
     TrialVerificationDocument,
     VerificationDetails,
     VerificationDocument,
@@ -29,6 +28,7 @@ from harness.heads import Head
 from harness.runtimes.base import LATENCY_ROUNDS, phase
 from harness.runtimes.metadata import checked_metadata
 from harness.runtimes.predict import normalize, open_session
+from harness.store.rows import Latency
 
 if TYPE_CHECKING:
     from harness.runtimes.documents import ModelMetadata

@@ -20,7 +20,7 @@ from rich.text import Text
 from harness.formats import sig3
 from harness.results.cost import total
 from harness.store.db import EPOCH_COLUMNS, Store
-from harness.store.rows import EpochRow, ExportRow
+from harness.store.rows import EpochRow, ExportRow, Latency
 
 SPARKS = "▁▂▃▄▅▆▇█"
 FULL_MATRIX_CLASSES = 12  # beyond this a terminal cannot hold the matrix: the worst confusions instead
@@ -56,35 +56,6 @@ class ShownTrial(TypedDict):
     checkpoint_path: str | None
     cpu_s: float | None  # what its epochs cost in all (harness.results.cost); None where an epoch recorded none
     gpu_s: float | None
-
-
-class Latency(TypedDict):
-    """An export's timing as harness.export.verify.measure_latency stores it in details_json:
-    batch-1 milliseconds and batch-64 images per second, onnxruntime against PyTorch eager, per
-    round, their median and min-max spread; the speedups are medians of per-round ratios."""
-
-    threads: int
-    device: str  # "cpu"
-    rounds: int
-    spinning: bool  # onnxruntime's intra-op threads spin after a run
-    onnxruntime_b1_round_ms: list[float]
-    onnxruntime_b1_p50_ms: float
-    onnxruntime_b1_p95_ms: float
-    onnxruntime_b1_spread_ms: list[float]  # [min, max] over the rounds
-    onnxruntime_b64_round_images_per_s: list[float]
-    onnxruntime_b64_images_per_s: float
-    onnxruntime_b64_spread_images_per_s: list[float]
-    torch_b1_round_ms: list[float]
-    torch_b1_p50_ms: float
-    torch_b1_p95_ms: float
-    torch_b1_spread_ms: list[float]
-    torch_b64_round_images_per_s: list[float]
-    torch_b64_images_per_s: float
-    torch_b64_spread_images_per_s: list[float]
-    speedup_b1: float  # onnxruntime over PyTorch
-    speedup_b64: float
-    speedup_b1_clear: bool  # whether the two runtimes' spreads separate
-    speedup_b64_clear: bool
 
 
 class ShownExport(TypedDict):

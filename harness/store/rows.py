@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 __all__ = [
+    "Latency",
     "RuntimeCheck",
     "RuntimeCheckRow",
     "EpochRow",
@@ -233,3 +234,33 @@ class RuntimeCheck:
             "b1_p50_ms": self.b1_ms,
             "b1_spread_ms": self.b1_spread_ms,
         }
+
+
+class Latency(TypedDict):
+    """Batch-1 latency and batch-64 throughput, onnxruntime (CPU provider) against PyTorch eager, in
+    interleaved rounds (`harness.export.verify.measure_latency`), as an export's
+    details_json keeps it and `harness show` reads it back. Each runtime's keys carry its
+    name as a prefix; a median is over the round medians, a spread is [min, max] over rounds."""
+
+    threads: int  # torch's CPU threads, which both runtimes got
+    device: str  # "cpu"
+    rounds: int
+    spinning: bool  # whether onnxruntime's threads spin between runs (never: they starve PyTorch's)
+    onnxruntime_b1_round_ms: list[float]  # milliseconds, one median per round
+    onnxruntime_b1_p50_ms: float
+    onnxruntime_b1_p95_ms: float
+    onnxruntime_b1_spread_ms: list[float]
+    onnxruntime_b64_round_images_per_s: list[float]
+    onnxruntime_b64_images_per_s: float
+    onnxruntime_b64_spread_images_per_s: list[float]
+    torch_b1_round_ms: list[float]
+    torch_b1_p50_ms: float
+    torch_b1_p95_ms: float
+    torch_b1_spread_ms: list[float]
+    torch_b64_round_images_per_s: list[float]
+    torch_b64_images_per_s: float
+    torch_b64_spread_images_per_s: list[float]
+    speedup_b1: float  # PyTorch's batch-1 time over onnxruntime's: the median of the per-round ratios
+    speedup_b64: float  # onnxruntime's images/s over PyTorch's, likewise
+    speedup_b1_clear: bool  # whether the two runtimes' spreads separate: only then is the ratio worth printing
+    speedup_b64_clear: bool

@@ -256,7 +256,7 @@ def ratio(value: float, clear: bool) -> str:
     return f"{value:.1f}x" if clear else f"~ ({value:.1f}x, spreads overlap)"
 
 
-# `lat` is a harness.export.documents.Latency, read as a Mapping: its keys are built from the runtime's name.
+# `lat` is a harness.store.rows.Latency, read as a Mapping: its keys are built from the runtime's name.
 def _ms(lat: Mapping[str, Any], runtime: str) -> str:
     spread = lat.get(f"{runtime}_b1_spread_ms")
     middle = sig3(lat[f"{runtime}_b1_p50_ms"])
