@@ -36,7 +36,7 @@ from harness.engine.device import choose_device, placement
 from harness.engine.optim import create_optimizer
 from harness.engine.train import OBJECTIVES, Normalizer, evaluate, train_one_epoch
 from harness.store.db import Store
-from harness.sweeps.driver import StoreCallback
+from harness.sweeps.callback import StoreCallback
 
 pytestmark = pytest.mark.bench  # measures and reports; `pytest -m 'not bench'` skips it
 

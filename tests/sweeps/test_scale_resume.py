@@ -18,7 +18,7 @@ from scalesweep import scale_argv
 
 from harness.cli.main import main
 from harness.store.db import Store
-from harness.sweeps.driver import StoreCallback
+from harness.sweeps.callback import StoreCallback
 
 N = 256
 

@@ -249,12 +249,12 @@ def test_the_store_calls_a_trial_ended_only_once_tune_has_saved_its_state(tmp_pa
     callback, display and store are the real ones."""
     from types import SimpleNamespace
 
-    from harness.sweeps.driver import _ACTIVE, StoreCallback
+    from harness.sweeps.callback import ACTIVE, StoreCallback
     from harness.views.console import SweepDisplay
 
     store = Store.create(tmp_path)
     store.create_sweep(sweep_id="s1", task="digits", seed=0, command="harness sweep", spec_json="{}", environment={})
-    _ACTIVE["s1"] = (store, SweepDisplay(title="t", total=1, metric="val_acc", mode="max", live=False))
+    ACTIVE["s1"] = (store, SweepDisplay(title="t", total=1, metric="val_acc", mode="max", live=False))
     try:
         callback = StoreCallback(sweep_id="s1")
         config = {
@@ -273,7 +273,7 @@ def test_the_store_calls_a_trial_ended_only_once_tune_has_saved_its_state(tmp_pa
         callback.on_step_end(2, [])  # Tune calls this right after saving it
         assert store.trial("t1")["status"] == "finished"
     finally:
-        _ACTIVE.pop("s1", None)
+        ACTIVE.pop("s1", None)
         store.close()
 
 
