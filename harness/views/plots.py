@@ -18,7 +18,8 @@ from harness.errors import HarnessError
 from harness.paths import writable_dir
 
 if TYPE_CHECKING:  # only the shapes of what is drawn: nothing of results runs here
-    from harness.results.analyze import Analysis, Setting, Trial
+    from harness.results.analyze import Analysis
+    from harness.results.importance import Setting, Trial
     from harness.results.show import TrialReport
 
 DPI = 110  # dots per inch of every PNG written

@@ -15,7 +15,8 @@ from PIL import Image
 
 from harness.cli.main import main
 from harness.kinds import Mode
-from harness.results.analyze import MIN_TRIALS, Trial, importance, lr_columns, seed_share
+from harness.results.analyze import lr_columns
+from harness.results.importance import MIN_TRIALS, Trial, importance, seed_share
 from harness.store.db import Store
 
 ARCHS, LRS, SEEDS = ("mlp", "cnn_small"), (0.003, 0.03), (0, 1, 2)
