@@ -28,9 +28,14 @@ def read_image(path: Path, *, width: int, height: int, grey: bool = False) -> np
     with Image.open(path) as img:
         # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
         img.draft("L" if grey else "RGB", (width, height))
-        if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
-            rgba = img.convert("RGBA")  # as the Pokemon copy was prepared: transparency on white
-            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        img = img.convert("L" if grey else "RGB").resize((width, height), Image.Resampling.BILINEAR)
-        array = np.asarray(img, dtype=np.uint8)
+        return to_array(img, width=width, height=height, grey=grey)
+
+
+def to_array(img: Image.Image, *, width: int, height: int, grey: bool = False) -> np.ndarray:
+    """An opened image as read_image returns it: uint8 (C, height, width), transparency on white."""
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")  # as the Pokemon copy was prepared: transparency on white
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    img = img.convert("L" if grey else "RGB").resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(img, dtype=np.uint8)
     return array[None] if grey else array.transpose(2, 0, 1)

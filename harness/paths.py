@@ -26,6 +26,14 @@ def absolute(path: str | os.PathLike, *, base: str | os.PathLike | None = None) 
     return Path(os.path.normpath(expanded))
 
 
+def safe_name(text: str, *, limit: int = 120) -> str:
+    """`text` as one file name on any system: letters, digits, `-`, `_`, `.` and `=` kept, every other
+    character (a slash, a colon, a space, a control character) as `_`; no leading dot, at most
+    `limit` characters. Names made from data (a task, a label) never reach outside their folder."""
+    kept = "".join(c if c.isascii() and (c.isalnum() or c in "-_.=") else "_" for c in text)
+    return kept.lstrip(".")[:limit] or "_"
+
+
 def is_uri(text: str) -> bool:
     """A storage URI such as s3://bucket/ray or file:///shared: Ray resolves those itself."""
     return "://" in text

@@ -99,3 +99,31 @@ def cats_and_dogs(folder: Path, n: int, *, layout: str) -> None:
                 write_image(folder / "train" / f"{plural[:3]}.{i}.jpg")
             else:
                 write_image(folder / "PetImages" / title / f"{i}.jpg")
+
+
+# A 3-class image set as users have them: one class name with a space and an accent, another
+# in a non-Latin script; PNG, JPEG, BMP and WebP files, grey and colour, of different sizes.
+USER_CLASSES = ("chat tigré", "chien", "птица")
+FORMATS = (".png", ".jpg", ".bmp", ".webp")
+
+
+def write_image_folder(folder: Path, *, per_class: int = 20, classes: tuple[str, ...] = USER_CLASSES) -> Path:
+    """Class-per-folder images a small network can tell apart: each class its own colour and
+    stripe direction, with noise; every fourth image grey. Returns `folder`."""
+    rng = np.random.default_rng(1)
+    for c, name in enumerate(classes):
+        target = folder / name
+        target.mkdir(parents=True, exist_ok=True)
+        base = np.zeros((3,), dtype=np.float64)
+        base[c % 3] = 200
+        for i in range(per_class):
+            h, w = 24 + (i % 3) * 8, 32 + (i % 2) * 8
+            yy, xx = np.mgrid[0:h, 0:w]
+            stripes = np.sin((xx if c % 2 else yy) * (0.8 + 0.3 * c)) * 40
+            pixels = base[None, None, :] + stripes[..., None] + rng.normal(0, 25, (h, w, 3))
+            image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+            if i % 4 == 3:
+                image = image.convert("L")
+            suffix = FORMATS[i % len(FORMATS)]
+            image.save(target / f"img {i:03d}{suffix}")
+    return folder

@@ -27,9 +27,13 @@ from ._registry import (
     list_archs,
     register_arch,
 )
+from ._sources import SOURCES, list_source, load_user_code
 
 __all__ = [
     "HEADS",
+    "SOURCES",
+    "list_source",
+    "load_user_code",
     "ArchSpec",
     "check_fits",
     "check_input",

@@ -13,7 +13,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from harness.errors import HarnessError, lookup
+from harness.errors import HarnessError, unknown_choice
 from harness.heads import Head, get_head
 
 # Builds a module from the task's input shape (C, H, W) and its number of outputs.
@@ -35,6 +35,14 @@ class ArchSpec:
     reference_params: int | None = None  # the count REPORTS.md gives for this network
     params_published: bool = True  # False: the count is derived from the report's layers, not printed
     description: str = ""
+    # From outside the registry (timm:, torchvision:, FILE.py:FUNCTION): the input it takes is
+    # checked by a forward pass (harness.architectures._sources.check_forward), not declared.
+    external: bool = False
+
+    @property
+    def pretrainable(self) -> bool:
+        """Whether its builder takes `pretrained=True` (timm and torchvision networks)."""
+        return self.name.partition(":")[0] in ("timm", "torchvision")
 
     def output_shape(self, in_shape: Shape, num_outputs: int) -> tuple[int, ...]:
         """Per-sample output shape for an input of `in_shape`."""
@@ -52,6 +60,12 @@ class ArchSpec:
 
 
 _ARCHS: dict[str, ArchSpec] = {}
+_RESOLVED: dict[str, ArchSpec] = {}  # timm:, torchvision: and FILE.py: networks met so far
+_USER: set[str] = set()  # names registered by users' code (plugins, scripts): shipped to Ray workers
+
+
+def _is_users(builder: Builder) -> bool:
+    return not getattr(builder, "__module__", "").startswith("harness.")
 
 
 def register_arch(
@@ -74,6 +88,8 @@ def register_arch(
         if name in _ARCHS:
             raise ValueError(f"architecture {name!r} registered twice")
         doc = (builder.__doc__ or "").strip().splitlines()
+        if _is_users(builder):
+            _USER.add(name)
         _ARCHS[name] = ArchSpec(
             name=name,
             builder=builder,
@@ -93,12 +109,48 @@ def register_arch(
     return wrap
 
 
+def adopt_arch(spec: ArchSpec, *, user: bool = False) -> ArchSpec:
+    """Add a spec made elsewhere (a source's network, a plugin's as a Ray worker receives it);
+    the one already known under its name wins, so adopting twice is harmless."""
+    table = _ARCHS if user or not spec.external else _RESOLVED
+    known = find_arch(spec.name)
+    if known is not None:
+        return known
+    table[spec.name] = spec
+    if user:
+        _USER.add(spec.name)
+    return spec
+
+
+def find_arch(name: str) -> ArchSpec | None:
+    """The spec registered or resolved under `name`, or None; resolves nothing."""
+    return _ARCHS.get(name) or _RESOLVED.get(name)
+
+
+def user_archs(names: tuple[str, ...]) -> list[ArchSpec]:
+    """The specs among `names` that users' code registered: what Ray workers must be given."""
+    return [_ARCHS[n] for n in names if n in _USER and n in _ARCHS]
+
+
 def list_archs() -> list[str]:
     return sorted(_ARCHS)
 
 
 def get_arch(name: str) -> ArchSpec:
-    return lookup("architecture", _ARCHS, name)
+    """A registered network, or one from a source (`timm:NAME`, `torchvision:NAME`)."""
+    known = find_arch(name)
+    if known is not None:
+        return known
+    from ._sources import resolve
+
+    resolved = resolve(name)
+    if resolved is not None:
+        return resolved
+    if ".py:" in name:
+        raise HarnessError(
+            f"architecture {name!r} comes from a file not loaded", f"pass --plugin {name.rpartition(':')[0]}"
+        )
+    raise unknown_choice("architecture", name, [*_ARCHS, "timm:NAME", "torchvision:NAME", "FILE.py:FUNCTION"])
 
 
 def _shape(shape: Shape) -> str:
@@ -122,8 +174,9 @@ def check_input(name: str, in_shape: Shape) -> None:
     )
 
 
-def check_fits(name: str, *, in_shape: Shape, heads: tuple[str, ...]) -> None:
-    """Refuse, before training, an architecture whose input or head does not fit the task."""
+def check_fits(name: str, *, in_shape: Shape, heads: tuple[str, ...], num_outputs: int | None = None) -> None:
+    """Refuse, before training, an architecture whose input or head does not fit the task; one from
+    outside the registry is run once on the meta device (`num_outputs` given)."""
     spec = get_arch(name)
     if spec.head not in heads:
         needs = " or ".join(repr(str(h)) for h in heads)  # the values: 'logits', not <Head.LOGITS: ...>
@@ -132,11 +185,23 @@ def check_fits(name: str, *, in_shape: Shape, heads: tuple[str, ...]) -> None:
             "see `harness archs --task TASK` for the architectures that fit a task",
         )
     check_input(name, in_shape)
+    if spec.external and num_outputs is not None:
+        from ._sources import check_forward
+
+        check_forward(spec, in_shape, num_outputs)
 
 
-def create_model(name: str, *, in_shape: Shape, num_outputs: int) -> nn.Module:
+def create_model(name: str, *, in_shape: Shape, num_outputs: int, pretrained: bool = False) -> nn.Module:
+    """`name` built for the task; `pretrained`: with its library's weights (timm, torchvision)."""
     check_input(name, in_shape)
-    return get_arch(name).builder(in_shape=tuple(in_shape), num_outputs=num_outputs)
+    spec = get_arch(name)
+    if not pretrained:
+        return spec.builder(in_shape=tuple(in_shape), num_outputs=num_outputs)
+    if not spec.pretrainable:
+        raise HarnessError(
+            f"architecture {name!r} has no published weights", "--pretrained takes timm: and torchvision: networks"
+        )
+    return spec.builder(in_shape=tuple(in_shape), num_outputs=num_outputs, pretrained=True)
 
 
 def count_params(model: nn.Module) -> int:

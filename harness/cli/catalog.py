@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.shared import Command, add_format, add_settings
+from harness.cli.shared import Command, add_format, add_plugins, add_settings, load_plugins
 from harness.errors import HarnessError
 from harness.views.console import console, err_console, print_json, print_warning
 
@@ -13,6 +13,15 @@ from harness.views.console import console, err_console, print_json, print_warnin
 def archs_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="only the architectures that fit TASK, counted at its input and classes")
     p.add_argument("--image-size", type=int, metavar="PX", help="with --task: count at this image side (photo sets)")
+    p.add_argument(
+        "--source",
+        choices=("timm", "torchvision"),
+        help="list a library's network names instead (use them as --arch SOURCE:NAME; fit is checked when used)",
+    )
+    p.add_argument(
+        "--filter", metavar="PATTERN", help="with --source: names matching this shell pattern, e.g. '*resnet*'"
+    )
+    add_plugins(p)
     add_format(p)
 
 
@@ -20,6 +29,11 @@ def cmd_archs(args: argparse.Namespace) -> int:
     from harness.architectures import describe_archs
     from harness.datasets import get_task, list_tasks
 
+    if args.filter and not args.source:
+        raise HarnessError("--filter needs --source", "e.g. harness archs --source timm --filter '*resnet*'")
+    if args.source:
+        return _list_source(args.source, args.filter, args.format)
+    load_plugins(args)
     tasks = [get_task(name) for name in list_tasks()]
     if args.image_size is not None and not args.task:
         raise HarnessError("--image-size needs --task", "e.g. harness archs --task cats_vs_dogs --image-size 64")
@@ -39,6 +53,19 @@ def cmd_archs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_source(source: str, pattern: str | None, fmt: str) -> int:
+    from harness.architectures import list_source
+
+    names = list_source(source, pattern)
+    if fmt == "json":
+        print_json(names)
+    else:
+        for name in names:
+            print(name)
+        err_console.print(f"{len(names)} network(s); use one as --arch NAME")
+    return 0
+
+
 ARCHS = Command(
     help="list the architectures",
     description="Every registered architecture: its report, input, outputs, parameters beside "
@@ -50,13 +77,14 @@ ARCHS = Command(
 
 def data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("words", nargs="*", metavar="[prepare] TASK", help="a task to show, or `prepare` and tasks")
-    add_settings(p, names=("data_dir", "variant", "image_size"))
+    add_settings(p, names=("data_dir", "variant", "image_size", "plugins"))
     add_format(p)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
     from harness.datasets import describe_task, get_task, list_tasks, prepare
 
+    load_plugins(args)
     words = list(args.words)
     if (args.variant or args.image_size) and len([w for w in words if w != "prepare"]) != 1:
         raise HarnessError(

@@ -14,10 +14,12 @@ from harness.cli.shared import (
     Command,
     add_format,
     add_ort_web,
+    add_plugins,
     add_results,
     add_runtime,
     chosen_runtimes,
     export_and_verify,
+    load_plugins,
     passed,
     print_verification,
     results_dir_of,
@@ -52,6 +54,7 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
     add_runtime(p, default="onnxruntime only")
     p.add_argument("--web", metavar="DIR", help="also write the browser page for each exported file (`harness web`)")
     add_ort_web(p)
+    add_plugins(p)
     add_results(p)
     add_format(p)
 
@@ -64,6 +67,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_opset(args.opset)
     runtimes = chosen_runtimes(args)
+    plugins = tuple(args.plugin or ())
     if args.web:
         from harness.runtimes.webpage import ort_web_dist
 
@@ -91,7 +95,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         verifications = [
             v
             for t in trials
-            for v in export_and_verify(store, t, out, opset=args.opset, quantize=args.quantize, runtimes=runtimes)
+            for v in export_and_verify(
+                store, t, out, opset=args.opset, quantize=args.quantize, runtimes=runtimes, plugins=plugins
+            )
         ]
     if args.format == "json":
         print_json([v.as_json() for v in verifications])
@@ -126,6 +132,7 @@ def verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("--task", help="verify on this task's test split (default: the model's own task)")
     add_runtime(p, default="installed: every runtime found here")
+    add_plugins(p)
     add_results(p)
     add_format(p)
 
@@ -137,6 +144,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from harness.store.db import Store
 
     runtimes = chosen_runtimes(args, default="installed")
+    plugins = tuple(args.plugin or ())
+    load_plugins(args)  # a plugin's task may be the one --task names
     with (
         Store.existing(results_dir_of(args), writer=True) as store,
         err_console.status(
@@ -144,7 +153,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         ),
     ):
         result = verify_file(
-            store, onnx_path=absolute(args.model), task=args.task and get_task(args.task).name, runtimes=runtimes
+            store,
+            onnx_path=absolute(args.model),
+            task=args.task and get_task(args.task).name,
+            runtimes=runtimes,
+            plugins=plugins,
         )
         write_card(Path(result.path), store)  # X.md beside the file, with this verification
     print_json(verification_json(result)) if args.format == "json" else print_verification(result)

@@ -130,6 +130,18 @@ def add_settings(
     add_flags(p, SweepSpec, names=names, default=default, list_action=ListAction)
 
 
+def add_plugins(p: argparse.ArgumentParser) -> None:
+    """--plugin, as `harness sweep` declares it: users' code to import first."""
+    add_settings(p, names=("plugins",))
+
+
+def load_plugins(args: argparse.Namespace) -> None:
+    """Import the plugins the command line names (with HARNESS_PLUGINS and entry points)."""
+    from harness.architectures import load_user_code
+
+    load_user_code((), tuple(getattr(args, "plugin", None) or ()))
+
+
 def results_dir_of(args: argparse.Namespace) -> Path:
     from harness.store.db import resolve_results_dir
 
@@ -180,6 +192,7 @@ def export_and_verify(
     opset: int | None = None,
     quantize: str | None = None,
     runtimes: Sequence[Runtime] = (),
+    plugins: tuple[str, ...] = (),
 ) -> list[TrialVerification]:
     from harness.export.onnx import OPSET, export_trial
     from harness.export.verify import TrialVerification
@@ -187,7 +200,13 @@ def export_and_verify(
     also = f" and {len(runtimes)} runtime(s)" if runtimes else ""
     with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime{also}"):
         results = export_trial(
-            store, trial_id=trial_id, out=out, opset=opset or OPSET, quantize=quantize, runtimes=runtimes
+            store,
+            trial_id=trial_id,
+            out=out,
+            opset=opset or OPSET,
+            quantize=quantize,
+            runtimes=runtimes,
+            plugins=plugins,
         )
     for result in results:  # X.md beside each file, with this verification
         write_card(Path(result.path), store)

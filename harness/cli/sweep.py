@@ -109,7 +109,8 @@ SWEEP = Command(
 
 
 def _resume(args: argparse.Namespace) -> int:
-    """`harness sweep --resume [ID]`: the sweep's own spec; only output flags apply."""
+    """`harness sweep --resume [ID]`: the sweep's own spec; only output flags and --plugin (the
+    sweep's plugin files, named again) apply."""
     from harness.sweeps.driver import resume_sweep
 
     outcome = resume_sweep(
@@ -117,6 +118,7 @@ def _resume(args: argparse.Namespace) -> int:
         None if args.resume == "latest" else args.resume,
         verbose=args.verbose,
         reporter=ConsoleReporter(live=not args.no_live and args.format == "table"),
+        plugins=tuple(args.plugin or ()),
     )
     return _after_sweep(args, results_dir_of(args), outcome)
 

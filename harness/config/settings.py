@@ -35,7 +35,33 @@ def _storage(text: str, base: Path) -> str:
     return absolute_storage(text, base=base)  # a URI passes through
 
 
-PATHS: dict[str, Callable[[str, Path], str]] = {"dir": _directory, "storage": _storage}
+def _task(text: str, base: Path) -> str:
+    """`folder:./images` -> `folder:/abs/images` (and hf:'s save_to_disk folders); names pass through."""
+    prefix, sep, rest = text.partition(":")
+    a_folder = prefix == "folder" or (prefix == "hf" and (rest.startswith((".", "~", "/")) or (base / rest).is_dir()))
+    return f"{prefix}:{absolute(rest, base=base)}" if sep and a_folder else text
+
+
+def _file_or_name(text: str, base: Path) -> str:
+    """A plugin or --init: a .py/.pt/.safetensors path (or one that exists) made absolute; a module
+    name or a trial id as it is."""
+    looks_like_path = "/" in text or text.endswith((".py", ".pt", ".pth", ".safetensors"))
+    return str(absolute(text, base=base)) if looks_like_path or (base / text).is_file() else text
+
+
+def _arch(text: str, base: Path) -> str:
+    """`nets/mynet.py:build` -> `/abs/nets/mynet.py:build`; a registered or library name as it is."""
+    file, sep, function = text.rpartition(":")
+    return f"{absolute(file, base=base)}:{function}" if sep and file.endswith(".py") else text
+
+
+PATHS: dict[str, Callable[[str, Path], str]] = {
+    "arch": _arch,
+    "dir": _directory,
+    "storage": _storage,
+    "task": _task,
+    "file_or_name": _file_or_name,
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +70,7 @@ class Setting:
     group: str  # a GROUPS key
     trial: str | None = None  # a searched list: the key of the one value each trial gets (`lrs` -> `lr`)
     flag: str | None = None  # default: `--` + the trial key or the field name, with dashes
+    alias: str | None = None  # a second flag for it (`--split` for `--variant`)
     metavar: str | None = None
     parse: Callable[[str], Any] | None = None  # text -> value, when the annotation's type cannot say it
     path: str | None = None  # a PATHS kind: relative to the working folder (flag) or the sweep file's folder
@@ -125,9 +152,12 @@ def add_flags(
             kwargs: dict[str, Any] = {"dest": d.dest, "help": d.help(default=default), "metavar": d.setting.metavar}
             if d.is_list:
                 kwargs.update(action=list_action, convert=d.parse)
+            elif d.item is bool:  # a switch: given or not
+                kwargs.update(action="store_const", const=True, help=d.setting.help)
+                del kwargs["metavar"]
             else:
                 kwargs.update(type=d.parse)
-            section.add_argument(d.flag, **kwargs)
+            section.add_argument(*(f for f in (d.flag, d.setting.alias) if f), **kwargs)
 
 
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:

@@ -49,7 +49,13 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 class TrialSettings:
     """The settings every trial of a sweep gets as they are (each trial's config holds them)."""
 
-    task: str = setting("digits", help="task to train on; see `harness data`", group="what to train")
+    task: str = setting(
+        "digits",
+        help="task to train on: a built-in one (see `harness data`), folder:PATH (one sub-folder of images"
+        " per class) or hf:PATH|NAME (a Hugging Face dataset; pip install 'harness[hf]')",
+        group="what to train",
+        path="task",
+    )
     epochs: int = setting(
         10, help="epochs per trial (full passes over the training split), >= 1", group="what to train", reproduce=True
     )
@@ -64,22 +70,24 @@ class TrialSettings:
     )
     variant: str | None = setting(
         None,
-        help="the task's split recipe, e.g. cifar10: report | full; cats_vs_dogs: A | B",
+        help="the task's split recipe, e.g. cifar10: report | full; cats_vs_dogs: A | B; folder: and hf:"
+        " tasks: train,val,test fractions for the splits the data does not come with",
         group="data",
-        default_text="the task's own",
+        alias="--split",
+        default_text="the task's own; 0.8,0.1,0.1 for folder: and hf:",
     )
     image_size: int | None = setting(
         None,
         help="photo sets: resize images to PX x PX",
         group="data",
         metavar="PX",
-        default_text="cats_vs_dogs 128, pokemon150 224",
+        default_text="cats_vs_dogs 128, pokemon150 224, folder: and hf: 64",
     )
     augment: str | None = setting(
         None,
-        help="batch augmentation preset: none, uni2022, itesm2022, pokemon, cifar",
+        help="batch augmentation preset: none, flip_crop, uni2022, itesm2022, pokemon, cifar",
         group="data",
-        default_text="the task's reports'",
+        default_text="the task's reports'; flip_crop for folder: and hf:",
     )
     pixels: str | None = setting(
         None,
@@ -107,6 +115,21 @@ class TrialSettings:
         " Adam epsilon 1e-7), as the Keras reports trained",
         group="what to train",
     )
+    pretrained: bool | None = setting(
+        None,
+        help="start timm: and torchvision: networks from their library's published weights (downloaded once, online)",
+        group="what to train",
+    )
+    init: str | None = setting(
+        None,
+        help="fine-tune from these weights: a trial id of the store, a state_dict .pt or a .safetensors"
+        " file; a head of another shape is re-initialised",
+        group="what to train",
+        metavar="TRIAL_ID|FILE",
+        path="file_or_name",
+    )
+    # --init's weights as a file every trial reads: set on the driver (harness.sweeps.plan.resolved)
+    init_file: str | None = None
     precision: str = setting(
         "auto",
         help="auto (bf16 on GPUs with compute capability >= 8.0, fp16 with loss scaling on older ones,"
@@ -150,7 +173,12 @@ class SweepSpec(TrialSettings):
     """
 
     archs: tuple[str, ...] = setting(
-        ("mlp", "cnn_small"), trial="arch", group="what to train", help="architectures; see `harness archs`"
+        ("mlp", "cnn_small"),
+        trial="arch",
+        group="what to train",
+        path="arch",
+        help="architectures: a registered one (see `harness archs`), timm:NAME, torchvision:NAME"
+        " (`harness archs --source timm`) or FILE.py:FUNCTION, a function (in_shape, num_outputs) -> nn.Module",
     )
     optimizers: tuple[str, ...] = setting(
         ("momentum", "adam"),
@@ -167,6 +195,15 @@ class SweepSpec(TrialSettings):
     )
     seeds: tuple[int, ...] = setting(
         (0,), trial="seed", group="what to train", help="seeds for weights and shuffling; the split has its own"
+    )
+    plugins: tuple[str, ...] = setting(
+        (),
+        group="what to train",
+        flag="--plugin",
+        metavar="FILE_OR_MODULE",
+        path="file_or_name",
+        help="import this Python file or module first: its register_arch / register_task calls add"
+        " networks and tasks (also $HARNESS_PLUGINS and installed `harness.plugins` entry points)",
     )
     search: str = setting("grid", group="how to search", help="grid (every combination), random or optuna")
     num_samples: int = setting(
@@ -229,17 +266,30 @@ class SweepSpec(TrialSettings):
 
     def validate(self) -> SweepSpec:
         """Raise HarnessError naming the first bad value; return self when all is well."""
-        from harness.architectures import check_fits, get_arch
+        from harness.architectures import check_fits, get_arch, load_user_code
         from harness.config.augments import get_augment_knobs
         from harness.config.frameworks import get_framework
         from harness.config.optimizers import get_optimizer
         from harness.datasets import get_task
 
+        load_user_code(self.archs, self.plugins)  # before any name is looked up
         task = get_task(self.task)
         request = task.request(self.variant, self.image_size)
+        if self.data_dir is not None and not task.reads_data_dir:
+            raise HarnessError(
+                f"task {self.task!r} does not read --data-dir (its files are named by the task)",
+                "drop --data-dir, or pass the folder as --task folder:PATH",
+            )
         for arch in _non_empty("--arch", self.archs):
-            get_arch(arch)
-            check_fits(arch, in_shape=task.shape(request.image_size), heads=task.heads)
+            spec = get_arch(arch)
+            in_shape = task.shape(request.image_size)
+            check_fits(arch, in_shape=in_shape, heads=task.heads, num_outputs=task.num_outputs(spec.head))
+            if self.pretrained and not spec.pretrainable:
+                raise HarnessError(
+                    f"--pretrained: architecture {arch!r} has no published weights",
+                    "use it with timm:NAME or torchvision:NAME networks only",
+                )
+        self._validate_init()
         if self.augment is not None:
             get_augment_knobs(self.augment)
         task.pixel_stats(self.pixels)
@@ -281,6 +331,18 @@ class SweepSpec(TrialSettings):
             )
         self._validate_precision()
         return self
+
+    def _validate_init(self) -> None:
+        """A file must be there and be weights; a trial id is looked up on the driver (plan.resolved)."""
+        if self.init is None or not self.init.startswith("/"):
+            return
+        from harness.paths import existing_file
+
+        existing_file(self.init, what="--init file", hint="pass a .pt, .pth or .safetensors file, or a trial id")
+        if not self.init.endswith((".pt", ".pth", ".safetensors")):
+            raise HarnessError(
+                f"--init file {self.init!r} is not .pt, .pth or .safetensors", "pass weights saved by torch"
+            )
 
     def _validate_precision(self) -> None:
         lookup("precision", dict.fromkeys(PRECISIONS), self.precision)
@@ -358,13 +420,18 @@ class SweepSpec(TrialSettings):
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
         keys = {d.name: d for d in declared(cls)}
+        if isinstance(table.get("task"), dict):
+            table.update(_task_table(path, table.pop("task")))
         for key, value in table.items():
             if key not in keys:
                 raise unknown_choice(f"key in {path}", key, sorted(keys))
             _check_type(path, key, value, keys[key].hint)
             kind = keys[key].setting.path
             if kind:  # relative to the file's own folder
-                table[key] = PATHS[kind](value, file.parent)
+                convert = PATHS[kind]
+                table[key] = (
+                    [convert(v, file.parent) for v in value] if isinstance(value, list) else convert(value, file.parent)
+                )
         merged: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else (v,) if keys[k].is_list and not isinstance(v, tuple) else v
             for k, v in {**table, **overrides}.items()
@@ -406,8 +473,29 @@ def _check_type(path: str, key: str, value: Any, hint: Any) -> None:
     else:
         items, item, want = [value], hint, hint.__name__
     ok = (float, int) if item is float else (item,)
-    if any(isinstance(v, bool) or not isinstance(v, ok) for v in items):
+    if any((isinstance(v, bool) and item is not bool) or not isinstance(v, ok) for v in items):
         raise HarnessError(f"sweep file {path!r}: {key} = {value!r} is not {want}", "fix that line of the file")
+
+
+TASK_TABLE = {"path": "folder", "hf": "hf"}  # [task] keys naming the data -> the task's prefix
+
+
+def _task_table(path: str, table: dict[str, Any]) -> dict[str, Any]:
+    """A sweep file's `[task]` table (path = "images", image_size = 96, split = "0.7,0.15,0.15") as
+    the settings it stands for: task = "folder:images", image_size, variant."""
+    known = {*TASK_TABLE, "image_size", "split"}
+    for key in table:
+        if key not in known:
+            raise unknown_choice(f"key of [task] in {path}", key, sorted(known))
+    sources = [k for k in TASK_TABLE if k in table]
+    if len(sources) != 1 or not isinstance(table[sources[0]], str):
+        raise HarnessError(f"sweep file {path!r}: [task] needs one of path = or hf = ", 'e.g. path = "images"')
+    out: dict[str, Any] = {"task": f"{TASK_TABLE[sources[0]]}:{table[sources[0]]}"}
+    if "image_size" in table:
+        out["image_size"] = table["image_size"]
+    if "split" in table:
+        out["variant"] = table["split"]
+    return out
 
 
 def _non_empty(flag: str, values: tuple) -> tuple:

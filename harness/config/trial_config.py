@@ -24,6 +24,9 @@ class SharedSettings(TypedDict):
     train_limit: int | None
     eval_limit: int | None
     framework: str
+    pretrained: bool | None
+    init: str | None
+    init_file: str | None  # --init's weights as a file, set on the driver
     precision: str
 
 

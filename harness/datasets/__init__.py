@@ -4,16 +4,23 @@
 from . import cats_vs_dogs, cifar10, digits, mnist, mnist_upsample, pokemon150  # noqa: F401
 from ._cache import cache_root, describe_task, load_task, locate, open_cached, prepare
 from ._registry import (
+    SOURCES,
     DatasetSpec,
     MissingData,
     Request,
     Split,
     TaskData,
+    adopt_task,
     get_task,
     list_tasks,
     register_task,
     resolve_data_root,
+    user_tasks,
 )
+from .folder import folder_task
+from .huggingface import hf_task
+
+SOURCES.update(folder=folder_task, hf=hf_task)  # `--task folder:PATH`, `--task hf:PATH|NAME`
 
 __all__ = [
     "DatasetSpec",
@@ -21,6 +28,7 @@ __all__ = [
     "Request",
     "Split",
     "TaskData",
+    "adopt_task",
     "cache_root",
     "describe_task",
     "get_task",
@@ -31,4 +39,5 @@ __all__ = [
     "prepare",
     "register_task",
     "resolve_data_root",
+    "user_tasks",
 ]

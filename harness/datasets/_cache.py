@@ -22,7 +22,7 @@ import numpy as np
 from filelock import FileLock
 
 from harness.errors import HarnessError
-from harness.paths import absolute
+from harness.paths import absolute, safe_name
 
 from ._download import fetch
 from ._fingerprint import ArrayFingerprint, SourceFingerprint, array_fingerprint, array_problem, source_fingerprint
@@ -44,6 +44,7 @@ class CacheInfo(TypedDict):
     counts: dict[str, int]  # images per split
     per_class: dict[str, dict[str, int]]  # split -> class name -> images; {} for image outputs
     skipped: list[str]  # unreadable source files
+    notes: list[str]  # what the reader left out on purpose (TaskData.notes)
     decode_s: float  # seconds the decoding took
     built_at: str  # local time, %Y-%m-%dT%H:%M:%S
     bytes: int  # the arrays' bytes
@@ -74,8 +75,8 @@ def cache_root() -> Path:
 def cache_folder(spec: DatasetSpec, request: Request, source: Path) -> Path:
     """One folder per (task, variant, size, source folder): two data roots never share a cache."""
     size = f"-{request.image_size}px" if request.image_size else ""
-    digest = hashlib.sha1(f"{source.resolve()}|{CACHE_VERSION}".encode()).hexdigest()[:10]
-    return cache_root() / f"{spec.name}-{request.variant}{size}-{digest}"
+    digest = hashlib.sha1(f"{spec.name}|{source.resolve()}|{CACHE_VERSION}".encode()).hexdigest()[:10]
+    return cache_root() / safe_name(f"{spec.name.rpartition('/')[2]}-{request.variant}{size}-{digest}")
 
 
 def _find(spec: DatasetSpec, root: Path, request: Request, *, download: bool) -> Path:
@@ -200,6 +201,7 @@ def prepare(
                 "counts": {k: len(s) for k, s in data.splits().items()},
                 "per_class": _per_class(spec, data),
                 "skipped": list(data.skipped),
+                "notes": list(data.notes),
                 "decode_s": round(time.perf_counter() - start, 2),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "bytes": sum(s.images.nbytes + s.labels.nbytes for s in data.splits().values()),
@@ -278,7 +280,9 @@ def open_cached(meta: CacheMeta) -> TaskData:
         )
 
     train, val, test = (split(s) for s in SPLITS)
-    return TaskData(train, val, test, source=meta["source"], skipped=tuple(meta["skipped"]))
+    return TaskData(
+        train, val, test, source=meta["source"], skipped=tuple(meta["skipped"]), notes=tuple(meta.get("notes", []))
+    )
 
 
 def load_task(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import HarnessError, lookup
+from harness.errors import HarnessError, lookup, unknown_choice
 from harness.heads import Head, get_head
 from harness.kinds import Mode
 from harness.paths import absolute
@@ -40,6 +40,7 @@ class TaskData:
     test: Split
     source: str  # where the data was found, for `harness data` and the sweep record
     skipped: tuple[str, ...] = ()  # files that could not be decoded (corrupt, truncated, bombs)
+    notes: tuple[str, ...] = ()  # what the reader left out on purpose, for the user to see (unknown class folders)
 
     def splits(self) -> dict[str, Split]:
         return {"train": self.train, "val": self.val, "test": self.test}
@@ -87,6 +88,10 @@ class DatasetSpec:
     # drawn; variants in `given_splits` come split by their files (no seed). The model card says so.
     split_seeds: tuple[int, ...] = (SPLIT_SEED,)
     given_splits: tuple[str, ...] = ()
+    # Tasks whose variant is a recipe to parse (a folder's "0.8,0.1,0.1") rather than a name
+    # from `variants`: returns the variant as the cache and the store spell it.
+    parse_variant: Callable[[str], str] | None = field(default=None, repr=False)
+    reads_data_dir: bool = True  # False: its files are named by the task itself (folder:, hf:, digits)
 
     @property
     def head(self) -> Head:
@@ -100,7 +105,9 @@ class DatasetSpec:
     def request(self, variant: str | None = None, image_size: int | None = None) -> Request:
         """The validated variant and image size (defaults filled in)."""
         variant = variant or self.variants[0]
-        if variant not in self.variants:
+        if self.parse_variant is not None:
+            variant = self.parse_variant(variant)
+        elif variant not in self.variants:
             lookup(f"variant of {self.name}", dict.fromkeys(self.variants), variant)
         if image_size is not None and not self.resizable:
             if image_size == self.input_shape[1]:
@@ -108,7 +115,7 @@ class DatasetSpec:
             else:
                 raise HarnessError(
                     f"task {self.name!r} has a fixed image size of {self.input_shape[1]} px",
-                    "drop --image-size; only photo sets (cats_vs_dogs, pokemon150) are resized",
+                    "drop --image-size; only photo sets (cats_vs_dogs, pokemon150, folder:, hf:) are resized",
                 )
         if image_size is not None and not 8 <= image_size <= 1024:
             raise HarnessError(f"image size {image_size} is out of range", "pass --image-size between 8 and 1024")
@@ -139,13 +146,36 @@ class DatasetSpec:
 
 
 _TASKS: dict[str, DatasetSpec] = {}
+_RESOLVED: dict[str, DatasetSpec] = {}  # folder: and hf: tasks met so far
+_USER: set[str] = set()  # names registered by users' code (plugins, scripts): shipped to Ray workers
+
+# prefix -> the function that makes the task a `PREFIX:REFERENCE` name stands for (harness.datasets.folder, .hf)
+TaskSource = Callable[[str], DatasetSpec]
+SOURCES: dict[str, TaskSource] = {}
 
 
 def register_task(spec: DatasetSpec) -> DatasetSpec:
     if spec.name in _TASKS:
         raise ValueError(f"task {spec.name!r} registered twice")
+    if ":" in spec.name:
+        raise ValueError(f"task name {spec.name!r} has a colon, which marks a source (folder:, hf:)")
+    if not getattr(spec.decode, "__module__", "").startswith("harness."):
+        _USER.add(spec.name)
     _TASKS[spec.name] = spec
     return spec
+
+
+def adopt_task(spec: DatasetSpec) -> DatasetSpec:
+    """Add a user's task as a Ray worker receives it; the one already known under its name wins."""
+    if spec.name not in _TASKS:
+        _TASKS[spec.name] = spec
+        _USER.add(spec.name)
+    return _TASKS[spec.name]
+
+
+def user_tasks(names: tuple[str, ...]) -> list[DatasetSpec]:
+    """The specs among `names` that users' code registered: what Ray workers must be given."""
+    return [_TASKS[n] for n in names if n in _USER and n in _TASKS]
 
 
 def list_tasks() -> list[str]:
@@ -153,7 +183,17 @@ def list_tasks() -> list[str]:
 
 
 def get_task(name: str) -> DatasetSpec:
-    return lookup("task", _TASKS, name)
+    """A registered task, or one from a source: `folder:/abs/path`, `hf:PATH` or `hf:NAME`."""
+    if name in _TASKS:
+        return _TASKS[name]
+    if name in _RESOLVED:
+        return _RESOLVED[name]
+    prefix, sep, reference = name.partition(":")
+    if sep and prefix in SOURCES:
+        spec = SOURCES[prefix](reference)
+        _RESOLVED[name] = _RESOLVED[spec.name] = spec
+        return spec
+    raise unknown_choice("task", name, [*_TASKS, "folder:PATH", "hf:PATH"])
 
 
 def resolve_data_root(data_dir: str | os.PathLike | None = None) -> Path:

@@ -37,3 +37,36 @@ def per_class(labels: np.ndarray, counts: list[int], *, seed: int = SPLIT_SEED) 
             part.append(idx[start : start + n])
             start += n
     return [np.sort(np.concatenate(p)) for p in parts]
+
+
+def parse_fractions(text: str) -> tuple[float, float, float]:
+    """`"0.8,0.1,0.1"` -> train, val, test fractions: three numbers >= 0 summing to 1, train > 0."""
+    from harness.errors import HarnessError
+
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 0 or values[0] <= 0 or abs(sum(values) - 1) > 1e-6:
+        raise HarnessError(
+            f"split {text!r} is not three fractions train,val,test summing to 1",
+            "pass e.g. --split 0.8,0.1,0.1",
+        )
+    return values[0], values[1], values[2]
+
+
+def by_fractions(labels: np.ndarray, fractions: list[float], *, seed: int = SPLIT_SEED) -> list[np.ndarray]:
+    """Indices of consecutive random parts of each class, the part sizes rounded from `fractions`
+    (which sum to 1); the first part takes what rounding leaves."""
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        sizes = [int(round(f * len(idx))) for f in fractions[1:]]
+        sizes.insert(0, len(idx) - sum(sizes))
+        start = 0
+        for part, n in zip(parts, sizes):
+            part.append(idx[start : start + n])
+            start += n
+    return [np.sort(np.concatenate(p)) if p else np.array([], dtype=np.int64) for p in parts]

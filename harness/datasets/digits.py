@@ -55,6 +55,7 @@ DIGITS = register_task(
         find=find,
         decode=decode,
         split_seeds=(SPLIT_SEED,),  # scikit-learn's train_test_split, twice, with this one seed
+        reads_data_dir=False,  # bundled with scikit-learn
         description="8x8 handwritten digits, 1,797 images, bundled with scikit-learn",
     )
 )

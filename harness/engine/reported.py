@@ -28,6 +28,7 @@ class EpochReport(TypedDict, total=False):
     data_on: str  # gpu: the splits live on the GPU; host: batches stream from host memory
     node: str  # the Ray node: its IP and the start of its node id
     params: int  # the model's parameter count
+    notes: str  # what the trial changed of its network (harness.engine.weights): "" when nothing
     # the epoch's metrics (harness.engine.fit.EpochResult.metrics)
     train_loss: float
     train_acc: float  # a proportion 0..1

@@ -30,7 +30,9 @@ from harness.engine.fit import EpochResult, Resume, fit
 from harness.engine.optim import create_optimizer
 from harness.engine.recorded import Recorded
 from harness.engine.reported import EpochReport
+from harness.engine.shipped import Shipped, adopt
 from harness.engine.train import OBJECTIVES, Augmentation, Normalizer, train_subset
+from harness.engine.weights import adaptation_notes, load_init
 
 
 def allotted_cpus() -> int:
@@ -67,9 +69,11 @@ def _node_name() -> str:
     return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
 
 
-def run_trial(config: TrialConfig, recorded: Recorded | None = None) -> None:
+def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Shipped | None = None) -> None:
     """`recorded`: a resumed sweep's store record (harness.engine.recorded): the store, not Tune's saved
-    state, says whether this trial ended and which checkpoint it continues from."""
+    state, says whether this trial ended and which checkpoint it continues from. `shipped`: the
+    networks and tasks users' code registered on the driver (harness.engine.shipped)."""
+    adopt(shipped)
     trial_id = tune.get_context().get_trial_id()
     if recorded and recorded.has_ended(trial_id):  # ended before the driver was killed
         return recorded.report_ended(trial_id)  # its last stored epoch again; nothing trained or stored
@@ -79,9 +83,15 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None) -> None:
 
     task = get_task(spec.task)
     head = get_arch(spec.arch).head
-    model = create_model(spec.arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head))
+    in_shape = task.shape(spec.image_size)
+    pretrained = bool(spec.pretrained)
+    model = create_model(spec.arch, in_shape=in_shape, num_outputs=task.num_outputs(head), pretrained=pretrained)
     framework = get_framework(spec.framework)
-    framework.init(model)  # before placement: the same weights on any device
+    if not pretrained:
+        framework.init(model)  # before placement: the same weights on any device
+    notes = adaptation_notes(spec.arch, channels=in_shape[0], pretrained=pretrained)
+    if spec.init_file:
+        notes.append(load_init(model, spec.init_file))
     # The GPU Ray assigned (or the CPU when none): a trial given a GPU it cannot use fails here.
     chosen = choose_device(assigned_gpus())
     where = placement(model, device=chosen, precision=spec.precision)
@@ -145,6 +155,7 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None) -> None:
     )
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
         metrics = _reported(result, params=params, node=node, where=where, data_on=data_on, gpu_share=gpu_share)
+        metrics["notes"] = "; ".join(notes)
         if result.improved:
             with tempfile.TemporaryDirectory() as tmp:
                 save_checkpoint(

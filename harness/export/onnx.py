@@ -23,7 +23,7 @@ import onnx
 import torch
 
 from harness import __version__
-from harness.architectures import count_params, get_arch
+from harness.architectures import count_params, get_arch, load_user_code
 from harness.config.spec import TrialSpec
 from harness.datasets import DatasetSpec, Split, TaskData, get_task, load_task
 from harness.engine.checkpoint import Checkpoint, load_checkpoint
@@ -32,6 +32,7 @@ from harness.export.card import card_facts, file_sha256
 from harness.export.matrix import check_runtimes
 from harness.export.verify import Verification, verification_details, verify_onnx
 from harness.heads import Head
+from harness.paths import safe_name
 from harness.runtimes.base import Runtime
 from harness.runtimes.documents import CardFacts, Preprocessing
 from harness.runtimes.metadata import checked_metadata, read_metadata
@@ -183,8 +184,19 @@ def _data(spec: TrialSpec, task: str | None = None) -> TaskData:
 
 
 def export_path(out: Path, *, task: str, arch: str, trial_id: str) -> Path:
-    """`--out`: a file when it ends in .onnx, else the folder for <task>-<arch>-<trial>.onnx."""
-    return out if out.suffix == ".onnx" else out / f"{task}-{arch}-{trial_id}.onnx"
+    """`--out`: a file when it ends in .onnx, else the folder for <task>-<arch>-<trial>.onnx (a
+    folder: task or a FILE.py network by its last path part, reduced to a safe file name)."""
+    if out.suffix == ".onnx":
+        return out
+    return out / (safe_name("-".join(n.rpartition("/")[2] for n in (task, arch, trial_id))) + ".onnx")
+
+
+def load_trial_code(store: Store, trial_id: str, plugins: tuple[str, ...]) -> None:
+    """Import the users' code a stored trial needs: the plugins named again (`plugins`), checked
+    against what its sweep recorded; nothing is imported from a path the store holds."""
+    trial = store.trial(trial_id)
+    environment = json.loads(store.sweep(trial["sweep_id"])["environment_json"] or "{}")
+    load_user_code((trial["arch"],), plugins, recorded=environment.get("plugins", []), what=f"trial {trial['id']}")
 
 
 def export_trial(
@@ -195,11 +207,13 @@ def export_trial(
     opset: int = OPSET,
     quantize: str | None = None,
     runtimes: Sequence[Runtime] = (),
+    plugins: tuple[str, ...] = (),
 ) -> list[Verification]:
     """Export a stored trial's best checkpoint, verify it, and record both in the store; with
     `quantize="int8"`, then the INT8 model beside it (`.int8.onnx`), verified under its own gate.
-    `runtimes`: also run each file under these (harness.export.matrix). Returns the verifications,
-    float32 first."""
+    `runtimes`: also run each file under these (harness.export.matrix). `plugins`: the plugin
+    files its sweep used, named again. Returns the verifications, float32 first."""
+    load_trial_code(store, trial_id, plugins)
     model, spec, ckpt = load_trial(store, trial_id)
     task = get_task(spec.task)
     out_path = export_path(out, task=spec.task, arch=spec.arch, trial_id=trial_id)
@@ -298,7 +312,12 @@ def _own_export(store: Store, trial_id: str, path: Path) -> None:
 
 
 def verify_file(
-    store: Store, *, onnx_path: Path, task: str | None = None, runtimes: Sequence[Runtime] = ()
+    store: Store,
+    *,
+    onnx_path: Path,
+    task: str | None = None,
+    runtimes: Sequence[Runtime] = (),
+    plugins: tuple[str, ...] = (),
 ) -> Verification:
     """`harness verify`: find the file's trial in the store, rebuild it, compare on the test split
     of its task (or of `task`, which must take the same input and outputs), record; then run
@@ -309,6 +328,7 @@ def verify_file(
         raise HarnessError(f"{str(onnx_path)!r} has no harness metadata", "verify files written by `harness export`")
     trial_id = store.trial(meta["trial_id"])["id"]  # an old short id resolves where it is unambiguous
     _own_export(store, trial_id, onnx_path)
+    load_trial_code(store, trial_id, plugins)
     model, spec, _ = load_trial(store, trial_id)
     if task and task != spec.task:
         other, own = get_task(task), get_task(spec.task)

@@ -237,7 +237,8 @@ class Store(Reads):
             self.conn.execute(
                 "UPDATE trials SET params = COALESCE(?, params), node = COALESCE(?, node),"
                 " status = CASE WHEN ? THEN 'diverged' ELSE status END, device = COALESCE(device, ?),"
-                " gpu_ids = COALESCE(gpu_ids, ?), precision = COALESCE(precision, ?) WHERE id = ?",
+                " gpu_ids = COALESCE(gpu_ids, ?), precision = COALESCE(precision, ?), notes = COALESCE(notes, ?)"
+                " WHERE id = ?",
                 (
                     result.get("params"),
                     node,
@@ -245,6 +246,7 @@ class Store(Reads):
                     result.get("device"),
                     None if gpu_ids is None else json.dumps([str(g) for g in gpu_ids]),
                     result.get("precision"),
+                    result.get("notes") or None,
                     trial_id,
                 ),
             )

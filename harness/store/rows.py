@@ -80,6 +80,7 @@ class TrialRow(TypedDict):
     gpu_ids: str | None  # JSON list of Ray's GPU ids as strings
     precision: str | None  # fp32 | bf16 | fp16
     checkpoint_path: str | None
+    notes: str | None  # what the trial changed of its network (--init, --pretrained, grey input)
     config_json: str | None  # None in stores older than schema 3
     best_epoch: int | None
     test_json: str | None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 APPLICATION_ID = 0x48524E53  # "HRNS" in the SQLite header (offset 68): this file is a harness store
 HEADER = b"SQLite format 3\x00"
 
@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS trials (
     config_json TEXT,                  -- the whole trial config (weight decay, split, size, ...)
     best_epoch INTEGER,                -- the epoch of the best checkpoint
     test_json TEXT,                    -- that checkpoint on the test split: scores, confusion matrix
+    notes TEXT,                        -- what the trial changed of its network: a head re-initialised
+                                       -- for --init, a first convolution rebuilt for grey images
     started_at TEXT NOT NULL,
     ended_at TEXT
 );
@@ -143,6 +145,8 @@ MIGRATIONS = {
     7: "ALTER TABLE epochs ADD COLUMN cpu_s REAL; ALTER TABLE epochs ADD COLUMN gpu_s REAL;",
     # The probes of issue 18 (older stores have none).
     8: PROBES,
+    # What a trial adapted of its network (--init, --pretrained, torchvision on grey images).
+    9: "ALTER TABLE trials ADD COLUMN notes TEXT;",
 }
 
 

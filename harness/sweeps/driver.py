@@ -10,6 +10,7 @@ state on its own cadence.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import time
@@ -20,8 +21,10 @@ from typing import TypedDict
 import ray
 from ray import tune
 
+from harness.architectures import create_model, get_arch, load_user_code
 from harness.config.spec import SweepSpec
 from harness.datasets import get_task, prepare
+from harness.engine.shipped import collect
 from harness.engine.trial import run_trial
 from harness.environment import Environment, collect_environment
 from harness.errors import HarnessError
@@ -56,12 +59,13 @@ class DataRecord(TypedDict):
     skipped_first: list[str]  # the first 5 of them
 
 
-class SweepEnvironment(Environment):
+class SweepEnvironment(Environment, total=False):
     """What the store records with a sweep: the machine, the data (a reproduction: by recipe
-    label), and how many nodes Ray had."""
+    label), how many nodes Ray had, and the users' code it imported (harness.plugins)."""
 
     data: DataRecord | dict[str, DataRecord]
     ray_nodes: int
+    plugins: list[dict[str, str | None]]  # Plugin.record(): path (or module) and sha256
 
 
 def prepare_data(spec: SweepSpec, reporter: Reporter) -> DataRecord:
@@ -71,6 +75,8 @@ def prepare_data(spec: SweepSpec, reporter: Reporter) -> DataRecord:
         meta = prepare(spec.task, spec.data_dir, variant=spec.variant, image_size=spec.image_size, verify=True)
     if meta.get("rebuilt"):
         reporter.warning(f"the decoded cache of {spec.task} ({spec.variant}) was rebuilt: {meta['rebuilt']}")
+    for note in meta.get("notes", []):
+        reporter.warning(note)
     if meta["skipped"]:
         first = ", ".join(meta["skipped"][:3])
         reporter.warning(f"skipped {len(meta['skipped'])} unreadable image file(s) of {spec.task}, first: {first}")
@@ -129,10 +135,12 @@ def run_plan(
 
     Every spec must already be validated: nothing here should fail because of a user's typo.
     """
+    loaded = load_user_code(plan.archs, plan.spec.plugins)  # done by validate() already: a no-op then
     plan = plan.resolved(results_dir)
     metric, mode = _metric(plan)
     reporter = reporter or Quiet()
     data = prepare_plan_data(plan, reporter)  # before the store: missing data is a user's error and writes nothing
+    fetch_pretrained(plan)
     Store.check_writable(results_dir)  # an existing store that cannot be written: refused before Ray starts
     quiet_ray(verbose=verbose)
     started_ray = start_ray(verbose=verbose, address=plan.spec.address)  # a bad address also writes nothing
@@ -149,7 +157,9 @@ def run_plan(
         **collect_environment(seed=plan.spec.seed, argv=argv),
         "data": data,
         "ray_nodes": len(ray.nodes()),
+        "plugins": [p.record() for p in loaded],
     }
+    shipped = collect(plan.archs, plan.tasks)
     store.create_sweep(
         sweep_id=sweep_id,
         task=",".join(plan.tasks),
@@ -162,7 +172,7 @@ def run_plan(
     def fit() -> None:
         with tune_saves(plan):
             tune.Tuner(
-                tune.with_resources(run_trial, resources),
+                tune.with_resources(tune.with_parameters(run_trial, shipped=shipped), resources),
                 param_space=plan.space(),
                 tune_config=plan.tune_config(metric, str(mode)),  # Ray's saved state keeps plain strings
                 run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
@@ -189,15 +199,19 @@ def resume_sweep(
     verbose: bool = False,
     reporter: Reporter | None = None,
     report: str | None = None,
+    plugins: tuple[str, ...] = (),
 ) -> Outcome:
     """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
-    unfinished ones continue from their last checkpoint. `report`: only a reproduction of it."""
+    unfinished ones continue from their last checkpoint. `report`: only a reproduction of it.
+    `plugins`: the plugin files the sweep used, named again (never imported from the store)."""
     store = Store.existing(results_dir, writer=True)
     started_ray, lock = False, None
     try:
         row = store.sweep(sweep_id) if sweep_id or not report else store.latest_reproduction(report)
         lock = DriverLock(results_dir, row["id"]).acquire()  # refused while another driver runs it
         plan = Plan.from_json(row["spec_json"])
+        recorded_plugins = json.loads(row["environment_json"]).get("plugins", [])
+        load_user_code(plan.archs, plugins, recorded=recorded_plugins, what=f"sweep {row['id']}")
         if report and plan.report != report:
             raise HarnessError(
                 f"sweep {row['id']} is not a reproduction of {report}", "`harness sweeps` lists the stored sweeps"
@@ -231,7 +245,10 @@ def resume_sweep(
         with tune_saves(plan):
             tune.Tuner.restore(
                 path,
-                trainable=tune.with_resources(tune.with_parameters(run_trial, recorded=recorded), resources),
+                trainable=tune.with_resources(
+                    tune.with_parameters(run_trial, recorded=recorded, shipped=collect(plan.archs, plan.tasks)),
+                    resources,
+                ),
                 resume_unfinished=True,
                 resume_errored=False,
                 restart_errored=False,
@@ -239,6 +256,29 @@ def resume_sweep(
             ).fit()
 
     return _drive(plan, row["id"], store, fit, started_ray=started_ray, reporter=reporter, waiting=waiting, lock=lock)
+
+
+def fetch_pretrained(plan: Plan) -> None:
+    """With --pretrained, get each network's published weights once, on the driver, before the
+    store is touched: offline, that is one line here rather than a failure in every trial."""
+    for spec in plan.specs:
+        if not spec.pretrained:
+            continue
+        task = get_task(spec.task)
+        for arch in spec.archs:
+            head = get_arch(arch).head
+            try:
+                create_model(
+                    arch, in_shape=task.shape(spec.image_size), num_outputs=task.num_outputs(head), pretrained=True
+                )
+            except HarnessError:
+                raise
+            except Exception as exc:  # the libraries' download errors: no network, no such weights
+                detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+                raise HarnessError(
+                    f"cannot get the published weights of {arch} ({detail})",
+                    "run once where the network is reachable (they are cached), or drop --pretrained",
+                ) from None
 
 
 @contextlib.contextmanager

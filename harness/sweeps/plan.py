@@ -20,6 +20,7 @@ from ray.tune.search.repeater import TRIAL_INDEX
 from harness.config.replicates import replicate_config, replicate_seed
 from harness.config.spec import SweepSpec
 from harness.datasets import get_task, resolve_data_root
+from harness.errors import HarnessError
 from harness.paths import absolute_storage
 
 GPU_SHARE = 0.25  # small image models: four trials pack onto one GPU by default
@@ -142,6 +143,25 @@ def scheduler(spec: SweepSpec) -> Any:
     return ASHAScheduler(time_attr="epoch", max_t=spec.epochs, grace_period=1, reduction_factor=2)
 
 
+def init_file(init: str, results_dir: Path) -> str:
+    """--init's weights as a file: the file itself, or the best checkpoint of the store's trial."""
+    if init.startswith("/"):
+        return init
+    from harness.engine.checkpoint import CHECKPOINT_FILE
+    from harness.store.db import Store
+
+    with Store.existing(results_dir) as store:
+        trial = store.trial(init)
+    if not trial["checkpoint_path"]:
+        raise HarnessError(
+            f"trial {trial['id']} has no checkpoint to start from", "pick a trial that finished an epoch"
+        )
+    path = Path(trial["checkpoint_path"]) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise HarnessError(f"the checkpoint of trial {trial['id']} is gone ({path})", "pick another trial")
+    return str(path)
+
+
 def resolved(spec: SweepSpec, results_dir: Path) -> SweepSpec:
     """Paths absolute and defaults filled in, on the driver: trials run in Ray's own working
     folder and on other nodes, so they get the path and the defaults, not our environment."""
@@ -149,7 +169,8 @@ def resolved(spec: SweepSpec, results_dir: Path) -> SweepSpec:
     storage = absolute_storage(spec.storage) if spec.storage else str(results_dir / "ray")
     return replace(
         spec,
-        data_dir=str(resolve_data_root(spec.data_dir)),
+        init_file=init_file(spec.init, results_dir) if spec.init else None,
+        data_dir=str(resolve_data_root(spec.data_dir)) if get_task(spec.task).reads_data_dir else None,
         variant=request.variant,
         image_size=request.image_size,
         storage=storage,
@@ -177,6 +198,10 @@ class Plan:
     @property
     def tasks(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.task for s in self.specs))
+
+    @property
+    def archs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a for s in self.specs for a in s.archs))
 
     @property
     def num_trials(self) -> int:

@@ -1,0 +1,40 @@
+"""Users' networks and tasks, handed to every Ray worker with the trainable.
+
+A worker resolves names through the registries, which hold what harness registers and what
+`harness.datasets` / `harness.architectures` resolve from a name (folder:, hf:, timm:,
+torchvision:). What users' code registered on the driver (a plugin, a script calling
+`register_arch`) exists in no worker: the driver collects those specs (`collect`), Ray pickles
+them with the trainable (`tune.with_parameters`; a plugin file's functions by value, see
+harness.plugins), and each trial adopts them before it looks a name up (`adopt`). A trial on
+another node of a cluster so runs exactly the code the driver imported, without a copy of the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.architectures import ArchSpec
+from harness.architectures._registry import adopt_arch, user_archs
+from harness.datasets import DatasetSpec, adopt_task, user_tasks
+
+
+@dataclass(frozen=True)
+class Shipped:
+    archs: tuple[ArchSpec, ...] = ()
+    tasks: tuple[DatasetSpec, ...] = ()
+
+
+def collect(archs: tuple[str, ...], tasks: tuple[str, ...]) -> Shipped:
+    """The specs among `archs` and `tasks` that users' code registered in this process."""
+    return Shipped(tuple(user_archs(archs)), tuple(user_tasks(tasks)))
+
+
+def adopt(shipped: Shipped | None) -> None:
+    """Register what the driver shipped, unless this process has it already (a second trial in
+    the same worker, or a plugin installed on this node)."""
+    if shipped is None:
+        return
+    for arch in shipped.archs:
+        adopt_arch(arch, user=True)
+    for task in shipped.tasks:
+        adopt_task(task)
