@@ -19,6 +19,7 @@ from harness.cli.main import main
 # Set before Ray starts so that trial processes inherit them: tests never download anything,
 # and decoded caches go to a folder of this session's own, not the user's ~/.cache.
 os.environ["HARNESS_OFFLINE"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"  # timm's and datasets' Hub: read when they are first imported
 os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-cache-")
 
 

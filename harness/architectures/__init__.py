@@ -25,9 +25,12 @@ from ._registry import (
     describe_archs,
     get_arch,
     list_archs,
+    mark_builtin,
     register_arch,
 )
 from ._sources import SOURCES, list_source, load_user_code
+
+mark_builtin()
 
 __all__ = [
     "HEADS",

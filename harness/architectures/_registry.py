@@ -61,11 +61,7 @@ class ArchSpec:
 
 _ARCHS: dict[str, ArchSpec] = {}
 _RESOLVED: dict[str, ArchSpec] = {}  # timm:, torchvision: and FILE.py: networks met so far
-_USER: set[str] = set()  # names registered by users' code (plugins, scripts): shipped to Ray workers
-
-
-def _is_users(builder: Builder) -> bool:
-    return not getattr(builder, "__module__", "").startswith("harness.")
+_BUILTIN: set[str] = set()  # the harness's own networks (`mark_builtin`); every other is users' code
 
 
 def register_arch(
@@ -88,8 +84,6 @@ def register_arch(
         if name in _ARCHS:
             raise ValueError(f"architecture {name!r} registered twice")
         doc = (builder.__doc__ or "").strip().splitlines()
-        if _is_users(builder):
-            _USER.add(name)
         _ARCHS[name] = ArchSpec(
             name=name,
             builder=builder,
@@ -109,16 +103,28 @@ def register_arch(
     return wrap
 
 
+# name -> its spec, or None when the name is not the resolver's (harness.architectures._sources)
+_RESOLVERS: list[Callable[[str], ArchSpec | None]] = []
+
+
+def add_resolver(resolve: Callable[[str], ArchSpec | None]) -> None:
+    _RESOLVERS.append(resolve)
+
+
+def mark_builtin() -> None:
+    """Called once harness.architectures has registered its own networks: any registered later
+    (a plugin, a script, a FILE.py:FUNCTION) is users' code, which Ray workers must be given."""
+    _BUILTIN.update(_ARCHS)
+
+
 def adopt_arch(spec: ArchSpec, *, user: bool = False) -> ArchSpec:
-    """Add a spec made elsewhere (a source's network, a plugin's as a Ray worker receives it);
-    the one already known under its name wins, so adopting twice is harmless."""
-    table = _ARCHS if user or not spec.external else _RESOLVED
+    """Add a spec made elsewhere (a library's network, a user's as a Ray worker receives it); the
+    one already known under its name wins, so adopting twice is harmless. `user`: it goes with
+    the registered ones (shipped to workers), not with those any process resolves by name."""
     known = find_arch(spec.name)
     if known is not None:
         return known
-    table[spec.name] = spec
-    if user:
-        _USER.add(spec.name)
+    (_ARCHS if user else _RESOLVED)[spec.name] = spec
     return spec
 
 
@@ -129,7 +135,7 @@ def find_arch(name: str) -> ArchSpec | None:
 
 def user_archs(names: tuple[str, ...]) -> list[ArchSpec]:
     """The specs among `names` that users' code registered: what Ray workers must be given."""
-    return [_ARCHS[n] for n in names if n in _USER and n in _ARCHS]
+    return [_ARCHS[n] for n in names if n in _ARCHS and n not in _BUILTIN]
 
 
 def list_archs() -> list[str]:
@@ -141,11 +147,10 @@ def get_arch(name: str) -> ArchSpec:
     known = find_arch(name)
     if known is not None:
         return known
-    from ._sources import resolve
-
-    resolved = resolve(name)
-    if resolved is not None:
-        return resolved
+    for resolve in _RESOLVERS:
+        resolved = resolve(name)
+        if resolved is not None:
+            return resolved
     if ".py:" in name:
         raise HarnessError(
             f"architecture {name!r} comes from a file not loaded", f"pass --plugin {name.rpartition(':')[0]}"
@@ -186,9 +191,32 @@ def check_fits(name: str, *, in_shape: Shape, heads: tuple[str, ...], num_output
         )
     check_input(name, in_shape)
     if spec.external and num_outputs is not None:
-        from ._sources import check_forward
-
         check_forward(spec, in_shape, num_outputs)
+
+
+def check_forward(spec: ArchSpec, in_shape: Shape, num_outputs: int) -> None:
+    """Build `spec` for `in_shape` on the meta device and run one image through it: a network from
+    outside the registry says here, in one line, why it does not fit (not in a Ray worker)."""
+    expected = spec.output_shape(in_shape, num_outputs)
+    try:
+        with torch.device("meta"):
+            model = spec.builder(in_shape=in_shape, num_outputs=num_outputs).eval()
+            with torch.no_grad():
+                out = model(torch.zeros(1, *in_shape))
+    except HarnessError:
+        raise
+    except Exception as exc:  # a library's or a user's network: any failure means it does not fit
+        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise HarnessError(
+            f"architecture {spec.name!r} does not take a {'x'.join(map(str, in_shape))} input ({detail})",
+            "pass another --image-size, or pick another network",
+        ) from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != tuple(expected):
+        got = list(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise HarnessError(
+            f"architecture {spec.name!r} outputs {got} per image, the task needs {list(expected)}",
+            "return one tensor of (batch, num_outputs) logits",
+        )
 
 
 def create_model(name: str, *, in_shape: Shape, num_outputs: int, pretrained: bool = False) -> nn.Module:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from harness import plugins
+import harness.plugins as plugins
 from harness.errors import HarnessError, lookup
 
-from ._registry import ArchSpec, Builder, Shape, adopt_arch, find_arch
+from ._registry import ArchSpec, Builder, Shape, add_resolver, adopt_arch, find_arch
 
 NATIVE = (3, 224, 224)  # what timm and torchvision networks are shown at (ImageNet's input)
 IMAGENET_CLASSES = 1000
@@ -219,26 +219,4 @@ def _positional(function: Callable[..., nn.Module]) -> Builder:
     return build
 
 
-def check_forward(spec: ArchSpec, in_shape: Shape, num_outputs: int) -> None:
-    """Build `spec` for `in_shape` on the meta device and run one image through it: a network from
-    outside the registry says here, in one line, why it does not fit (not in a Ray worker)."""
-    expected = spec.output_shape(in_shape, num_outputs)
-    try:
-        with torch.device("meta"):
-            model = spec.builder(in_shape=in_shape, num_outputs=num_outputs).eval()
-            with torch.no_grad():
-                out = model(torch.zeros(1, *in_shape))
-    except HarnessError:
-        raise
-    except Exception as exc:  # a library's or a user's network: any failure means it does not fit
-        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise HarnessError(
-            f"architecture {spec.name!r} does not take a {'x'.join(map(str, in_shape))} input ({detail})",
-            "pass another --image-size, or pick another network",
-        ) from None
-    if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != tuple(expected):
-        got = list(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise HarnessError(
-            f"architecture {spec.name!r} outputs {got} per image, the task needs {list(expected)}",
-            "return one tensor of (batch, num_outputs) logits",
-        )
+add_resolver(resolve)  # get_arch('timm:NAME') and get_arch('torchvision:NAME') find their networks here

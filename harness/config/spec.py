@@ -122,14 +122,12 @@ class TrialSettings:
     )
     init: str | None = setting(
         None,
-        help="fine-tune from these weights: a trial id of the store, a state_dict .pt or a .safetensors"
-        " file; a head of another shape is re-initialised",
+        help="fine-tune from these weights: a trial id of the store (its best checkpoint, which the trials"
+        " record), a state_dict .pt or a .safetensors file; a head of another shape is re-initialised",
         group="what to train",
         metavar="TRIAL_ID|FILE",
         path="file_or_name",
     )
-    # --init's weights as a file every trial reads: set on the driver (harness.sweeps.plan.resolved)
-    init_file: str | None = None
     precision: str = setting(
         "auto",
         help="auto (bf16 on GPUs with compute capability >= 8.0, fp16 with loss scaling on older ones,"

@@ -25,8 +25,7 @@ class SharedSettings(TypedDict):
     eval_limit: int | None
     framework: str
     pretrained: bool | None
-    init: str | None
-    init_file: str | None  # --init's weights as a file, set on the driver
+    init: str | None  # a weights file: a trial id given to --init is its checkpoint's path here
     precision: str
 
 

@@ -13,6 +13,7 @@ from ._registry import (
     adopt_task,
     get_task,
     list_tasks,
+    mark_builtin,
     register_task,
     resolve_data_root,
     user_tasks,
@@ -21,6 +22,7 @@ from .folder import folder_task
 from .huggingface import hf_task
 
 SOURCES.update(folder=folder_task, hf=hf_task)  # `--task folder:PATH`, `--task hf:PATH|NAME`
+mark_builtin()
 
 __all__ = [
     "DatasetSpec",

@@ -147,7 +147,7 @@ class DatasetSpec:
 
 _TASKS: dict[str, DatasetSpec] = {}
 _RESOLVED: dict[str, DatasetSpec] = {}  # folder: and hf: tasks met so far
-_USER: set[str] = set()  # names registered by users' code (plugins, scripts): shipped to Ray workers
+_BUILTIN: set[str] = set()  # the harness's own tasks (`mark_builtin`); every other is users' code
 
 # prefix -> the function that makes the task a `PREFIX:REFERENCE` name stands for (harness.datasets.folder, .hf)
 TaskSource = Callable[[str], DatasetSpec]
@@ -159,23 +159,24 @@ def register_task(spec: DatasetSpec) -> DatasetSpec:
         raise ValueError(f"task {spec.name!r} registered twice")
     if ":" in spec.name:
         raise ValueError(f"task name {spec.name!r} has a colon, which marks a source (folder:, hf:)")
-    if not getattr(spec.decode, "__module__", "").startswith("harness."):
-        _USER.add(spec.name)
     _TASKS[spec.name] = spec
     return spec
 
 
+def mark_builtin() -> None:
+    """Called once harness.datasets has registered its own tasks: any registered later (a plugin,
+    a script) is users' code, which Ray workers must be given (harness.engine.shipped)."""
+    _BUILTIN.update(_TASKS)
+
+
 def adopt_task(spec: DatasetSpec) -> DatasetSpec:
     """Add a user's task as a Ray worker receives it; the one already known under its name wins."""
-    if spec.name not in _TASKS:
-        _TASKS[spec.name] = spec
-        _USER.add(spec.name)
-    return _TASKS[spec.name]
+    return _TASKS.setdefault(spec.name, spec)
 
 
 def user_tasks(names: tuple[str, ...]) -> list[DatasetSpec]:
     """The specs among `names` that users' code registered: what Ray workers must be given."""
-    return [_TASKS[n] for n in names if n in _USER and n in _TASKS]
+    return [_TASKS[n] for n in names if n in _TASKS and n not in _BUILTIN]
 
 
 def list_tasks() -> list[str]:

@@ -20,6 +20,7 @@ from harness.errors import HarnessError
 from harness.heads import Head
 from harness.imagefile import to_array
 
+from ._download import offline
 from ._images import check_memory
 from ._registry import DatasetSpec, Request, Split, TaskData
 from .folder import DEFAULT_SIZE, DEFAULT_SPLIT, IMAGENET_MEAN, IMAGENET_STD, fill_splits, normalize_split
@@ -47,9 +48,9 @@ def _open(reference: str) -> tuple[Any, Path]:
         if not (path / "dataset_dict.json").is_file() and not (path / "dataset_info.json").is_file():
             raise HarnessError(f"no dataset saved with save_to_disk at {path}", "pass hf:PATH of such a folder")
         return datasets.load_from_disk(str(path)), path
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if offline() or "1" in (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("HF_DATASETS_OFFLINE")):
         raise HarnessError(
-            f"cannot load the Hugging Face dataset {reference!r}: the Hub is offline (HF_HUB_OFFLINE)",
+            f"cannot load the Hugging Face dataset {reference!r} offline (HARNESS_OFFLINE or HF_HUB_OFFLINE is set)",
             "save it with save_to_disk where you are online and pass hf:PATH",
         )
     try:

@@ -90,8 +90,8 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
     if not pretrained:
         framework.init(model)  # before placement: the same weights on any device
     notes = adaptation_notes(spec.arch, channels=in_shape[0], pretrained=pretrained)
-    if spec.init_file:
-        notes.append(load_init(model, spec.init_file))
+    if spec.init:  # a file: the driver made a trial id its checkpoint's path
+        notes.append(load_init(model, spec.init))
     # The GPU Ray assigned (or the CPU when none): a trial given a GPU it cannot use fails here.
     chosen = choose_device(assigned_gpus())
     where = placement(model, device=chosen, precision=spec.precision)

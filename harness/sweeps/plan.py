@@ -169,7 +169,7 @@ def resolved(spec: SweepSpec, results_dir: Path) -> SweepSpec:
     storage = absolute_storage(spec.storage) if spec.storage else str(results_dir / "ray")
     return replace(
         spec,
-        init_file=init_file(spec.init, results_dir) if spec.init else None,
+        init=init_file(spec.init, results_dir) if spec.init else None,
         data_dir=str(resolve_data_root(spec.data_dir)) if get_task(spec.task).reads_data_dir else None,
         variant=request.variant,
         image_size=request.image_size,

@@ -32,15 +32,33 @@ def _help(command: str) -> str:
 
 SWEEP_HELP = _help("sweep")
 SAMPLES = {int: ("3", "7"), float: ("0.5", "0.25"), str: ("alpha", "beta")}  # two values of each type
+# Each kind of path setting: what a user writes, and the same made absolute against BASE.
+PATH_SAMPLES = {
+    "dir": ("some/dir", "{base}/some/dir"),
+    "storage": ("some/dir", "{base}/some/dir"),
+    "task": ("folder:some/dir", "folder:{base}/some/dir"),
+    "arch": ("some/net.py:build", "{base}/some/net.py:build"),
+    "file_or_name": ("some/plugin.py", "{base}/some/plugin.py"),
+}
+
+
+def _path_sample(d: Declared, base: str) -> tuple[str, object]:
+    """A path setting's text and its value, made absolute against `base` (a tuple for a list)."""
+    text, value = PATH_SAMPLES[str(d.setting.path)]
+    absolute = value.format(base=base)
+    return text, (absolute,) if d.is_list else absolute
 
 
 def _sample(d: Declared) -> tuple[list[str], object, str]:
     """Command-line words for `d`, the value they mean, and the same value as a TOML line."""
     if d.setting.parse is not None:  # lr_range: LOW:HIGH
         return [d.flag, "0.001:0.1"], (0.001, 0.1), f"{d.name} = [0.001, 0.1]"
+    if d.item is bool:  # a switch
+        return [d.flag], True, f"{d.name} = true"
     one, two = SAMPLES[d.item]
     if d.setting.path:
-        return [d.flag, "some/dir"], os.path.join(os.getcwd(), "some", "dir"), ""  # files: see below
+        text, value = _path_sample(d, os.getcwd())
+        return [d.flag, text], value, ""  # files: see below
     if d.is_list:
         values = tuple(d.item(v) for v in (one, two))
         toml = ", ".join(f'"{v}"' if d.item is str else str(v) for v in values)
@@ -72,8 +90,9 @@ def test_each_setting_is_a_sweep_file_key(tmp_path: Path, d: Declared):
 @pytest.mark.parametrize("d", [d for d in SETTINGS if d.setting.path], ids=lambda d: d.name)
 def test_a_path_in_a_sweep_file_is_relative_to_the_file(tmp_path: Path, d: Declared):
     file = tmp_path / "sweep.toml"
-    file.write_text(f'{d.name} = "some/dir"\n')
-    assert getattr(SweepSpec.from_toml(str(file), {}), d.name) == str(tmp_path / "some" / "dir")
+    text, value = _path_sample(d, str(tmp_path))
+    file.write_text(f'{d.name} = "{text}"\n')
+    assert getattr(SweepSpec.from_toml(str(file), {}), d.name) == value
 
 
 def test_the_docs_list_every_sweep_file_key_with_its_flag():

@@ -293,7 +293,8 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         "precision",
         "cpu_s",
         "gpu_s",
-    )  # columns (and the index) of versions 2 to 8; the probes table is version 9's
+        "notes",
+    )  # columns (and the index) of versions 2 to 8 and 10; the probes table is version 9's
     v1 = "\n".join(line for line in SCHEMA.removesuffix(PROBES).splitlines() if not any(c in line for c in added))
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v1)
@@ -308,7 +309,7 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
         }
         assert "quantize" in [r["name"] for r in store._rows("PRAGMA table_info(exports)")]
         assert {"device", "gpu_ids", "precision"} <= {r["name"] for r in store._rows("PRAGMA table_info(trials)")}
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         assert store.sweep("s1")["task"] == "digits"
         assert store.counts()["probes"] == 0 and store.probes("s1.none") == []
 

@@ -145,7 +145,7 @@ def test_a_schema_5_store_gains_the_device_columns_and_keeps_its_rows(tmp_path):
     v5 = "\n".join(
         line
         for line in SCHEMA.removesuffix(PROBES).removesuffix(RUNTIME_CHECKS).splitlines()
-        if not any(c in line for c in ("device", "gpu_ids", "precision", "cpu_s", "gpu_s"))
+        if not any(c in line for c in ("device", "gpu_ids", "precision", "cpu_s", "gpu_s", "notes"))
     )
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v5)
@@ -158,6 +158,6 @@ def test_a_schema_5_store_gains_the_device_columns_and_keeps_its_rows(tmp_path):
     conn.commit()
     conn.close()
     with Store.existing(tmp_path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         trial = store.trial("s1.t1")
         assert (trial["arch"], trial["device"], trial["gpu_ids"], trial["precision"]) == ("mlp", None, None, None)

@@ -156,7 +156,7 @@ def test_tables_csv_and_markdown_carry_the_cost_columns(costly, capsys):
 
 def test_a_schema_7_store_gains_the_cost_columns_and_keeps_its_rows(tmp_path, capsys):
     v7 = "\n".join(
-        line for line in SCHEMA.removesuffix(PROBES).splitlines() if not any(c in line for c in ("cpu_s", "gpu_s"))
+        line for line in SCHEMA.removesuffix(PROBES).splitlines() if not any(c in line for c in ("cpu_s", "gpu_s", "notes"))
     )
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v7)
@@ -176,7 +176,7 @@ def test_a_schema_7_store_gains_the_cost_columns_and_keeps_its_rows(tmp_path, ca
     conn.close()
     (board,) = _json(capsys, "leaderboard", "--results", str(tmp_path))  # a read command upgrades it
     with Store.existing(tmp_path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         assert store.counts()["epochs"] == 2
         assert [(e["val_acc"], e["cpu_s"], e["gpu_s"]) for e in store.epochs("s1.t1")] == [(0.9, None, None)] * 2
     (row,) = board["rows"]

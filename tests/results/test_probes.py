@@ -305,7 +305,7 @@ def test_refusals_are_one_line_and_write_nothing(probed, capsys, trial, probe, e
 
 def test_a_schema_8_store_gains_the_probes_table_and_keeps_its_rows(tmp_path):
     conn = sqlite3.connect(tmp_path / "harness.db")
-    conn.executescript(SCHEMA.removesuffix(PROBES_TABLE))
+    conn.executescript("\n".join(line for line in SCHEMA.removesuffix(PROBES_TABLE).splitlines() if "notes" not in line))
     conn.execute("INSERT INTO sweeps VALUES ('s1', 'digits', 'finished', 'then', NULL, 0, 'harness sweep', '{}', '{}')")
     conn.execute(
         "INSERT INTO trials (id, ray_id, sweep_id, task, arch, optimizer, lr, batch_size, epochs, seed, status,"
@@ -317,7 +317,7 @@ def test_a_schema_8_store_gains_the_probes_table_and_keeps_its_rows(tmp_path):
     assert "probes" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     with Store.existing(tmp_path, writer=True) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         assert store.counts() == {"sweeps": 1, "trials": 1, "epochs": 1, "exports": 0, "runtime_checks": 0, "probes": 0}
         fields = {"value": 0.5, "n": 10, "ci95_low": 0.2, "ci95_high": 0.8, "baseline": 0.9}
         store.record_probe(trial_id="s1.t1", probe="bn-train-mode", **fields, detail={"note": "first"})
