@@ -4,12 +4,15 @@ each output kind's file has inputs to compare runtimes on."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.runtimes.base import Runtime
+from harness.runtimes.webpage import serve
 
 KINDS = ("logits", "single_logit", "image")
 FIXTURE = {"logits": "digits_export", "single_logit": "single_logit_export", "image": "upsample_export"}
@@ -58,3 +61,26 @@ def check_run(name: str, path: Path, data_dir: Path, *, provider: str) -> float:
     assert run.provider.startswith(provider) and run.inference_precision == "f32"
     assert len(run.b1_round_ms) == 7 and all(r > 0 for r in run.b1_round_ms)
     return float(np.median(run.b1_round_ms))
+
+
+@contextmanager
+def open_page(folder: Path) -> Iterator:
+    """The page in `folder`, open in headless Chromium over a loopback server, model loaded."""
+    from playwright.sync_api import sync_playwright
+
+    from harness.runtimes.base import chromium_path
+    from harness.runtimes.js import CHROMIUM_ARGS
+
+    require("onnxruntime-web")
+    errors: list[str] = []
+    with serve(folder) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{server.url}index.html")
+            page.evaluate("window.ready")
+            yield page
+        finally:
+            browser.close()
+    assert not errors

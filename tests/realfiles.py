@@ -127,3 +127,47 @@ def write_image_folder(folder: Path, *, per_class: int = 20, classes: tuple[str,
             suffix = FORMATS[i % len(FORMATS)]
             image.save(target / f"img {i:03d}{suffix}")
     return folder
+
+
+# A plugin as users write one: a task (the digits, under another name) and a network, both
+# registered on import, and a function a sweep can name as FILE.py:tiny.
+PLUGIN = '''
+from torch import nn
+
+from harness import DatasetSpec, register_arch, register_task
+from harness.datasets import get_task
+
+DIGITS = get_task("digits")
+register_task(
+    DatasetSpec(
+        name="plugin_digits",
+        kind="classification",
+        input_shape=DIGITS.input_shape,
+        classes=DIGITS.classes,
+        mean=DIGITS.mean,
+        std=DIGITS.std,
+        find=DIGITS.find,
+        decode=DIGITS.decode,
+        reads_data_dir=False,
+        description="the digits, registered by a plugin",
+    )
+)
+
+
+@register_arch("plugin_mlp", input_shape=(1, 8, 8), num_outputs=10, adaptive=True)
+def plugin_mlp(in_shape, num_outputs):
+    """A two-layer perceptron from a plugin file."""
+    c, h, w = in_shape
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 32), nn.ReLU(), nn.Linear(32, num_outputs))
+
+
+def tiny(in_shape, num_outputs):
+    return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_outputs))
+'''
+
+
+def write_plugin(folder: Path, name: str = "myplugin.py", text: str = PLUGIN) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path

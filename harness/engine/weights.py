@@ -50,14 +50,14 @@ def load_init(model: nn.Module, path: str | Path) -> str:
         )
     fresh = sorted(k for k in own if k not in matched and own[k].is_floating_point())
     model.load_state_dict(matched, strict=False)
-    reset = _modules_of(fresh)
+    reset = [f"{name} ({type(model.get_submodule(name)).__name__})" for name in _modules_of(fresh)]
     note = f"init from {path}: {len(matched)} of {len(own)} tensors"
-    return note + (f"; re-initialised {', '.join(reset)} (other shape or absent)" if reset else "")
+    return note + (f"; re-initialised {', '.join(reset)}: another shape or absent there" if reset else "")
 
 
 def _modules_of(names: list[str]) -> list[str]:
     """`fc.weight`, `fc.bias` -> `fc`: the modules a list of tensors belongs to, in order."""
-    return list(dict.fromkeys(n.rpartition(".")[0] or n for n in names))
+    return list(dict.fromkeys(n.rpartition(".")[0] for n in names))
 
 
 def adaptation_notes(arch: str, *, channels: int, pretrained: bool) -> list[str]:

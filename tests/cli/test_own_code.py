@@ -10,54 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from realfiles import write_image_folder
+from realfiles import PLUGIN, write_image_folder, write_plugin
 
 from harness import plugins
 from harness.architectures import create_model, get_arch, list_source, load_user_code
 from harness.cli.main import main
 from harness.engine.weights import adaptation_notes, load_init, read_state
 from harness.errors import HarnessError
-
-PLUGIN = '''
-from torch import nn
-
-from harness import DatasetSpec, register_arch, register_task
-from harness.datasets import get_task
-
-DIGITS = get_task("digits")
-register_task(
-    DatasetSpec(
-        name="plugin_digits",
-        kind="classification",
-        input_shape=DIGITS.input_shape,
-        classes=DIGITS.classes,
-        mean=DIGITS.mean,
-        std=DIGITS.std,
-        find=DIGITS.find,
-        decode=DIGITS.decode,
-        reads_data_dir=False,
-        description="the digits, registered by a plugin",
-    )
-)
-
-
-@register_arch("plugin_mlp", input_shape=(1, 8, 8), num_outputs=10, adaptive=True)
-def plugin_mlp(in_shape, num_outputs):
-    """A two-layer perceptron from a plugin file."""
-    c, h, w = in_shape
-    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 32), nn.ReLU(), nn.Linear(32, num_outputs))
-
-
-def tiny(in_shape, num_outputs):
-    return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_outputs))
-'''
-
-
-def write_plugin(folder: Path, name: str = "myplugin.py", text: str = PLUGIN) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture
@@ -190,7 +149,7 @@ def test_init_copies_what_fits_and_names_the_head_it_reinitialised(tmp_path):
     for path in (tmp_path / "model.pt", tmp_path / "weights.safetensors"):
         target = create_model("cnn_small", in_shape=(3, 32, 32), num_outputs=3)
         note = load_init(target, path)
-        assert "re-initialised" in note and note.endswith("(other shape or absent)")
+        assert note.endswith("re-initialised 12 (Linear): another shape or absent there"), note
         kept = [k for k, v in source.state_dict().items() if target.state_dict()[k].shape == v.shape]
         assert all(torch.equal(target.state_dict()[k], source.state_dict()[k]) for k in kept)
     # a pickle that is no state_dict runs nothing and is one line

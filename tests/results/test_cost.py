@@ -156,7 +156,9 @@ def test_tables_csv_and_markdown_carry_the_cost_columns(costly, capsys):
 
 def test_a_schema_7_store_gains_the_cost_columns_and_keeps_its_rows(tmp_path, capsys):
     v7 = "\n".join(
-        line for line in SCHEMA.removesuffix(PROBES).splitlines() if not any(c in line for c in ("cpu_s", "gpu_s", "notes"))
+        line
+        for line in SCHEMA.removesuffix(PROBES).splitlines()
+        if not any(c in line for c in ("cpu_s", "gpu_s", "notes"))
     )
     conn = sqlite3.connect(tmp_path / "harness.db")
     conn.executescript(v7)

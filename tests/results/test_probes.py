@@ -305,7 +305,8 @@ def test_refusals_are_one_line_and_write_nothing(probed, capsys, trial, probe, e
 
 def test_a_schema_8_store_gains_the_probes_table_and_keeps_its_rows(tmp_path):
     conn = sqlite3.connect(tmp_path / "harness.db")
-    conn.executescript("\n".join(line for line in SCHEMA.removesuffix(PROBES_TABLE).splitlines() if "notes" not in line))
+    v8 = SCHEMA.removesuffix(PROBES_TABLE).splitlines()
+    conn.executescript("\n".join(line for line in v8 if "notes" not in line))  # version 10's column
     conn.execute("INSERT INTO sweeps VALUES ('s1', 'digits', 'finished', 'then', NULL, 0, 'harness sweep', '{}', '{}')")
     conn.execute(
         "INSERT INTO trials (id, ray_id, sweep_id, task, arch, optimizer, lr, batch_size, epochs, seed, status,"

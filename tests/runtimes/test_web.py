@@ -5,17 +5,15 @@ served over a loopback HTTP server, against onnxruntime-python and `harness pred
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
-from jsmodels import KINDS, check_run, exported, onnxruntime_outputs, require
+from jsmodels import KINDS, check_run, exported, onnxruntime_outputs, open_page
 from PIL import Image
 
 from harness.cli.main import main
-from harness.runtimes.webpage import ORT_WEB_FILES, serve, web_dirs
+from harness.runtimes.webpage import ORT_WEB_FILES, web_dirs
 
 
 @pytest.mark.ray  # the exported files come from sweeps (fixtures looked up by kind)
@@ -23,29 +21,6 @@ from harness.runtimes.webpage import ORT_WEB_FILES, serve, web_dirs
 def test_web_runtime_matches_onnxruntime(kind, request, shared_data):
     median = check_run("onnxruntime-web", exported(request, kind), shared_data, provider="wasm")
     print(f"\nonnxruntime-web {kind}: batch-1 median {median:.3f} ms")
-
-
-@contextmanager
-def _page(folder: Path) -> Iterator:
-    """The page in `folder`, open in headless Chromium over a loopback server, model loaded."""
-    from playwright.sync_api import sync_playwright
-
-    from harness.runtimes.base import chromium_path
-    from harness.runtimes.js import CHROMIUM_ARGS
-
-    require("onnxruntime-web")
-    errors: list[str] = []
-    with serve(folder) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{server.url}index.html")
-            page.evaluate("window.ready")
-            yield page
-        finally:
-            browser.close()
-    assert not errors
 
 
 def _write_page(model: Path, folder: Path, capsys) -> None:
@@ -72,7 +47,7 @@ def test_page_classifies_as_harness_predict(cifar10_export, shared_data, tmp_pat
         Image.fromarray(image.transpose(1, 2, 0)).save(folder / name)
     assert main(["predict", str(cifar10_export), *(str(folder / n) for n in names), "--top", "5", "--json"]) == 0
     theirs = json.loads(capsys.readouterr().out)
-    with _page(folder) as page:
+    with open_page(folder) as page:
         ours = [page.evaluate("(url) => window.classify(url)", name) for name in names]
     assert [p["path"] for p in ours] == names and all(p["error"] is None and len(p["top"]) == 5 for p in ours)
     assert [p["top"][0][0] for p in ours] == [p["top"][0][0] for p in theirs]
@@ -91,7 +66,7 @@ def test_page_runs_the_upsampling_model(upsample_export, shared_data, tmp_path, 
     expected = onnxruntime_outputs(
         upsample_export, normalize(inputs, read_metadata(open_session(upsample_export))["preprocessing"])
     )
-    with _page(folder) as page:
+    with open_page(folder) as page:
         ours = [page.evaluate("(x) => window.run(x)", x.tolist()) for x in inputs]  # nested (C, H, W)
         flat = page.evaluate("(x) => window.run(x)", inputs[0].ravel().tolist())
         with pytest.raises(Exception, match="use window.run"):
@@ -112,7 +87,7 @@ def test_page_reads_the_metadata_from_the_file(digits_export, digit_images, tmp_
     names = sorted(p.name for p in folder.glob("digit*.png"))
     assert main(["predict", str(digits_export), *(str(folder / n) for n in names), "--top", "3", "--json"]) == 0
     theirs = json.loads(capsys.readouterr().out)
-    with _page(folder) as page:
+    with open_page(folder) as page:
         meta = page.evaluate("window.ready")
         ours = [page.evaluate("(url) => window.classify(url, 3)", n) for n in names]
         broken = page.evaluate("window.classify('no-such.png')")
@@ -139,7 +114,7 @@ def test_missing_ort_web_is_one_line(digits_export, tmp_path, capsys, monkeypatc
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_export_writes_the_page(swept_copy, tmp_path, capsys):
+def test_export_writes_theopen_page(swept_copy, tmp_path, capsys):
     web = tmp_path / "web"
     capsys.readouterr()
     assert (

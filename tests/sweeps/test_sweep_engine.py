@@ -3,6 +3,7 @@ and a real two-node Ray cluster on loopback."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,10 +16,15 @@ from pathlib import Path
 
 import pytest
 from raycluster import AUTH, free_port, ray_start, stop, temp_dir
+from realfiles import write_plugin
 
 from harness.cli.main import main
 from harness.config.spec import SweepSpec
 from harness.store.db import Store
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _trials(results: Path) -> list[dict]:
@@ -291,6 +297,9 @@ def test_resume_mistakes_are_one_line(tmp_path, swept_copy, capsys):
 
 @pytest.mark.slow
 def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
+    """Its task and network come from a plugin file: the trials on the second node (another
+    worker process, which never imported the file) run the code the driver imported."""
+    plugin = write_plugin(tmp_path / "code", "cluster_plugin.py")
     port = free_port()
     env = {**os.environ, **AUTH}
     temp = temp_dir("ray-2node-")
@@ -309,8 +318,12 @@ def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
             "sweep",
             "--address",
             f"127.0.0.1:{port}",
+            "--plugin",
+            str(plugin),
+            "--task",
+            "plugin_digits",
             "--arch",
-            "mlp",
+            "plugin_mlp",
             "--optimizer",
             "adam,momentum",
             "--lr",
@@ -328,10 +341,13 @@ def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
         stop(nodes)
         shutil.rmtree(temp, ignore_errors=True)
     trials = _trials(results)
-    assert len(trials) == 2 and all(t["status"] == "finished" for t in trials)
+    assert len(trials) == 2 and all(t["status"] == "finished" for t in trials), [t["error"] for t in trials]
     assert len({t["node"] for t in trials}) == 2, [t["node"] for t in trials]  # one trial per node
+    assert {(t["task"], t["arch"]) for t in trials} == {("plugin_digits", "plugin_mlp")}
     with Store.existing(results) as store:
-        assert json.loads(store.sweep()["environment_json"])["ray_nodes"] == 2
+        environment = json.loads(store.sweep()["environment_json"])
+    assert environment["ray_nodes"] == 2
+    assert environment["plugins"] == [{"ref": str(plugin), "sha256": sha256(plugin), "origin": "--plugin"}]
 
 
 def test_a_wrongly_typed_value_in_a_sweep_file_is_named(tmp_path, capsys):
