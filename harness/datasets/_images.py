@@ -102,8 +102,18 @@ def decode_labelled(
     present = set(labels[kept].tolist())
     for c, name in enumerate(classes):
         if c not in present:
-            raise HarnessError(f"no readable image of class {name!r} under {where}", "check that class's folder")
+            raise HarnessError(
+                f"no readable image of class {name!r} under {where}",
+                "check that class's folder; for classes of your own, pass --task folder:PATH",
+            )
     return images, labels[kept], skipped
+
+
+def unknown_class_folders(folder: Path, names: dict[str, int]) -> str | None:
+    """A note naming `folder`'s sub-folders that are no class of the task (None: there are none):
+    their images are left out, and the user is told so."""
+    unknown = [sub.name for sub in class_folders(folder) if sub.name.lower() not in names]
+    return f"{folder}: ignored folder(s) that are no class of the task: {', '.join(unknown)}" if unknown else None
 
 
 def folder_of_classes(folder: Path, names: dict[str, int]) -> list[tuple[Path, int]]:

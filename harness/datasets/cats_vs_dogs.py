@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.heads import Head
 
 from ._download import kaggle_download
-from ._images import class_folders, decode_labelled, folder_of_classes, image_files
+from ._images import class_folders, decode_labelled, folder_of_classes, image_files, unknown_class_folders
 from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, register_task
 from ._split import VAL_FRACTION, per_class, stratified
 
@@ -69,13 +69,17 @@ def _labelled(folder: Path) -> list[tuple[Path, int]]:
 def decode(folder: Path, request: Request) -> TaskData:
     size = request.image_size or 128
     layout = _layout(folder)
+    notes: list[str] = []
     if layout == "chetankv":
+        notes += [n for s in ("training_set", "test_set") if (n := unknown_class_folders(_nested(folder, s), NAMES))]
         train_files = folder_of_classes(_nested(folder, "training_set"), NAMES)
         test_files = folder_of_classes(_nested(folder, "test_set"), NAMES)
         train_x, train_y, skipped = decode_labelled(train_files, size, CLASSES, folder / "training_set")
         test_x, test_y, skipped_test = decode_labelled(test_files, size, CLASSES, folder / "test_set")
         skipped += skipped_test
     else:
+        if layout == "petimages" and (note := unknown_class_folders(folder / "PetImages", NAMES)):
+            notes.append(note)
         files = _labelled(folder / "train") if layout == "kaggle" else folder_of_classes(folder / "PetImages", NAMES)
         images, labels, skipped = decode_labelled(files, size, CLASSES, folder)
         n_train, n_test = PER_CLASS[request.variant]
@@ -88,6 +92,7 @@ def decode(folder: Path, request: Request) -> TaskData:
         Split(test_x, test_y),
         source=f"{layout} layout in {folder}, {size} px",
         skipped=tuple(skipped),
+        notes=tuple(notes),
     )
 
 

@@ -55,6 +55,7 @@ def card_facts(
 ) -> CardFacts:
     """The card's metadata (CARD_KEYS -> plain data) for a stored trial exported now: `data` as
     the export loaded it (the trial's split), `params` counted on the exported model."""
+    from harness.results.matching import data_notes
     from harness.results.ranking import score, test_score
 
     trial = store.trial(trial_id)
@@ -99,7 +100,9 @@ def card_facts(
             # binomial form (image scores) or no count recorded
             **_test_interval(trial, epochs, metric=task.metric, classification=task.kind == "classification"),
         },
-        "published": published_figures(trial, epochs, task=task.name, arch=spec.arch),
+        "published": published_figures(
+            trial, epochs, task=task.name, arch=spec.arch, notes=data_notes(store, [trial])[trial["id"]]
+        ),
     }
 
 
@@ -125,14 +128,16 @@ def _scheduler(store: Store, sweep_id: str) -> str:
     return "fifo" if "reproduce" in recorded else str(recorded.get("scheduler") or "fifo")
 
 
-def published_figures(trial: Any, epochs: list[Any], *, task: str, arch: str) -> list[PublishedFigure]:
+def published_figures(
+    trial: Any, epochs: list[Any], *, task: str, arch: str, notes: list[str] | None = None
+) -> list[PublishedFigure]:
     """The published figures of this task and network, each with ours measured as the report
     measured and whether this trial ran the report's recipe (`harness compare`'s matching)."""
     from harness.results.leaderboard import published
     from harness.results.matching import config_of, differences, recipe_terms, trial_terms
     from harness.results.ranking import score
 
-    have = trial_terms(config_of(trial), len(epochs))
+    have = trial_terms(config_of(trial), len(epochs), notes)
     out: list[PublishedFigure] = []
     for report, recipe in published(task):
         want = recipe_terms(recipe.spec)

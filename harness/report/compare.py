@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.config.presets import Recipe, get_preset
 from harness.kinds import SweepStatus
 from harness.report.document import CompareRow, FinishRow
-from harness.results.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
+from harness.results.matching import budget_marks, config_of, data_notes, differences, recipe_terms, trial_terms
 from harness.store.db import Store
 from harness.store.rows import TrialSummary
 from harness.sweeps.outcome import Outcome
@@ -85,7 +85,8 @@ def compare(store: Store, report: str) -> list[CompareRow]:
         want = recipe_terms(recipe.spec)
         trials = [t for t in store.trial_summaries(task=task.name, metric=task.metric, mode=task.mode) if usable(t)]
         epochs = store.epochs_by_trial(task=task.name) if trials else {}
-        terms = {t["id"]: trial_terms(config_of(t), t["epochs_run"]) for t in trials}
+        notes = data_notes(store, trials)
+        terms = {t["id"]: trial_terms(config_of(t), t["epochs_run"], notes[t["id"]]) for t in trials}
         diffs = {i: differences(terms[i], want) for i in terms}
         ranked = rank(trials, mode=task.mode)
         same = [t for t in ranked if not diffs[t["id"]]]

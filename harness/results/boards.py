@@ -57,6 +57,7 @@ class RunFields(TypedDict):
     train_limit: int | None  # training images, when a subset
     planned_epochs: int | None
     marks: str | None  # the reduced budget in words, e.g. "subset 200, 3 of 10 epochs"
+    data: str | None  # how its data was not the task's own, in words (class folders left out); None: it was
 
 
 class Intervals(TypedDict):
@@ -157,6 +158,7 @@ class BoardRow(TypedDict):
     train_limit: int | None
     planned_epochs: int | None
     marks: str | None
+    data: str | None
     trial: str  # the id tables show: Ray's short one where it names one trial
     device: str | None  # where it trained, in full: "cuda:0 NVIDIA H200", "cpu ..."; None: not recorded
     gpu_ids: list[str] | None  # the GPU ids Ray assigned ([] on the CPU); None: not recorded

@@ -24,7 +24,15 @@ from harness.results.boards import (
 )
 from harness.results.cost import costs, until_target
 from harness.results.intervals import SeedValues, against_published, compare_top, group_intervals, trial_intervals
-from harness.results.matching import TrialTerms, budget_marks, config_of, differences, recipe_terms, trial_terms
+from harness.results.matching import (
+    TrialTerms,
+    budget_marks,
+    config_of,
+    data_notes,
+    differences,
+    recipe_terms,
+    trial_terms,
+)
 from harness.results.ranking import rank, score, test_score, usable
 from harness.store.db import Store
 from harness.store.rows import EpochRow, TrialRow, TrialSummary
@@ -248,6 +256,7 @@ def _run_fields(terms: TrialTerms) -> RunFields:
         "train_limit": terms["train_limit"],
         "planned_epochs": terms["planned_epochs"],
         "marks": ", ".join(budget_marks(terms)) or None,
+        "data": terms["data"],
     }
 
 
@@ -279,10 +288,12 @@ def leaderboards(
         epochs = store.epochs_by_trial(task=name, sweep_id=sweep_id)
         rows: list[LeaderRow] = []
         terms: dict[str, TrialTerms] = {}  # each trial's config parsed once, for its row and the references
-        for row in store.trial_summaries(task=name, sweep_id=sweep_id, metric=spec.metric, mode=spec.mode):
+        summaries = list(store.trial_summaries(task=name, sweep_id=sweep_id, metric=spec.metric, mode=spec.mode))
+        notes = data_notes(store, summaries)
+        for row in summaries:
             mine = epochs.get(row["id"], [])
             test = score(row, mine, test_score(spec.metric))
-            terms[row["id"]] = trial_terms(config_of(row), row["epochs_run"])
+            terms[row["id"]] = trial_terms(config_of(row), row["epochs_run"], notes[row["id"]])
             rows.append(
                 {
                     **row,
@@ -372,6 +383,7 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
         "train_limit": row["train_limit"],
         "planned_epochs": row["planned_epochs"],
         "marks": row["marks"],
+        "data": row["data"],
         "trial": trial,
         "device": row["device"],
         "gpu_ids": json.loads(row["gpu_ids"]) if row["gpu_ids"] is not None else None,

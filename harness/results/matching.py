@@ -9,6 +9,7 @@ closest run with its differences spelled out, never as a reproduction.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from harness.formats import plural
@@ -16,6 +17,7 @@ from harness.store.rows import TrialRow
 
 if TYPE_CHECKING:
     from harness.config.spec import SweepSpec
+    from harness.store.db import Store
 
 __all__ = [
     "RecipeTerms",
@@ -23,6 +25,8 @@ __all__ = [
     "TrialTerms",
     "budget_marks",
     "config_of",
+    "data_difference",
+    "data_notes",
     "differences",
     "recipe_terms",
     "trial_terms",
@@ -53,6 +57,7 @@ class TrialTerms(Terms):
     planned_epochs: int | None
     train_limit: int | None  # training images, when a subset
     eval_limit: int | None  # validation images, when a subset
+    data: str | None  # how its data was not the task's own (class folders left out), in words; None: it was
 
 
 def recipe_terms(spec: SweepSpec) -> RecipeTerms:
@@ -71,26 +76,62 @@ def recipe_terms(spec: SweepSpec) -> RecipeTerms:
     }
 
 
-def trial_terms(config: dict[str, Any], epochs_run: float | None) -> TrialTerms:
+def data_difference(notes: list[str]) -> str | None:
+    """What the notes of a trial's data (harness.datasets: folders the task did not know) say
+    about it, in words for a board; None when the data was the task's own."""
+    left_out = [note.rpartition(": ")[2] for note in notes]
+    return f"other data: folders {', '.join(left_out)} left out" if left_out else None
+
+
+def _request(config: dict[str, Any]) -> tuple[str | None, int | None]:
+    """The trial's split and image size, defaults filled in where its task is known here (a
+    folder that is gone, or a plugin's task not loaded, keeps what the config says)."""
+    from harness.datasets import get_task
+    from harness.errors import HarnessError
+
+    try:
+        request = get_task(config["task"]).request(config.get("variant"), config.get("image_size"))
+    except HarnessError:
+        return config.get("variant"), config.get("image_size")
+    return request.variant, request.image_size
+
+
+def trial_terms(config: dict[str, Any], epochs_run: float | None, data_notes: list[str] | None = None) -> TrialTerms:
     """The same terms of a stored trial, from its whole config (`config_of`) and the epochs it
     really ran (a count; a mean over seeds is a float). Read key by key, not as a `TrialSpec`:
     only these keys must be there (a hand-made row, as the tests and older tools write, may
-    lack the optimizer, learning rate, batch size or seed that a TrialSpec requires)."""
-    from harness.datasets import get_task
-
-    request = get_task(config["task"]).request(config.get("variant"), config.get("image_size"))
+    lack the optimizer, learning rate, batch size or seed that a TrialSpec requires).
+    `data_notes`: what its sweep recorded of its data's notes (`data_difference`)."""
+    variant, image_size = _request(config)
     return {
         "task": config["task"],
         "arch": config["arch"],
-        "variant": request.variant,
-        "image_size": request.image_size,
+        "variant": variant,
+        "image_size": image_size,
         "pixels": config.get("pixels") or "standard",
         "framework": config.get("framework") or "pytorch",  # stored before the setting: PyTorch's
         "epochs": epochs_run or 0,
         "planned_epochs": config.get("epochs"),
         "train_limit": config.get("train_limit"),
         "eval_limit": config.get("eval_limit"),
+        "data": data_difference(data_notes or []),
     }
+
+
+def data_notes(store: Store, rows: Sequence[TrialRow]) -> dict[str, list[str]]:
+    """Each trial's data notes (`trial_terms`' `data_notes`), from what its sweep recorded of its
+    data (a reproduction: per recipe); [] where nothing was left out or nothing was recorded."""
+    recorded = {
+        sweep: json.loads(store.sweep(sweep)["environment_json"] or "{}").get("data") or {}
+        for sweep in {row["sweep_id"] for row in rows}
+    }
+    out = {}
+    for row in rows:
+        data = recorded[row["sweep_id"]]
+        if "source" not in data:  # a reproduction's: one record per recipe label
+            data = data.get(config_of(row).get("recipe"), {})
+        out[row["id"]] = list(data.get("notes", []))
+    return out
 
 
 def config_of(row: TrialRow) -> dict[str, Any]:
@@ -125,6 +166,8 @@ def differences(trial: TrialTerms, recipe: RecipeTerms) -> list[str]:
         out.append(f"{trial['pixels']} input scaling, not {recipe['pixels']}")
     if trial["framework"] != recipe["framework"]:
         out.append(f"{trial['framework']} defaults, not {recipe['framework']}")
+    if trial["data"]:
+        out.append(trial["data"])
     out += budget_marks(trial, recipe_epochs=recipe["epochs"])
     return out
 

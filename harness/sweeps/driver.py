@@ -57,6 +57,7 @@ class DataRecord(TypedDict):
     bytes: int  # the cache's arrays
     skipped: int  # unreadable source files
     skipped_first: list[str]  # the first 5 of them
+    notes: list[str]  # what the reader left out on purpose (class folders the task does not know)
 
 
 class SweepEnvironment(Environment, total=False):
@@ -89,6 +90,7 @@ def prepare_data(spec: SweepSpec, reporter: Reporter) -> DataRecord:
         "bytes": meta["bytes"],
         "skipped": len(meta["skipped"]),
         "skipped_first": meta["skipped"][:5],
+        "notes": meta.get("notes", []),
     }
 
 

@@ -25,6 +25,7 @@ TABLE_ROWS = 20
 GROUP_ONLY = ("n_seeds", "best_metric_std", "test_metric_std", "trial_ids")
 # Fields that only explain another column, or that `marks`/`data` already show in words.
 HIDDEN = (
+    "data",
     "onnx_speedup_clear",
     # the intervals are shown in their figure's cell, "45.34% [44.36, 46.32]"
     "best_ci95_low",
@@ -147,6 +148,8 @@ def _data(row: BoardRow, *, varying: frozenset[str]) -> str:
         parts.append(f"split {row['variant']}")
     if "image_size" in varying and row.get("image_size") is not None:
         parts.append(f"{row['image_size']} px")
+    if row.get("data"):
+        parts.append(str(row["data"]))
     return " ".join(parts)
 
 
