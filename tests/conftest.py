@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,25 @@ def upsample_export(kinds_exported) -> Path:
 def single_logit_export(kinds_exported) -> Path:
     """A trained cats-vs-dogs one-logit model (keras_cnn2, 3x64x64), 1 epoch on 128 real photos."""
     return Path(kinds_exported["single_logit"])
+
+
+# ------------------------------------------------- users' plugins
+
+
+@pytest.fixture
+def registries_restored():
+    """What a test's plugins register is gone after it: the registries are the process's."""
+    from harness import plugins
+    from harness.architectures import _registry as archs
+    from harness.datasets import _registry as tasks
+
+    tables = (archs._ARCHS, archs._RESOLVED, tasks._TASKS, tasks._RESOLVED, plugins._LOADED)
+    saved = [dict(t) for t in tables]
+    modules = set(sys.modules)
+    yield
+    for table, before in zip(tables, saved):
+        table.clear()
+        table.update(before)  # type: ignore[arg-type]
+    for name in set(sys.modules) - modules:
+        if name.startswith(("harness_plugin_", "entry_plugin")):
+            del sys.modules[name]

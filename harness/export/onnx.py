@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
@@ -140,6 +141,12 @@ def export_onnx(
                 verbose=False,
             )
     except Exception as exc:  # the exporter's own error types vary by version
+        ops = sorted(set(re.findall(r"aten\.\w+(?:\.\w+)?", str(exc))))
+        if ops:  # a network (a library's, a user's) with an operator ONNX has no translation for
+            raise HarnessError(
+                f"the network cannot be exported to ONNX: no translation of {', '.join(ops[:3])} at opset {opset}",
+                "replace that operation in the network, or keep it in PyTorch (`harness --debug export` traces it)",
+            ) from exc
         raise HarnessError(
             f"torch's ONNX exporter failed at opset {opset} ({str(exc).strip().splitlines()[0][:160]})",
             f"try the default --opset {OPSET}; `harness --debug export ...` shows the traceback",

@@ -5,7 +5,6 @@ one line, exit code 2, nothing written. No Ray: each mistake is refused before i
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,11 @@ from harness.architectures import create_model, get_arch, list_source, load_user
 from harness.cli.main import main
 from harness.engine.weights import adaptation_notes, load_init, read_state
 from harness.errors import HarnessError
+
+
+@pytest.fixture(autouse=True)
+def _restored(registries_restored):
+    """Each test's plugins are gone after it (conftest's `registries_restored`)."""
 
 
 @pytest.fixture
@@ -181,6 +185,14 @@ def test_help_says_how(capsys):
     assert "folder: and hf: 64" in out and "--pretrained" in out
 
 
-def teardown_module() -> None:
-    for name in [m for m in sys.modules if m.startswith("harness_plugin_")]:
-        del sys.modules[name]
+def test_a_network_that_cannot_export_names_the_operation(tmp_path):
+    from harness.export.onnx import export_onnx
+
+    class Singular(torch.nn.Module):  # an operation ONNX has no translation for
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.linalg.svdvals(x.flatten(1)[:, :4].reshape(-1, 2, 2)).reshape(x.shape[0], -1)
+
+    with pytest.raises(HarnessError) as info:
+        export_onnx(model=Singular(), example=torch.zeros(2, 3, 8, 8), out_path=tmp_path / "x.onnx", metadata={})
+    assert "no translation of aten._linalg_svd" in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "x.onnx").exists()

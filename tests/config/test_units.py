@@ -253,6 +253,7 @@ def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
             "train_limit",
             "planned_epochs",
             "marks",
+            "data",
             "trial",
             "device",
             "gpu_ids",

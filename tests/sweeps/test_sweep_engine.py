@@ -296,7 +296,7 @@ def test_resume_mistakes_are_one_line(tmp_path, swept_copy, capsys):
 
 
 @pytest.mark.slow
-def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
+def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path, capsys, registries_restored):
     """Its task and network come from a plugin file: the trials on the second node (another
     worker process, which never imported the file) run the code the driver imported."""
     plugin = write_plugin(tmp_path / "code", "cluster_plugin.py")
@@ -348,6 +348,16 @@ def test_a_sweep_on_a_two_node_cluster_uses_both_nodes(tmp_path):
         environment = json.loads(store.sweep()["environment_json"])
     assert environment["ray_nodes"] == 2
     assert environment["plugins"] == [{"ref": str(plugin), "sha256": sha256(plugin), "origin": "--plugin"}]
+    # The plugin's trials export only with the plugin named again, unchanged: never from the store.
+    trial, out = trials[0]["id"], ["--results", str(results), "--out", str(tmp_path / "onnx")]
+    assert main(["export", "--trial", trial, *out]) == 2
+    assert f"used plugin '{plugin}'" in capsys.readouterr().err
+    text = plugin.read_text()
+    plugin.write_text(text + "# edited\n")
+    assert main(["export", "--trial", trial, "--plugin", str(plugin), *out]) == 2
+    assert "changed since" in capsys.readouterr().err and not list((tmp_path / "onnx").iterdir())
+    plugin.write_text(text)
+    assert main(["export", "--trial", trial, "--plugin", str(plugin), *out]) == 0
 
 
 def test_a_wrongly_typed_value_in_a_sweep_file_is_named(tmp_path, capsys):
