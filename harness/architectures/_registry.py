@@ -155,6 +155,9 @@ def get_arch(name: str) -> ArchSpec:
         raise HarnessError(
             f"architecture {name!r} comes from a file not loaded", f"pass --plugin {name.rpartition(':')[0]}"
         )
+    for module, prefix in (("torchvision.models.", "torchvision:"), ("timm.models.", "timm:"), ("timm.", "timm:")):
+        if name.startswith(module):  # a library's Python path: the harness names it by prefix
+            raise HarnessError(f"unknown architecture {name!r}", f"name it {prefix}{name.removeprefix(module)}")
     raise unknown_choice("architecture", name, [*_ARCHS, "timm:NAME", "torchvision:NAME", "FILE.py:FUNCTION"])
 
 

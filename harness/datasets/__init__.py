@@ -16,6 +16,7 @@ from ._registry import (
     mark_builtin,
     register_task,
     resolve_data_root,
+    stored_task,
     user_tasks,
 )
 from .folder import folder_task
@@ -41,5 +42,6 @@ __all__ = [
     "prepare",
     "register_task",
     "resolve_data_root",
+    "stored_task",
     "user_tasks",
 ]

@@ -197,6 +197,33 @@ def get_task(name: str) -> DatasetSpec:
     raise unknown_choice("task", name, [*_TASKS, "folder:PATH", "hf:PATH"])
 
 
+def stored_task(name: str) -> DatasetSpec:
+    """The task a stored trial names, for reading results: the task itself where it is known
+    here, else a stand-in (a folder since moved, a plugin not loaded) with the metric of every
+    classification task and no classes, so boards and reports of a shared store still read."""
+    try:
+        return get_task(name)
+    except HarnessError as exc:
+        why = exc.message
+
+    def unavailable(_root: Path, _request: Request) -> Path:
+        raise MissingData(f"task {name!r} is not available here: {why}", "pass --plugin, or restore its data")
+
+    return DatasetSpec(
+        name=name,
+        kind="classification",
+        input_shape=(3, 1, 1),
+        classes=(),
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        find=unavailable,
+        decode=lambda found, request: unavailable(found, request),  # type: ignore[arg-type,return-value]
+        parse_variant=str,
+        resizable=True,
+        description=f"not available here ({why})",
+    )
+
+
 def resolve_data_root(data_dir: str | os.PathLike | None = None) -> Path:
     """`--data-dir`, else `HARNESS_DATA_DIR`, else a per-user cache folder; always absolute, so
     that a trial running in another working folder (Ray's) reads the same files."""

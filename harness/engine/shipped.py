@@ -11,7 +11,12 @@ another node of a cluster so runs exactly the code the driver imported, without 
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass
+from pathlib import Path
+
+from ray import cloudpickle
 
 from harness.architectures import ArchSpec
 from harness.architectures._registry import adopt_arch, user_archs
@@ -25,8 +30,26 @@ class Shipped:
 
 
 def collect(archs: tuple[str, ...], tasks: tuple[str, ...]) -> Shipped:
-    """The specs among `archs` and `tasks` that users' code registered in this process."""
-    return Shipped(tuple(user_archs(archs)), tuple(user_tasks(tasks)))
+    """The specs among `archs` and `tasks` that users' code registered in this process. The
+    code of a module no worker could import by name (a script, a notebook, a test file) goes by
+    value; an installed package's, by name, as it is installed on every node like the harness."""
+    shipped = Shipped(tuple(user_archs(archs)), tuple(user_tasks(tasks)))
+    functions = [a.builder for a in shipped.archs] + [f for t in shipped.tasks for f in (t.find, t.decode)]
+    for function in functions:
+        module = sys.modules.get(getattr(function, "__module__", "") or "")
+        if module is not None and module.__name__ != "__main__" and not _installed(module):
+            cloudpickle.register_pickle_by_value(module)
+    return shipped
+
+
+def _installed(module: types.ModuleType) -> bool:
+    """Whether `module` comes from an installed package (site-packages), is built in, or is the harness's."""
+    file = getattr(module, "__file__", None)
+    return (
+        file is None
+        or module.__name__.split(".")[0] == "harness"
+        or any(part in ("site-packages", "dist-packages") for part in Path(file).parts)
+    )
 
 
 def adopt(shipped: Shipped | None) -> None:

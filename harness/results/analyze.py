@@ -113,7 +113,7 @@ def analyze_sweep(
     """One analysis per task of the sweep (the latest sweep when `sweep_id` is None).
     `target_value`: the validation figure time-to-target races to, in place of the task's
     highest published one."""
-    from harness.datasets import get_task
+    from harness.datasets import get_task, stored_task
 
     sweep = store.sweep(sweep_id)  # an unknown id is one line, naming `harness sweeps`
     tasks = store.tasks(sweep["id"])
@@ -128,7 +128,7 @@ def analyze_sweep(
     short = store.short_ids()  # tables show Ray's short id where it names one trial
     out: list[Analysis] = []
     for name in tasks:
-        spec = get_task(name)
+        spec = stored_task(name)
         goal = target(name) if target_value is None else _user_target(target_value, spec.metric, spec.mode)
         trials = load_trials(store, sweep["id"], task=name, metric=spec.metric, mode=spec.mode, goal=goal)
         good = [t for t in trials if t["usable"]]

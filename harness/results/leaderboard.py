@@ -275,7 +275,7 @@ def leaderboards(
     (None: when the board's trials have replicates); references: the published figures beside
     the matching trials (see `references`). Rows 2..`compare` are tested against #1 over their
     seeds (`harness.results.intervals.compare_top`)."""
-    from harness.datasets import get_task
+    from harness.datasets import stored_task
 
     field, better = lookup("sort", SORTS, sort)
     if sweep_id:
@@ -283,7 +283,7 @@ def leaderboards(
     boards: list[Board] = []
     short = store.short_ids()  # tables show Ray's short id where it names one trial
     for name in [task] if task else store.tasks(sweep_id):
-        spec = get_task(name)
+        spec = stored_task(name)
         goal = target(name)
         epochs = store.epochs_by_trial(task=name, sweep_id=sweep_id)
         rows: list[LeaderRow] = []

@@ -86,12 +86,12 @@ def data_difference(notes: list[str]) -> str | None:
 def _request(config: dict[str, Any]) -> tuple[str | None, int | None]:
     """The trial's split and image size, defaults filled in where its task is known here (a
     folder that is gone, or a plugin's task not loaded, keeps what the config says)."""
-    from harness.datasets import get_task
+    from harness.datasets import stored_task
     from harness.errors import HarnessError
 
     try:
-        request = get_task(config["task"]).request(config.get("variant"), config.get("image_size"))
-    except HarnessError:
+        request = stored_task(config["task"]).request(config.get("variant"), config.get("image_size"))
+    except HarnessError:  # a value the task no longer takes
         return config.get("variant"), config.get("image_size")
     return request.variant, request.image_size
 

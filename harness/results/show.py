@@ -54,6 +54,7 @@ class ShownTrial(TypedDict):
     gpu_ids: list[str] | None  # Ray's GPU ids; None where no epoch said (a store older than schema 6)
     best_epoch: int | None
     checkpoint_path: str | None
+    notes: str | None  # what it changed of its network (--init, --pretrained, grey input)
     cpu_s: float | None  # what its epochs cost in all (harness.results.cost); None where an epoch recorded none
     gpu_s: float | None
 
@@ -94,12 +95,12 @@ def normalise_rows(counts: list[list[int]]) -> list[list[float | None]]:
 
 def trial_report(store: Store, trial_id: str) -> TrialReport:
     """Everything `show` prints, as plain data (also its --format json)."""
-    from harness.datasets import get_task
+    from harness.datasets import stored_task
 
     trial = store.trial(trial_id)
     trial_id = trial["id"]  # the full id: `trial_id` may be Ray's short one, which the epochs do not carry
     sweep = store.sweep(trial["sweep_id"])
-    task = get_task(trial["task"])
+    task = stored_task(trial["task"])
     stored = store.epochs(trial_id)
     test = json.loads(trial["test_json"] or "{}")
     counts = test.pop("confusion", None)
@@ -123,6 +124,7 @@ def trial_report(store: Store, trial_id: str) -> TrialReport:
             "gpu_ids": json.loads(trial["gpu_ids"]) if trial["gpu_ids"] is not None else None,
             "best_epoch": trial["best_epoch"],
             "checkpoint_path": trial["checkpoint_path"],
+            "notes": trial.get("notes"),
             "cpu_s": total(stored, "cpu_s"),
             "gpu_s": total(stored, "gpu_s"),
         },
@@ -132,7 +134,8 @@ def trial_report(store: Store, trial_id: str) -> TrialReport:
         "metric": task.metric,
         "epochs": [_epoch(e) for e in stored],
         "test": test or None,
-        "classes": list(task.classes),
+        # a task not available here (a folder moved, a plugin not loaded) has no names: indices
+        "classes": list(task.classes) or [str(i) for i in range(len(counts or []))],
         "confusion": counts,
         "confusion_normalised": normalise_rows(counts) if counts else None,
         "exports": [_export(x) for x in store.exports(trial_id)],

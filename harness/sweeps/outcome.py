@@ -113,7 +113,7 @@ def sweep_rows(store: Store, *, task: str | None = None) -> list[SweepLine]:
     duration (so far, while running) and best validation metric (one-task sweeps)."""
     from datetime import datetime, timezone
 
-    from harness.datasets import get_task
+    from harness.datasets import stored_task
 
     rows: list[SweepLine] = []
     for sweep in store.sweeps():
@@ -124,7 +124,7 @@ def sweep_rows(store: Store, *, task: str | None = None) -> list[SweepLine]:
         end = datetime.fromisoformat(sweep["finished_at"]) if sweep["finished_at"] else datetime.now(timezone.utc)
         best = None
         if len(tasks) == 1:
-            spec = get_task(tasks[0])
+            spec = stored_task(tasks[0])
             values = [
                 t["best_metric"]
                 for t in store.trial_summaries(sweep_id=sweep["id"], metric=spec.metric, mode=spec.mode)
@@ -139,7 +139,7 @@ def sweep_rows(store: Store, *, task: str | None = None) -> list[SweepLine]:
                 "trials": sweep["trials"],
                 "started": sweep["created_at"],
                 "duration_s": (end - start).total_seconds(),
-                "metric": get_task(tasks[0]).metric,
+                "metric": stored_task(tasks[0]).metric,
                 "best_metric": best,
                 "reproduces": json.loads(sweep["spec_json"]).get("reproduce"),
             }

@@ -53,6 +53,7 @@ BAD_PLUGIN = "raise RuntimeError('the plugin is broken')\n"
         (["--task", "hf:{tmp}/nothing-saved"], ["no dataset saved with save_to_disk"]),
         (["--task", "hf:someone/some-set"], ["offline", "hf:PATH"]),
         (["--arch", "mobilenet_v3_small"], ["unknown architecture", "timm:NAME"]),
+        (["--arch", "torchvision.models.mobilenet_v3_small"], ["name it torchvision:mobilenet_v3_small"]),
         (["--arch", "timm:no_such_net"], ["timm has no network 'no_such_net'", "harness archs --source timm"]),
         (["--arch", "torchvision:mobilenet_v3_smal"], ["did you mean torchvision:mobilenet_v3_small"]),
         (["--arch", "{tmp}/nets.py:build"], ["plugin file", "does not exist"]),
@@ -74,6 +75,12 @@ def test_mistakes_with_own_data_and_code_are_one_line(argv, expected, image_fold
     err = _refused(capsys, tmp_path, "sweep", *(a.format(**values) for a in argv))
     for text in expected:
         assert text in err
+
+
+def test_data_prepare_of_a_bare_path_is_one_line(image_folder, capsys):
+    assert main(["data", "prepare", str(image_folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown task" in err and "folder:PATH" in err
 
 
 def test_the_libraries_networks_are_listed_not_built(capsys):

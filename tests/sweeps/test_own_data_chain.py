@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from realfiles import USER_CLASSES, write_image_folder
 
@@ -21,14 +22,25 @@ def _trials(results: Path) -> list[dict]:
         return store._rows("SELECT * FROM trials ORDER BY started_at, id")
 
 
+def _script_net(in_shape, num_outputs):
+    """A network registered from Python, as a script or a notebook does (no plugin file)."""
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(in_shape)), num_outputs))
+
+
 @pytest.mark.slow
-def test_a_folder_of_my_images_through_the_whole_chain(ray_session, tmp_path, capsys):
+def test_a_folder_of_my_images_through_the_whole_chain(ray_session, tmp_path, capsys, registries_restored):
+    from harness import register_arch
+
+    register_arch("script_net", input_shape=(3, 32, 32), num_outputs=3)(
+        _script_net
+    )  # Ray's workers never import this file
     folder = write_image_folder(tmp_path / "my images", per_class=20)
     results, task = tmp_path / "results", f"folder:{folder}"
     common = ["--optimizer", "adam", "--lr", "0.003", "--image-size", "32", "--no-live", "--results", str(results)]
-    assert main(["sweep", "--task", task, "--arch", "cnn_small,timm:test_resnet", "--epochs", "2", *common]) == 0
+    archs = "cnn_small,timm:test_resnet,script_net"
+    assert main(["sweep", "--task", task, "--arch", archs, "--epochs", "2", *common]) == 0
     trials = _trials(results)
-    assert {t["arch"] for t in trials} == {"cnn_small", "timm:test_resnet"}
+    assert {t["arch"] for t in trials} == {"cnn_small", "timm:test_resnet", "script_net"}
     assert all(t["status"] == "finished" and t["task"] == task for t in trials)
 
     # the timm network: exported, verified under every runtime installed here, with a page
@@ -72,6 +84,10 @@ def test_a_folder_of_my_images_through_the_whole_chain(ray_session, tmp_path, ca
     assert main(["leaderboard", "--format", "json", *common[-2:]]) == 0
     (board,) = json.loads(capsys.readouterr().out)
     assert not board.get("references")
+    # a shared store still reads where the folder is not (moved, or another machine)
+    folder.rename(tmp_path / "moved")
+    for command in (["leaderboard"], ["show", timm_trial], ["sweeps"], ["analyze"]):
+        assert main([*command, *common[-2:]]) == 0, command
 
 
 @pytest.mark.slow
