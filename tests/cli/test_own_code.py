@@ -5,6 +5,7 @@ one line, exit code 2, nothing written. No Ray: each mistake is refused before i
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,30 @@ def test_a_network_that_cannot_export_names_the_operation(tmp_path):
         export_onnx(model=Singular(), example=torch.zeros(2, 3, 8, 8), out_path=tmp_path / "x.onnx", metadata={})
     assert "no translation of aten._linalg_svd" in str(info.value) and "\n" not in str(info.value)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_resume_asks_for_the_plugin_again(tmp_path, capsys):
+    """The store names the plugin file a sweep used; a resume never imports it from there."""
+    from harness.config.spec import SweepSpec
+    from harness.kinds import SweepStatus
+    from harness.store.db import Store
+
+    plugin = write_plugin(tmp_path / "code", "resumed.py", PLUGIN.replace("plugin_", "resumed_"))
+    spec = SweepSpec(task="resumed_digits", archs=("resumed_mlp",), plugins=(str(plugin),))
+    with Store.create(tmp_path) as store:
+        store.create_sweep(
+            sweep_id="s1",
+            task=spec.task,
+            seed=0,
+            command="harness sweep",
+            spec_json=spec.to_json(),
+            environment={"plugins": [plugins.identify(str(plugin)).record()]},
+        )
+        store.finish_sweep("s1", SweepStatus.INTERRUPTED)
+    assert main(["sweep", "--resume", "s1", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"sweep s1 used plugin '{plugin}'" in err and "--plugin" in err
+    assert "harness_plugin_resumed" not in " ".join(sys.modules)  # never imported from the store
+    plugin.write_text(PLUGIN.replace("plugin_", "resumed_") + "# edited\n")
+    assert main(["sweep", "--resume", "s1", "--plugin", str(plugin), "--results", str(tmp_path)]) == 2
+    assert "changed since sweep s1 used it" in capsys.readouterr().err
