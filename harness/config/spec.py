@@ -10,19 +10,18 @@ import argparse
 import json
 import math
 import sys
-import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, cast
 
-from harness.config.settings import PATHS, declared, setting
+from harness.config.settings import declared, setting
 from harness.config.trial_config import SharedSettings, TrialConfig
-from harness.errors import HarnessError, lookup, unknown_choice
+from harness.errors import HarnessError, lookup
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # Python 3.10
-    import tomli as tomllib
+    pass
 
 
 def _lr_range(text: str) -> tuple[float, float]:
@@ -408,32 +407,10 @@ class SweepSpec(TrialSettings):
     @classmethod
     def from_toml(cls, path: str, overrides: dict[str, Any]) -> SweepSpec:
         """A spec from a TOML file (keys: this class's fields), with command-line values on top.
-        Relative paths in the file (data_dir, storage) are relative to the file's own folder."""
-        from harness.paths import existing_file
+        Relative paths in the file (data_dir, storage, a [task]'s path) are relative to its folder."""
+        from harness.config.sweep_file import read_sweep_file
 
-        file = existing_file(path, what="sweep file", hint="pass the path of a .toml file")
-        try:
-            with open(file, "rb") as f:
-                table = tomllib.load(f)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
-        keys = {d.name: d for d in declared(cls)}
-        if isinstance(table.get("task"), dict):
-            table.update(_task_table(path, table.pop("task")))
-        for key, value in table.items():
-            if key not in keys:
-                raise unknown_choice(f"key in {path}", key, sorted(keys))
-            _check_type(path, key, value, keys[key].hint)
-            kind = keys[key].setting.path
-            if kind:  # relative to the file's own folder
-                convert = PATHS[kind]
-                table[key] = (
-                    [convert(v, file.parent) for v in value] if isinstance(value, list) else convert(value, file.parent)
-                )
-        merged: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else (v,) if keys[k].is_list and not isinstance(v, tuple) else v
-            for k, v in {**table, **overrides}.items()
-        }
+        merged = read_sweep_file(path, declared(cls), overrides)
         try:
             return cls(**merged)
         except TypeError as exc:
@@ -453,47 +430,6 @@ class SweepSpec(TrialSettings):
 def reproduce_settings() -> tuple[str, ...]:
     """The settings `harness reproduce` takes, overriding every recipe (quick checks; marked)."""
     return tuple(d.name for d in declared(SweepSpec) if d.setting.reproduce)
-
-
-def _check_type(path: str, key: str, value: Any, hint: Any) -> None:
-    """A sweep file's value has the field's declared type: `int | None` takes an int, a tuple
-    field a list of its item type (or one item), `lr_range` a list of two numbers. Booleans are
-    never numbers, and an int is a float."""
-    if type(None) in typing.get_args(hint):  # X | None: a file cannot say None, so it says X
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) is tuple:
-        fixed = args[-1] is not Ellipsis
-        items = value if isinstance(value, list) else None if fixed else [value]
-        item, want = args[0], f"a list of {len(args)} {args[0].__name__}s" if fixed else f"a list of {args[0].__name__}"
-        if items is None or (fixed and len(items) != len(args)):
-            raise HarnessError(f"sweep file {path!r}: {key} = {value!r} is not {want}", "fix that line of the file")
-    else:
-        items, item, want = [value], hint, hint.__name__
-    ok = (float, int) if item is float else (item,)
-    if any((isinstance(v, bool) and item is not bool) or not isinstance(v, ok) for v in items):
-        raise HarnessError(f"sweep file {path!r}: {key} = {value!r} is not {want}", "fix that line of the file")
-
-
-TASK_TABLE = {"path": "folder", "hf": "hf"}  # [task] keys naming the data -> the task's prefix
-
-
-def _task_table(path: str, table: dict[str, Any]) -> dict[str, Any]:
-    """A sweep file's `[task]` table (path = "images", image_size = 96, split = "0.7,0.15,0.15") as
-    the settings it stands for: task = "folder:images", image_size, variant."""
-    known = {*TASK_TABLE, "image_size", "split"}
-    for key in table:
-        if key not in known:
-            raise unknown_choice(f"key of [task] in {path}", key, sorted(known))
-    sources = [k for k in TASK_TABLE if k in table]
-    if len(sources) != 1 or not isinstance(table[sources[0]], str):
-        raise HarnessError(f"sweep file {path!r}: [task] needs one of path = or hf = ", 'e.g. path = "images"')
-    out: dict[str, Any] = {"task": f"{TASK_TABLE[sources[0]]}:{table[sources[0]]}"}
-    if "image_size" in table:
-        out["image_size"] = table["image_size"]
-    if "split" in table:
-        out["variant"] = table["split"]
-    return out
 
 
 def _non_empty(flag: str, values: tuple) -> tuple:

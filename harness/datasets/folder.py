@@ -18,7 +18,7 @@ from harness.errors import HarnessError
 from harness.heads import Head
 
 from ._images import IMAGE_EXTENSIONS, class_folders, decode_labelled
-from ._registry import DatasetSpec, MissingData, Request, Split, TaskData
+from ._registry import DatasetSpec, Decoder, Finder, MissingData, Request, Split, TaskData
 from ._split import SPLIT_SEED, by_fractions, parse_fractions
 
 PREFIX = "folder:"
@@ -132,6 +132,28 @@ def _decode(path: Path, request: Request, classes: tuple[str, ...]) -> TaskData:
     )
 
 
+def user_task(name: str, classes: tuple[str, ...], *, find: Finder, decode: Decoder, description: str) -> DatasetSpec:
+    """What folder: and hf: tasks share: RGB at 64 px by default (any --image-size), ImageNet's
+    statistics, the split recipe as the variant, flip_crop, a single-logit head for two classes."""
+    return DatasetSpec(
+        name=name,
+        kind="classification",
+        input_shape=(3, DEFAULT_SIZE, DEFAULT_SIZE),
+        classes=classes,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        find=find,
+        decode=decode,
+        heads=(Head.LOGITS, Head.SINGLE_LOGIT) if len(classes) == 2 else (Head.LOGITS,),
+        variants=(DEFAULT_SPLIT,),
+        parse_variant=normalize_split,
+        resizable=True,
+        augment="flip_crop",
+        reads_data_dir=False,
+        description=description,
+    )
+
+
 def folder_task(reference: str) -> DatasetSpec:
     """The task of the folder `reference` names (an absolute path after `folder:`)."""
     path = Path(reference.removeprefix(PREFIX))
@@ -146,21 +168,10 @@ def folder_task(reference: str) -> DatasetSpec:
             raise MissingData(f"the folder {path} is gone", "pass --task folder:PATH of an existing folder")
         return path
 
-    return DatasetSpec(
-        name=f"{PREFIX}{path}",
-        kind="classification",
-        input_shape=(3, DEFAULT_SIZE, DEFAULT_SIZE),
-        classes=classes,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+    return user_task(
+        f"{PREFIX}{path}",
+        classes,
         find=find,
         decode=lambda found, request: _decode(found, request, classes),
-        heads=(Head.LOGITS, Head.SINGLE_LOGIT) if len(classes) == 2 else (Head.LOGITS,),
-        variants=(DEFAULT_SPLIT,),
-        parse_variant=normalize_split,
-        resizable=True,
-        augment="flip_crop",
-        reads_data_dir=False,
         description=f"your images: {len(classes)} classes from {path}",
-        given_splits=(),
     )

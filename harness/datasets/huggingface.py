@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.heads import Head
 from harness.imagefile import to_array
 
 from ._download import offline
 from ._images import check_memory
 from ._registry import DatasetSpec, Request, Split, TaskData
-from .folder import DEFAULT_SIZE, DEFAULT_SPLIT, IMAGENET_MEAN, IMAGENET_STD, fill_splits, normalize_split
+from .folder import DEFAULT_SIZE, fill_splits, user_task
 
 NAMES = {"train": ("train",), "val": ("validation", "val", "valid"), "test": ("test",)}
 
@@ -136,20 +135,10 @@ def hf_task(reference: str) -> DatasetSpec:
     image_column, label_column, classes = _columns(_splits(loaded)["train"].features, f"hf:{reference}")
     if len(classes) < 2:
         raise HarnessError(f"hf:{reference} has {len(classes)} class(es)", "a classification task needs at least 2")
-    return DatasetSpec(
-        name=f"hf:{reference}",
-        kind="classification",
-        input_shape=(3, DEFAULT_SIZE, DEFAULT_SIZE),
-        classes=classes,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+    return user_task(
+        f"hf:{reference}",
+        classes,
         find=lambda root, request: folder,
         decode=lambda found, request: _decode(reference, request, image_column, label_column, classes),
-        heads=(Head.LOGITS, Head.SINGLE_LOGIT) if len(classes) == 2 else (Head.LOGITS,),
-        variants=(DEFAULT_SPLIT,),
-        parse_variant=normalize_split,
-        resizable=True,
-        augment="flip_crop",
-        reads_data_dir=False,
         description=f"Hugging Face dataset {reference}: {len(classes)} classes",
     )
