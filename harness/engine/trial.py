@@ -134,6 +134,7 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
     mean, std = task.pixel_stats(spec.pixels)
     generator = torch.Generator().manual_seed(spec.seed)
     node = _node_name()
+    resume = _restored(metric=task.metric, checkpoint=recorded.checkpoint(trial_id) if recorded else None)
     results = fit(
         model=model,
         objective=OBJECTIVES[head],
@@ -151,9 +152,11 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
         placement=where,
         # the test split's confusion matrix (the leaderboard's test column, `harness show`)
         num_classes=len(task.classes) if task.kind == "classification" else None,
-        resume=_restored(metric=task.metric, checkpoint=recorded.checkpoint(trial_id) if recorded else None),
+        resume=resume[0] if resume else None,
     )
+    reported = False
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
+        reported = True
         metrics = _reported(result, params=params, node=node, where=where, data_on=data_on, gpu_share=gpu_share)
         metrics["notes"] = "; ".join(notes)
         if result.improved:
@@ -170,11 +173,15 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
         else:
             tune.report(metrics)
+    if not reported and resume:
+        # Killed after its last epoch was checkpointed and before Tune heard the trial end: nothing
+        # is left to train, and Tune wants the metric once more (the store keeps its epoch once).
+        tune.report(dict(resume[1]))
 
 
-def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> Resume | None:
-    """The state to continue from when a resumed sweep continues this trial, else None: the
-    store's `checkpoint` when it names one, else the one Tune restored."""
+def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> tuple[Resume, EpochReport] | None:
+    """The state to continue from when a resumed sweep continues this trial, and the epoch it was
+    saved after, else None: the store's `checkpoint` when it names one, else the one Tune restored."""
     restored = checkpoint or tune.get_checkpoint()
     if not restored:
         return None
@@ -182,7 +189,7 @@ def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> Resu
         # On the CPU: load_state_dict copies weights and optimizer state onto the model's device,
         # and the generator's state must stay a CPU ByteTensor (set_state refuses a CUDA one).
         ckpt = torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
-    return Resume.from_checkpoint(ckpt, metric=metric)
+    return Resume.from_checkpoint(ckpt, metric=metric), ckpt["metrics"]
 
 
 def _reported(

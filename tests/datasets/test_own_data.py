@@ -118,3 +118,22 @@ def test_a_saved_hugging_face_dataset_is_a_task(tmp_path):
     meta = prepare(task.name, variant="0.75,0.125,0.125", image_size=16)
     assert meta["counts"]["test"] == 6 and meta["counts"]["train"] + meta["counts"]["val"] == 24
     assert meta["shape"] == [3, 16, 16]
+
+
+def test_a_folder_posing_as_a_report_task_with_other_classes_is_never_set_beside_its_figures(tmp_path):
+    from realfiles import cats_and_dogs
+
+    from harness.config.spec import SweepSpec
+    from harness.results.matching import differences, recipe_terms, trial_terms
+
+    root = tmp_path / "data"
+    cats_and_dogs(root / "cats_vs_dogs", 20, layout="chetankv")
+    write_image_folder(root / "cats_vs_dogs" / "training_set", per_class=5, classes=("birds",))
+    meta = prepare("cats_vs_dogs", root, variant="A", image_size=32)
+    (note,) = meta["notes"]
+    assert note.endswith("ignored folder(s) that are no class of the task: birds")
+    assert meta["per_class"]["train"].keys() == {"cat", "dog"}
+    recipe = SweepSpec(task="cats_vs_dogs", archs=("mlp",), variant="A", image_size=32, epochs=1)
+    config = {"task": "cats_vs_dogs", "arch": "mlp", "variant": "A", "image_size": 32, "epochs": 1}
+    assert differences(trial_terms(config, 1), recipe_terms(recipe)) == []  # the same run on the task's own data
+    assert differences(trial_terms(config, 1, [note]), recipe_terms(recipe)) == ["other data: folders birds left out"]
