@@ -68,3 +68,21 @@ def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrialSpec, 
     get_framework(spec.framework).init(model)
     model.load_state_dict(ckpt["model_state"])
     return model.eval(), spec, ckpt
+
+
+def checkpoint_damage(directory: str | Path, *, metric: str) -> str | None:
+    """Why a trial cannot continue from this checkpoint (missing, truncated, not a checkpoint of
+    ours), or None when it loads. A resume asks on the driver before Ray starts, so a damaged
+    file costs its trial the epochs since its start instead of ending it as an error."""
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.is_file():
+        return f"{path} is missing"
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a truncated or foreign file
+        return f"{path} does not load ({type(exc).__name__})"
+    if not isinstance(ckpt, dict) or not {"model_state", "epoch", "metrics", "optimizer_state"} <= set(ckpt):
+        return f"{path} is not a harness checkpoint"
+    if not isinstance(ckpt["epoch"], int) or not isinstance(ckpt["metrics"], dict) or metric not in ckpt["metrics"]:
+        return f"{path} does not say which epoch it was saved after"
+    return None

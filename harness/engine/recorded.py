@@ -1,12 +1,11 @@
-"""What the store holds of a sweep's trials when a driver resumes it: exactly-once is the store's job.
+"""What a trial of a resumed sweep gets from the store: the checkpoint it continues from.
 
-Ray Tune saves its experiment state on its own cadence (every ~10 s or more, and at the end),
-so after a killed driver it may be older than the store, which records every epoch as it
-arrives. A resumed sweep hands this record to every trial it runs: a trial the store holds as
-ended returns at once (Tune's older state may still call it running), and any other trial
-continues from the best checkpoint the store names (Tune's state may name one that was
-replaced and deleted since). Epochs the store holds already are never written again
-(`Store.record_epoch`).
+A resume reads no state Ray Tune saved (its experiment state and searcher are pickles, and
+unpickling a file someone planted in a results folder runs their code): the driver re-plans the
+sweep from the store (harness.sweeps.resume) and starts a fresh Tuner. A stored trial that had
+not ended runs again under Tune's new trial id, with its store id in the config (`CONTINUES`), and
+continues from the best checkpoint the store names, which the driver checked before Ray started.
+Epochs the store holds already are never written again (`Store.record_epoch`).
 """
 
 from __future__ import annotations
@@ -15,37 +14,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# The config key of a resumed trial: the Ray id the store knows it by (absent for a new trial)
+CONTINUES = "continues"
+
+
+def stored_id(trial_id: str, config: Mapping[str, Any]) -> str:
+    """The id the store keeps a trial under: the one it continues, else Tune's own."""
+    return str(config.get(CONTINUES) or trial_id)
+
 
 @dataclass(frozen=True)
 class Recorded:
-    """A sweep's trials by Ray's trial id, as the store held them when the driver resumed it."""
+    """The checkpoints a resumed sweep's continuing trials start from, by their stored Ray id."""
 
-    # trial -> its stored status (finished, stopped, diverged, error): it ended and is not run again
-    ended: Mapping[str, str] = field(default_factory=dict)
-    # trial -> its last stored epoch (epoch, metrics, the task's own scores), for the ended ones
-    last_epochs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    # trial -> its best checkpoint as Tune reported it (a path in the sweep's storage), for the
-    # trials that have not ended
+    # trial -> its best checkpoint, checked on the driver (a path in the sweep's storage)
     checkpoints: Mapping[str, str] = field(default_factory=dict)
     # the sweep's storage: a local folder or a URI (s3://...) whose filesystem holds the checkpoints
     storage: str | None = None
 
-    def has_ended(self, trial_id: str) -> bool:
-        return trial_id in self.ended
-
-    def report_ended(self, trial_id: str) -> None:
-        """In the trial's process, for a trial that ended: report its last stored epoch once more
-        and train nothing. Tune wants every trial to report its metric (a silent one errors), and
-        a searcher whose saved state predates the trial's end learns how it did."""
-        from ray import tune
-
-        last = self.last_epochs.get(trial_id)
-        if last is None:  # it ended (an error) before its first epoch
-            raise RuntimeError(f"trial {trial_id} ended as {self.ended[trial_id]} before its first epoch")
-        tune.report(dict(last))
-
     def checkpoint(self, trial_id: str) -> Any:
-        """The trial's best checkpoint (a `ray.tune.Checkpoint`), or None when the store holds none."""
+        """The trial's checkpoint (a `ray.tune.Checkpoint`), or None: it starts from its first epoch."""
         path = self.checkpoints.get(trial_id)
         if path is None:
             return None

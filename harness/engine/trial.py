@@ -28,7 +28,7 @@ from harness.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.engine.device import Placement, choose_device, data_home, gpu_seconds, placement
 from harness.engine.fit import EpochResult, Resume, fit
 from harness.engine.optim import create_optimizer
-from harness.engine.recorded import Recorded
+from harness.engine.recorded import Recorded, stored_id
 from harness.engine.reported import EpochReport
 from harness.engine.shipped import Shipped, adopt
 from harness.engine.train import OBJECTIVES, Augmentation, Normalizer, train_subset
@@ -70,13 +70,11 @@ def _node_name() -> str:
 
 
 def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Shipped | None = None) -> None:
-    """`recorded`: a resumed sweep's store record (harness.engine.recorded): the store, not Tune's saved
-    state, says whether this trial ended and which checkpoint it continues from. `shipped`: the
-    networks and tasks users' code registered on the driver (harness.engine.shipped)."""
+    """`recorded`: a resumed sweep's checkpoints (harness.engine.recorded), the one this trial
+    continues from when its config names a stored trial. `shipped`: the networks and tasks users'
+    code registered on the driver (harness.engine.shipped)."""
     adopt(shipped)
-    trial_id = tune.get_context().get_trial_id()
-    if recorded and recorded.has_ended(trial_id):  # ended before the driver was killed
-        return recorded.report_ended(trial_id)  # its last stored epoch again; nothing trained or stored
+    trial_id = stored_id(tune.get_context().get_trial_id(), config)
     spec = TrialSpec.from_config(config)
     torch.set_num_threads(allotted_cpus())
     torch.manual_seed(spec.seed)
@@ -134,7 +132,9 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
     mean, std = task.pixel_stats(spec.pixels)
     generator = torch.Generator().manual_seed(spec.seed)
     node = _node_name()
-    resume = _restored(metric=task.metric, checkpoint=recorded.checkpoint(trial_id) if recorded else None)
+    # Tune's own restore is this run's retry of a failed attempt, newer than the store's
+    checkpoint = tune.get_checkpoint() or (recorded.checkpoint(trial_id) if recorded else None)
+    resume = _restored(metric=task.metric, checkpoint=checkpoint)
     results = fit(
         model=model,
         objective=OBJECTIVES[head],
@@ -180,12 +180,10 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
 
 
 def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> tuple[Resume, EpochReport] | None:
-    """The state to continue from when a resumed sweep continues this trial, and the epoch it was
-    saved after, else None: the store's `checkpoint` when it names one, else the one Tune restored."""
-    restored = checkpoint or tune.get_checkpoint()
-    if not restored:
+    """The state to continue from and the epoch it was saved after, or None: start from epoch 1."""
+    if not checkpoint:
         return None
-    with restored.as_directory() as directory:
+    with checkpoint.as_directory() as directory:
         # On the CPU: load_state_dict copies weights and optimizer state onto the model's device,
         # and the generator's state must stay a CPU ByteTensor (set_state refuses a CUDA one).
         ckpt = torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)

@@ -266,6 +266,16 @@ class Store(Reads):
         previous = row["checkpoint_path"] if row else None
         return previous if previous != path else None
 
+    def restart_trial(self, trial_id: str) -> None:
+        """A trial whose checkpoint is damaged starts again from its first epoch: the epochs
+        stored of it go, since the new run's would not follow from them."""
+        with self.conn:
+            self.conn.execute("DELETE FROM epochs WHERE trial_id = ?", (trial_id,))
+            self.conn.execute(
+                "UPDATE trials SET checkpoint_path = NULL, best_epoch = NULL, test_json = NULL WHERE id = ?",
+                (trial_id,),
+            )
+
     def end_trial(
         self, trial_id: str, *, status: Status, error: str | None = None, traceback: str | None = None
     ) -> None:

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from harness.engine.recorded import Recorded
 from harness.errors import HarnessError
-from harness.kinds import COUNTED, Mode, Status, sql_aggregate
-from harness.store.rows import EpochRow, ExportRow, ProbeRow, RuntimeCheckRow, TrialRow, TrialSummary
+from harness.kinds import COUNTED, Mode, sql_aggregate
+from harness.store.rows import EpochRow, ExportRow, ProbeRow, RuntimeCheckRow, StoredTrial, TrialRow, TrialSummary
 
 # Each trial's latest export of each kind (float32: quantize IS NULL, INT8: 'int8'), numbered in
 # one pass over the exports: a subquery per trial scanned them all for every trial (10,000
@@ -55,25 +54,22 @@ class Reads:
         the schema and the query guarantee, not mypy."""
         return [dict(r) for r in self.conn.execute(sql, params)]
 
-    def recorded(self, sweep_id: str, *, storage: str | None = None) -> Recorded:
-        """What a resumed sweep must not do again, by Ray's trial id: its trials that ended (not
-        interrupted) with the last epoch stored of each, and the best checkpoint of each other
-        one (`storage`: the sweep's)."""
-        rows = self._rows(
-            f"SELECT t.ray_id, t.status, t.ended_at, t.checkpoint_path, e.epoch, e.extra_json,"
-            f" {', '.join(f'e.{c}' for c in EPOCH_COLUMNS)} FROM trials t LEFT JOIN epochs e ON e.trial_id = t.id"
-            " AND e.epoch = (SELECT MAX(epoch) FROM epochs WHERE trial_id = t.id) WHERE t.sweep_id = ?",
+    def sweep_record(self, sweep_id: str) -> list[StoredTrial]:
+        """Every trial of a sweep with its config and stored epochs (as each was reported), in
+        the order they started: what a resume re-plans the sweep from (harness.sweeps.resume)."""
+        trials = self._rows(
+            "SELECT id, ray_id, status, ended_at, checkpoint_path, config_json FROM trials WHERE sweep_id = ?"
+            " ORDER BY started_at, id",
             (sweep_id,),
         )
-        ended = {r["ray_id"]: r for r in rows if r["ended_at"] and r["status"] != Status.INTERRUPTED}
-        return Recorded(
-            ended={i: r["status"] for i, r in ended.items()},
-            last_epochs={i: _epoch_result(r) for i, r in ended.items() if r["epoch"] is not None},
-            checkpoints={
-                r["ray_id"]: r["checkpoint_path"] for r in rows if r["checkpoint_path"] and r["ray_id"] not in ended
-            },
-            storage=storage,
-        )
+        epochs: dict[str, list[dict[str, Any]]] = {t["id"]: [] for t in trials}
+        for row in self._rows(
+            f"SELECT e.trial_id, e.epoch, e.extra_json, {', '.join(f'e.{c}' for c in EPOCH_COLUMNS)} FROM epochs e"
+            " JOIN trials t ON t.id = e.trial_id WHERE t.sweep_id = ? ORDER BY e.trial_id, e.epoch",
+            (sweep_id,),
+        ):
+            epochs[row["trial_id"]].append(_epoch_result(row))
+        return [cast(StoredTrial, {**t, "epochs": epochs[t["id"]]}) for t in trials]
 
     def trial(self, trial_id: str) -> TrialRow:
         """A trial by its id, or by Ray's short id where that names one trial only."""

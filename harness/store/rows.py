@@ -22,6 +22,7 @@ __all__ = [
     "ProbeRow",
     "SweepListRow",
     "SweepRow",
+    "StoredTrial",
     "SweepTrialRow",
     "TrialRow",
     "TrialSummary",
@@ -46,6 +47,18 @@ class SweepListRow(SweepRow):
     """`Store.sweeps()`: a sweep with its trials counted by status."""
 
     trials: dict[str, int]
+
+
+class StoredTrial(TypedDict):
+    """`Store.sweep_record()`: one trial of a sweep as a resume re-plans it."""
+
+    id: str
+    ray_id: str
+    status: str
+    ended_at: str | None
+    checkpoint_path: str | None
+    config_json: str
+    epochs: list[dict[str, Any]]  # each stored epoch as the trial reported it: epoch, metrics, scores
 
 
 class SweepTrialRow(TypedDict):

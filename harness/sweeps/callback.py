@@ -9,6 +9,8 @@ from typing import Any, TypedDict, cast
 
 from ray import tune
 
+from harness.config.trial_config import TrialConfig
+from harness.engine.recorded import CONTINUES, stored_id
 from harness.engine.reported import EpochReport
 from harness.kinds import Status
 from harness.store.db import Store, trial_key
@@ -34,10 +36,6 @@ class StoreCallback(tune.Callback):
         self.store, self.display = ACTIVE[sweep_id]
         # (trial, status, error, traceback), stored at the step's end
         self._ended: list[tuple[str, Status, str | None, str | None]] = []
-        # Trials the store held as ended when this driver started (a resumed sweep; Ray's ids):
-        # Tune's older saved state may run them again, their trainable returns at once, and the
-        # store keeps what it has of them.
-        self._done = self.store.recorded(sweep_id).ended
 
     def __getstate__(self) -> _Pickled:
         return {"sweep_id": self.sweep_id}
@@ -46,22 +44,20 @@ class StoreCallback(tune.Callback):
         StoreCallback.__init__(self, sweep_id=state["sweep_id"])  # the resuming driver registered its store first
 
     def _id(self, trial: Any) -> str:
-        return trial_key(self.sweep_id, trial.trial_id)  # the store's id: Ray's short ids repeat across sweeps
+        return trial_key(self.sweep_id, _ray_id(trial))  # the store's id: Ray's short ids repeat across sweeps
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        if trial.trial_id not in self._done:
-            self.store.start_trial(trial_id=trial.trial_id, sweep_id=self.sweep_id, config=trial.config)
-        self.display.trial_started(trial.trial_id, trial.config)
+        config = cast(TrialConfig, {k: v for k, v in trial.config.items() if k != CONTINUES})
+        self.store.start_trial(trial_id=_ray_id(trial), sweep_id=self.sweep_id, config=config)
+        self.display.trial_started(_ray_id(trial), config)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        if trial.trial_id in self._done:  # its stored last epoch, reported again (harness.engine.recorded)
-            return
         # Ray's result: the trial's report (harness.engine.trial), with Ray's own keys (node_ip, ...) beside it
         report = cast(EpochReport, result)
         self.store.record_epoch(
             trial_id=self._id(trial), result=report, node=report.get("node") or result.get("node_ip")
         )
-        self.display.trial_result(trial.trial_id, report)
+        self.display.trial_result(_ray_id(trial), report)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         replaced = self.store.set_checkpoint(self._id(trial), checkpoint.path)
@@ -75,21 +71,15 @@ class StoreCallback(tune.Callback):
                 pass  # gone already: a leftover would cost only disk
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        if trial.trial_id in self._done:
-            self.display.trial_ended(trial.trial_id, Status(self._done[trial.trial_id]))
-            return
         last = (trial.last_result or {}).get("epoch", 0)
         status = Status.FINISHED if last >= trial.config["epochs"] else Status.STOPPED  # stopped early by ASHA
         self._ended.append((self._id(trial), status, None, None))
-        self.display.trial_ended(trial.trial_id, status)
+        self.display.trial_ended(_ray_id(trial), status)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        if trial.trial_id in self._done:  # the store's record of it stands
-            self.display.trial_ended(trial.trial_id, Status(self._done[trial.trial_id]))
-            return
         text = plain(error_report(trial))
         self._ended.append((self._id(trial), Status.ERROR, error_summary(text), text or None))
-        self.display.trial_ended(trial.trial_id, Status.ERROR)
+        self.display.trial_ended(_ray_id(trial), Status.ERROR)
 
     # Trials that ended in a step are stored at the step's end, in one pass; a driver killed
     # before leaves them "running", and a resume runs them from their last checkpoint.
@@ -103,6 +93,11 @@ class StoreCallback(tune.Callback):
         for trial_id, status, error, traceback in self._ended:
             self.store.end_trial(trial_id, status=status, error=error, traceback=traceback)
         self._ended.clear()
+
+
+def _ray_id(trial: Any) -> str:
+    """The Ray id the store knows the trial by: a resumed trial's is the one it continues."""
+    return stored_id(trial.trial_id, trial.config)
 
 
 def error_report(trial: Any) -> str:

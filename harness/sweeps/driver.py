@@ -3,18 +3,16 @@
 The driver is the only writer of the store: `StoreCallback` (harness.sweeps.callback) receives each trial's results from
 Ray's result stream and writes one transaction per epoch as it arrives. How a sweep ended is
 read back from the store, since Tune swallows Ctrl-C, and returned as an `Outcome`. The store,
-not Tune's saved state, is the record a resume goes by (harness.engine.recorded), so Tune saves its
-state on its own cadence.
+not Tune's saved state, is the record a resume goes by (harness.sweeps.resume): a resume reads
+nothing Ray saved, so Tune saves its state on its own cadence.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypedDict
 
@@ -31,15 +29,14 @@ from harness.errors import HarnessError
 from harness.formats import plural
 from harness.kinds import Mode, Status, SweepStatus
 from harness.signals import passed_to_tune
-from harness.store.db import Store
+from harness.store.db import Store, trial_key
 from harness.sweeps.callback import ACTIVE, StoreCallback
 from harness.sweeps.cluster import check_resources, cluster_may_grow, node_resources, quiet_ray, start_ray
 from harness.sweeps.lock import DriverLock
 from harness.sweeps.outcome import Outcome
 from harness.sweeps.plan import Plan, trial_resources
 from harness.sweeps.reporter import Quiet, Reporter
-
-CHECKPOINT_PERIOD = "TUNE_GLOBAL_CHECKPOINT_S"  # seconds between Tune's saves of its experiment state
+from harness.sweeps.resume import Resumption, replan, resumed_search, show_stored
 
 
 def new_sweep_id() -> str:
@@ -172,13 +169,12 @@ def run_plan(
     )
 
     def fit() -> None:
-        with tune_saves(plan):
-            tune.Tuner(
-                tune.with_resources(tune.with_parameters(run_trial, shipped=shipped), resources),
-                param_space=plan.space(),
-                tune_config=plan.tune_config(metric, str(mode)),  # Ray's saved state keeps plain strings
-                run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
-            ).fit()
+        tune.Tuner(
+            tune.with_resources(tune.with_parameters(run_trial, shipped=shipped), resources),
+            param_space=plan.space(),
+            tune_config=plan.tune_config(metric, str(mode)),
+            run_config=run_config(plan.spec, sweep_id, metric, mode, verbose=verbose),
+        ).fit()
 
     return _drive(plan, sweep_id, store, fit, started_ray=started_ray, reporter=reporter, waiting=waiting, lock=lock)
 
@@ -203,9 +199,10 @@ def resume_sweep(
     report: str | None = None,
     plugins: tuple[str, ...] = (),
 ) -> Outcome:
-    """Continue an interrupted sweep through Ray Tune's restore: finished trials stay finished,
-    unfinished ones continue from their last checkpoint. `report`: only a reproduction of it.
-    `plugins`: the plugin files the sweep used, named again (never imported from the store)."""
+    """Continue an interrupted sweep from the store alone (harness.sweeps.resume): finished trials
+    stay finished, unfinished ones continue from their checkpoint, the rest of the plan runs; no
+    state Ray saved is read. `report`: only a reproduction of it. `plugins`: the plugin files the
+    sweep used, named again (never imported from the store)."""
     store = Store.existing(results_dir, writer=True)
     started_ray, lock = False, None
     try:
@@ -218,17 +215,13 @@ def resume_sweep(
             raise HarnessError(
                 f"sweep {row['id']} is not a reproduction of {report}", "`harness sweeps` lists the stored sweeps"
             )
-        path = str(Path(plan.spec.storage or results_dir / "ray") / row["id"])
         if row["status"] == SweepStatus.FINISHED:
             raise HarnessError(f"sweep {row['id']} already finished", "start a new one")
-        if not tune.Tuner.can_restore(path):
-            raise HarnessError(
-                f"sweep {row['id']} has no Ray experiment state at {path}",
-                "pass --storage as the sweep used it, or start a new sweep",
-            )
         metric, mode = _metric(plan)
         reporter = reporter or Quiet()
         prepare_plan_data(plan, reporter)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
+        storage = plan.spec.storage or str(results_dir / "ray")
+        left = replan(plan, store.sweep_record(row["id"]), metric=metric, storage=storage)  # checkpoints checked
         quiet_ray(verbose=verbose)
         started_ray = start_ray(verbose=verbose, address=plan.spec.address)
         resources, waiting = _resources(plan)
@@ -240,24 +233,27 @@ def resume_sweep(
             ray.shutdown()
         raise
     store.reopen_sweep(row["id"])
-    # The store's record goes to every trial: Tune's saved state may be older than the store.
-    recorded = store.recorded(row["id"], storage=plan.spec.storage or str(results_dir / "ray"))
+    for ray_id, damage in left.restarted.items():
+        store.restart_trial(trial_key(row["id"], ray_id))
+        reporter.warning(f"trial {ray_id} starts again from epoch 1: its checkpoint cannot be used ({damage})")
+    space, search, schedule, num_samples = resumed_search(plan, left, metric=metric)
 
     def fit() -> None:
-        with tune_saves(plan):
-            tune.Tuner.restore(
-                path,
-                trainable=tune.with_resources(
-                    tune.with_parameters(run_trial, recorded=recorded, shipped=collect(plan.archs, plan.tasks)),
-                    resources,
-                ),
-                resume_unfinished=True,
-                resume_errored=False,
-                restart_errored=False,
-                param_space=plan.space(),
-            ).fit()
+        if left.empty:  # every trial had ended: only the sweep's status was left to settle
+            return
+        tune.Tuner(
+            tune.with_resources(
+                tune.with_parameters(run_trial, recorded=left.recorded, shipped=collect(plan.archs, plan.tasks)),
+                resources,
+            ),
+            param_space=space,
+            tune_config=plan.tuned(metric, str(mode), search=search, scheduler=schedule, num_samples=num_samples),
+            run_config=run_config(plan.spec, row["id"], metric, mode, verbose=verbose),
+        ).fit()
 
-    return _drive(plan, row["id"], store, fit, started_ray=started_ray, reporter=reporter, waiting=waiting, lock=lock)
+    return _drive(
+        plan, row["id"], store, fit, started_ray=started_ray, reporter=reporter, waiting=waiting, lock=lock, left=left
+    )
 
 
 def fetch_pretrained(plan: Plan) -> None:
@@ -281,27 +277,6 @@ def fetch_pretrained(plan: Plan) -> None:
                     f"cannot get the published weights of {arch} ({detail})",
                     "run once where the network is reachable (they are cached), or drop --pretrained",
                 ) from None
-
-
-@contextlib.contextmanager
-def tune_saves(plan: Plan) -> Iterator[None]:
-    """How often Tune saves its experiment state while `plan` runs. On its own cadence ("auto"):
-    the store says which trials and epochs a resume must not repeat, whatever Tune saved. But an
-    Optuna searcher's state lives only in Tune's: a resume from an older save re-draws trials
-    under new ids, orphaning the store's. Optuna sweeps (small by nature: each trial informs the
-    next) keep Tune's save after every step, whose cost grows with the square of the trials."""
-    if plan.recipes or plan.spec.search != "optuna":
-        yield
-        return
-    before = os.environ.get(CHECKPOINT_PERIOD)
-    os.environ[CHECKPOINT_PERIOD] = "0"  # read when the Tuner's controller starts
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(CHECKPOINT_PERIOD, None)
-        else:
-            os.environ[CHECKPOINT_PERIOD] = before
 
 
 def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: Mode, *, verbose: bool) -> tune.RunConfig:
@@ -330,8 +305,10 @@ def _drive(
     reporter: Reporter,
     waiting: str | None,
     lock: DriverLock,
+    left: Resumption | None = None,
 ) -> Outcome:
-    """Run `fit` with the store and display registered for the callback; settle the sweep's status."""
+    """Run `fit` with the store and display registered for the callback; settle the sweep's status.
+    `left`: a resume's plan, whose stored trials the display starts with."""
     status = SweepStatus.FAILED
     start = time.monotonic()
     metric, mode = _metric(plan)
@@ -346,6 +323,8 @@ def _drive(
     budget = plan.spec.time_budget_s
     try:
         with display, passed_to_tune():
+            if left:
+                show_stored(display, left.stored)
             fit()
         # Tune catches Ctrl-C itself and returns early instead of raising, with the stopped
         # trials counted as terminated: the store, which only our callback writes, tells.

@@ -103,8 +103,7 @@ class SeededRepeater(Repeater):
     """Ray Tune's Repeater (each configuration the wrapped searcher suggests runs `replicates`
     times; the searcher is told the mean of their metric when the last one ends), which also
     writes each replicate's seed into its config: seed i of a group is replicate i % repeats of
-    seeds[i // repeats]. Its state (the groups) travels in Tune's saved search state, so a
-    resumed sweep still feeds the mean."""
+    seeds[i // repeats]. A resumed sweep rebuilds its groups from the store (harness.sweeps.resume)."""
 
     def __init__(self, searcher: Any, *, seeds: tuple[int, ...], repeats: int) -> None:
         super().__init__(searcher, repeat=len(seeds) * repeats, set_index=True)
@@ -138,9 +137,26 @@ def scheduler(spec: SweepSpec) -> Any:
         return None
     from ray.tune.schedulers import ASHAScheduler
 
+    return ASHAScheduler(**asha_settings(spec))
+
+
+def asha_settings(spec: SweepSpec) -> dict[str, Any]:
     # By the epoch the trial reports: a trial resumed from its best checkpoint counts from there,
-    # while Tune's own iteration count goes on from where its saved state had it.
-    return ASHAScheduler(time_attr="epoch", max_t=spec.epochs, grace_period=1, reduction_factor=2)
+    # while Tune's own iteration count starts again at 1.
+    return {"time_attr": "epoch", "max_t": spec.epochs, "grace_period": 1, "reduction_factor": 2}
+
+
+def explicit_space(points: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A space that runs exactly `points` (each a whole config with the same keys): the values they
+    share as they are, a choice over each that differs, since Tune's points to evaluate must be
+    points of the space; and the points reduced to those choices."""
+    space: dict[str, Any] = {}
+    for key in points[0]:
+        values = list(dict.fromkeys(json.dumps(p[key], sort_keys=True) for p in points))
+        decoded = [json.loads(v) for v in values]
+        space[key] = decoded[0] if len(decoded) == 1 else tune.choice(decoded)
+    domains = [k for k, v in space.items() if isinstance(v, tune.search.sample.Domain)]
+    return space, [{k: p[k] for k in domains} for p in points]
 
 
 def init_file(init: str, results_dir: Path) -> str:
@@ -218,42 +234,36 @@ class Plan:
             recipes=tuple((label, resolved(s, results_dir)) for label, s in self.recipes),
         )
 
-    def _points(self) -> list[dict[str, Any]]:
+    def points(self) -> list[dict[str, Any]]:
+        """The recipes as trial configs, each with its label."""
         return [
             {**s.shared(), **{key: values[0] for key, values in s.searched().items()}, "recipe": label}
             for label, s in self.recipes
         ]
 
     def space(self) -> dict[str, Any]:
-        """A spec's space; for recipes, a choice over the values that differ between them (Tune's
-        points to evaluate must be points of the space) and the values they share."""
-        if not self.recipes:
-            return param_space(self.spec)
-        points = self._points()
-        space: dict[str, Any] = {}
-        for key in points[0]:
-            values = list(dict.fromkeys(p[key] for p in points))
-            space[key] = values[0] if len(values) == 1 else tune.choice(values)
-        return space
+        """A spec's space; for recipes, one that runs exactly the recipes (explicit_space)."""
+        return explicit_space(self.points())[0] if self.recipes else param_space(self.spec)
 
     def tune_config(self, metric: str, mode: str) -> tune.TuneConfig:
         if self.recipes:
-            space = self.space()
-            points = [
-                {k: v for k, v in p.items() if isinstance(space[k], tune.search.sample.Domain)} for p in self._points()
-            ]
-            search, schedule = BasicVariantGenerator(points_to_evaluate=points), None
+            search, schedule = BasicVariantGenerator(points_to_evaluate=explicit_space(self.points())[1]), None
         else:
             search, schedule = search_algorithm(self.spec), scheduler(self.spec)
+        # Tune's draws: Optuna's are configurations, each run once per replicate (one group
+        # of SeededRepeater each); a grid or random space holds its replicates itself.
+        samples = self.num_trials if self.recipes or self.spec.search == "optuna" else self.spec.num_samples
+        return self.tuned(metric, mode, search=search, scheduler=schedule, num_samples=samples)
+
+    def tuned(self, metric: str, mode: str, *, search: Any, scheduler: Any, num_samples: int) -> tune.TuneConfig:
+        """Tune's config for this plan with the given searcher and scheduler (a resume has its own)."""
         return tune.TuneConfig(
             metric=metric,
             mode=mode,
             search_alg=search,
-            scheduler=schedule,
-            # Tune's draws: Optuna's are configurations, each run once per replicate (one group
-            # of SeededRepeater each); a grid or random space holds its replicates itself.
-            num_samples=self.num_trials if self.recipes or self.spec.search == "optuna" else self.spec.num_samples,
-            # search_algorithm holds the limit (Tune ignores this one for a variant generator)
+            scheduler=scheduler,
+            num_samples=num_samples,
+            # the searcher holds the limit (Tune ignores this one for a variant generator)
             max_concurrent_trials=None,
             time_budget_s=self.spec.time_budget_s,
             # Reusing trial processes skips a Python start and a torch import per trial:

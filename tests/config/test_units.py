@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import pytest
 import torch
@@ -129,8 +128,9 @@ def test_store_epochs_are_never_duplicated(tmp_path):
 
 
 def test_store_record_of_a_sweep_for_its_resume(tmp_path):
-    """What a resumed sweep goes by: ended trials (not interrupted ones), and the best checkpoint
-    of each trial still to finish; a new best checkpoint names the one it replaces."""
+    """What a resumed sweep re-plans from: every trial with its config, status, best checkpoint
+    and stored epochs; a new best checkpoint names the one it replaces; a restarted trial loses
+    its epochs and checkpoint."""
     with _store_with_trial(tmp_path) as store:
         config = store.trial("t1")["config_json"]
         for ray_id in ("t2", "t3", "t4"):
@@ -144,16 +144,17 @@ def test_store_record_of_a_sweep_for_its_resume(tmp_path):
         store.end_trial("s1.t2", status="finished")
         store.end_trial("s1.t3", status="error", error="ValueError: x")
         store.interrupt_trials("s1")  # t1 and t4 were running
-        recorded = store.recorded("s1", storage="/ray")
-        assert dict(recorded.ended) == {"t2": "finished", "t3": "error"}
-        assert dict(recorded.checkpoints) == {"t1": "/ray/s1/t1/checkpoint_000001"}
-        # what an ended trial reports once more when Tune runs it again: its last stored epoch
-        assert dict(recorded.last_epochs) == {"t2": {"epoch": 2, "val_acc": 0.6, "train_loss": 0.1}}
-        with pytest.raises(RuntimeError, match="t3 ended as error before its first epoch"):
-            recorded.report_ended("t3")
-        assert recorded.has_ended("t2") and not recorded.has_ended("t1") and not recorded.has_ended("t4")
-        assert recorded.checkpoint("t1").path == "/ray/s1/t1/checkpoint_000001"
-        assert recorded.checkpoint("t4") is None and recorded.checkpoint("t2") is None
+        record = {t["ray_id"]: t for t in store.sweep_record("s1")}
+        statuses = {i: t["status"] for i, t in record.items()}
+        assert statuses == {"t1": "interrupted", "t2": "finished", "t3": "error", "t4": "interrupted"}
+        assert record["t1"]["checkpoint_path"] == "/ray/s1/t1/checkpoint_000001"
+        assert record["t2"]["epochs"] == [
+            {"epoch": 1, "val_acc": 0.5, "val_psnr": 20.0},
+            {"epoch": 2, "val_acc": 0.6, "train_loss": 0.1},
+        ]
+        assert json.loads(record["t3"]["config_json"]) == json.loads(config) and record["t3"]["epochs"] == []
+        store.restart_trial("s1.t2")
+        assert store.epochs("s1.t2") == [] and store.trial("s1.t2")["checkpoint_path"] is None
 
 
 def test_store_marks_diverged_trials_and_keeps_the_mark(tmp_path):
@@ -366,15 +367,3 @@ def test_show_lists_the_largest_confusions_when_a_matrix_is_too_big_to_print():
     out.print(render_confusion({"confusion_normalised": matrix, "classes": classes, "test": {"epoch": 4}}))
     text = out.export_text()
     assert "largest confusions" in text and "class3" in text and "class7" in text and "0.50" in text
-
-
-def test_tune_saves_every_step_only_for_optuna_and_restores_the_environment(monkeypatch):
-    from harness.sweeps.driver import CHECKPOINT_PERIOD, tune_saves
-    from harness.sweeps.plan import Plan
-
-    monkeypatch.delenv(CHECKPOINT_PERIOD, raising=False)
-    with tune_saves(Plan(spec=SweepSpec(search="grid"))):
-        assert CHECKPOINT_PERIOD not in os.environ  # Tune's own cadence: the store keeps exactly-once
-    with tune_saves(Plan(spec=SweepSpec(search="optuna"))):
-        assert os.environ[CHECKPOINT_PERIOD] == "0"  # the searcher's state lives only in Tune's save
-    assert CHECKPOINT_PERIOD not in os.environ

@@ -1,6 +1,6 @@
 """`harness reproduce` (issue 12): every recipe's data checked before anything trains, recipes
 side by side in one Tuner on one Ray instance, rows printed even when interrupted, quick checks
-marked, and `--resume` finishing the run with every epoch stored exactly once."""
+marked, and `--resume` finishing the run from the store (no pickle read) with every epoch stored exactly once."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hostile import plant_pickles
 
 from harness.cli.main import main
 from harness.store.db import Store
@@ -103,9 +104,12 @@ def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(
         stored = {t["id"]: len(store.epochs(t["id"])) for t in store._rows("SELECT id FROM trials")}
     assert len(stored) == 2 and all(n >= 1 for n in stored.values())
 
+    marker = tmp_path / "planted-code-ran"
+    assert plant_pickles(results / "ray", marker) >= 1  # a resume reads no pickle Ray saved
     capsys.readouterr()
     assert main(["reproduce", REPORT, "--resume", "--results", str(results), "--no-live", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
+    assert not marker.exists()
     finished = rows[:2]
     assert all(r["status"] == "finished" and r["quick_check"] == "subset 64, 20 of 25 epochs" for r in finished)
     assert all(r["ours"] is not None and r["ours_test"] is not None for r in finished)

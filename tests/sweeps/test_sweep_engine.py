@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hostile import plant_pickles
 from raycluster import AUTH, free_port, ray_start, stop, temp_dir
 from realfiles import write_plugin
 
@@ -195,7 +196,10 @@ def _wait_for(db: Path, condition: str, timeout: float = 180) -> None:
 
 
 @pytest.mark.slow
-def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_session, tmp_path):
+def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_session, tmp_path, capsys):
+    """Resumed from the store alone: every pickle Ray saved is planted, its experiment state is
+    gone, and one unfinished trial's checkpoint is cut short; nothing planted runs, the damaged
+    trial starts again from epoch 1 (said in one line), and every trial has each epoch once."""
     results = tmp_path / "results"
     cmd = [
         sys.executable,
@@ -221,7 +225,7 @@ def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_sessi
     try:
         db = results / "harness.db"
         _wait_for(db, "SELECT COUNT(*) FROM trials WHERE status = 'finished'")
-        _wait_for(db, "SELECT COUNT(*) FROM epochs e JOIN trials t ON t.id = e.trial_id WHERE t.status = 'running'")
+        _wait_for(db, "SELECT COUNT(*) FROM trials WHERE status = 'running' AND checkpoint_path IS NOT NULL")
         os.kill(proc.pid, signal.SIGKILL)  # the driver only: no handler, no cleanup
         proc.wait(timeout=30)
     finally:
@@ -235,8 +239,17 @@ def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_sessi
         stamps = {i: [e["recorded_at"] for e in store.epochs(i)] for i in finished_before}
         assert store.sweep()["status"] == "running"  # killed: nobody could mark it
     assert finished_before and len(finished_before) < 4
+    marker = tmp_path / "planted-code-ran"
+    assert plant_pickles(results / "ray", marker) >= 1
+    damaged = next(t for t in before.values() if t["status"] == "running" and t["checkpoint_path"])
+    checkpoint = Path(damaged["checkpoint_path"]) / "model.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
 
+    capsys.readouterr()
     assert main(["sweep", "--resume", "--no-export", "--no-live", "--results", str(results)]) == 0
+    assert not marker.exists()  # no pickle from the results folder was loaded
+    err = capsys.readouterr().err
+    assert f"trial {damaged['ray_id']} starts again from epoch 1: its checkpoint cannot be used" in err
     after = {t["id"]: t for t in _trials(results)}
     assert len(after) == 4 and set(before) <= set(after)
     for trial in after.values():
@@ -249,10 +262,9 @@ def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_sessi
 
 
 def test_the_store_calls_a_trial_ended_only_once_tune_has_saved_its_state(tmp_path):
-    """Tune saves its experiment state late in a step, after the trial-complete callbacks: the
-    store must not say "finished" before that, or a driver killed in between leaves a trial the
-    store calls finished and Tune runs again on resume. The stand-in is Tune's Trial object only;
-    callback, display and store are the real ones."""
+    """Trials that ended in a step are stored at the step's end, in one pass; a driver killed
+    before leaves them "running", and a resume continues them from their checkpoint. The
+    stand-in is Tune's Trial object only; callback, display and store are the real ones."""
     from types import SimpleNamespace
 
     from harness.sweeps.callback import ACTIVE, StoreCallback
