@@ -53,6 +53,13 @@ def prepare_results_dir(results_dir: Path) -> Path:
     )
 
 
+def _remove_new(path: Path) -> None:
+    """The files a store that could not start left behind, where it holds nothing yet."""
+    if path.is_file() and path.stat().st_size == 0:
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
 class Store(Reads):
     """The connection and the writes; the reads are `harness.store.queries.Reads`."""
 
@@ -61,6 +68,7 @@ class Store(Reads):
         for a `writer`, a new one. Any other file is refused before a byte of it is written."""
         self.path = path
         version = identify(path, writer=writer)
+        new = version == 0  # no store here yet (or an empty file): a failed start removes what it made
         self.conn = sqlite3.connect(path, timeout=30)
         self.conn.row_factory = sqlite3.Row
         try:
@@ -79,6 +87,8 @@ class Store(Reads):
                     self.conn.execute("ROLLBACK")
         except sqlite3.OperationalError as exc:
             self.conn.close()
+            if new:  # a full disk leaves an empty file that every later command would stumble on
+                _remove_new(path)
             raise HarnessError(
                 f"results store {str(path)!r} cannot be written ({exc})",
                 "make it writable, or pass --results DIR for another folder",

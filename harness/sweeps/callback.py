@@ -4,8 +4,10 @@ sweep's live display. harness.sweeps.driver registers each running sweep here.""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from ray import tune
 
@@ -17,9 +19,18 @@ from harness.store.db import Store, trial_key
 from harness.sweeps.outcome import error_summary, plain
 from harness.sweeps.reporter import Progress
 
-# Stores and displays of the sweeps this driver is running, by sweep id: a restored Tuner
-# unpickles its callbacks, and a database connection cannot travel through a pickle.
+# Stores and displays of the sweeps this driver is running, by sweep id: Tune pickles its
+# callbacks with its saved state, and a database connection cannot travel through a pickle.
 ACTIVE: dict[str, tuple[Store, Progress]] = {}
+# The first store write that failed in each sweep (a full disk, a store made read-only): the
+# callback stops Tune with it and the driver says it in one line (harness.sweeps.driver).
+UNWRITTEN: dict[str, str] = {}
+
+T = TypeVar("T")
+
+
+class StoreUnwritten(Exception):
+    """Raised through Tune to end the sweep: its store can no longer record what trials report."""
 
 
 class _Pickled(TypedDict):
@@ -43,24 +54,30 @@ class StoreCallback(tune.Callback):
     def __setstate__(self, state: _Pickled) -> None:
         StoreCallback.__init__(self, sweep_id=state["sweep_id"])  # the resuming driver registered its store first
 
+    def _write(self, write: Callable[[], T]) -> T:
+        try:
+            return write()
+        except (sqlite3.Error, OSError) as exc:
+            UNWRITTEN.setdefault(self.sweep_id, str(exc))
+            raise StoreUnwritten(str(exc)) from None
+
     def _id(self, trial: Any) -> str:
         return trial_key(self.sweep_id, _ray_id(trial))  # the store's id: Ray's short ids repeat across sweeps
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         config = cast(TrialConfig, {k: v for k, v in trial.config.items() if k != CONTINUES})
-        self.store.start_trial(trial_id=_ray_id(trial), sweep_id=self.sweep_id, config=config)
+        self._write(lambda: self.store.start_trial(trial_id=_ray_id(trial), sweep_id=self.sweep_id, config=config))
         self.display.trial_started(_ray_id(trial), config)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         # Ray's result: the trial's report (harness.engine.trial), with Ray's own keys (node_ip, ...) beside it
         report = cast(EpochReport, result)
-        self.store.record_epoch(
-            trial_id=self._id(trial), result=report, node=report.get("node") or result.get("node_ip")
-        )
+        node = report.get("node") or result.get("node_ip")
+        self._write(lambda: self.store.record_epoch(trial_id=self._id(trial), result=report, node=node))
         self.display.trial_result(_ray_id(trial), report)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
-        replaced = self.store.set_checkpoint(self._id(trial), checkpoint.path)
+        replaced = self._write(lambda: self.store.set_checkpoint(self._id(trial), checkpoint.path))
         # The store keeps the best checkpoint (a trial saves one only on a new best), so the one
         # it replaces goes; Tune keeps every one (num_to_keep=None), since its own pruning forces
         # a save of its whole state at every checkpoint.
@@ -90,9 +107,10 @@ class StoreCallback(tune.Callback):
         self._flush()
 
     def _flush(self) -> None:
-        for trial_id, status, error, traceback in self._ended:
-            self.store.end_trial(trial_id, status=status, error=error, traceback=traceback)
-        self._ended.clear()
+        while self._ended:
+            trial_id, status, error, traceback = self._ended[0]
+            self._write(lambda: self.store.end_trial(trial_id, status=status, error=error, traceback=traceback))  # noqa: B023
+            self._ended.pop(0)
 
 
 def _ray_id(trial: Any) -> str:

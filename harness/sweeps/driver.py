@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ from harness.formats import plural
 from harness.kinds import Mode, Status, SweepStatus
 from harness.signals import passed_to_tune
 from harness.store.db import Store, trial_key
-from harness.sweeps.callback import ACTIVE, StoreCallback
+from harness.sweeps.callback import ACTIVE, UNWRITTEN, StoreCallback
 from harness.sweeps.cluster import check_resources, cluster_may_grow, node_resources, quiet_ray, start_ray
 from harness.sweeps.lock import DriverLock
 from harness.sweeps.outcome import Outcome
@@ -338,12 +339,34 @@ def _drive(
     except KeyboardInterrupt:
         status = SweepStatus.INTERRUPTED
         store.interrupt_trials(sweep_id)
+    except Exception:
+        if sweep_id not in UNWRITTEN:  # Tune ends the sweep with the callback's StoreUnwritten
+            raise
     finally:
         ACTIVE.pop(sweep_id, None)
-        store.finish_sweep(sweep_id, status)
+        unwritten = UNWRITTEN.pop(sweep_id, None)
+        _settle(store, sweep_id, status, unwritten=unwritten is not None)
         outcome = Outcome.read(store, sweep_id, tasks=plan.tasks)
         store.close()
         lock.release()
         if started_ray:
             ray.shutdown()
+    if unwritten:
+        raise HarnessError(
+            f"the sweep stopped: its results store {str(store.path)!r} could not be written ({unwritten});"
+            " every epoch stored before stands",
+            f"free space (or make it writable), then `harness sweep --resume {sweep_id}` continues it",
+        )
     return outcome
+
+
+def _settle(store: Store, sweep_id: str, status: SweepStatus, *, unwritten: bool) -> None:
+    """Mark how the sweep ended. After a failed write (a full disk) the marks may fail too: the
+    sweep then stays `running` in the store, which a resume continues all the same."""
+    try:
+        if unwritten:
+            store.interrupt_trials(sweep_id)
+        store.finish_sweep(sweep_id, SweepStatus.INTERRUPTED if unwritten else status)
+    except sqlite3.Error:
+        if not unwritten:
+            raise
