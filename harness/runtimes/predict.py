@@ -77,7 +77,8 @@ def class_probabilities(outputs: np.ndarray, output_kind: str) -> np.ndarray:
     probabilities = get_head(output_kind).probabilities
     if probabilities is None:
         raise HarnessError(f"a model whose output is {output_kind!r} gives no class probabilities")
-    return probabilities(outputs)
+    with np.errstate(all="ignore"):  # a NaN or infinite output is refused by the caller, not warned about
+        return probabilities(outputs)
 
 
 @dataclass(frozen=True)
