@@ -28,7 +28,8 @@ from ._download import fetch
 from ._fingerprint import ArrayFingerprint, SourceFingerprint, array_fingerprint, array_problem, source_fingerprint
 from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, get_task, resolve_data_root
 
-CACHE_VERSION = 2  # bump when the decoded format changes: old caches are then simply not found (2: fingerprints)
+CACHE_VERSION = 3  # bump when the decoded format changes: old caches are then simply not found
+# (2: fingerprints; 3: 16-bit and float grey scaled, not clipped; PNGs missing rows skipped)
 SPLITS = ("train", "val", "test")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.imagefile import read_image
+from harness.imagefile import UnreadableImage, read_image
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -29,13 +29,11 @@ def class_folders(folder: Path) -> list[Path]:
 
 
 def decode_image(path: Path, size: int) -> np.ndarray | None:
-    """(3, size, size) uint8, or None when the file is not a readable image."""
-    from PIL import Image
-
+    """(3, size, size) uint8, or None when the file is not a whole, readable image (truncated,
+    corrupt, not an image, a bomb: read_image judges, for predict too)."""
     try:
         return read_image(path, width=size, height=size)
-    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning, SyntaxError):
-        # OSError covers truncated files and "cannot identify image file"; bombs raise their own error.
+    except UnreadableImage:
         return None
 
 

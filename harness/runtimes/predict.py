@@ -14,9 +14,8 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.heads import get_head
-from harness.imagefile import read_image
-from harness.runtimes.documents import Preprocessing
-from harness.runtimes.metadata import checked_metadata, read_metadata
+from harness.imagefile import UnreadableImage, read_image
+from harness.runtimes.metadata import checked_metadata, normalize, output_problem, read_metadata, run_model
 
 __all__ = ["checked_metadata", "normalize", "open_session", "predict_files", "read_metadata"]
 
@@ -53,13 +52,6 @@ def open_session(path: str | Path, *, cuda: bool = False, threads: int | None = 
         ) from None
 
 
-def normalize(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
-    """uint8 (N, C, H, W) -> float32 (x * scale - mean) / std, as the model was trained."""
-    mean = np.asarray(preprocessing["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
-    std = np.asarray(preprocessing["std"], dtype=np.float32).reshape(1, -1, 1, 1)
-    return ((images.astype(np.float32) * np.float32(preprocessing["scale"]) - mean) / std).astype(np.float32)
-
-
 def load_image(path: Path, *, shape: tuple[int, int, int]) -> np.ndarray:
     """One image file -> uint8 (C, H, W) in the model's colour mode and size, decoded exactly as
     the training data was."""
@@ -85,7 +77,8 @@ def class_probabilities(outputs: np.ndarray, output_kind: str) -> np.ndarray:
     probabilities = get_head(output_kind).probabilities
     if probabilities is None:
         raise HarnessError(f"a model whose output is {output_kind!r} gives no class probabilities")
-    return probabilities(outputs)
+    with np.errstate(all="ignore"):  # a NaN or infinite output is refused by the caller, not warned about
+        return probabilities(outputs)
 
 
 @dataclass(frozen=True)
@@ -96,7 +89,9 @@ class Prediction:
 
 
 def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) -> list[Prediction]:
-    """Classify image files; unreadable images come back with `error` set instead of raising."""
+    """Classify image files; unreadable images come back with `error` set instead of raising,
+    unless no file at all is readable. Every answer is checked: an output of the wrong size or a
+    NaN probability is a one-line error, never an answer."""
     session = open_session(model_path)
     meta = checked_metadata(session, model_path)  # a file whose metadata lies gives no answers at all
     head = get_head(meta["output"])
@@ -107,7 +102,6 @@ def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) 
         )
     channels, height, width = meta["input_shape"]  # checked: three positive sizes
     classes = meta["classes"]
-    input_name = session.get_inputs()[0].name
     results: list[Prediction] = []
     paths = collect_images(inputs)
     if not paths:
@@ -118,11 +112,28 @@ def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) 
     for path in paths:
         try:
             image = load_image(path, shape=(channels, height, width))
-        except Exception as exc:  # Pillow raises many types for truncated or non-image files
-            results.append(Prediction(str(path), None, f"unreadable image ({type(exc).__name__})"))
+        except UnreadableImage as exc:  # skipped and reported, as training skips and counts it
+            results.append(Prediction(str(path), None, f"unreadable image: {exc.message.removeprefix(f'{path}: ')}"))
             continue
-        x = normalize(image[None], meta["preprocessing"])
-        probs = class_probabilities(session.run(None, {input_name: x})[0], meta["output"])[0]
+        outputs = run_model(session, normalize(image[None], meta["preprocessing"]), path=model_path)
+        # Checked on every run, not only the first: a graph's output size may depend on its input.
+        problem = output_problem(meta, outputs.shape)
+        if problem:
+            raise HarnessError(
+                f"{str(model_path)!r}: its metadata contradicts its graph: {problem} for {path}",
+                "re-export the model with `harness export`; as it is, its answers cannot be trusted",
+            )
+        probs = class_probabilities(outputs, meta["output"])[0]
+        if not np.isfinite(probs).all():
+            raise HarnessError(
+                f"{str(model_path)!r} gave a non-finite output (NaN or infinity) for {path}",
+                "its weights or its preprocessing are broken: re-export the model with `harness export`",
+            )
         order = np.argsort(-probs)[:top_k]
         results.append(Prediction(str(path), [(classes[i], float(probs[i])) for i in order]))
+    if all(r.error for r in results):
+        raise HarnessError(
+            f"none of the {len(results)} image file(s) is readable; {results[0].path}: {results[0].error}",
+            "pass whole image files",
+        )
     return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from contextlib import AbstractContextManager
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from harness.config.trial_config import TrialConfig
 from harness.engine.reported import EpochReport
+from harness.errors import HarnessError
 from harness.formats import lr, metric, plural, sig3
 from harness.kinds import ENDED, Mode, Status, better
 from harness.views.tables import fitted_table
@@ -36,9 +38,33 @@ def print_warning(message: str) -> None:
 
 
 def print_json(data: Any) -> None:
-    """Plain JSON on stdout (no colour codes), for pipes and tests."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Plain JSON on stdout (no colour codes), for pipes and tests. Strict JSON: Python would write
+    NaN and Infinity, which no JSON parser must accept, so such a value is a one-line error
+    naming where it is, and nothing is written."""
+    try:
+        text = json.dumps(data, indent=2, default=str, allow_nan=False)
+    except ValueError:
+        where = _non_finite(data, "")
+        if where is None:
+            raise  # not a number JSON cannot carry (a circular reference): a bug of ours
+        raise HarnessError(
+            f"the JSON output would hold a number JSON cannot carry (NaN or infinity) at {where or 'the top'}",
+            "leave out --format json to see the value as text",
+        ) from None
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _non_finite(data: Any, where: str) -> str | None:
+    """The path (e.g. `[0].top[1][1]`) of the first float in `data` that is NaN or infinite."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return where
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, (list, tuple)) else ()
+    for key, value in items:
+        found = _non_finite(value, f"{where}.{key}" if isinstance(data, dict) else f"{where}[{key}]")
+        if found is not None:
+            return found
+    return None
 
 
 # A style for every Status (a test holds it to that), plus "pending".
