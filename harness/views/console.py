@@ -16,7 +16,6 @@ from rich.text import Text
 
 from harness.config.trial_config import TrialConfig
 from harness.engine.reported import EpochReport
-from harness.errors import HarnessError
 from harness.formats import lr, metric, plural, sig3
 from harness.kinds import ENDED, Mode, Status, better
 from harness.views.tables import fitted_table
@@ -38,33 +37,22 @@ def print_warning(message: str) -> None:
 
 
 def print_json(data: Any) -> None:
-    """Plain JSON on stdout (no colour codes), for pipes and tests. Strict JSON: Python would write
-    NaN and Infinity, which no JSON parser must accept, so such a value is a one-line error
-    naming where it is, and nothing is written."""
-    try:
-        text = json.dumps(data, indent=2, default=str, allow_nan=False)
-    except ValueError:
-        where = _non_finite(data, "")
-        if where is None:
-            raise  # not a number JSON cannot carry (a circular reference): a bug of ours
-        raise HarnessError(
-            f"the JSON output would hold a number JSON cannot carry (NaN or infinity) at {where or 'the top'}",
-            "leave out --format json to see the value as text",
-        ) from None
-    sys.stdout.write(text + "\n")
+    """Plain JSON on stdout (no colour codes), for pipes and tests. Strict JSON: a NaN or an
+    infinity (a diverged trial's loss) is written as null, since Python's NaN is no JSON a
+    strict parser accepts; commands that must not answer with one (predict) refuse it first."""
+    sys.stdout.write(json.dumps(_finite(data), indent=2, default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
-def _non_finite(data: Any, where: str) -> str | None:
-    """The path (e.g. `[0].top[1][1]`) of the first float in `data` that is NaN or infinite."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return where
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, (list, tuple)) else ()
-    for key, value in items:
-        found = _non_finite(value, f"{where}.{key}" if isinstance(data, dict) else f"{where}[{key}]")
-        if found is not None:
-            return found
-    return None
+def _finite(data: Any) -> Any:
+    """`data` with every NaN or infinite float as None."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(value) for value in data]
+    return data
 
 
 # A style for every Status (a test holds it to that), plus "pending".

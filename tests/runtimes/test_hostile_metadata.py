@@ -19,7 +19,6 @@ from onnxfiles import write_classifier
 from PIL import Image
 
 from harness.cli.main import main
-from harness.errors import HarnessError
 from harness.views.console import print_json
 
 
@@ -136,12 +135,7 @@ def test_nan_weights_are_one_line_never_nan_json(tmp_path, images, capsys):
 
 
 def test_json_output_never_carries_nan(capsys):
-    """The last guard for every command's --format json: a NaN anywhere is a one-line error
-    naming where it is, and nothing reaches stdout."""
-    with pytest.raises(HarnessError, match=r"at \[1\]\.top\[0\]\[1\]"):
-        print_json([{"top": [["a", 0.5]]}, {"top": [["b", float("nan")]]}])
-    with pytest.raises(HarnessError, match=r"at \.loss"):
-        print_json({"loss": float("inf")})
-    assert capsys.readouterr().out == ""
-    print_json({"loss": None, "acc": 0.5})
-    assert _strict(capsys.readouterr().out) == {"loss": None, "acc": 0.5}
+    """The last guard for every command's --format json: a NaN or an infinity anywhere (a
+    diverged trial's loss on a board) is written as null, which a strict parser reads."""
+    print_json([{"top": [["a", 0.5]]}, {"top": [["b", float("nan")]], "loss": float("-inf")}])
+    assert _strict(capsys.readouterr().out) == [{"top": [["a", 0.5]]}, {"top": [["b", None]], "loss": None}]
