@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from harness.userfiles import open_regular
+
 # Set once, process-wide (a per-call catch_warnings is not thread-safe, and decoding runs in
 # threads): Pillow's bomb warning becomes an error, so the file is skipped rather than printed about.
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
@@ -24,8 +26,9 @@ def read_image(path: Path, *, width: int, height: int, grey: bool = False) -> np
     Raises whatever Pillow raises for unreadable files (OSError, DecompressionBombError, ...);
     an image past Pillow's bomb warning (89 megapixels) raises DecompressionBombWarning instead
     of printing it: such a file is skipped (and counted) like a bomb, never decoded in silence.
+    A FIFO, a device or a folder raises NotRegularFile (an OSError) without blocking.
     """
-    with Image.open(path) as img:
+    with open_regular(path, what="image") as f, Image.open(f) as img:
         # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
         img.draft("L" if grey else "RGB", (width, height))
         return to_array(img, width=width, height=height, grey=grey)

@@ -17,6 +17,7 @@ from harness.heads import get_head
 from harness.imagefile import read_image
 from harness.runtimes.documents import Preprocessing
 from harness.runtimes.metadata import checked_metadata, read_metadata
+from harness.userfiles import NotRegularFile
 
 __all__ = ["checked_metadata", "normalize", "open_session", "predict_files", "read_metadata"]
 
@@ -68,11 +69,13 @@ def load_image(path: Path, *, shape: tuple[int, int, int]) -> np.ndarray:
 
 
 def collect_images(inputs: list[str]) -> list[Path]:
-    """Files as given; directories expanded to the image files directly inside them."""
+    """Files as given; directories expanded to the image files directly inside them. Nothing is
+    opened here: a FIFO or a device named like an image is listed, and reading it (read_image)
+    refuses it without blocking."""
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
         elif item.exists():
             paths.append(item)
         else:
@@ -118,6 +121,9 @@ def predict_files(model_path: str | Path, inputs: list[str], *, top_k: int = 1) 
     for path in paths:
         try:
             image = load_image(path, shape=(channels, height, width))
+        except NotRegularFile as exc:
+            results.append(Prediction(str(path), None, exc.message.removeprefix(f"image {str(path)!r} is ")))
+            continue
         except Exception as exc:  # Pillow raises many types for truncated or non-image files
             results.append(Prediction(str(path), None, f"unreadable image ({type(exc).__name__})"))
             continue
