@@ -105,9 +105,7 @@ def read_regular(path: str | os.PathLike[str], *, what: str, limit: int, hint: s
 
 # Strings (whose brackets are not structure) and, in TOML, comments: removed before counting.
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_TOML_SKIPPED = re.compile(
-    r"'''.*?'''|\"\"\"(?:[^\\]|\\.)*?\"\"\"|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|#[^\n]*", re.DOTALL
-)
+_TOML_SKIPPED = re.compile(r"'''.*?'''|\"\"\"(?:[^\\]|\\.)*?\"\"\"|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|#[^\n]*", re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 
 
@@ -158,9 +156,8 @@ def parse_toml(data: bytes, *, what: str, hint: str) -> dict[str, Any]:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer"}
+    return names.get(type(value), "null" if value is None else f"a {type(value).__name__}")
 
 
 def _hint_name(hint: Any) -> str:

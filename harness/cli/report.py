@@ -15,9 +15,9 @@ from rich.text import Text
 
 from harness.cli.shared import Command, add_format, add_results, add_results_to, results_dir_of
 from harness.errors import HarnessError
-from harness.userfiles import MiB, parse_json, read_regular, shape_problem
 from harness.report.document import Document
 from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
+from harness.userfiles import MiB, parse_json, read_regular, shape_problem
 from harness.views.console import console, err_console, print_json
 
 

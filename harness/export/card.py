@@ -234,8 +234,8 @@ def build_card(
 
 def read_card(path: Path, *, results_dir: Path) -> ModelCard:
     """`harness card`: the file's checked metadata (a missing or corrupt file, metadata that
-    contradicts the graph or holds a key of another type, is one line) and the verifications of the store in `results_dir`, if
-    there is one."""
+    contradicts the graph or holds a key of another type, is one line) and the verifications
+    of the store in `results_dir`, if there is one."""
     from harness.runtimes.metadata import typed_metadata
     from harness.runtimes.predict import checked_metadata, open_session
     from harness.store.db import DB_NAME, Store

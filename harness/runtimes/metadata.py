@@ -41,9 +41,8 @@ def read_metadata(session: Any, path: str | Path = "the model") -> ModelMetadata
     meta: dict[str, object] = dict(props)
     for key in JSON_KEYS:
         if key in props:  # nesting bounded: a value of 100,000 brackets is one line, not a RecursionError
-            meta[key] = parse_json(
-                props[key], what=f"{str(path)!r}: its metadata {key!r}", hint="re-export the model with `harness export`"
-            )
+            what = f"{str(path)!r}: its metadata {key!r}"
+            meta[key] = parse_json(props[key], what=what, hint="re-export the model with `harness export`")
     return cast(ModelMetadata, meta)
 
 
