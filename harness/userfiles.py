@@ -42,7 +42,8 @@ class NotRegularFile(HarnessError, OSError):
     so callers that skip unreadable files (image decoding) skip it like one."""
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a path that is not a regular file is, in words: "FIFO", "folder", ..."""
     for test, name in (
         (stat.S_ISDIR, "folder"),
         (stat.S_ISFIFO, "FIFO"),
@@ -57,7 +58,7 @@ def _kind(mode: int) -> str:
 
 def _refuse(path: Path, mode: int, what: str) -> NotRegularFile:
     return NotRegularFile(
-        f"{what} {str(path)!r} is a {_kind(mode)}, not a regular file", "pass a regular file; nothing was read"
+        f"{what} {str(path)!r} is a {file_kind(mode)}, not a regular file", "pass a regular file; nothing was read"
     )
 
 
