@@ -24,7 +24,7 @@ from filelock import FileLock
 
 from harness.errors import HarnessError
 from harness.paths import absolute, safe_name
-from harness.userfiles import MiB, parse_json, read_regular
+from harness.userfiles import MAX_DEPTH, MiB, nesting_depth, read_regular
 
 from ._download import fetch
 from ._fingerprint import ArrayFingerprint, SourceFingerprint, array_fingerprint, array_problem, source_fingerprint
@@ -133,8 +133,12 @@ def _read_meta(target: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, None
     try:  # bounded and regular: a planted FIFO or a nest of brackets is a cache to rebuild
         text = read_regular(path, what="cache description", limit=16 * MiB, hint="").decode("utf-8")
-        meta = parse_json(text, what="meta.json", hint="")
-    except (HarnessError, UnicodeDecodeError) as exc:
+        if nesting_depth(text) > MAX_DEPTH:
+            return None, f"its meta.json is nested more than {MAX_DEPTH} levels deep"
+        meta = json.loads(text)
+    except HarnessError as exc:
+        return None, f"its meta.json is unreadable ({exc.message})"
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"its meta.json is unreadable ({type(exc).__name__})"
     if not isinstance(meta, dict) or not isinstance(meta.get("arrays"), dict):
         return None, "its meta.json is not a cache description"
