@@ -23,17 +23,16 @@ from harness.paths import absolute, absolute_storage
 INT_MAX = 2**63 - 1  # SQLite's INTEGER and torch's int64: a larger count or seed overflows after Ray started
 
 
-def number_problem(value: object, *, integer: bool = False, low: float = -math.inf) -> str | None:
+def number_problem(value: object, *, integer: bool = False) -> str | None:
     """Why `value` is not a number a setting can hold, in words ("is not a finite number"), or
-    None: floats finite, ints within 64 bits, both at least `low`; booleans are not numbers."""
+    None: floats finite, ints within 64 bits; booleans are not numbers. Each setting's own
+    range (> 0, >= 1, ...) is checked where it is declared (SweepSpec.validate)."""
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         return f"is not {'an integer' if integer else 'a number'}"
     if integer and not -INT_MAX <= value <= INT_MAX:
         return "is outside the 64-bit integers (|n| < 2**63)"
     if not math.isfinite(value):
         return "is not a finite number"
-    if value < low:
-        return f"is below {low:g}"
     return None
 
 
