@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -37,3 +38,26 @@ def lookup(kind: str, table: Mapping[str, T], name: str) -> T:
         return table[name]
     except KeyError:
         raise unknown_choice(kind, name, list(table)) from None
+
+
+# What to do about the operating system's refusals a user can cause, by errno.
+OS_HINTS = {
+    errno.ENAMETOOLONG: "use shorter file and folder names (most file systems allow 255 bytes per name)",
+    errno.ENOSPC: "free some space, or point the command at another disk",
+    errno.EACCES: "check the path's permissions",
+    errno.EPERM: "check the path's permissions",
+    errno.EROFS: "pass a folder on a writable file system",
+    errno.ELOOP: "the path runs through a loop of links: pass the real path",
+    errno.ENOTDIR: "a file stands where the path needs a folder",
+    errno.EISDIR: "pass a file, not a folder",
+}
+
+
+def from_os_error(exc: OSError) -> HarnessError:
+    """An OSError that reached the command line (a 300-character file name, a full disk, a
+    read-only folder) as one line: what failed, on which path, and what to do about it."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [repr(str(p)) for p in (exc.filename, exc.filename2) if p is not None]
+    where = f" ({' -> '.join(paths)})" if paths else ""
+    hint = OS_HINTS.get(exc.errno or 0, "run with --debug for the traceback")
+    return HarnessError(f"{reason}{where}", hint)

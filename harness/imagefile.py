@@ -12,12 +12,13 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 from PIL import Image
 
 from harness.errors import HarnessError
+from harness.userfiles import NotRegularFile, open_regular
 
 # Set once, process-wide (a per-call catch_warnings is not thread-safe, and decoding runs in
 # threads): Pillow's bomb warning becomes an error, so the file is skipped rather than printed about.
@@ -38,13 +39,14 @@ def read_image(path: Path, *, width: int, height: int, grey: bool = False) -> np
     Raises UnreadableImage for anything that is not a whole image: a truncated or corrupt file,
     a PNG whose pixel data ends before its last row (Pillow fills the rest with zeros in silence),
     a decompression bomb, or an image past Pillow's bomb warning (89 megapixels), which is
-    skipped like a bomb, never decoded in silence. (ImageFile.LOAD_TRUNCATED_IMAGES stays False.)
+    skipped like a bomb, never decoded in silence (ImageFile.LOAD_TRUNCATED_IMAGES stays False);
+    and a FIFO, a device or a folder, without blocking on it.
     """
     try:
-        with Image.open(path) as img:
+        with open_regular(path, what="image") as f, Image.open(f) as img:
             if img.format == "PNG":
-                with open(path, "rb") as f:
-                    short = png_shortfall(f)
+                with open_regular(path, what="image") as again:
+                    short = png_shortfall(again)
                 if short:
                     raise UnreadableImage(f"{path}: truncated ({short})", "the file was cut short: copy it again")
             # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
@@ -53,6 +55,8 @@ def read_image(path: Path, *, width: int, height: int, grey: bool = False) -> np
             return to_array(img, width=width, height=height, grey=grey)
     except UnreadableImage:
         raise
+    except NotRegularFile as exc:
+        raise UnreadableImage(f"{path}: {exc.message.removeprefix(f'image {str(path)!r} is ')}", exc.hint) from None
     except Exception as exc:  # Pillow's plugins raise many types (OSError, SyntaxError, struct.error, ...)
         reason = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else ""
         raise UnreadableImage(
@@ -96,7 +100,7 @@ PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # samples per pixel of each PNG co
 ADAM7 = ((0, 8, 0, 8), (0, 8, 4, 8), (4, 8, 0, 4), (0, 4, 2, 4), (2, 4, 0, 2), (0, 2, 1, 2), (1, 2, 0, 1))
 
 
-def png_shortfall(f: BinaryIO) -> str | None:
+def png_shortfall(f: IO[bytes]) -> str | None:
     """What a PNG's pixel data lacks, in words, or None when it holds every row its header
     promises. Pillow stops at the end of a complete zlib stream and leaves the missing rows zero
     without an error, so the rows are counted here: the IDAT chunks are inflated in pieces (never

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.userfiles import file_kind
 
 # Environment variables that name folders; relative values are made absolute at start-up.
 PATH_VARIABLES = ("HARNESS_DATA_DIR", "HARNESS_CACHE_DIR", "HARNESS_RESULTS")
@@ -58,6 +59,10 @@ def existing_file(path: str | os.PathLike, *, what: str, hint: str) -> Path:
     if resolved.is_dir():
         raise HarnessError(f"{what} {str(path)!r} is a folder, not a file", hint)
     if not resolved.is_file():
+        if resolved.exists():  # a FIFO would block whoever opens it: say what it is
+            raise HarnessError(
+                f"{what} {str(path)!r} is a {file_kind(resolved.stat().st_mode)}, not a regular file", hint
+            )
         raise HarnessError(f"{what} {str(path)!r} does not exist", hint)
     return resolved
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from harness.cli.shared import Command, add_format, add_results, print_boards, results_dir_of
+from harness.config.settings import bounded_int, finite_float
 from harness.errors import HarnessError
 from harness.paths import absolute
 from harness.results.leaderboard import COMPARE_TOP, SORTS
@@ -29,7 +30,7 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group-seeds", action=argparse.BooleanOptionalAction, help=grouping)
     p.add_argument(
         "--compare-top",
-        type=int,
+        type=bounded_int,
         default=COMPARE_TOP,
         metavar="K",
         help="test rows 2..K against #1 over their seeds (Welch's t test, Bonferroni; rows of 3 seeds "
@@ -38,7 +39,7 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
     rows = p.add_mutually_exclusive_group()
     rows.add_argument(
         "--top",
-        type=int,
+        type=bounded_int,
         metavar="N",
         help=f"only the N best rows of each task (default: the table shows {TABLE_ROWS} and counts the rest; "
         "json, csv and markdown are for programs and keep every row)",
@@ -136,7 +137,9 @@ def analyze_arguments(p: argparse.ArgumentParser) -> None:
         "sweep", metavar="SWEEP_ID", nargs="?", help="a sweep id from `harness sweeps` (default: the latest)"
     )
     p.add_argument("--task", help="only this task of the sweep")
-    p.add_argument("--target", type=float, metavar="VALUE", help="validation figure to race to (default: published)")
+    p.add_argument(
+        "--target", type=finite_float, metavar="VALUE", help="validation figure to race to (default: published)"
+    )
     p.add_argument("--png", metavar="DIR", help='also write the figures to DIR (needs "harness[plots]")')
     add_results(p)
     add_format(p)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 
 from harness.cli.shared import Command, add_format, add_plugins, add_settings, load_plugins
+from harness.config.settings import bounded_int
 from harness.errors import HarnessError
 from harness.views.console import console, err_console, print_json, print_warning
 
 
 def archs_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="only the architectures that fit TASK, counted at its input and classes")
-    p.add_argument("--image-size", type=int, metavar="PX", help="with --task: count at this image side (photo sets)")
+    p.add_argument(
+        "--image-size", type=bounded_int, metavar="PX", help="with --task: count at this image side (photo sets)"
+    )
     p.add_argument(
         "--source",
         choices=("timm", "torchvision"),

@@ -24,6 +24,7 @@ from harness.cli.shared import (
     print_verification,
     results_dir_of,
 )
+from harness.config.settings import bounded_int
 from harness.errors import HarnessError
 from harness.paths import absolute, writable_dir
 from harness.views.card import write_card
@@ -41,7 +42,7 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--opset",
-        type=int,
+        type=bounded_int,
         default=18,
         metavar="N",
         help="ONNX opset (default: 18; the newest allowed is the one the installed onnxruntime loads)",
@@ -238,7 +239,7 @@ def write_web_page(model: Path, folder: Path, *, ort_web: str | None, log: Calla
 def predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("inputs", metavar="FILE", nargs="+", help="image files or folders")
-    p.add_argument("--top", type=int, default=1, metavar="K", help="show the K most likely labels (default: 1)")
+    p.add_argument("--top", type=bounded_int, default=1, metavar="K", help="show the K most likely labels (default: 1)")
     p.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
     add_format(p)
 

@@ -1,6 +1,7 @@
 """The `harness` command line: the table of commands, the parser built from it, and `main`, which
 runs the chosen command's function (from its group module: `sweep`, `board`, `report`, `export`,
-`catalog`) and turns a HarnessError into one line and exit code 2.
+`catalog`) and turns a HarnessError, and an OSError or RecursionError no check caught, into one
+line and exit code 2.
 
 Heavy imports (torch, ray, onnx) happen inside the command that needs them, so `--help` is
 instant and `harness predict` runs where torch is not installed.
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from harness import __version__, signals
 from harness.cli import board, catalog, export, report, sweep
 from harness.cli.shared import Command, Parser, add_debug
-from harness.errors import HarnessError
+from harness.errors import HarnessError, from_os_error
 from harness.paths import absolutize_environment
 from harness.views.console import print_error
 
@@ -97,6 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print_error(str(exc))
+        return 2
+    except OSError as exc:  # the system refused a path the user named: too long a name, a full disk
+        if args.debug:
+            raise
+        print_error(str(from_os_error(exc)))
+        return 2
+    except RecursionError:  # parsers bound nesting (harness.userfiles); this is the net under them
+        if args.debug:
+            raise
+        print_error(str(HarnessError("an input is nested too deeply to read", "run with --debug to see which")))
         return 2
     except KeyboardInterrupt:
         if args.debug:

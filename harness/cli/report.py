@@ -17,6 +17,7 @@ from harness.cli.shared import Command, add_format, add_results, add_results_to,
 from harness.errors import HarnessError
 from harness.report.document import Document
 from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
+from harness.userfiles import MiB, parse_json, read_regular, shape_problem
 from harness.views.console import console, err_console, print_json
 
 
@@ -97,23 +98,27 @@ def rows_path(out: Path) -> Path:
     return out.with_suffix(".json")
 
 
+ROWS_FILE_BYTES = 256 * MiB  # the five reports' rows are about 200 KB
+
+
 def read_rows(path: Path) -> Document:
+    """`--from ROWS.json`: the rows `harness report` wrote, refused in one line unless they are
+    JSON of the document's shape (harness.report.document), so the renderer can trust them."""
     from harness.report.reproduction import FORMAT
 
+    hint = "pass --from the JSON `harness report` wrote beside its document"
+    data = read_regular(path, what="rows file", limit=ROWS_FILE_BYTES, hint=hint)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarnessError(f"no rows file at {str(path)!r}", "pass --from the JSON `harness report` wrote") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HarnessError(
-            f"{str(path)!r} is not a JSON rows file ({exc})", "pass --from the JSON `harness report` wrote"
-        ) from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"{str(path)!r} is not a JSON rows file ({exc})", hint) from None
+    doc = parse_json(text, what=repr(str(path)), hint=hint, kind="a JSON rows file")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise HarnessError(
-            f"{str(path)!r} is not a reproduction rows file (format {FORMAT!r})",
-            "pass --from the JSON `harness report` wrote beside its document",
-        )
-    return cast("Document", doc)  # trusted as what `harness report` wrote once its format matches
+        raise HarnessError(f"{str(path)!r} is not a reproduction rows file (format {FORMAT!r})", hint)
+    problem = shape_problem(doc, Document, where="rows")
+    if problem:
+        raise HarnessError(f"{str(path)!r} is not a reproduction rows file: {problem}", hint)
+    return cast("Document", doc)
 
 
 def _readme(path: Path) -> str:

@@ -10,6 +10,7 @@ the Ray Tune search space (harness/sweeps/plan.py).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import typing
 from collections.abc import Callable, Iterator
@@ -18,6 +19,39 @@ from pathlib import Path
 from typing import Any
 
 from harness.paths import absolute, absolute_storage
+
+INT_MAX = 2**63 - 1  # SQLite's INTEGER and torch's int64: a larger count or seed overflows after Ray started
+
+
+def number_problem(value: object, *, integer: bool = False) -> str | None:
+    """Why `value` is not a number a setting can hold, in words ("is not a finite number"), or
+    None: floats finite, ints within 64 bits; booleans are not numbers. Each setting's own
+    range (> 0, >= 1, ...) is checked where it is declared (SweepSpec.validate)."""
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        return f"is not {'an integer' if integer else 'a number'}"
+    if integer and not -INT_MAX <= value <= INT_MAX:
+        return "is outside the 64-bit integers (|n| < 2**63)"
+    if not math.isfinite(value):
+        return "is not a finite number"
+    return None
+
+
+def finite_float(text: str) -> float:
+    """argparse's type for a float flag outside the sweep settings: nan and inf are refused there,
+    in argparse's one line, before anything runs."""
+    value = float(text)  # ValueError: argparse says "invalid finite_float value"
+    if problem := number_problem(value):
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return value
+
+
+def bounded_int(text: str) -> int:
+    """argparse's type for an integer flag outside the sweep settings: within 64 bits."""
+    value = int(text)
+    if problem := number_problem(value, integer=True):
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return value
+
 
 GROUPS = {  # --help sections, in order, with what they say first
     "what to train": "list flags are repeatable or comma-separated: --lr 0.1,0.01 --lr 0.001",

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, cast
 
-from harness.config.settings import declared, setting
+from harness.config.replicates import SEED_MAX, SEED_STEP, max_base_seed
+from harness.config.settings import declared, number_problem, setting
 from harness.config.trial_config import SharedSettings, TrialConfig
 from harness.errors import HarnessError, lookup
 
@@ -269,6 +270,7 @@ class SweepSpec(TrialSettings):
         from harness.config.optimizers import get_optimizer
         from harness.datasets import get_task
 
+        self._validate_integers()  # first: an image size of 2**70 must not reach a model builder
         load_user_code(self.archs, self.plugins)  # before any name is looked up
         task = get_task(self.task)
         request = task.request(self.variant, self.image_size)
@@ -307,9 +309,7 @@ class SweepSpec(TrialSettings):
                 raise HarnessError(f"batch size {bs} is below 1", "pass --batch-size >= 1, e.g. 64")
         if self.epochs < 1:
             raise HarnessError(f"epochs {self.epochs} is below 1", "pass --epochs >= 1")
-        for seed in _non_empty("--seed", self.seeds):
-            if seed < 0:
-                raise HarnessError(f"seed {seed} is negative", "pass --seed >= 0")
+        self._validate_seeds()
         for wd in _non_empty("--weight-decay", self.weight_decays):
             if not 0 <= wd < math.inf:
                 raise HarnessError(
@@ -352,6 +352,34 @@ class SweepSpec(TrialSettings):
                 "pass --precision auto or fp32 for CPU trials, or give trials a GPU share",
             )
 
+    def _validate_integers(self) -> None:
+        """Every integer setting fits in 64 bits (a sweep file's or a flag's): past that, SQLite,
+        torch and Ray overflow after the sweep has started."""
+        for d in declared(type(self)):
+            value = getattr(self, d.name)
+            if d.item is int and value is not None:
+                for v in value if isinstance(value, tuple) else (value,):
+                    if problem := number_problem(v, integer=True):
+                        raise HarnessError(f"{d.flag} {v} {problem}", f"pass {d.flag} within -2**63..2**63-1")
+
+    def _validate_seeds(self) -> None:
+        """Seeds are 0..2**63-1 less what --repeats adds: every derived seed fits torch's int64."""
+        top = max_base_seed(max(self.repeats, 1))
+        if top < 0:
+            raise HarnessError(
+                f"repeats {self.repeats} derives seeds past 2**63-1",
+                f"pass --repeats <= {SEED_MAX // SEED_STEP + 1:,}",
+            )
+        for seed in _non_empty("--seed", self.seeds):
+            if seed < 0:
+                raise HarnessError(f"seed {seed} is negative", "pass --seed >= 0")
+            if seed > top:
+                with_repeats = f" with --repeats {self.repeats}" if self.repeats > 1 else ""
+                raise HarnessError(
+                    f"seed {seed} is above {top}, the largest seed{with_repeats}",
+                    f"seeds are 0..2**63-1, less {SEED_STEP:,} per repeat after the first",
+                )
+
     def _validate_search(self) -> None:
         lookup("search", dict.fromkeys(SEARCHES), self.search)
         lookup("scheduler", dict.fromkeys(SCHEDULERS), self.scheduler)
@@ -377,7 +405,11 @@ class SweepSpec(TrialSettings):
                 raise HarnessError("--lr-range needs a search that samples", "add --search random or --search optuna")
         if self.max_concurrent is not None and self.max_concurrent < 1:
             raise HarnessError(f"max concurrent trials {self.max_concurrent} is below 1", "pass --max-concurrent >= 1")
-        if self.time_budget_s is not None and not 0 < self.time_budget_s < math.inf:
+        if self.time_budget_s is not None and not math.isfinite(self.time_budget_s):  # 1e400 in a file is inf
+            raise HarnessError(
+                f"time budget {self.time_budget_s} s is not a finite number", "pass --time-budget > 0 seconds"
+            )
+        if self.time_budget_s is not None and not 0 < self.time_budget_s:
             raise HarnessError(f"time budget {self.time_budget_s} s is not positive", "pass --time-budget > 0 seconds")
 
     @property

@@ -7,7 +7,6 @@ paths in the file are relative to the file's own folder.
 
 from __future__ import annotations
 
-import sys
 import typing
 from collections.abc import Iterable
 from typing import Any
@@ -15,22 +14,17 @@ from typing import Any
 from harness.config.settings import PATHS, Declared
 from harness.errors import HarnessError, unknown_choice
 from harness.paths import existing_file
+from harness.userfiles import MiB, parse_toml, read_regular
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10
-    import tomli as tomllib
+SWEEP_FILE_BYTES = MiB  # a sweep file is a screenful of settings
 
 
 def read_sweep_file(path: str, settings: Iterable[Declared], overrides: dict[str, Any]) -> dict[str, Any]:
     """The settings `path` holds, with `overrides` (the command line's) on top: lists as tuples,
     paths absolute; one line naming the key for anything the file gets wrong."""
     file = existing_file(path, what="sweep file", hint="pass the path of a .toml file")
-    try:
-        with open(file, "rb") as f:
-            table = tomllib.load(f)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"sweep file {path!r} is not valid TOML ({exc})", "fix the file") from None
+    data = read_regular(file, what="sweep file", limit=SWEEP_FILE_BYTES, hint="pass the path of a .toml file")
+    table = parse_toml(data, what=f"sweep file {path!r}", hint="fix the file")
     keys = {d.name: d for d in settings}
     if isinstance(table.get("task"), dict):
         table.update(_task_table(path, table.pop("task")))

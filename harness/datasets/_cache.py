@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Any, TypedDict, cast
@@ -23,6 +24,7 @@ from filelock import FileLock
 
 from harness.errors import HarnessError
 from harness.paths import absolute, safe_name
+from harness.userfiles import MAX_DEPTH, MiB, nesting_depth, read_regular
 
 from ._download import fetch
 from ._fingerprint import ArrayFingerprint, SourceFingerprint, array_fingerprint, array_problem, source_fingerprint
@@ -130,9 +132,14 @@ def _read_meta(target: Path) -> tuple[dict[str, Any] | None, str | None]:
     path = target / "meta.json"
     if not path.is_file():
         return None, None
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    try:  # bounded and regular: a planted FIFO or a nest of brackets is a cache to rebuild
+        text = read_regular(path, what="cache description", limit=16 * MiB, hint="").decode("utf-8")
+        if nesting_depth(text) > MAX_DEPTH:
+            return None, f"its meta.json is nested more than {MAX_DEPTH} levels deep"
+        meta = json.loads(text)
+    except HarnessError as exc:
+        return None, f"its meta.json is unreadable ({exc.message})"
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"its meta.json is unreadable ({type(exc).__name__})"
     if not isinstance(meta, dict) or not isinstance(meta.get("arrays"), dict):
         return None, "its meta.json is not a cache description"
@@ -182,7 +189,7 @@ def prepare(
     if meta is not None and problem is None:
         return _prepared(meta, rebuilt=None)
     _writable(target.parent)
-    with FileLock(str(target) + ".lock"):
+    with FileLock(str(_lock_file(target))):
         meta, problem = cache_problem(target, source, full=verify)  # another process may have built it
         if meta is not None and problem is None:
             return _prepared(meta, rebuilt=None)
@@ -218,6 +225,23 @@ def _prepared(meta: CacheMeta, *, rebuilt: str | None) -> Prepared:
     if rebuilt:
         out["rebuilt"] = rebuilt
     return out
+
+
+def _lock_file(target: Path) -> Path:
+    """The cache's lock file, refused in one line unless it is absent or a regular file: FileLock
+    opens it for writing (and truncates it), so a link placed there would truncate whatever it
+    points at, and a FIFO or a folder fails deep inside the lock."""
+    lock = Path(str(target) + ".lock")
+    try:
+        mode = os.lstat(lock).st_mode
+    except FileNotFoundError:
+        return lock
+    if not stat.S_ISREG(mode):
+        kind = "a link" if stat.S_ISLNK(mode) else "not a regular file"
+        raise HarnessError(
+            f"the cache lock {str(lock)!r} is {kind}", "delete it: the harness creates its own lock there"
+        )
+    return lock
 
 
 def _writable(folder: Path) -> None:

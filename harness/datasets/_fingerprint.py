@@ -10,11 +10,12 @@ only that the files are there at their recorded sizes, which costs a stat each.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import TypedDict
 
 import numpy as np
+
+from ._walk import files_under
 
 CHUNK = 1 << 22  # 4 MiB reads for checksums
 
@@ -37,18 +38,16 @@ class ArrayFingerprint(TypedDict):
 
 
 def source_fingerprint(source: Path) -> SourceFingerprint:
-    """Every file under `source` (links followed): their count, total bytes, and one digest of
-    (relative path, size, mtime) in path order, so an added, deleted or replaced file shows."""
+    """Every file under `source` (links to files followed, links to folders not: _walk.py): their
+    count, total bytes, and one digest of (relative path, size, mtime) in path order, so an
+    added, deleted or replaced file shows."""
     entries = []
-    for folder, dirs, files in os.walk(source, followlinks=True):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(folder) / name
-            try:
-                stat = path.stat()
-            except OSError:  # a dangling link: not a source
-                continue
-            entries.append(f"{path.relative_to(source)}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    for path in files_under(source):
+        try:
+            stat = path.stat()
+        except OSError:  # a dangling link: not a source
+            continue
+        entries.append(f"{path.relative_to(source)}\0{stat.st_size}\0{stat.st_mtime_ns}")
     digest = hashlib.sha1("\n".join(entries).encode()).hexdigest()
     return {"files": len(entries), "bytes": sum(int(e.split("\0")[1]) for e in entries), "digest": digest}
 

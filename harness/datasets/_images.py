@@ -16,6 +16,8 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.imagefile import UnreadableImage, read_image
 
+from ._walk import subfolders
+
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -25,7 +27,8 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def class_folders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The folders in `folder`, hidden ones and links to folders left out (_walk.py says why)."""
+    return [p for p in subfolders(folder) if not p.name.startswith(".")]
 
 
 def decode_image(path: Path, size: int) -> np.ndarray | None:

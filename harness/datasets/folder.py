@@ -20,6 +20,7 @@ from harness.heads import Head
 from ._images import IMAGE_EXTENSIONS, class_folders, decode_labelled
 from ._registry import DatasetSpec, Decoder, Finder, MissingData, Request, Split, TaskData
 from ._split import SPLIT_SEED, by_fractions, parse_fractions
+from ._walk import files_under, subfolders
 
 PREFIX = "folder:"
 DEFAULT_SIZE = 64
@@ -39,14 +40,15 @@ def normalize_split(text: str) -> str:
 
 def given_splits(path: Path) -> dict[str, Path]:
     """The splits PATH comes with (train/ at least), or {} when its class folders are at the top."""
-    if not (path / "train").is_dir():
+    real = set(subfolders(path))  # a link named train/ is not followed (_walk.py)
+    if path / "train" not in real:
         return {}
-    return {s: path / s for s in SPLITS if (path / s).is_dir()}
+    return {s: path / s for s in SPLITS if path / s in real}
 
 
 def images_under(folder: Path) -> list[Path]:
     """Image files anywhere under `folder`, in sorted path order (the split never depends on the OS)."""
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return sorted(p for p in files_under(folder) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
 def _classes(path: Path) -> tuple[str, ...]:

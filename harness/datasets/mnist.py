@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.userfiles import open_regular
 
 from ._download import torchvision_download
 from ._registry import DatasetSpec, MissingData, Request, Split, TaskData, register_task
@@ -47,18 +50,38 @@ def _open(folder: Path, stem: str) -> Path | None:
     return None
 
 
+MAX_IDX_BYTES = 1 << 30  # MNIST's largest file is 47 MB; a header declaring more is not one of these sets
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (unsigned bytes, big-endian dims) as a uint8 array of its declared shape."""
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    """An IDX file (unsigned bytes, big-endian dims) as a uint8 array of its declared shape.
+
+    Never reads more than the header declares (plus one byte, to see that there is more): a small
+    gzip that inflates to gigabytes is refused after its first declared size, not decompressed."""
     try:
-        if raw[:2] != b"\0\0" or raw[2] != 0x08:
-            raise ValueError("not an unsigned-byte IDX file")
-        ndim = raw[3]
-        dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-        data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-        return data.reshape(dims)
-    except (ValueError, IndexError) as exc:
+        with open_regular(path, what="IDX file") as file:  # a FIFO named like one does not block
+            f = gzip.GzipFile(fileobj=file, mode="rb") if path.suffix == ".gz" else file
+            head = f.read(4)
+            if len(head) < 4 or head[:2] != b"\0\0" or head[2] != 0x08:
+                raise ValueError("not an unsigned-byte IDX file")
+            ndim = head[3]
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise ValueError(f"its header ends before its {ndim} sizes")
+            dims = tuple(int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            declared = math.prod(dims)
+            if declared > MAX_IDX_BYTES:
+                raise ValueError(f"its header declares {declared:,} bytes, more than {MAX_IDX_BYTES:,}")
+            data = f.read(declared + 1)
+    except (OSError, EOFError, zlib.error, ValueError) as exc:  # gzip: BadGzipFile (an OSError), EOFError
         raise HarnessError(f"{path} is not a valid IDX file ({exc})", "download the set's files again") from None
+    if len(data) != declared:
+        more = "more" if len(data) > declared else f"{len(data):,}"
+        raise HarnessError(
+            f"{path} is not a valid IDX file (its header declares {declared:,} bytes of data, it holds {more})",
+            "download the set's files again",
+        )
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def find_idx(root: Path, name: str) -> Path:

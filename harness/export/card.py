@@ -233,13 +233,14 @@ def build_card(
 
 
 def read_card(path: Path, *, results_dir: Path) -> ModelCard:
-    """`harness card`: the file's checked metadata (a missing or corrupt file, or metadata that
-    contradicts the graph, is one line) and the verifications of the store in `results_dir`, if
-    there is one."""
+    """`harness card`: the file's checked metadata (a missing or corrupt file, metadata that
+    contradicts the graph or holds a key of another type, is one line) and the verifications
+    of the store in `results_dir`, if there is one."""
+    from harness.runtimes.metadata import typed_metadata
     from harness.runtimes.predict import checked_metadata, open_session
     from harness.store.db import DB_NAME, Store
 
-    meta = checked_metadata(open_session(path), path)
+    meta = typed_metadata(checked_metadata(open_session(path), path), path)  # the card renders every key
     if not (results_dir / DB_NAME).is_file():
         return build_card(path, meta=meta, store=None, store_path=results_dir / DB_NAME)
     with Store.existing(results_dir) as store:

@@ -14,7 +14,6 @@ running it once on one image of the declared shape.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.heads import HEADS
 from harness.runtimes.documents import ModelMetadata, Preprocessing
+from harness.userfiles import parse_json, shape_problem
 
 # Metadata values stored as JSON; the model card's (harness.export.card.CARD_KEYS) are absent from older files.
 JSON_KEYS = (
@@ -59,14 +59,20 @@ def read_metadata(session: Any, path: str | Path = "the model") -> ModelMetadata
     props: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)  # whatever the file holds
     meta: dict[str, object] = dict(props)
     for key in JSON_KEYS:
-        if key in props:
-            try:
-                meta[key] = json.loads(props[key])
-            except json.JSONDecodeError:
-                raise HarnessError(
-                    f"{str(path)!r}: its metadata {key!r} is not JSON", "re-export the model with `harness export`"
-                ) from None
+        if key in props:  # nesting bounded: a value of 100,000 brackets is one line, not a RecursionError
+            what = f"{str(path)!r}: its metadata {key!r}"
+            meta[key] = parse_json(props[key], what=what, hint="re-export the model with `harness export`")
     return cast(ModelMetadata, meta)
+
+
+def typed_metadata(meta: ModelMetadata, path: str | Path) -> ModelMetadata:
+    """`meta`, refused in one line when a key it holds has another type than ModelMetadata
+    declares (a card key holding a list, a parameter count that is a string): readers such as
+    the card then trust the types. Keys a file lacks stay absent (older files lack the card's)."""
+    problem = shape_problem(meta, ModelMetadata, where="metadata", require_keys=False)
+    if problem:
+        raise HarnessError(f"{str(path)!r}: its {problem}", "re-export the model with `harness export`")
+    return meta
 
 
 def checked_metadata(session: Any, path: str | Path) -> ModelMetadata:

@@ -60,11 +60,13 @@ def load_image(path: Path, *, shape: tuple[int, int, int]) -> np.ndarray:
 
 
 def collect_images(inputs: list[str]) -> list[Path]:
-    """Files as given; directories expanded to the image files directly inside them."""
+    """Files as given; directories expanded to the image files directly inside them. Nothing is
+    opened here: a FIFO or a device named like an image is listed, and reading it (read_image)
+    refuses it without blocking."""
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
         elif item.exists():
             paths.append(item)
         else:

@@ -23,7 +23,7 @@ from harness.cli.main import main
         (["--gpus-per-trial", "inf"], "--gpus-per-trial inf is not a GPU share"),
         (["--lr", "inf"], "learning rate inf is not a positive finite number"),
         (["--weight-decay", "inf"], "weight decay inf is not a finite number"),
-        (["--time-budget", "inf"], "time budget inf s is not positive"),
+        (["--time-budget", "inf"], "time budget inf s is not a finite number"),
         (["--lr-range", "1e-4:inf", "--search", "random"], "is not 0 < low < high"),
     ],
 )
