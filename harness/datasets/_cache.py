@@ -23,6 +23,7 @@ from filelock import FileLock
 
 from harness.errors import HarnessError
 from harness.paths import absolute, safe_name
+from harness.safefile import refuse_link
 
 from ._download import fetch
 from ._fingerprint import ArrayFingerprint, SourceFingerprint, array_fingerprint, array_problem, source_fingerprint
@@ -181,7 +182,8 @@ def prepare(
     if meta is not None and problem is None:
         return _prepared(meta, rebuilt=None)
     _writable(target.parent)
-    with FileLock(str(target) + ".lock"):
+    lock = refuse_link(f"{target}.lock", what="cache lock")  # FileLock opens it with O_TRUNC, through any link
+    with FileLock(str(lock)):
         meta, problem = cache_problem(target, source, full=verify)  # another process may have built it
         if meta is not None and problem is None:
             return _prepared(meta, rebuilt=None)
