@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, TypedDict, cast
@@ -108,6 +109,8 @@ def _write(data: TaskData, target: Path, info: CacheInfo) -> CacheMeta:
     """Write the arrays and their fingerprints to a temporary folder, meta.json last (its presence
     means complete), then swap it into place; a damaged cache it replaces is removed after."""
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    if tmp.is_symlink():  # our own leftover name, planted as a link: the link goes, not what it points to
+        tmp.unlink()
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, split in data.splits().items():
@@ -224,9 +227,9 @@ def _prepared(meta: CacheMeta, *, rebuilt: str | None) -> Prepared:
 def _writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-check-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        # a new file of a random name (O_EXCL): never a touch through a link planted at a guessable one
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
     except OSError as exc:
         raise HarnessError(
             f"the decoded-data cache folder {str(folder)!r} cannot be written ({exc.strerror or exc})",

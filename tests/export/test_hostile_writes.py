@@ -274,3 +274,58 @@ def test_the_store_is_never_opened_through_a_link(swept_copy, tmp_path, victim, 
     for argv in (["leaderboard"], ["export"]):
         _refused_link(capsys, [*argv, "--results", str(swept_copy)], link)
     assert victim.read_bytes() == kept
+
+
+# ------------------------------------------------------------------ the writer itself (harness.safefile)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    from harness.safefile import write_bytes, writer
+
+    target = write_bytes(tmp_path / "f.bin", b"old")
+    with pytest.raises(RuntimeError), writer(target) as handle:
+        handle.write(b"half of the new")
+        raise RuntimeError("the renderer failed half-way")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_a_written_file_has_the_umasks_mode_like_open(tmp_path):
+    from harness.safefile import write_text
+
+    old = os.umask(0o027)
+    try:
+        path = write_text(tmp_path / "card.md", "# card\n")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "# card\n" and (path.stat().st_mode & 0o777) == 0o640
+
+
+def test_a_dangling_link_and_a_folder_at_the_name_are_refused(tmp_path):
+    """Own case: a link to a file that does not exist yet (writing through it would create the
+    file wherever it points), and a folder where the file goes."""
+    from harness.safefile import write_bytes
+
+    nowhere = tmp_path / "outside" / "created-through-the-link"
+    link = _plant(tmp_path / "out" / "x.onnx", nowhere)
+    with pytest.raises(HarnessError, match="symbolic link"):
+        write_bytes(link, b"model")
+    assert not nowhere.exists() and not nowhere.parent.exists()
+    (tmp_path / "out" / "dir.onnx").mkdir()
+    with pytest.raises(HarnessError, match="is a folder"):
+        write_bytes(tmp_path / "out" / "dir.onnx", b"model")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dir.onnx", "x.onnx"]
+
+
+def test_the_data_cache_lock_is_never_opened_through_a_link(tmp_path, victim, capsys, monkeypatch, shared_data):
+    """FileLock opens its file with O_TRUNC: a link at `<cache>.lock` would empty its target."""
+    import shutil
+
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["data", "prepare", "digits", "--data-dir", str(shared_data)]) == 0
+    (folder,) = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
+    shutil.rmtree(folder)  # the next prepare decodes again, under the lock
+    lock = folder.with_name(folder.name + ".lock")
+    lock.unlink(missing_ok=True)
+    _plant(lock, victim)
+    _refused_link(capsys, ["data", "prepare", "digits", "--data-dir", str(shared_data)], lock)
+    _untouched(victim, tmp_path / "cache")
