@@ -72,7 +72,8 @@ def writer(path: str | os.PathLike[str], *, what: str = "output file") -> Iterat
     when the block ends without an error, removed when it raises (nothing is half-written)."""
     final = refuse_link(path, what=what)
     temp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}"[:255])
-    handle = os.fdopen(os.open(temp, _NEW_FILE, 0o666), "wb")  # 0o666 less the umask, as open() gives
+    # 0o666 less the umask, as open() gives; the handle's name is the temporary path (onnx reads it)
+    handle = open(temp, "wb", opener=lambda name, _: os.open(name, _NEW_FILE, 0o666))
     try:
         with handle:
             yield handle
