@@ -91,6 +91,18 @@ def test_export_into_the_default_folder_refuses_a_link_at_the_derived_name(swept
     _untouched(victim, swept_copy)
 
 
+def test_a_linked_default_export_folder_is_refused(swept_copy, victim, capsys):
+    """Own case: RESULTS/onnx, the folder the harness makes, replaced by a link to a folder outside."""
+    import shutil
+
+    trial = _trial_id(_model(swept_copy))
+    shutil.rmtree(swept_copy / "onnx")
+    link = _plant(swept_copy / "onnx", victim.parent)
+    _refused_link(capsys, ["export", "--trial", trial, "--results", str(swept_copy)], link)
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["victim.txt"]
+    _untouched(victim, swept_copy)
+
+
 def test_verify_refuses_a_link_at_the_card_before_recording(swept_copy, victim, capsys):
     model = _model(swept_copy)
     card = model.with_suffix(".md")
