@@ -8,6 +8,8 @@ never through a link), which is then renamed over the final name. A rename repla
 directory entry itself, never what a link or a hard link there points to, and within one folder
 it is atomic: a reader sees the old file or the new one, never half of one. A link already at
 the final name is refused, not silently replaced: someone put it there, and should hear of it.
+(A link planted between that check and the rename is replaced, not written through: a race
+changes which of the two happens, never what reaches a link's target.)
 
 Folders the user names (`--out`, `--results`, the page folder) may be links: that is their
 choice. Folders the harness makes inside them (`locks/`, `reproduction/`, a page per model) go
@@ -20,6 +22,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -78,6 +81,8 @@ def writer(path: str | os.PathLike[str], *, what: str = "output file") -> Iterat
         with handle:
             yield handle
         refuse_link(final, what=what)  # a link planted while the bytes were written
+        with contextlib.suppress(FileNotFoundError):  # a file replaced keeps its mode (a README's, a shared folder's)
+            os.chmod(temp, stat.S_IMODE(os.stat(final).st_mode))
         os.replace(temp, final)
     except BaseException:  # an error, Ctrl-C: the temporary file goes, the final name is untouched
         temp.unlink(missing_ok=True)

@@ -310,6 +310,9 @@ def test_a_written_file_has_the_umasks_mode_like_open(tmp_path):
     finally:
         os.umask(old)
     assert path.read_text() == "# card\n" and (path.stat().st_mode & 0o777) == 0o640
+    path.chmod(0o604)  # a file replaced keeps the mode it had
+    write_text(path, "# card, again\n")
+    assert path.read_text() == "# card, again\n" and (path.stat().st_mode & 0o777) == 0o604
 
 
 def test_a_dangling_link_and_a_folder_at_the_name_are_refused(tmp_path):
