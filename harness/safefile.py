@@ -19,6 +19,7 @@ through `subfolder`, which refuses a link there.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -37,15 +38,12 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def refuse_link(path: str | os.PathLike[str], *, what: str = "output file") -> Path:
-    """`path`, or the one-line error naming the link (and where it points) that sits at it, or
-    the folder that is there instead of a file."""
+    """`path`, or the one-line error naming the link (and where it points) that sits at it."""
     path = Path(path)
     if path.is_symlink():
         raise HarnessError(
             f"{what} {str(path)!r} is a symbolic link (to {os.readlink(path)!r}); nothing was written", LINK_HINT
         )
-    if path.is_dir():
-        raise HarnessError(f"{what} {str(path)!r} is a folder; nothing was written", "remove it, or pass another path")
     return path
 
 
@@ -74,6 +72,8 @@ def writer(path: str | os.PathLike[str], *, what: str = "output file") -> Iterat
     """A binary file to write `path` through: a temporary file beside it, renamed over `path`
     when the block ends without an error, removed when it raises (nothing is half-written)."""
     final = refuse_link(path, what=what)
+    if final.is_dir():  # an OSError, as open() gives: a caller that tolerates an unwritable file still does
+        raise IsADirectoryError(errno.EISDIR, "a folder is where the file goes", str(final))
     temp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}"[:255])
     # 0o666 less the umask, as open() gives; the handle's name is the temporary path (onnx reads it)
     handle = open(temp, "wb", opener=lambda name, _: os.open(name, _NEW_FILE, 0o666))
