@@ -9,6 +9,7 @@ driver's working folder; a storage URI (s3://, gs://, ...) passes through unchan
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -29,10 +30,11 @@ def absolute(path: str | os.PathLike, *, base: str | os.PathLike | None = None) 
 
 def safe_name(text: str, *, limit: int = 120) -> str:
     """`text` as one file name on any system: letters, digits, `-`, `_`, `.` and `=` kept, every other
-    character (a slash, a colon, a space, a control character) as `_`; no leading dot, at most
-    `limit` characters. Names made from data (a task, a label) never reach outside their folder."""
+    character (a slash, a colon, a space, a control character) as `_`; a run of dots as one dot, no
+    leading or trailing dot, at most `limit` characters. Names made from data (a task, a label, a
+    rows file's report name) never reach outside their folder and are never hidden."""
     kept = "".join(c if c.isascii() and (c.isalnum() or c in "-_.=") else "_" for c in text)
-    return kept.lstrip(".")[:limit] or "_"
+    return re.sub(r"\.{2,}", ".", kept).strip(".")[:limit].rstrip(".") or "_"
 
 
 def is_uri(text: str) -> bool:

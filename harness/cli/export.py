@@ -19,6 +19,7 @@ from harness.cli.shared import (
     add_runtime,
     chosen_runtimes,
     export_and_verify,
+    export_folder,
     load_plugins,
     passed,
     print_verification,
@@ -74,7 +75,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         ort_web_dist(args.ort_web)  # before the export: a missing onnxruntime-web is known now
     results_dir = results_dir_of(args)
-    out = absolute(args.out) if args.out else results_dir / "onnx"
+    out = absolute(args.out) if args.out else export_folder(results_dir)
     writable_dir(
         out.parent if out.suffix == ".onnx" else out,
         what="--out folder",

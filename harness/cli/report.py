@@ -17,6 +17,7 @@ from harness.cli.shared import Command, add_format, add_results, add_results_to,
 from harness.errors import HarnessError
 from harness.report.document import Document
 from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
+from harness.safefile import refuse_links, write_text
 from harness.userfiles import MiB, parse_json, read_regular, shape_problem
 from harness.views.console import console, err_console, print_json
 
@@ -59,14 +60,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     text = render(doc, source=source)
     readme_text = _readme(Path(args.readme)) if args.readme else ""  # checked before anything is written
+    # A link at any name written is refused before the first is: the README too (it is replaced, not edited)
+    written = [out, *([] if args.from_rows else [rows_file]), *([Path(args.readme)] if args.readme else [])]
+    refuse_links(written)
     pngs = write_curves(doc, out.parent) if args.png else []  # before the document: a failure leaves nothing new
     out.parent.mkdir(parents=True, exist_ok=True)
     if not args.from_rows:
-        rows_file.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    out.write_text(text, encoding="utf-8")
+        write_text(rows_file, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    write_text(out, text)
     if args.readme:
-        readme = Path(args.readme)
-        readme.write_text(with_summary(readme_text, doc), encoding="utf-8")
+        write_text(Path(args.readme), with_summary(readme_text, doc))
     rows = [r for report in doc["reports"] for r in report["rows"]]
     if args.format == "json":
         print_json(doc)

@@ -148,6 +148,14 @@ def results_dir_of(args: argparse.Namespace) -> Path:
     return resolve_results_dir(args.results)
 
 
+def export_folder(results_dir: Path) -> Path:
+    """RESULTS/onnx, the default export folder: made by the harness, so a link there is refused
+    (a folder the user names with --out may be a link: that is their choice)."""
+    from harness.safefile import subfolder
+
+    return subfolder(results_dir, "onnx", what="export folder")
+
+
 def print_boards(
     boards: list[Board], fmt: str, *, table_rows: int | None = None, matched_references_only: bool = False
 ) -> None:

@@ -17,6 +17,7 @@ from harness.cli.shared import (
     add_settings,
     chosen_runtimes,
     export_and_verify,
+    export_folder,
     passed,
     print_boards,
     print_verification,
@@ -137,7 +138,7 @@ def _after_sweep(args: argparse.Namespace, results_dir: Path, outcome: Outcome) 
                 best = best_trial_id(store, task, sweep_id=outcome.sweep_id)
                 runtimes = chosen_runtimes(args)
                 verifications += (
-                    export_and_verify(store, best, results_dir / "onnx", runtimes=runtimes)[:1] if best else []
+                    export_and_verify(store, best, export_folder(results_dir), runtimes=runtimes)[:1] if best else []
                 )
         boards = leaderboards(store, sweep_id=outcome.sweep_id)  # with the export's status
     if args.format == "json":
@@ -236,7 +237,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     results_dir = results_dir_of(args)
 
     def export(store: Store, trial_id: str) -> float | None:
-        return export_and_verify(store, trial_id, results_dir / "onnx")[0].verification.torch_metric
+        return export_and_verify(store, trial_id, export_folder(results_dir))[0].verification.torch_metric
 
     rows = finish(args.report, results_dir=results_dir, outcome=outcome, export=export)
     if args.format == "json":

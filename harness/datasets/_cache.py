@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, TypedDict, cast
@@ -24,6 +25,7 @@ from filelock import FileLock
 
 from harness.errors import HarnessError
 from harness.paths import absolute, safe_name
+from harness.safefile import refuse_link
 from harness.userfiles import MAX_DEPTH, MiB, nesting_depth, read_regular
 
 from ._download import fetch
@@ -110,6 +112,8 @@ def _write(data: TaskData, target: Path, info: CacheInfo) -> CacheMeta:
     """Write the arrays and their fingerprints to a temporary folder, meta.json last (its presence
     means complete), then swap it into place; a damaged cache it replaces is removed after."""
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    if tmp.is_symlink():  # our own leftover name, planted as a link: the link goes, not what it points to
+        tmp.unlink()
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, split in data.splits().items():
@@ -236,10 +240,11 @@ def _lock_file(target: Path) -> Path:
         mode = os.lstat(lock).st_mode
     except FileNotFoundError:
         return lock
+    if stat.S_ISLNK(mode):
+        refuse_link(lock, what="the cache lock")
     if not stat.S_ISREG(mode):
-        kind = "a link" if stat.S_ISLNK(mode) else "not a regular file"
         raise HarnessError(
-            f"the cache lock {str(lock)!r} is {kind}", "delete it: the harness creates its own lock there"
+            f"the cache lock {str(lock)!r} is not a regular file", "delete it: the harness creates its own lock there"
         )
     return lock
 
@@ -247,9 +252,9 @@ def _lock_file(target: Path) -> Path:
 def _writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-check-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        # a new file of a random name (O_EXCL): never a touch through a link planted at a guessable one
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
     except OSError as exc:
         raise HarnessError(
             f"the decoded-data cache folder {str(folder)!r} cannot be written ({exc.strerror or exc})",

@@ -29,7 +29,7 @@ from harness.config.spec import TrialSpec
 from harness.datasets import DatasetSpec, Split, TaskData, get_task, load_task
 from harness.engine.checkpoint import Checkpoint, load_checkpoint
 from harness.errors import HarnessError
-from harness.export.card import card_facts, file_sha256
+from harness.export.card import card_facts, card_path, file_sha256
 from harness.export.matrix import check_runtimes
 from harness.export.verify import Verification, verification_details, verify_onnx
 from harness.heads import Head
@@ -38,6 +38,7 @@ from harness.runtimes.base import Runtime
 from harness.runtimes.documents import CardFacts, Preprocessing
 from harness.runtimes.metadata import checked_metadata, read_metadata
 from harness.runtimes.predict import normalize, open_session
+from harness.safefile import refuse_links, writer
 from harness.store.db import Store
 
 OPSET = 18  # the default: the oldest opset torch's dynamo exporter writes natively, read by onnxruntime >= 1.14
@@ -158,7 +159,8 @@ def export_onnx(
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto, full_check=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, out_path)
+    with writer(out_path, what="ONNX file") as handle:  # a file object: onnx writes no external data beside it
+        onnx.save(proto, handle)
     return proto
 
 
@@ -224,6 +226,9 @@ def export_trial(
     model, spec, ckpt = load_trial(store, trial_id)
     task = get_task(spec.task)
     out_path = export_path(out, task=spec.task, arch=spec.arch, trial_id=trial_id)
+    # Every name this export writes, checked before the minutes of work: a link at any of them is refused.
+    files = [out_path, out_path.with_suffix(".int8.onnx")] if quantize else [out_path]
+    refuse_links([*files, *map(card_path, files)])
     data = _data(spec)
     prep = preprocessing(task, task.shape(spec.image_size), spec.pixels)
     example = torch.from_numpy(normalize(data.test.images[:2], prep))
@@ -253,7 +258,7 @@ def export_trial(
 
         int8_path = quantize_int8(
             out_path,
-            out_path.with_suffix(".int8.onnx"),
+            files[1],
             train_images=data.train.images,
             preprocessing=prep,
             metadata=meta,
@@ -330,6 +335,7 @@ def verify_file(
     of its task (or of `task`, which must take the same input and outputs), record; then run
     it under each of `runtimes`. The file's metadata must agree with its graph, and the file must
     be one this store exported."""
+    refuse_links([card_path(onnx_path)])  # the card it writes after: refused before the store records anything
     meta = checked_metadata(open_session(onnx_path), onnx_path)
     if "trial_id" not in meta:
         raise HarnessError(f"{str(onnx_path)!r} has no harness metadata", "verify files written by `harness export`")

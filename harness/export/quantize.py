@@ -18,6 +18,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from harness.runtimes.documents import Preprocessing
 from harness.runtimes.predict import normalize
+from harness.safefile import writer
 
 CALIBRATION_IMAGES = 256
 CALIBRATION_BATCH = 32
@@ -50,20 +51,22 @@ def quantize_int8(
     level, root.level = root.level, logging.ERROR  # the quantizer logs a warning per 1-D weight it skips
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            prepared = Path(tmp) / "prepared.onnx"
+            prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
             quant_pre_process(str(float_path), str(prepared))  # shape inference + graph clean-up, as ort advises
+            # into a private folder: the quantizer opens its output by name, and would follow a link there
             quantize_static(
                 str(prepared),
-                str(out_path),
+                str(quantized),
                 reader,
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=QuantType.QInt8,
                 weight_type=QuantType.QInt8,
             )
+            proto = onnx.load(str(quantized))
     finally:
         root.level = level
-    proto = onnx.load(str(out_path))
     onnx.helper.set_model_props(proto, {**metadata, "quantize": "int8"})
-    onnx.save(proto, str(out_path))
+    with writer(out_path, what="INT8 ONNX file") as handle:
+        onnx.save(proto, handle)
     return out_path

@@ -9,7 +9,6 @@ that folder (`python -m http.server`), it works offline. `serve` is the loopback
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.paths import safe_name
+from harness.safefile import copy_file, refuse_links, subfolder, write_bytes
 
 PAGE_FILES = ("index.html", "app.js", "onnxmeta.js")  # harness/runtimes/web/
 # The WASM backend only: the ES-module bundle (the Emscripten glue inside it) and the SIMD +
@@ -42,7 +43,9 @@ def ort_web_dist(ort_web_dir: str | Path | None = None) -> Path:
 
 
 def write_page(model_path: str | Path, out_dir: str | Path, *, ort_web_dir: str | Path | None = None) -> Path:
-    """Write the page for one model into `out_dir` (created); returns its index.html."""
+    """Write the page for one model into `out_dir` (created); returns its index.html. Every
+    name is checked before the first file is written: a link or a folder at any of them, or
+    `out_dir` being the model's own folder, is refused and leaves the folder as it was."""
     from harness.runtimes.predict import checked_metadata, open_session
 
     model_path, out = Path(model_path), Path(out_dir)
@@ -50,20 +53,27 @@ def write_page(model_path: str | Path, out_dir: str | Path, *, ort_web_dir: str 
     checked_metadata(open_session(model_path), model_path)
     dist = ort_web_dist(ort_web_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if out.samefile(model_path.parent):  # `harness web page/model.onnx page` would copy the model over itself
+        raise HarnessError(
+            f"the page folder {str(out_dir)!r} is the folder of the model {str(model_path)!r}",
+            "pass another folder for the page: the model is copied into it, beside the page's files",
+        )
+    refuse_links((out / name for name in (*PAGE_FILES, *ORT_WEB_FILES, MODEL_NAME)), what="page file")
     web = files("harness.runtimes") / "web"
     for name in PAGE_FILES:
-        (out / name).write_bytes((web / name).read_bytes())
+        write_bytes(out / name, (web / name).read_bytes(), what="page file")
     for name in ORT_WEB_FILES:
-        shutil.copyfile(dist / name, out / name)
-    shutil.copyfile(model_path, out / MODEL_NAME)
+        copy_file(dist / name, out / name, what="page file")
+    copy_file(model_path, out / MODEL_NAME, what="page file")
     return out / "index.html"
 
 
 def web_dirs(model_paths: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """`harness export --web DIR`: (model, page folder) pairs, a subfolder per file when there are several."""
+    """`harness export --web DIR`: (model, page folder) pairs, a subfolder per file when there
+    are several (named after the file, reduced to a safe name; a link there is refused)."""
     if len(model_paths) == 1:
         return [(model_paths[0], out)]
-    return [(path, out / path.stem) for path in model_paths]
+    return [(path, subfolder(out, safe_name(path.stem), what="page folder")) for path in model_paths]
 
 
 # ----------------------------------------------------------------------------- loopback server

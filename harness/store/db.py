@@ -20,6 +20,7 @@ from harness.engine.reported import EpochReport
 from harness.errors import HarnessError
 from harness.kinds import Status, SweepStatus
 from harness.paths import absolute, writable_dir
+from harness.safefile import refuse_links
 from harness.store.queries import EPOCH_COLUMNS, Reads
 from harness.store.rows import SweepListRow, SweepRow, SweepTrialRow
 from harness.store.schema import SCHEMA_VERSION, identify, upgrade
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["DB_NAME", "EPOCH_COLUMNS", "SCHEMA_VERSION", "Store", "prepare_results_dir", "resolve_results_dir"]
 
 DB_NAME = "harness.db"
+SIDE_FILES = ("-wal", "-shm", "-journal")  # what SQLite writes beside the store, by the store's name
 
 
 def now() -> str:
@@ -67,6 +69,9 @@ class Store(Reads):
         """Open the store at `path`: a harness store (upgraded in one transaction when older), or,
         for a `writer`, a new one. Any other file is refused before a byte of it is written."""
         self.path = path
+        # SQLite opens its file and writes its -wal, -shm and -journal files beside it through any
+        # link at their names: a store is never opened through one (harness.safefile).
+        refuse_links((path, *(path.with_name(path.name + end) for end in SIDE_FILES)), what="results store file")
         version = identify(path, writer=writer)
         new = version == 0  # no store here yet (or an empty file): a failed start removes what it made
         self.conn = sqlite3.connect(path, timeout=30)

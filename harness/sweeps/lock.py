@@ -9,14 +9,17 @@ ends in any way (SIGKILL, a crash), so `--resume` after a killed driver simply t
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import HarnessError
+from harness.safefile import LINK_HINT, subfolder
 
 
 class DriverLock:
@@ -27,8 +30,8 @@ class DriverLock:
 
     def acquire(self) -> DriverLock:
         """Take the lock, or raise the one-line error naming the driver that holds it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        subfolder(self.path.parent.parent, self.path.parent.name, what="locks folder")
+        handle = _open_lock(self.path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -56,6 +59,23 @@ class DriverLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _open_lock(path: Path) -> IO[str]:
+    """The lock file, opened where it is: never through a link planted at its name (the lock is
+    truncated and rewritten, so a link would empty its target), never anything but a plain file
+    (a FIFO there would block its reader). It is not renamed into place: the flock is on this
+    file, the one every driver of the sweep opens."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise HarnessError(f"sweep lock {str(path)!r} is a symbolic link; nothing was written", LINK_HINT) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise HarnessError(f"sweep lock {str(path)!r} is not a plain file", "remove it, then run the command again")
+    return os.fdopen(fd, "r+")
 
 
 def _holder(text: str) -> dict[str, Any]:

@@ -259,12 +259,13 @@ def write_card(path: Path, store: Store) -> Path | None:
     warning: the verification is in the store by then, and `harness card` prints it."""
     from harness.export.card import build_card, card_path
     from harness.runtimes.predict import open_session, read_metadata
+    from harness.safefile import write_text
     from harness.views.console import print_warning
 
     card = build_card(path, meta=read_metadata(open_session(path), path), store=store)
     out = card_path(path)
     try:
-        out.write_text(card_markdown(card), encoding="utf-8")
+        write_text(out, card_markdown(card), what="model card")
     except OSError as exc:
         print_warning(f"no model card written beside {str(path)!r} ({exc.strerror}); `harness card` prints it")
         return None

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
-from harness.paths import writable_dir
+from harness.paths import safe_name, writable_dir
+from harness.safefile import refuse_links, writer
 
 if TYPE_CHECKING:  # only the shapes of what is drawn: nothing of results runs here
     from harness.results.analyze import Analysis
@@ -56,6 +57,7 @@ def write_pngs(report: TrialReport, out_dir: Path) -> list[Path]:
     plt = _pyplot()  # before touching the folder: a missing extra writes nothing
     writable_dir(out_dir, what="--png folder", hint="pass --png a folder you can write")
     trial, epochs = report["trial"], report["epochs"]
+    refuse_links((out_dir / safe_name(f"{trial['id']}_{kind}.png") for kind in ("curves", "confusion")), what="PNG")
     written = []
     if epochs:
         kinds = curve_kinds(epochs)
@@ -71,7 +73,7 @@ def write_pngs(report: TrialReport, out_dir: Path) -> list[Path]:
             ax.legend()
         fig.suptitle(f"{trial['arch']} on {trial['task']} (trial {trial['id']})")
         fig.tight_layout()
-        written.append(_save(fig, out_dir / f"{trial['id']}_curves.png", plt))
+        written.append(_save(fig, out_dir / safe_name(f"{trial['id']}_curves.png"), plt))
     normalised, test = report["confusion_normalised"], report["test"]
     if normalised and test:  # a confusion matrix comes with the test scoring it is part of
         classes, n = report["classes"], len(report["classes"])
@@ -97,13 +99,18 @@ def write_pngs(report: TrialReport, out_dir: Path) -> list[Path]:
                         )
         ax.set(xlabel="predicted", ylabel="true", title=f"test split, epoch {test['epoch']}: rows sum to 1")
         fig.tight_layout()
-        written.append(_save(fig, out_dir / f"{trial['id']}_confusion.png", plt))
+        written.append(_save(fig, out_dir / safe_name(f"{trial['id']}_confusion.png"), plt))
     return written
 
 
-def _save(fig: Any, path: Path, plt: Any) -> Path:
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+def _save(fig: Any, path: Path, plt: Any, **options: Any) -> Path:
+    """Every PNG goes through a temporary file renamed over `path` (harness.safefile): never
+    through a link at its name. Names made from the store's data come reduced by `safe_name`."""
+    try:
+        with writer(path, what="PNG") as handle:
+            fig.savefig(handle, format="png", dpi=DPI, **options)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -118,9 +125,10 @@ def write_analysis_pngs(analyses: list[Analysis], out_dir: Path) -> list[Path]:
     architecture x optimizer) and `_curves.png` (the validation curves of the best trials)."""
     plt = _pyplot()  # before touching the folder: a missing extra writes nothing
     writable_dir(out_dir, what="--png folder", hint="pass --png a folder you can write")
+    stems = [safe_name(f"{a['sweep_id']}_{a['task']}") for a in analyses]  # a folder:PATH task holds slashes
+    refuse_links((out_dir / f"{stem}_{kind}.png" for stem in stems for kind in ANALYSIS_FIGURES), what="PNG")
     written = []
-    for a in analyses:
-        stem = f"{a['sweep_id']}_{a['task']}"
+    for a, stem in zip(analyses, stems, strict=True):
         # the trials that trained normally, with their metric (every one has it: what `usable` checks)
         scored = [(t, t["metric"]) for t in a["rows"] if t["usable"] and t["metric"] is not None]
         for kind, draw in (("parallel", _parallel), ("lr", _metric_vs_lr), ("curves", _top_curves)):
@@ -232,6 +240,4 @@ def save_curve(
     ax.set_title(title, fontsize="medium")
     ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return _save(fig, path, plt, metadata={"Software": None})

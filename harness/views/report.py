@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.formats import plural
+from harness.paths import safe_name
 from harness.report.document import Beyond, Document, OtherFigure, ReportSection, Row, SizeCurve
 
 HOW_TO_READ = """\
@@ -68,9 +69,14 @@ def _status(row: Row) -> str:
     return row["status"] + (f": {row['marks']}" if row.get("marks") else "")
 
 
+CURVES_FOLDER = "reproduction"  # the learning curves' folder, beside the document
+
+
 def curve_png(report: str, index: int) -> str:
-    """The PNG of a report's `index`-th recipe (from 1), relative to the document's folder."""
-    return f"reproduction/{report}-{index}.png"
+    """The PNG of a report's `index`-th recipe (from 1), relative to the document's folder. The
+    report's name comes from the rows (a `--from` file may say anything): reduced to a safe file
+    name, so `../../x` stays a name inside the folder, and the document links what was written."""
+    return f"{CURVES_FOLDER}/{safe_name(f'{report}-{index}')}.png"
 
 
 def render(doc: Document, *, source: str) -> str:
@@ -264,23 +270,27 @@ def _others(others: list[OtherFigure]) -> list[str]:
 
 def write_curves(doc: Document, folder: Path) -> list[Path]:
     """One learning-curve PNG per recipe that ran: our validation figure and train accuracy per
-    epoch, the published figure as a line. Needs matplotlib (harness[plots])."""
+    epoch, the published figure as a line. Needs matplotlib (harness[plots]). A link at the
+    folder or at any PNG's name is refused before the first is drawn."""
+    from harness.safefile import refuse_links, subfolder
     from harness.views.plots import save_curve
 
-    written = []
-    for report in doc["reports"]:
-        for index, row in enumerate(report["rows"], start=1):
-            curve = row.get("curve")
-            if not curve or not curve.get("epoch"):
-                continue
-            path = folder / curve_png(report["report"], index)
-            save_curve(
-                path,
-                title=f"{report['report']}\n{row['recipe']} ({row['arch']})",
-                epochs=curve["epoch"],
-                series={f"validation ({curve['metric']})": curve["val"], "train accuracy": curve["train_acc"]},
-                published=row.get("published"),
-                published_label=f"published {row['measure']}",
-            )
-            written.append(path)
-    return written
+    curves = [
+        (folder / curve_png(report["report"], index), report, row, row["curve"])
+        for report in doc["reports"]
+        for index, row in enumerate(report["rows"], start=1)
+        if row.get("curve") and row["curve"].get("epoch")
+    ]
+    if curves:
+        subfolder(folder, CURVES_FOLDER, what="learning-curve folder")
+        refuse_links((path for path, *_ in curves), what="learning-curve PNG")
+    for path, report, row, curve in curves:
+        save_curve(
+            path,
+            title=f"{report['report']}\n{row['recipe']} ({row['arch']})",
+            epochs=curve["epoch"],
+            series={f"validation ({curve['metric']})": curve["val"], "train accuracy": curve["train_acc"]},
+            published=row.get("published"),
+            published_label=f"published {row['measure']}",
+        )
+    return [path for path, *_ in curves]

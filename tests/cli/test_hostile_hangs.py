@@ -48,7 +48,8 @@ def test_predict_skips_fifos_and_devices_named_like_images(tmp_path):
     assert proc.returncode == 0, proc.stderr
     by_name = {Path(p["path"]).name: p for p in json.loads(proc.stdout)}
     assert by_name["real.png"]["top"] and by_name["real.png"]["error"] is None
-    assert by_name["inside.png"]["error"] == by_name["given.png"]["error"] == "unreadable image: a FIFO, not a regular file"
+    fifo = "unreadable image: a FIFO, not a regular file"
+    assert by_name["inside.png"]["error"] == by_name["given.png"]["error"] == fifo
     assert by_name["zero.png"]["error"] == "unreadable image: a character device, not a regular file"
     assert "skipped 3 unreadable file(s)" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -182,7 +182,7 @@ def test_a_cache_lock_placed_as_a_link_is_one_line_and_its_target_untouched(tmp_
     victim = tmp_path / "precious.txt"
     victim.write_text("not to be truncated")
     lock.symlink_to(victim)
-    assert "is a link" in refused(capsys, argv)
+    assert "is a symbolic link" in refused(capsys, argv)
     assert victim.read_text() == "not to be truncated"
 
 
