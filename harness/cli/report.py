@@ -15,6 +15,7 @@ from rich.text import Text
 
 from harness.cli.shared import Command, add_format, add_results, add_results_to, results_dir_of
 from harness.errors import HarnessError
+from harness.escape import code
 from harness.report.document import Document
 from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
 from harness.views.console import console, err_console, print_json
@@ -53,9 +54,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         with Store.existing(results_dir_of(args)) as store:
             doc = collect(store, data_root=str(resolve_data_root(None)))
-    source = (
-        f"`{rows_file.name}` beside this file; re-render: `harness report --from {rows_file.name} --out {out.name}`"
-    )
+    # the file names are the user's --out: code spans, so a `<` or a backtick in them stays text
+    rerender = code(f"harness report --from {rows_file.name} --out {out.name}")
+    source = f"{code(rows_file.name)} beside this file; re-render: {rerender}"
     text = render(doc, source=source)
     readme_text = _readme(Path(args.readme)) if args.readme else ""  # checked before anything is written
     pngs = write_curves(doc, out.parent) if args.png else []  # before the document: a failure leaves nothing new
