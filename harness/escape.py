@@ -56,13 +56,18 @@ def markup(text: object) -> str:
 
 
 # Markdown: backslash first (it would escape our own escapes), then what CommonMark and GitHub
-# read as syntax anywhere in a line. `_` between two letters or digits opens no emphasis
-# (CommonMark's flanking rule), so `val_acc` and `cnn4_bn` stay as they are.
-_MD_PUNCT = re.compile(r"[\\`*\[\]~|]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# read as syntax anywhere in a line: code, table cells, and a link or an image, which a `[` or
+# `]` only makes as `](`, `][` or with its pair left open (so "95% CI [0.71, 0.74]" stays).
+_MD_PUNCT = re.compile(r"[\\`|]|\](?=[(\[])|\[(?![^\]]*\])")
+# Emphasis and strikethrough: a `*`, `_` or `~` with a space on both sides opens and closes
+# nothing, nor does a `_` between two letters or digits (CommonMark's flanking rules), so
+# "(pixel * scale - mean)", `val_acc` and `cnn4_bn` stay as they are; any other is escaped.
+_MD_DELIMITER = re.compile(r"[*_~]")
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # What opens a block when it starts a line (a quote's `>` is an entity by then): a heading, a
-# list item, a numbered item, a thematic break or a setext underline ("---", "===").
-_MD_BLOCK = re.compile(r"^(#|[-+=]|\d+(?=[.)]))")
+# list item, a numbered item, a thematic break or a setext underline ("---", "==="), and a link
+# reference definition ("[label]: url"), which would make a later "[label]" a link.
+_MD_BLOCK = re.compile(r"^(#|[-+=*\[]|\d+(?=[.)]))")
 
 
 def _one_line(text: str) -> str:
@@ -70,6 +75,14 @@ def _one_line(text: str) -> str:
     other control character written out."""
     spaced = "".join(" " if c in _LINE_BREAKS else c for c in text)
     return visible_controls(spaced, keep="\t").replace("\t", " ")
+
+
+def _inert(text: str, at: int) -> bool:
+    before = text[at - 1] if at > 0 else " "
+    after = text[at + 1] if at + 1 < len(text) else " "
+    if before.isspace() and after.isspace():
+        return True
+    return text[at] == "_" and before.isascii() and before.isalnum() and after.isascii() and after.isalnum()
 
 
 def _block_escaped(match: re.Match[str]) -> str:
@@ -83,6 +96,7 @@ def markdown(text: object, *, starts_line: bool = False) -> str:
     no heading, quote or list item either."""
     line = _one_line(str(text))
     line = _MD_PUNCT.sub(lambda m: "\\" + m.group(0), line)
+    line = _MD_DELIMITER.sub(lambda m: m.group(0) if _inert(m.string, m.start()) else "\\" + m.group(0), line)
     if starts_line:  # indentation would open a code block; a number stays, its `.` or `)` is escaped
         line = _MD_BLOCK.sub(_block_escaped, line.lstrip())
     return "".join(_MD_ENTITIES.get(c, c) for c in line)

@@ -198,11 +198,15 @@ def card_markdown(card: ModelCard) -> str:
     lines = [f"# {markdown(title(card))}", ""]
     for name, rows in sections(card):
         lines += [f"## {name}", ""]
-        lines += [f"- {markdown(what)}: {markdown(value)}" for what, value in rows]
+        lines += [f"- {markdown(what, starts_line=True)}: {markdown(value)}" for what, value in rows]
         lines.append("")
     lines += ["## Verification", ""]
     if card["verifications"]:
-        lines += [*_md_table(card["verifications"], VERIFICATION_COLUMNS), *map(markdown, _rules(card)), ""]
+        lines += [
+            *_md_table(card["verifications"], VERIFICATION_COLUMNS),
+            *(markdown(rule, starts_line=True) for rule in _rules(card)),
+            "",
+        ]
     else:
         line = _none_recorded(card)
         lines += [markdown(f"{line[0].upper()}{line[1:]}.", starts_line=True), ""]

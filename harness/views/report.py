@@ -151,7 +151,8 @@ def _recipe(report: str, index: int, row: Row) -> list[str]:
     head = f"### {markdown(row['recipe'])}: {code(row['arch'])}, {markdown(row['framework'])} defaults"
     if row.get("trial_id") is None:  # not run, or queued behind the recipes of a running reproduction
         why = f" ({markdown(row['missing'])})" if row.get("missing") else ""
-        return [head, "", f"- {markdown(row['status'])}{why}. Runs with: {code(row['command'])}", ""]
+        status = markdown(row["status"], starts_line=True)
+        return [head, "", f"- {status}{why}. Runs with: {code(row['command'])}", ""]
     lines = [head, "", f"- Status: {_status(row)}; command: {code(row['command'])}"]
     figure = f"- Ours: {pct(row.get('ours'))}{_ci(row.get('ci95'))}"
     if row.get("ours") is not None:
@@ -220,7 +221,8 @@ def _sizes(sizes: list[SizeCurve]) -> list[str]:
     lines = ["### Training-set size", ""]
     for curve in sizes:
         points = ", ".join(f"{p['train']:,}: {pct(p['ours'])}{_ci(p['ci95'])}" for p in curve["points"])
-        line = f"- {markdown(curve['recipe'])}: {points}; {100 * curve['slope_per_doubling']:+.2f} pp per doubling"
+        recipe = markdown(curve["recipe"], starts_line=True)
+        line = f"- {recipe}: {points}; {100 * curve['slope_per_doubling']:+.2f} pp per doubling"
         if curve.get("extrapolated") is not None:
             line += (
                 f" (a + b ln n, least squares); read at the report's {curve['report_train']:,} training images: "

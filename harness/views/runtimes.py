@@ -116,5 +116,5 @@ def render_matrix(rows: Sequence[RuntimeCheckRow], *, rule: str | None = None) -
 def matrix_markdown(rows: Sequence[RuntimeCheckRow]) -> str:
     out = [f"**{title(rows)}**", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     out += ["| " + " | ".join(markdown(c) for c in cells(row)) + " |" for row in rows]
-    out += ["", *(f"- {markdown(line)}" for line in notes(rows))]
+    out += ["", *(f"- {markdown(line, starts_line=True)}" for line in notes(rows))]
     return "\n".join(out) + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -80,6 +81,17 @@ def test_each_case_escaped_is_one_line_of_text_everywhere(name):
     html = MARKDOWN.render(cell)
     assert "<img" not in html and "<h" not in html and "<a " not in html, html
     assert html.count("<td>") == 2, html
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[pwn]: javascript:window.pwned=1", "* item", "x](javascript:1)", "a *em* _em_ ~~del~~ `code`", "1. one"],
+)
+def test_markdown_syntax_in_text_makes_no_element(text):
+    """A definition, a list item, a link, emphasis, strikethrough, code: shown as written."""
+    item = MARKDOWN.render(f"- {markdown(text, starts_line=True)}: value\n\n[pwn] and {markdown(text)}\n")
+    assert not re.search(r"<(a|em|del|code|ol|li><ul)\b", item) and item.count("<li>") == 1, item
+    assert text in item.replace("&quot;", '"').replace("&amp;", "&")
 
 
 def _classifier(tmp_path: Path) -> Path:
