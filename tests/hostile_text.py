@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ SGR = re.compile(r"\x1b\[[0-9;]*m")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def write_model(path: Path, *, classes: list[str], meta: dict[str, object], winner: int = 0) -> Path:
+def write_model(path: Path, *, classes: list[str], meta: Mapping[str, object], winner: int = 0) -> Path:
     """A real ONNX classifier of 1x8x8 images (flatten, matmul, add) whose logits favour class
     `winner`, with the harness's metadata (JSON values) plus `meta`."""
     n = len(classes)

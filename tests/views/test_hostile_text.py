@@ -96,7 +96,7 @@ def test_markdown_syntax_in_text_makes_no_element(text):
 
 def _classifier(tmp_path: Path) -> Path:
     folder = tmp_path / HOSTILE["heading"]  # a data folder named to forge a line
-    meta = {
+    meta: dict[str, object] = {
         "task": HOSTILE["script"],
         "architecture": HOSTILE["link"],
         "trial_id": HOSTILE["title"],
