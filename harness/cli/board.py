@@ -8,6 +8,7 @@ import argparse
 from harness.cli.shared import Command, add_format, add_results, print_boards, results_dir_of
 from harness.config.settings import bounded_int, finite_float
 from harness.errors import HarnessError
+from harness.escape import markup
 from harness.paths import absolute
 from harness.results.leaderboard import COMPARE_TOP, SORTS
 from harness.views.console import console, print_json
@@ -74,7 +75,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         console.print(
             "no trials in the store yet: run `harness sweep`"
             if not args.task
-            else f"no trials of {args.task} in the store: `harness sweeps` lists what it holds"
+            else f"no trials of {markup(args.task)} in the store: `harness sweeps` lists what it holds"
         )
     # A table shows the top rows unless --top or --all chose; JSON, CSV and markdown are for
     # programs and documents, which get every row unless --top cuts them.
@@ -118,7 +119,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     console.print(render_report(report))
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {markup(path)}")
     return 0
 
 
@@ -166,7 +167,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not analyses:
         console.print("this sweep has no trials yet")
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {markup(path)}")
     return 0
 
 

@@ -8,6 +8,7 @@ import argparse
 from harness.cli.shared import Command, add_format, add_plugins, add_settings, load_plugins
 from harness.config.settings import bounded_int
 from harness.errors import HarnessError
+from harness.escape import markup, terminal
 from harness.views.console import console, err_console, print_json, print_warning
 
 
@@ -64,7 +65,7 @@ def _list_source(source: str, pattern: str | None, fmt: str) -> int:
         print_json(names)
     else:
         for name in names:
-            print(name)
+            print(terminal(name))  # a plugin may register any name
         err_console.print(f"{len(names)} network(s); use one as --arch NAME")
     return 0
 
@@ -99,7 +100,7 @@ def cmd_data(args: argparse.Namespace) -> int:
             raise HarnessError("`harness data prepare` needs a task", f"e.g. harness data prepare {list_tasks()[0]}")
         names = [get_task(name).name for name in words[1:]]
         for name in names:
-            with err_console.status(f"preparing {name}: finding (or downloading) and decoding once"):
+            with err_console.status(f"preparing {markup(name)}: finding (or downloading) and decoding once"):
                 meta = prepare(name, args.data_dir, variant=args.variant, image_size=args.image_size, verify=True)
             if meta.get("rebuilt"):
                 print_warning(f"the decoded cache of {name} was rebuilt: {meta['rebuilt']}")

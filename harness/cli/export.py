@@ -27,6 +27,7 @@ from harness.cli.shared import (
 )
 from harness.config.settings import bounded_int
 from harness.errors import HarnessError
+from harness.escape import markup, terminal
 from harness.paths import absolute, writable_dir
 from harness.views.card import write_card
 from harness.views.console import console, err_console, print_json, print_warning
@@ -115,7 +116,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         for model, folder in web_dirs(floats, absolute(args.web)):
             # stdout carries the results; one unwrapped line each on stderr
             write_web_page(
-                model, folder, ort_web=args.ort_web, log=lambda line: err_console.print(Text(line), soft_wrap=True)
+                model,
+                folder,
+                ort_web=args.ort_web,
+                log=lambda line: err_console.print(Text(terminal(line)), soft_wrap=True),
             )
     return 0 if all(passed(v.verification) for v in verifications) else 1
 
@@ -151,7 +155,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with (
         Store.existing(results_dir_of(args), writer=True) as store,
         err_console.status(
-            f"verifying {args.model} under onnxruntime and {len(runtimes)} runtime(s), each on the whole test split"
+            f"verifying {markup(args.model)} under onnxruntime and {len(runtimes)} runtime(s),"
+            " each on the whole test split"
         ),
     ):
         result = verify_file(

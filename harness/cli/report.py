@@ -15,6 +15,7 @@ from rich.text import Text
 
 from harness.cli.shared import Command, add_format, add_results, add_results_to, results_dir_of
 from harness.errors import HarnessError
+from harness.escape import code, markup
 from harness.report.document import Document
 from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
 from harness.safefile import refuse_links, write_text
@@ -55,9 +56,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         with Store.existing(results_dir_of(args)) as store:
             doc = collect(store, data_root=str(resolve_data_root(None)))
-    source = (
-        f"`{rows_file.name}` beside this file; re-render: `harness report --from {rows_file.name} --out {out.name}`"
-    )
+    # the file names are the user's --out: code spans, so a `<` or a backtick in them stays text
+    rerender = code(f"harness report --from {rows_file.name} --out {out.name}")
+    source = f"{code(rows_file.name)} beside this file; re-render: {rerender}"
     text = render(doc, source=source)
     readme_text = _readme(Path(args.readme)) if args.readme else ""  # checked before anything is written
     # A link at any name written is refused before the first is: the README too (it is replaced, not edited)
@@ -76,10 +77,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     ran = sum(r.get("ours") is not None and r["status"] == "finished" for r in rows)
     quick = sum(r["status"] == "quick check" for r in rows)
-    console.print(
-        f"wrote {out} ({len(rows)} recipes: {ran} reproduced, {quick} quick checks, {len(rows) - ran - quick} other)"
-        + ("" if args.from_rows else f", its rows {rows_file}")
-        + (f" and {len(pngs)} learning curves under {out.parent / 'reproduction'}" if pngs else ""),
+    console.print(  # the paths are the user's --out: text, never markup
+        f"wrote {markup(out)} ({len(rows)} recipes: {ran} reproduced, {quick} quick checks,"
+        f" {len(rows) - ran - quick} other)"
+        + ("" if args.from_rows else f", its rows {markup(rows_file)}")
+        + (f" and {len(pngs)} learning curves under {markup(out.parent / 'reproduction')}" if pngs else ""),
         highlight=False,
     )
     return 0
@@ -155,7 +157,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     probe = get_probe(args.probe)  # an unknown probe fails here, naming the choices, before the store opens
     with (
         Store.existing(results_dir_of(args), writer=True) as store,
-        err_console.status(f"probing trial {args.trial}: {args.probe}"),
+        err_console.status(markup(f"probing trial {args.trial}: {args.probe}")),
     ):
         record = run_probe(store, trial_id=args.trial, name=args.probe)
     if args.format == "json":

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.config.settings import add_flags
 from harness.config.spec import SweepSpec
+from harness.escape import markup
 from harness.views.card import write_card
 from harness.views.console import console, err_console, print_error, print_json
 
@@ -206,7 +207,7 @@ def export_and_verify(
     from harness.export.verify import TrialVerification
 
     also = f" and {len(runtimes)} runtime(s)" if runtimes else ""
-    with err_console.status(f"exporting trial {trial_id} to ONNX and verifying it under onnxruntime{also}"):
+    with err_console.status(f"exporting trial {markup(trial_id)} to ONNX and verifying it under onnxruntime{also}"):
         results = export_trial(
             store,
             trial_id=trial_id,

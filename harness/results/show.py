@@ -17,6 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from harness.escape import markup, terminal, visible_controls
 from harness.formats import sig3
 from harness.results.cost import total
 from harness.store.db import EPOCH_COLUMNS, Store
@@ -190,7 +191,7 @@ def _kv_table(title: str, items: Mapping[str, object]) -> Table:
             if value is None
             else str(value)
         )
-        table.add_row(key, text)
+        table.add_row(markup(key), markup(text))  # a config's keys and values, the store's: never markup
     return table
 
 
@@ -255,20 +256,20 @@ def render_confusion(report: TrialReport) -> Table:
         for header in ("true", "predicted as", "share of the class"):
             table.add_column(header)
         for v, t, p in pairs:
-            table.add_row(classes[t], classes[p], f"{v:.2f}")
+            table.add_row(markup(classes[t]), markup(classes[p]), f"{v:.2f}")
         return table
     table = Table(
         title=f"confusion matrix, test split, epoch {epoch} (rows: true class, sum to 1)", title_justify="left"
     )
     table.add_column("true \\ predicted", style="bold")
-    for name in classes:
-        table.add_column(name[:8], justify="right")
+    for name in classes:  # a label is the data's (a folder's name): shown as text, its ESC as `\x1b`
+        table.add_column(markup(terminal(name)[:8]), justify="right")
     for t, row in enumerate(matrix):
         cells = [
             "-" if v is None else f"[{'bold green' if t == p else 'red' if v >= 0.05 else 'dim'}]{v:.2f}[/]"
             for p, v in enumerate(row)
         ]
-        table.add_row(classes[t], *cells)
+        table.add_row(markup(classes[t]), *cells)
     return table
 
 
@@ -276,11 +277,11 @@ def render_report(report: TrialReport) -> Group:
     t = report["trial"]
     parts: list[Any] = [
         _kv_table(
-            f"trial {t['id']}: {t['arch']} on {t['task']} ({t['status']})",
+            markup(f"trial {t['id']}: {t['arch']} on {t['task']} ({t['status']})"),
             {**t, **{k: v for k, v in report["config"].items() if k not in t}},
         ),
         # The sweep's record is of the driver's machine; where this trial ran is its `device` above.
-        _kv_table(f"environment of sweep {t['sweep_id']} (the driver's machine)", report["environment"]),
+        _kv_table(f"environment of sweep {markup(t['sweep_id'])} (the driver's machine)", report["environment"]),
     ]
     if report["epochs"]:
         parts += [render_epochs(report), render_curves(report)]
@@ -300,8 +301,8 @@ def render_report(report: TrialReport) -> Group:
     if traceback:
         parts.append(
             Panel(
-                Text(traceback.strip()),
-                title=f"error report of trial {t['id']}",
+                Text(visible_controls(traceback.strip(), keep="\n")),
+                title=f"error report of trial {markup(t['id'])}",
                 title_align="left",
                 border_style="red",
             )
@@ -322,9 +323,11 @@ def render_exports(exports: list[ShownExport]) -> Table:
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for x in exports:
         lat = x["latency"]
-        speed = f"{sig3(lat['onnxruntime_b1_p50_ms'])} / {sig3(lat['torch_b1_p50_ms'])} ms" if lat else "-"
-        metrics = "-" if x["torch_metric"] is None else f"{x['torch_metric']:.4f} / {x['ort_metric']:.4f}"
-        table.add_row(x["path"], x["quantize"] or "float32", str(x["opset"]), x["status"], metrics, speed)
+        # a record without PyTorch's figure (an export that was not benchmarked against it): a dash
+        speed = f"{sig3(lat.get('onnxruntime_b1_p50_ms'))} / {sig3(lat.get('torch_b1_p50_ms'))} ms" if lat else "-"
+        metrics = "-" if x["torch_metric"] is None else f"{x['torch_metric']:.4f} / {_num(x['ort_metric'], '.4f')}"
+        kind = x["quantize"] or "float32"
+        table.add_row(markup(x["path"]), markup(kind), str(x["opset"]), markup(x["status"]), metrics, speed)
     return table
 
 

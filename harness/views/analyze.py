@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from harness.escape import markup, terminal
 from harness.formats import DASH, metric, pct, plural, sig3
 from harness.results.analyze import Analysis, label
 from harness.results.show import sparkline
@@ -24,23 +25,24 @@ def render_analysis(a: Analysis) -> Group:
 
 
 def _header(a: Analysis) -> Text:
-    settings = ", ".join(f"{k} ({len(v)})" for k, v in a["varying"].items()) or "none"
+    # Names from the store (task, settings, arch, optimizer) are escaped: rich reads a `[` as markup.
+    settings = markup(", ".join(f"{k} ({len(v)})" for k, v in a["varying"].items()) or "none")
     return Text.from_markup(
-        f"[bold]sweep {a['sweep_id']}[/], {a['task']}: {plural(a['trials'], 'trial')}, "
+        f"[bold]sweep {markup(a['sweep_id'])}[/], {markup(a['task'])}: {plural(a['trials'], 'trial')}, "
         f"{a['usable']} trained normally; settings that vary (values): {settings}\n"
     )
 
 
 def _values(values: list[Any]) -> str:
     shown = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in values[:4])
-    return shown + (f", ... ({len(values)})" if len(values) > 4 else "")
+    return markup(shown + (f", ... ({len(values)})" if len(values) > 4 else ""))
 
 
 def render_importance(a: Analysis) -> RenderableType:
     imp = a["importance"]
     title = "what mattered: fANOVA importance, each setting's share of the metric's variation"
     if imp["note"]:
-        return Text.from_markup(f"[bold]{title}[/]\n{imp['note']}\n")
+        return Text.from_markup(f"[bold]{title}[/]\n{markup(imp['note'])}\n")
     table = Table(title=title, title_justify="left", caption_justify="left")
     table.add_column("setting")
     table.add_column("values")
@@ -51,7 +53,9 @@ def render_importance(a: Analysis) -> RenderableType:
     for row in imp["rows"]:
         share = row[first]
         bar = "█" * round((share or 0.0) * BAR)
-        table.add_row(row["param"], _values(a["varying"][row["param"]]), *(pct(row[n]) for n in imp["columns"]), bar)
+        table.add_row(
+            markup(row["param"]), _values(a["varying"][row["param"]]), *(pct(row[n]) for n in imp["columns"]), bar
+        )
     shares = [f"{pct(share)} of {name}'s" for name, share in imp["seed_share"].items() if share is not None]
     noise = f"between seeds of one configuration: {', '.join(shares)} variance\n" if shares else ""
     table.caption = "each column sums to 100%; the bar: the first column"
@@ -61,7 +65,7 @@ def render_importance(a: Analysis) -> RenderableType:
 def render_lr_table(a: Analysis) -> RenderableType:
     lt = a["lr_table"]
     if not lt["rows"]:
-        return Text(f"no trial trained normally: no {a['metric']} by learning rate\n")
+        return Text(f"no trial trained normally: no {terminal(a['metric'])} by learning rate\n")
     table = Table(
         title=f"{a['metric']} by learning rate: the mean of each cell's trials (how many), seeds together",
         title_justify="left",
@@ -78,8 +82,8 @@ def render_lr_table(a: Analysis) -> RenderableType:
     for row in lt["rows"]:
         cells = row["cells"]
         table.add_row(
-            row["arch"],
-            row["optimizer"],
+            markup(row["arch"]),
+            markup(row["optimizer"]),
             *(f"{metric(c['mean'], a['metric'])} ({c['n']})" if c else DASH for c in cells),
             f"[cyan]{sparkline([c['mean'] if c else None for c in cells], scale=scale)}[/]",
         )
@@ -92,11 +96,11 @@ def render_time_to_target(a: Analysis) -> RenderableType:
     goal = a["target"]
     if goal is None:
         return Text(
-            f"time to target: {a['task']} has no published figure to race to; "
+            f"time to target: {terminal(a['task'])} has no published figure to race to; "
             f"pass --target VALUE (a {a['metric']}, e.g. --target 0.9)\n"
         )
     source = "--target" if goal["report"] == "--target" else f"{goal['report']}'s published {goal['score']}"
-    title = f"seconds to {a['metric']} >= {metric(goal['published'], a['metric'])} ({source}), over seeds"
+    title = markup(f"seconds to {a['metric']} >= {metric(goal['published'], a['metric'])} ({source}), over seeds")
     table = Table(title=title, title_justify="left", caption_justify="left")
     for header, justify in (("configuration", "left"), ("reached", "right"), ("median s", "right")):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
@@ -104,7 +108,7 @@ def render_time_to_target(a: Analysis) -> RenderableType:
     for row in a["time_to_target"]:
         spread = f"{sig3(row['min_s'])}-{sig3(row['max_s'])}" if row["reached"] > 1 else DASH
         table.add_row(
-            label(row["params"]) or "(one configuration)",
+            markup(label(row["params"])) or "(one configuration)",
             f"{row['reached']}/{row['seeds']}",
             sig3(row["median_s"]),
             spread,
@@ -119,8 +123,8 @@ def render_top(a: Analysis) -> Table:
         table.add_column(header, justify="right" if header in ("seed", a["metric"]) else "left")
     for row in a["top"]:
         table.add_row(
-            row["trial"],
-            label(row["params"]) or "-",
+            markup(row["trial"]),
+            markup(label(row["params"])) or "-",
             str(row["seed"]),
             metric(row["metric"], a["metric"]),
             f"[cyan]{sparkline(row['curve'])}[/]",

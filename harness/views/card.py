@@ -12,6 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from harness.escape import markdown, terminal
 from harness.formats import DASH, count, lr, metric, pct
 from harness.views.runtimes import matrix_markdown, render_matrix
 
@@ -194,49 +195,51 @@ def _rules(card: ModelCard) -> list[str]:
 
 def card_markdown(card: ModelCard) -> str:
     """The card as `X.md`: a header, one section per part, the verifications, the runtimes."""
-    lines = [f"# {title(card)}", ""]
+    lines = [f"# {markdown(title(card))}", ""]
     for name, rows in sections(card):
         lines += [f"## {name}", ""]
-        lines += [f"- {what}: {_md(value)}" for what, value in rows]
+        lines += [f"- {markdown(what, starts_line=True)}: {markdown(value)}" for what, value in rows]
         lines.append("")
     lines += ["## Verification", ""]
     if card["verifications"]:
-        lines += [*_md_table(card["verifications"], VERIFICATION_COLUMNS), *_rules(card), ""]
+        lines += [
+            *_md_table(card["verifications"], VERIFICATION_COLUMNS),
+            *(markdown(rule, starts_line=True) for rule in _rules(card)),
+            "",
+        ]
     else:
         line = _none_recorded(card)
-        lines += [f"{line[0].upper()}{line[1:]}.", ""]
+        lines += [markdown(f"{line[0].upper()}{line[1:]}.", starts_line=True), ""]
     if card["runtime_checks"]:
         lines += ["## Runtimes", "", matrix_markdown(card["runtime_checks"])]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def _md_table(rows: Sequence[CardVerification], columns: tuple[Column, ...]) -> list[str]:
     head = [c[1] for c in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(_md(c) for c in _cells(row, columns)) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown(c) for c in _cells(row, columns)) + " |" for row in rows]
     return [*lines, ""]
 
 
 def render_card(card: ModelCard) -> RenderableType:
     """The card for the terminal: a key-value table per section, then the verifications (a dim
     line when the store holds none) and the runtimes, when there are checks."""
-    parts: list[RenderableType] = [Text(title(card), style="bold")]
+    # Every string here came from the file's metadata or the store: Text, so it is never read as
+    # markup, and terminal(), so a newline or an ESC in it is shown, not obeyed.
+    parts: list[RenderableType] = [Text(terminal(title(card)), style="bold")]
     for name, rows in sections(card):
         table = Table(title=name, title_justify="left", show_header=False)
         table.add_column("what", style="bold")
         table.add_column("value", overflow="fold")
         for what, value in rows:
-            table.add_row(what, Text(value))  # Text: a path or class name is never read as markup
+            table.add_row(Text(terminal(what)), Text(terminal(value)))
         parts.append(table)
     if card["verifications"]:
         parts.append(_table("Verification", card["verifications"], VERIFICATION_COLUMNS))
-        parts += [Text(rule, style="dim") for rule in _rules(card)]
+        parts += [Text(terminal(rule), style="dim") for rule in _rules(card)]
     else:
-        parts.append(Text(_none_recorded(card), style="dim"))
+        parts.append(Text(terminal(_none_recorded(card)), style="dim"))
     if card["runtime_checks"]:
         parts.append(render_matrix(card["runtime_checks"]))
     return Group(*parts)
@@ -247,7 +250,7 @@ def _table(name: str, rows: Sequence[CardVerification], columns: tuple[Column, .
     for _, header, _ in columns:
         table.add_column(header, no_wrap=True)
     for row in rows:
-        table.add_row(*map(Text, _cells(row, columns)))
+        table.add_row(*(Text(terminal(cell)) for cell in _cells(row, columns)))
     return table
 
 

@@ -6,16 +6,19 @@ import json
 import math
 import os
 import sys
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any, cast
 
 from rich.console import Console
 from rich.live import Live
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from harness.config.trial_config import TrialConfig
 from harness.engine.reported import EpochReport
+from harness.escape import markup, terminal, visible_controls
 from harness.formats import lr, metric, plural, sig3
 from harness.kinds import ENDED, Mode, Status, better
 from harness.views.tables import fitted_table
@@ -23,17 +26,34 @@ from harness.views.tables import fitted_table
 # In a pipe or a CI log rich would assume 80 columns and squash wide tables into ellipses;
 # logs read better unsquashed. $COLUMNS still wins.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
-console = Console(width=_WIDTH)
-err_console = Console(stderr=True)
+
+
+class SafeConsole(Console):
+    """A Console that writes no control character it did not make itself: the backstop behind
+    the escaping where text is composed (harness.escape). Rich's own output (styles, links it
+    was asked for, the live display's cursor moves) is emitted from a segment's style or as a
+    control segment; a text segment that still holds an ESC, a C1 control or a bidi override
+    came from a label, a file name or metadata, and is written out as `\\x1b` instead."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            segment if segment.control else Segment(visible_controls(segment.text, keep="\n"), segment.style)
+            for segment in buffer
+        )
+
+
+console = SafeConsole(width=_WIDTH)
+err_console = SafeConsole(stderr=True)
 
 
 def print_error(message: str) -> None:
-    """One line on stderr, never wrapped, so scripts can grep it."""
-    err_console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+    """One line on stderr, never wrapped, so scripts can grep it (a newline from a file name in
+    the message is written as `\\n`)."""
+    err_console.print(Text(f"error: {terminal(message)}", style="bold red"), soft_wrap=True)
 
 
 def print_warning(message: str) -> None:
-    err_console.print(Text(f"warning: {message}", style="yellow"), soft_wrap=True)
+    err_console.print(Text(f"warning: {terminal(message)}", style="yellow"), soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -126,7 +146,8 @@ class SweepDisplay:
         if not self.live:
             cfg, best = row["config"], row["best"]
             err_console.print(
-                f"[{self._done()}/{self.total}] trial {trial_id} {cfg['arch']} {cfg['optimizer']} lr={lr(cfg['lr'])}:"
+                f"[{self._done()}/{self.total}] trial {trial_id} {markup(cfg['arch'])} {markup(cfg['optimizer'])}"
+                f" lr={lr(cfg['lr'])}:"
                 f" {row['status']} after {plural(row['epoch'], 'epoch')}, best {self.metric}"
                 f" {metric(best, self.metric)}",
                 highlight=False,
@@ -166,23 +187,23 @@ class SweepDisplay:
             rows.append(
                 [
                     trial_id,
-                    cfg["arch"],
-                    cfg["optimizer"],
+                    markup(cfg["arch"]),  # a plugin's name, and the task's in the title: text, never markup
+                    markup(cfg["optimizer"]),
                     lr(cfg["lr"]),
                     f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
                     f"{row['epoch']}/{cfg['epochs']}",
                     metric(row["best"], self.metric),  # as the board prints it
                     sig3(row["s_epoch"]),
                     sig3(row.get("eval_s")),
-                    row["node"],
+                    markup(row["node"]),
                 ][: len(columns)]
             )
         return fitted_table(
-            self.title,
+            markup(self.title),
             columns,
             rows,
             width=console.width,
-            caption=self.waiting
+            caption=markup(self.waiting or "")
             or f"{self._done()}/{self.total} trials done"
             + (f", the latest {len(shown)} of {len(items)} shown" if len(shown) < len(items) else ""),
             caption_justify="left",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from rich.table import Table
 
+from harness.escape import markdown, markup, terminal
 from harness.formats import DASH, count, lr, metric, pct, pp, sig3
 from harness.results.boards import FIELDS, Board, BoardRow, OnnxFigures, Reference
 from harness.results.leaderboard import SORTS
@@ -208,8 +209,10 @@ def board_markdown(board: Board) -> str:
     cells = _cells(board)
     if any(cells["data"](row) for row in board["rows"]):  # split and image size, where they vary
         fields.insert(fields.index("best_metric"), "data")
-    lines = [f"### {_title(board)}", "", "| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
-    lines += ["| " + " | ".join(cells[f](row) for f in fields) + " |" for row in board["rows"]]
+    # Cells are plain text from the store (task, arch and optimizer names, a folder's split):
+    # escaped here for markdown, as render_board escapes them for rich markup.
+    lines = [f"### {markdown(_title(board))}", "", "| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+    lines += ["| " + " | ".join(markdown(cells[f](row)) for f in fields) + " |" for row in board["rows"]]
     if board["references"]:
         keys = (
             "report",
@@ -223,7 +226,7 @@ def board_markdown(board: Board) -> str:
             "closest other run",
         )
         lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-        lines += ["| " + " | ".join(_reference_cells(ref, markup=False)) + " |" for ref in board["references"]]
+        lines += ["| " + " | ".join(_reference_cells(ref, styled=False)) + " |" for ref in board["references"]]
         lines += ["", f"*{SIGNIFICANCE_NOTE}.*"]
     return "\n".join(lines) + "\n"
 
@@ -237,11 +240,15 @@ def boards_csv(boards: list[Board]) -> str:
         for row in board["rows"]:
             # Ray's GPU ids as "0" or "0,1" ("" on the CPU), not a Python list's repr
             ids = row["gpu_ids"]
-            writer.writerow({"task": board["task"], **row, "gpu_ids": None if ids is None else ",".join(ids)})
+            line = {"task": board["task"], **row, "gpu_ids": None if ids is None else ",".join(ids)}
+            # CSV has no escape for an ESC or a newline in a name, and it is printed to a terminal
+            writer.writerow({k: terminal(v) if isinstance(v, str) else v for k, v in line.items()})
     return out.getvalue()
 
 
-def _reference_cells(ref: Reference, *, markup: bool) -> list[str]:
+def _reference_cells(ref: Reference, *, styled: bool) -> list[str]:
+    """A reference's cells as rich markup (`styled`) or as markdown, its text escaped for either."""
+    escape = markup if styled else markdown
     diff = ref["difference"]
     ours = pct(ref["ours"]) if ref["trial_id"] else "no matching run"
     if ref["closest_trial_id"]:
@@ -251,15 +258,12 @@ def _reference_cells(ref: Reference, *, markup: bool) -> list[str]:
     style = "dim" if diff is None else "green" if diff >= 0 else "red"
     shown = pp(diff) if diff is not None else DASH
     return [
-        ref["report"],
-        ref["run"],
-        ref["arch"],
-        ref["measure"],
+        *map(escape, (ref["report"], ref["run"], ref["arch"], ref["measure"])),
         pct(ref["published"]),
-        f"[dim]{ours}[/]" if markup and not ref["trial_id"] else ours,
-        f"[{style}]{shown}[/]" if markup else shown,
-        _significance(ref),
-        closest,
+        f"[dim]{ours}[/]" if styled and not ref["trial_id"] else ours,
+        f"[{style}]{shown}[/]" if styled else shown,
+        escape(_significance(ref)),
+        escape(closest),
     ]
 
 
@@ -280,7 +284,7 @@ def render_references(board: Board) -> Table:
     """The reports' published numbers for the board's task beside our best run of the same
     network on the same data and budget; without one, the closest run, labelled as such."""
     table = Table(
-        title=f"{board['task']}: published (REPORTS.md) vs our runs of the same network, data and epochs",
+        title=f"{markup(board['task'])}: published (REPORTS.md) vs our runs of the same network, data and epochs",
         title_justify="left",
     )
     for header, justify in (
@@ -296,7 +300,7 @@ def render_references(board: Board) -> Table:
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for ref in board["references"]:
-        table.add_row(*_reference_cells(ref, markup=True))
+        table.add_row(*_reference_cells(ref, styled=True))
     table.caption, table.caption_justify = SIGNIFICANCE_NOTE, "left"
     return table
 
@@ -341,9 +345,12 @@ def render_board(board: Board, *, width: int) -> Table:
         ("onnx_ms", "onnx ms (× torch)", "right", 3),
         ("int8_change", "int8", "right", 2),
     ]
-    cells["onnx"] = lambda r: f"[{ONNX_STYLE.get(r['onnx'], '')}]{onnx_cell(r)}[/]"
     cells["trial_id"] = lambda r: r.get("trial") or r["trial_id"]  # the short id, where it is unambiguous
-    rows = [[cells[c[0]](row) for c in columns] for row in board["rows"]]
+    # Cells are plain text from the store: rich would read a `[` in an arch's name as markup.
+    rows = [[markup(cells[c[0]](row)) for c in columns] for row in board["rows"]]
+    onnx = next(j for j, c in enumerate(columns) if c[0] == "onnx")
+    for row, line in zip(board["rows"], rows, strict=True):
+        line[onnx] = f"[{ONNX_STYLE.get(row['onnx'], '')}]{line[onnx]}[/]"
     # The column the board is sorted by always stays; "s to target" only where a report set one;
     # "data", "run" and "device" only where some row has something to say (older stores kept no device).
     sorted_by = SORTS[board["sort"]][0]  # the row field the ranking sorted by
@@ -360,5 +367,5 @@ def render_board(board: Board, *, width: int) -> Table:
             continue
         keep.append(j)
     return fitted_table(
-        _title(board), [columns[j][1:] for j in keep], [[r[j] for j in keep] for r in rows], width=width
+        markup(_title(board)), [columns[j][1:] for j in keep], [[r[j] for j in keep] for r in rows], width=width
     )

@@ -2,12 +2,17 @@
 `harness.report.reproduction` (a store's, or the committed JSON's), and the learning-curve PNGs it links.
 
 Rendering reads nothing but the rows and never the clock, so the same rows give the same bytes.
+Every string of the rows (a folder's path, a task's or a recipe's name, a command with its
+--data-dir, a CPU's name) is written through harness.escape: as text (`markdown`) or as code
+(`code`), so a `<script>`, a newline and `## heading` or a `|` in it stays text.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
+from harness.escape import code, markdown
 from harness.formats import plural
 from harness.paths import safe_name
 from harness.report.document import Beyond, Document, OtherFigure, ReportSection, Row, SizeCurve
@@ -55,18 +60,18 @@ def _verdict(row: Row) -> str:
     if verdict is None:
         return "-"
     p = row.get("p_value")
-    return verdict + (f" (p {p:.2g})" if p is not None else "")
+    return markdown(verdict) + (f" (p {p:.2g})" if p is not None else "")
 
 
 def _ours(row: Row) -> str:
     if row.get("ours") is None:
         return "-"
     text = pct(row["ours"]) + _ci(row.get("ci95"))
-    return text + (f" ({row['marks']})" if row.get("marks") else "")
+    return text + (f" ({markdown(row['marks'])})" if row.get("marks") else "")
 
 
 def _status(row: Row) -> str:
-    return row["status"] + (f": {row['marks']}" if row.get("marks") else "")
+    return markdown(row["status"] + (f": {row['marks']}" if row.get("marks") else ""))
 
 
 CURVES_FOLDER = "reproduction"  # the learning curves' folder, beside the document
@@ -106,7 +111,7 @@ def summary(doc: Document) -> list[str]:
     for report in doc["reports"]:
         for row in report["rows"]:
             lines.append(
-                f"| {report['report']} | {row['recipe']} | {pct(row['published'])} | {_ours(row)} "
+                f"| {markdown(report['report'])} | {markdown(row['recipe'])} | {pct(row['published'])} | {_ours(row)} "
                 f"| {_diff(row.get('ours'), row['published'])} | {_verdict(row)} | {_status(row)} |"
             )
     return lines
@@ -126,11 +131,16 @@ def with_summary(readme: str, doc: Document) -> str:
 
 def _section(report: ReportSection) -> list[str]:
     name = report["report"]
-    lines = [f"## {name}", "", "| recipe | network | measure | published | ours [95% CI] | difference | verdict |"]
+    lines = [
+        f"## {markdown(name)}",
+        "",
+        "| recipe | network | measure | published | ours [95% CI] | difference | verdict |",
+    ]
     lines.append("|---|---|---|---|---|---|---|")
     for row in report["rows"]:
         lines.append(
-            f"| {row['recipe']} | `{row['arch']}` | {row['measure']} | {pct(row['published'])} | {_ours(row)} "
+            f"| {markdown(row['recipe'])} | {code(row['arch'], cell=True)} | {markdown(row['measure'])} "
+            f"| {pct(row['published'])} | {_ours(row)} "
             f"| {_diff(row.get('ours'), row['published'])} | {_verdict(row)} |"
         )
     lines.append("")
@@ -144,14 +154,15 @@ def _section(report: ReportSection) -> list[str]:
 
 
 def _recipe(report: str, index: int, row: Row) -> list[str]:
-    head = f"### {row['recipe']}: `{row['arch']}`, {row['framework']} defaults"
+    head = f"### {markdown(row['recipe'])}: {code(row['arch'])}, {markdown(row['framework'])} defaults"
     if row.get("trial_id") is None:  # not run, or queued behind the recipes of a running reproduction
-        why = f" ({row['missing']})" if row.get("missing") else ""
-        return [head, "", f"- {row['status']}{why}. Runs with: `{row['command']}`", ""]
-    lines = [head, "", f"- Status: {_status(row)}; command: `{row['command']}`"]
+        why = f" ({markdown(row['missing'])})" if row.get("missing") else ""
+        status = markdown(row["status"], starts_line=True)
+        return [head, "", f"- {status}{why}. Runs with: {code(row['command'])}", ""]
+    lines = [head, "", f"- Status: {_status(row)}; command: {code(row['command'])}"]
     figure = f"- Ours: {pct(row.get('ours'))}{_ci(row.get('ci95'))}"
     if row.get("ours") is not None:
-        figure += f", {row['split']} split" + (f" ({row['n']:,} images)" if row.get("n") else "")
+        figure += f", {markdown(row['split'])} split" + (f" ({row['n']:,} images)" if row.get("n") else "")
         figure += f", best epoch {row['best_epoch']}" if row.get("best_epoch") else ""
     if row.get("test") is not None:
         figure += f"; test accuracy of that checkpoint {pct(row['test'])}{_ci(row.get('test_ci95'))}"
@@ -161,7 +172,7 @@ def _recipe(report: str, index: int, row: Row) -> list[str]:
     epochs = f"{row['epochs']} of {plural(row['epochs_planned'], 'epoch')}"
     lines.append(
         f"- Budget: {epochs}; wall {_duration(row.get('wall_s'))}, "
-        f"{_number(row.get('cpu_s'), 1)} CPU-seconds; {row['hardware']}"
+        f"{_number(row.get('cpu_s'), 1)} CPU-seconds; {markdown(row['hardware'])}"
         + (
             f", side by side with {plural(row['side_by_side'] - 1, 'other recipe')}"
             if row.get("side_by_side", 1) > 1
@@ -169,16 +180,20 @@ def _recipe(report: str, index: int, row: Row) -> list[str]:
         )
     )
     if row.get("notes"):
-        lines.append(f"- The report differs: {row['notes']}")
+        lines.append(f"- The report differs: {markdown(row['notes'])}")
     for probe in row.get("probes") or []:
         interval = _ci(probe["ci95"]) if probe.get("ci95") else " (exact)"
+        again = code(f"harness probe {row['trial_id']} {probe['probe']}")
         lines.append(
-            f"- Measured as the report did (`harness probe {row['trial_id']} {probe['probe']}`): "
-            f"{probe['figure']} {pct(probe['value'])}{interval}; {probe['baseline_is']} {pct(probe['baseline'])}"
-            + (f"; {probe['note']}" if probe.get("note") else "")
+            f"- Measured as the report did ({again}): "
+            f"{markdown(probe['figure'])} {pct(probe['value'])}{interval}; "
+            f"{markdown(probe['baseline_is'])} {pct(probe['baseline'])}"
+            + (f"; {markdown(probe['note'])}" if probe.get("note") else "")
         )
     if row.get("curve", {}).get("epoch"):
-        lines += ["", f"![learning curve of {row['recipe']}]({curve_png(report, index)})"]
+        # the link's target percent-encoded: a `)` or a space in a report's name would end it
+        target = quote(curve_png(report, index), safe="/")
+        lines += ["", f"![learning curve of {markdown(row['recipe'])}]({target})"]
     return [*lines, ""]
 
 
@@ -197,11 +212,12 @@ def _data(rows: list[Row]) -> list[str]:
         seen.add(key)
         copy = "offline copy" if data.get("offline") else "source"
         lines.append(
-            f"- `{row['task']}`{size}, split {data.get('variant') or '-'}: {ours} ({copy}: {data.get('source')})"
+            f"- {code(row['task'])}{size}, split {markdown(data.get('variant') or '-')}: {ours} "
+            f"({copy}: {markdown(data.get('source'))})"
         )
         if data.get("report"):
-            lines.append(f"  - the report: {data['report']}")
-        lines += [f"  - caveat: {c}" for c in data.get("caveats") or []]
+            lines.append(f"  - the report: {markdown(data['report'])}")
+        lines += [f"  - caveat: {markdown(c)}" for c in data.get("caveats") or []]
     return [*lines, ""] if len(lines) > 2 else []
 
 
@@ -211,7 +227,8 @@ def _sizes(sizes: list[SizeCurve]) -> list[str]:
     lines = ["### Training-set size", ""]
     for curve in sizes:
         points = ", ".join(f"{p['train']:,}: {pct(p['ours'])}{_ci(p['ci95'])}" for p in curve["points"])
-        line = f"- {curve['recipe']}: {points}; {100 * curve['slope_per_doubling']:+.2f} pp per doubling"
+        recipe = markdown(curve["recipe"], starts_line=True)
+        line = f"- {recipe}: {points}; {100 * curve['slope_per_doubling']:+.2f} pp per doubling"
         if curve.get("extrapolated") is not None:
             line += (
                 f" (a + b ln n, least squares); read at the report's {curve['report_train']:,} training images: "
@@ -229,16 +246,17 @@ def _beyond(beyond: list[Beyond], report: str) -> list[str]:
         return []
     lines = ["### Beyond the report", ""]
     for line in beyond:
-        where = f"`{line['task']}`" + (f" {line['data']['image_size']} px" if line["data"].get("image_size") else "")
-        where += f", split {line['data']['variant']}, {plural(line['epochs'], 'epoch')}"
+        where = code(line["task"]) + (f" {line['data']['image_size']} px" if line["data"].get("image_size") else "")
+        where += f", split {markdown(line['data']['variant'])}, {plural(line['epochs'], 'epoch')}"
         if line["best"] is None:
-            search = f"harness sweep --preset {report} --search optuna --num-samples 8"
-            lines.append(f"- {where}: no other sweep on this data at this epoch count in the store (`{search}`).")
+            search = code(f"harness sweep --preset {report} --search optuna --num-samples 8")
+            lines.append(f"- {where}: no other sweep on this data at this epoch count in the store ({search}).")
             continue
         best, figures = line["best"], line["figures"]
-        config = f"`{best['arch']}` {best['optimizer']} lr {best['lr']:.3g} batch {best['batch_size']}"
+        config = f"{code(best['arch'])} {markdown(best['optimizer'])} lr {best['lr']:.3g} batch {best['batch_size']}"
         against = "; ".join(
-            f"{_diff(figures['ours'], a['published'])} against {a['recipe']}" for a in line.get("against") or []
+            f"{_diff(figures['ours'], a['published'])} against {markdown(a['recipe'])}"
+            for a in line.get("against") or []
         )
         budget = (
             f"{plural(line['trials'], 'trial')}, "
@@ -246,10 +264,10 @@ def _beyond(beyond: list[Beyond], report: str) -> list[str]:
             f"wall {_duration(line.get('wall_s'))}"
         )
         lines.append(
-            f"- {where}: best by validation ({line.get('selected_by', 'val_acc')}) {config}: "
-            f"{line['measure']} {pct(figures['ours'])}{_ci(figures['ci95'])}"
+            f"- {where}: best by validation ({markdown(line.get('selected_by', 'val_acc'))}) {config}: "
+            f"{markdown(line['measure'])} {pct(figures['ours'])}{_ci(figures['ci95'])}"
             + (f" ({against})" if against else "")
-            + f"; budget {budget}; command `{line['command']}`"
+            + f"; budget {budget}; command {code(line['command'])}"
         )
     return [*lines, ""]
 
@@ -263,7 +281,8 @@ def _others(others: list[OtherFigure]) -> list[str]:
         loss = "loss" in (figure.get("measure") or "")
         ours = "-" if value is None else f"{value:.4f}" if loss else pct(value)
         lines.append(
-            f"| {figure['what']} | {figure['published']} | {ours} | {figure.get('why') or figure['measure']} |"
+            f"| {markdown(figure['what'])} | {markdown(figure['published'])} | {ours} "
+            f"| {markdown(figure.get('why') or figure['measure'])} |"
         )
     return [*lines, ""]
 

@@ -11,6 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from harness.escape import markdown, markup, terminal
 from harness.formats import DASH, pct, pp, sig3
 from harness.runtimes.base import tally
 
@@ -103,15 +104,17 @@ def render_matrix(rows: Sequence[RuntimeCheckRow], *, rule: str | None = None) -
         table.add_column(header, justify="left" if header in HEADERS[:4] or header == "verdict" else "right")
     for row in rows:
         *rest, verdict = cells(row)
-        table.add_row(*rest, f"[{STYLE.get(row['status'], '')}]{verdict}[/]")
-    lines = [Text(line, style="dim") for line in notes(rows)]
+        # a runtime's version, provider and error come from the checked runtime: text, never markup
+        table.add_row(*map(markup, rest), f"[{STYLE.get(row['status'], '')}]{markup(verdict)}[/]")
+    lines = [Text(terminal(line), style="dim") for line in notes(rows)]
     if rule:
-        lines.insert(0, Text(f"passes when: {rule} (against PyTorch float32, the whole test split)", style="dim"))
+        passes = f"passes when: {rule} (against PyTorch float32, the whole test split)"
+        lines.insert(0, Text(terminal(passes), style="dim"))
     return Group(table, *lines)
 
 
 def matrix_markdown(rows: Sequence[RuntimeCheckRow]) -> str:
     out = [f"**{title(rows)}**", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(row)) + " |" for row in rows]
-    out += ["", *(f"- {line}" for line in notes(rows))]
+    out += ["| " + " | ".join(markdown(c) for c in cells(row)) + " |" for row in rows]
+    out += ["", *(f"- {markdown(line, starts_line=True)}" for line in notes(rows))]
     return "\n".join(out) + "\n"

@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from harness.escape import markup, terminal
 from harness.formats import DASH, metric, pct, pp, sig3
 
 if TYPE_CHECKING:  # views render for `predict` too, which must never import torch (verify does)
@@ -42,7 +43,7 @@ def _plain(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, (list, tuple)):
         return "x".join(map(str, value))
-    return str(value)
+    return markup(value)
 
 
 def _reference(row: dict[str, Any]) -> str:
@@ -79,15 +80,15 @@ ARCH_COLUMNS: list[Column] = [
 def render_archs(title: str, rows: list[dict[str, Any]], *, width: int) -> Table:
     cells = [
         [
-            r["name"],
-            r["report"] or "[dim]baseline[/]",
-            r["input"],
+            markup(r["name"]),  # a plugin registers any name and description: text, never markup
+            markup(r["report"]) if r["report"] else "[dim]baseline[/]",
+            markup(r["input"]),
             _plain(r["outputs"]),
             f"{r['params']:,}",
             _reference(r),
             _si(r["macs"]),
-            ", ".join(r["tasks"]) or "[dim]none yet[/]",
-            r["description"],
+            markup(", ".join(r["tasks"])) or "[dim]none yet[/]",
+            markup(r["description"]),
         ]
         for r in rows
     ]
@@ -115,8 +116,8 @@ def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
     """`harness data`: one row per task, then where each was found (or what to put where)."""
     cells = [
         [
-            r["task"],
-            r["variant"],
+            markup(r["task"]),
+            markup(r["variant"]),
             _plain(r["input"]),
             STATUS[r["status"]],
             ", ".join(f"{k} {v:,}" for k, v in (r.get("counts") or {}).items()) or "-",
@@ -130,9 +131,9 @@ def render_data(rows: list[dict[str, Any]], *, width: int) -> Group:
     )
     sources = [
         Text.assemble(
-            (f"{r['task']}: ", "bold"),
-            (r["source"], "red" if r["status"] == "missing" else ""),
-            (f" (cache: {r['problem']})" if r.get("problem") else "", "yellow"),
+            (f"{terminal(r['task'])}: ", "bold"),  # a folder's name and path: one line each
+            (terminal(r["source"]), "red" if r["status"] == "missing" else ""),
+            (f" (cache: {terminal(r['problem'])})" if r.get("problem") else "", "yellow"),
         )
         for r in rows
     ]
@@ -144,7 +145,7 @@ def render_reproduction(rows: Sequence[Mapping[str, Any]], *, title: str = "the 
     run's marks when it was a quick check (a subset, fewer epochs) and why a recipe did not run;
     `compare` adds the closest other run and the best network on the same data."""
     stored = "best" in rows[0]
-    table = Table(title=f"{rows[0]['report']}: {title}", title_justify="left")
+    table = Table(title=markup(f"{rows[0]['report']}: {title}"), title_justify="left")
     # (header, justify, no_wrap): figures never wrap; the long words (runs, notes) do
     headers = [("recipe", "left", False), ("network", "left", True)] + ([] if stored else [("epochs", "right", True)])
     headers += [
@@ -167,21 +168,50 @@ def render_reproduction(rows: Sequence[Mapping[str, Any]], *, title: str = "the 
             closest = (
                 DASH
                 if not r["closest_trial_id"]
-                else (f"{r['closest_arch']} {pct(r['closest'])} ({r['closest_trial_id']}: {r['closest_differs']})")
+                else markup(
+                    f"{r['closest_arch']} {pct(r['closest'])} ({r['closest_trial_id']}: {r['closest_differs']})"
+                )
             )
-            best = DASH if r["best_arch"] is None else f"{r['best_arch']} {pct(r['best'])} ({r['best_trial_id']})"
+            best = (
+                DASH if r["best_arch"] is None else markup(f"{r['best_arch']} {pct(r['best'])} ({r['best_trial_id']})")
+            )
             mine = pct(ours) if r["trial_id"] else "[dim]no matching run[/]"
-            cells = [r["recipe"], r["arch"], r["measure"], pct(published), mine, diff, closest, best]
+            cells = [
+                markup(r["recipe"]),
+                markup(r["arch"]),
+                markup(r["measure"]),
+                pct(published),
+                mine,
+                diff,
+                closest,
+                best,
+            ]
         else:
             epochs = DASH if r["epochs"] is None else f"{r['epochs']:g}"
             run = (
-                f"[yellow]quick check: {r['quick_check']}[/]"
+                f"[yellow]quick check: {markup(r['quick_check'])}[/]"
                 if r["quick_check"] and not r["status"].startswith("not")
-                else r["status"]
+                else markup(r["status"])
             )
-            trial = r["trial_id"] or (f"[dim]{r['command']}[/]" if r.get("command") else DASH)
-            cells = [r["recipe"], r["arch"], epochs, r["measure"], pct(published), pct(ours), diff, run, trial]
-        table.add_row(*cells, r["notes"] or "")
+            trial = (
+                markup(r["trial_id"])
+                if r["trial_id"]
+                else f"[dim]{markup(r['command'])}[/]"
+                if r.get("command")
+                else DASH
+            )
+            cells = [
+                markup(r["recipe"]),
+                markup(r["arch"]),
+                epochs,
+                markup(r["measure"]),
+                pct(published),
+                pct(ours),
+                diff,
+                run,
+                trial,
+            ]
+        table.add_row(*cells, markup(r["notes"] or ""))
     return table
 
 
@@ -200,10 +230,16 @@ def render_sweeps(rows: list[SweepLine]) -> Table:
         table.add_column(header, justify=justify, no_wrap=header != "task")  # type: ignore[arg-type]
     for r in rows:
         trials = ", ".join(f"{n} {status}" for status, n in sorted(r["trials"].items())) or "none"
-        task = f"{r['task']} (reproduces {r['reproduces']})" if r["reproduces"] else r["task"]
-        best = DASH if r["best_metric"] is None else f"{r['metric']} {metric(r['best_metric'], r['metric'])}"
+        task = markup(f"{r['task']} (reproduces {r['reproduces']})" if r["reproduces"] else r["task"])
+        best = DASH if r["best_metric"] is None else markup(f"{r['metric']} {metric(r['best_metric'], r['metric'])}")
         table.add_row(
-            r["id"], task, r["status"], trials, r["started"].replace("T", " ")[:19], f"{sig3(r['duration_s'])} s", best
+            markup(r["id"]),
+            task,
+            markup(r["status"]),
+            markup(trials),
+            r["started"].replace("T", " ")[:19],
+            f"{sig3(r['duration_s'])} s",
+            best,
         )
     return table
 
@@ -214,11 +250,13 @@ def render_verification(v: Verification) -> Table:
     table = Table(title=f"{kind}ONNX verification: {verdict}", title_justify="left", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")  # the model's path in full
-    provider = v.provider + (f" [yellow](asked for {v.requested}: fell back)[/]" if v.provider != v.requested else "")
+    provider = markup(v.provider) + (
+        f" [yellow](asked for {markup(v.requested)}: fell back)[/]" if v.provider != v.requested else ""
+    )
     rows = [
-        ("model", v.path),
-        ("test images", f"{v.n:,} ({v.task})"),
-        ("passes when", v.rule),
+        ("model", markup(v.path)),
+        ("test images", markup(f"{v.n:,} ({v.task})")),
+        ("passes when", markup(v.rule)),
         ("max abs difference", f"{v.max_abs_diff:.3g}"),
         (
             "binarised pixel agreement" if v.torch_psnr is not None else "top-1 agreement",
@@ -273,9 +311,9 @@ def render_predictions(predictions: list[dict[str, Any]]) -> Table:
     table = Table(title="predictions", title_justify="left")
     table.add_column("file", overflow="fold")
     table.add_column("prediction")
-    for p in predictions:
+    for p in predictions:  # a file's name, its error and the model's labels: text, one line each
         if p["error"]:
-            table.add_row(p["path"], f"[yellow]skipped: {p['error']}[/]")
+            table.add_row(markup(p["path"]), f"[yellow]skipped: {markup(p['error'])}[/]")
         else:
-            table.add_row(p["path"], ", ".join(f"{label} ({prob:.1%})" for label, prob in p["top"]))
+            table.add_row(markup(p["path"]), ", ".join(f"{markup(label)} ({prob:.1%})" for label, prob in p["top"]))
     return table
