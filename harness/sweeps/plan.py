@@ -126,7 +126,8 @@ def search_algorithm(spec: SweepSpec) -> Any:
         return BasicVariantGenerator(constant_grid_search=True, max_concurrent=spec.max_concurrent or 0)
     from ray.tune.search.optuna import OptunaSearch
 
-    searcher = SeededRepeater(OptunaSearch(seed=spec.seed), seeds=spec.seeds, repeats=spec.repeats)
+    # numpy seeds Optuna's sampler, with 32 bits; the sweep's seed runs to 2**63-1
+    searcher = SeededRepeater(OptunaSearch(seed=spec.seed % 2**32), seeds=spec.seeds, repeats=spec.repeats)
     return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent) if spec.max_concurrent else searcher
 
 

@@ -277,7 +277,7 @@ def optuna_search(plan: Plan, resumption: Resumption, *, metric: str) -> Searche
     spec = plan.spec
     finished = [g for g in resumption.groups.values() if g.pending == 0 and g.rewards]
     optuna = OptunaSearch(
-        seed=spec.seed + len(resumption.groups),
+        seed=(spec.seed + len(resumption.groups)) % 2**32,
         points_to_evaluate=[g.params for g in finished] or None,
         evaluated_rewards=[statistics.fmean(g.rewards) for g in finished] or None,
     )

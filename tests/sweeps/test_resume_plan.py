@@ -174,3 +174,19 @@ def test_asha_keeps_the_cutoffs_the_stored_epochs_set(tmp_path):
     strong = SimpleNamespace(trial_id="b_00001", config={CONTINUES: "a_00002"})  # continues a stored one
     asha.on_trial_add(None, strong)
     assert asha.on_trial_result(None, strong, {"epoch": 2, "val_acc": 0.99}) == TrialScheduler.CONTINUE
+
+
+def test_optuna_takes_any_64_bit_seed_fresh_or_resumed(tmp_path):
+    """Seeds run to 2**63-1 (less what --repeats adds); numpy seeds Optuna's sampler with 32 bits."""
+    from harness.sweeps.plan import search_algorithm
+
+    spec = SweepSpec(
+        archs=("mlp",), optimizers=("adam", "sgd"), lr_range=(1e-4, 1e-1), search="optuna", seeds=(2**63 - 1,)
+    )
+    fresh = SearchGenerator(search_algorithm(spec))
+    fresh.set_search_properties("val_acc", "max", param_space(spec))
+    assert fresh.searcher.suggest("t1")["seed"] == 2**63 - 1
+    left = replan(Plan(spec=spec), [], metric="val_acc", storage=str(tmp_path))
+    resumed = SearchGenerator(optuna_search(Plan(spec=spec), left, metric="val_acc"))
+    resumed.set_search_properties("val_acc", "max", param_space(spec))
+    assert resumed.searcher.suggest("t1")["seed"] == 2**63 - 1
