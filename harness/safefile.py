@@ -74,7 +74,9 @@ def writer(path: str | os.PathLike[str], *, what: str = "output file") -> Iterat
     final = refuse_link(path, what=what)
     if final.is_dir():  # an OSError, as open() gives: a caller that tolerates an unwritable file still does
         raise IsADirectoryError(errno.EISDIR, "a folder is where the file goes", str(final))
-    temp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}"[:255])
+    # at most 255 bytes, the limit of a name on most file systems (a CJK character is 3 bytes)
+    temp_name = f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}".encode()[:255].decode("utf-8", "ignore")
+    temp = final.with_name(temp_name)
     # 0o666 less the umask, as open() gives; the handle's name is the temporary path (onnx reads it)
     handle = open(temp, "wb", opener=lambda name, _: os.open(name, _NEW_FILE, 0o666))
     try:

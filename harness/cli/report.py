@@ -129,12 +129,11 @@ def read_rows(path: Path) -> Document:
 def _readme(path: Path) -> str:
     from harness.views.report import README_BEGIN, README_END
 
+    hint = "pass --readme the project's README.md"
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HarnessError(
-            f"cannot read --readme {str(path)!r} ({exc})", "pass --readme the project's README.md"
-        ) from None
+        text = read_regular(path, what="--readme", limit=16 * MiB, hint=hint).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"cannot read --readme {str(path)!r} ({exc})", hint) from None
     if README_BEGIN not in text or README_END not in text:
         raise HarnessError(
             f"--readme {str(path)!r} has no summary block",

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.userfiles import open_regular
 
 SCHEMA_VERSION = 10
 APPLICATION_ID = 0x48524E53  # "HRNS" in the SQLite header (offset 68): this file is a harness store
@@ -152,7 +153,7 @@ MIGRATIONS = {
 
 def _header(path: Path) -> tuple[int, int] | None:
     """(user_version, application_id) from the file's SQLite header; None for an empty file."""
-    with open(path, "rb") as f:
+    with open_regular(path, what="results store") as f:  # a FIFO there would block an open()
         head = f.read(100)
     if not head:
         return None

@@ -29,6 +29,8 @@ from harness.environment import Environment, collect_environment
 from harness.errors import HarnessError
 from harness.formats import plural
 from harness.kinds import Mode, Status, SweepStatus
+from harness.paths import is_uri
+from harness.safefile import subfolder
 from harness.signals import passed_to_tune
 from harness.store.db import Store, trial_key
 from harness.sweeps.callback import ACTIVE, UNWRITTEN, StoreCallback
@@ -37,7 +39,8 @@ from harness.sweeps.lock import DriverLock
 from harness.sweeps.outcome import Outcome
 from harness.sweeps.plan import Plan, trial_resources
 from harness.sweeps.reporter import Quiet, Reporter
-from harness.sweeps.resume import Resumption, replan, resumed_search, show_stored
+from harness.sweeps.resume import Resumption, replan, show_stored
+from harness.sweeps.resume_tune import resumed_search
 
 
 def new_sweep_id() -> str:
@@ -223,9 +226,12 @@ def resume_sweep(
         prepare_plan_data(plan, reporter)  # normally a cache hit; rebuilt here if the cache was cleared meanwhile
         storage = plan.spec.storage or str(results_dir / "ray")
         left = replan(plan, store.sweep_record(row["id"]), metric=metric, storage=storage)  # checkpoints checked
-        quiet_ray(verbose=verbose)
-        started_ray = start_ray(verbose=verbose, address=plan.spec.address)
-        resources, waiting = _resources(plan)
+        if not left.empty:  # else every trial had ended: only the sweep's status is left to settle, no Ray
+            space, search, schedule, num_samples = resumed_search(plan, left, metric=metric)
+            name = resumed_name(row["id"], storage)
+            quiet_ray(verbose=verbose)
+            started_ray = start_ray(verbose=verbose, address=plan.spec.address)
+        resources, waiting = _resources(plan) if started_ray else ({}, None)
     except BaseException:
         store.close()  # nothing was written: the sweep keeps the status it had
         if lock:
@@ -237,10 +243,9 @@ def resume_sweep(
     for ray_id, damage in left.restarted.items():
         store.restart_trial(trial_key(row["id"], ray_id))
         reporter.warning(f"trial {ray_id} starts again from epoch 1: its checkpoint cannot be used ({damage})")
-    space, search, schedule, num_samples = resumed_search(plan, left, metric=metric)
 
     def fit() -> None:
-        if left.empty:  # every trial had ended: only the sweep's status was left to settle
+        if left.empty:
             return
         tune.Tuner(
             tune.with_resources(
@@ -249,7 +254,7 @@ def resume_sweep(
             ),
             param_space=space,
             tune_config=plan.tuned(metric, str(mode), search=search, scheduler=schedule, num_samples=num_samples),
-            run_config=run_config(plan.spec, row["id"], metric, mode, verbose=verbose),
+            run_config=run_config(plan.spec, row["id"], metric, mode, verbose=verbose, name=name),
         ).fit()
 
     return _drive(
@@ -280,9 +285,22 @@ def fetch_pretrained(plan: Plan) -> None:
                 ) from None
 
 
-def run_config(spec: SweepSpec, sweep_id: str, metric: str, mode: Mode, *, verbose: bool) -> tune.RunConfig:
+def resumed_name(sweep_id: str, storage: str) -> str:
+    """A resumed run's experiment folder in the storage: a new one, of a name nobody could guess.
+    Ray writes its state files (tuner.pkl, ...) through any link at their names, and the old
+    folder's name is the sweep's id, which anyone who reads the store knows."""
+    name = f"{sweep_id}-resumed-{secrets.token_hex(4)}"
+    if not is_uri(storage):
+        subfolder(storage, name, what="the resumed sweep's Ray folder")
+    return name
+
+
+def run_config(
+    spec: SweepSpec, sweep_id: str, metric: str, mode: Mode, *, verbose: bool, name: str | None = None
+) -> tune.RunConfig:
+    """`name`: the experiment's folder in the storage (default: the sweep's id)."""
     return tune.RunConfig(
-        name=sweep_id,
+        name=name or sweep_id,
         storage_path=spec.storage,
         callbacks=[StoreCallback(sweep_id=sweep_id)],
         # The store callback keeps each trial's best checkpoint (the one export wants) and deletes

@@ -146,8 +146,8 @@ class SweepDisplay:
         if not self.live:
             cfg, best = row["config"], row["best"]
             err_console.print(
-                f"[{self._done()}/{self.total}] trial {trial_id} {markup(cfg['arch'])} {markup(cfg['optimizer'])}"
-                f" lr={lr(cfg['lr'])}:"
+                f"[{self._done()}/{self.total}] trial {markup(trial_id)} {markup(cfg['arch'])}"
+                f" {markup(cfg['optimizer'])} lr={lr(cfg['lr'])}:"
                 f" {row['status']} after {plural(row['epoch'], 'epoch')}, best {self.metric}"
                 f" {metric(best, self.metric)}",
                 highlight=False,
@@ -186,7 +186,7 @@ class SweepDisplay:
             cfg, status = row["config"], row["status"]
             rows.append(
                 [
-                    trial_id,
+                    markup(trial_id),  # read back from a store on a resume
                     markup(cfg["arch"]),  # a plugin's name, and the task's in the title: text, never markup
                     markup(cfg["optimizer"]),
                     lr(cfg["lr"]),
@@ -219,7 +219,7 @@ class ConsoleReporter:
         self.live = live
 
     def preparing(self, what: str) -> AbstractContextManager[object]:
-        return err_console.status(what)
+        return err_console.status(Text(terminal(what)))  # names a task's folder: text, never markup
 
     def warning(self, message: str) -> None:
         print_warning(message)

@@ -35,6 +35,9 @@ def _pyplot() -> Any:
             'pip install "harness[plots]" (or pip install matplotlib), or leave out --png',
         ) from None
     matplotlib.use("Agg")  # files only: no display needed (servers, CI)
+    # Titles and labels come from data (labels, report names): `$...$` in them is text, not maths
+    # (mathtext would fail on an unknown symbol, or draw what the text forged).
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

@@ -9,6 +9,7 @@ Every string of the rows (a folder's path, a task's or a recipe's name, a comman
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -81,7 +82,11 @@ def curve_png(report: str, index: int) -> str:
     """The PNG of a report's `index`-th recipe (from 1), relative to the document's folder. The
     report's name comes from the rows (a `--from` file may say anything): reduced to a safe file
     name, so `../../x` stays a name inside the folder, and the document links what was written."""
-    return f"{CURVES_FOLDER}/{safe_name(f'{report}-{index}')}.png"
+    name = f"{report}-{index}"
+    safe = safe_name(name)
+    if safe != name:  # two names reduced alike ("a/b", "a_b") must not share one file
+        safe = f"{safe[:100]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return f"{CURVES_FOLDER}/{safe}.png"
 
 
 def render(doc: Document, *, source: str) -> str:

@@ -131,3 +131,16 @@ def test_a_sweep_file_that_is_a_fifo_is_one_line(tmp_path):
     os.mkfifo(tmp_path / "sweep.toml")
     err = one_line_error(harness("sweep", "--config", str(tmp_path / "sweep.toml"), cwd=tmp_path))
     assert "sweep.toml' is a FIFO, not a regular file" in err and not (tmp_path / "results").exists()
+
+
+def test_a_fifo_at_the_store_or_the_readme_is_one_line(tmp_path):
+    """Review's cases: a FIFO named harness.db (which `sweep` reads the header of before it opens
+    the store) and a FIFO given as `report --readme`."""
+    (tmp_path / "results").mkdir()
+    os.mkfifo(tmp_path / "results" / "harness.db")
+    err = one_line_error(harness("sweep", "--no-export", "--results", str(tmp_path / "results"), cwd=tmp_path))
+    assert "harness.db' is a FIFO, not a regular file" in err
+    os.mkfifo(tmp_path / "README.md")
+    rows = str(ROOT / "docs" / "reproduction.json")
+    argv = ["report", "--from", rows, "--out", str(tmp_path / "r.md"), "--readme", str(tmp_path / "README.md")]
+    assert "README.md' is a FIFO, not a regular file" in one_line_error(harness(*argv, cwd=tmp_path))

@@ -184,7 +184,7 @@ def _rows(tmp_path: Path, report_name: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name", ["../../../../tmp/harness-escape", "..", "/tmp/harness-abs", "a/../../b", ".hidden\n<x>|:*?"]
+    "name", ["../../../../tmp/harness-escape", "..", "/tmp/harness-abs", "a/../../b", ".hidden\n<x>|:*?", "$\\nosuch$"]
 )
 def test_report_png_names_from_rows_stay_in_the_folder(tmp_path, capsys, name):
     """`report --from ROWS.json --png`: a report name that is a path writes its PNG inside
@@ -197,6 +197,18 @@ def test_report_png_names_from_rows_stay_in_the_folder(tmp_path, capsys, name):
     assert f"](reproduction/{png.name})" in out.read_text()
     assert {p.name for p in tmp_path.rglob("*") if p.is_file()} == {"doc.md", "hostile.json", png.name}
     assert naive == png or not naive.exists()
+
+
+def test_report_names_reduced_alike_keep_their_own_pngs(tmp_path, capsys):
+    """`a/b` and `a_b` reduce to one safe name: each report still gets its own figure."""
+    rows = _rows(tmp_path, "a/b")
+    doc = json.loads(rows.read_text())
+    doc["reports"].append({**doc["reports"][0], "report": "a_b"})
+    rows.write_text(json.dumps(doc))
+    out = tmp_path / "docs" / "doc.md"
+    assert main(["report", "--from", str(rows), "--out", str(out), "--png"]) == 0
+    pngs = sorted(p.name for p in (out.parent / "reproduction").iterdir())
+    assert len(pngs) == 2 and all(f"](reproduction/{name})" in out.read_text() for name in pngs)
 
 
 @pytest.mark.parametrize("planted", ["docs/doc.md", "docs/reproduction/uni2022-catsdogs-1.png"])

@@ -23,7 +23,8 @@ from harness.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from harness.engine.recorded import CONTINUES
 from harness.store.rows import StoredTrial
 from harness.sweeps.plan import Plan, asha_settings, param_space
-from harness.sweeps.resume import StoredIdASHA, canonical, optuna_search, replan, resumed_search
+from harness.sweeps.resume import canonical, replan
+from harness.sweeps.resume_tune import StoredIdASHA, optuna_search, resumed_search
 
 
 def stored(
@@ -190,3 +191,27 @@ def test_optuna_takes_any_64_bit_seed_fresh_or_resumed(tmp_path):
     resumed = SearchGenerator(optuna_search(Plan(spec=spec), left, metric="val_acc"))
     resumed.set_search_properties("val_acc", "max", param_space(spec))
     assert resumed.searcher.suggest("t1")["seed"] == 2**63 - 1
+
+
+def test_a_resume_with_nothing_left_to_run_settles_the_sweep(tmp_path, capsys):
+    """Every trial had ended (here: in errors) before the driver died: the resume runs nothing,
+    starts no Tuner, and marks the sweep as its trials say (failed: none usable, exit 1)."""
+    from harness.cli.main import main
+    from harness.kinds import Status
+    from harness.store.db import Store, trial_key
+
+    plan = Plan(spec=SweepSpec(archs=("mlp",), optimizers=("adam", "sgd"), lrs=(0.01,), epochs=2)).resolved(tmp_path)
+    with Store.create(tmp_path) as store:
+        store.create_sweep(
+            sweep_id="s1", task="digits", seed=0, command="harness sweep", spec_json=plan.to_json(), environment={}
+        )
+        for i, config in enumerate(grid_configs(plan)):
+            ray_id = f"a_0000{i}"
+            store.start_trial(trial_id=ray_id, sweep_id="s1", config=cast(TrialConfig, config))
+            store.end_trial(trial_key("s1", ray_id), status=Status.ERROR, error="boom")
+    capsys.readouterr()
+    assert main(["sweep", "--resume", "--no-export", "--no-live", "--results", str(tmp_path)]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+    with Store.existing(tmp_path) as store:
+        assert store.sweep()["status"] == "failed"
+        assert {t["status"] for t in store.sweep_record("s1")} == {"error"}

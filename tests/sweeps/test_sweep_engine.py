@@ -241,6 +241,12 @@ def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_sessi
     assert finished_before and len(finished_before) < 4
     marker = tmp_path / "planted-code-ran"
     assert plant_pickles(results / "ray", marker) >= 1
+    # and a link where Ray writes its state again: the resumed run writes in a folder of its own
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"kept")
+    (experiment,) = [p for p in (results / "ray").iterdir() if p.is_dir()]
+    (experiment / "tuner.pkl").unlink()
+    (experiment / "tuner.pkl").symlink_to(victim)
     damaged = next(t for t in before.values() if t["status"] == "running" and t["checkpoint_path"])
     checkpoint = Path(damaged["checkpoint_path"]) / "model.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])
@@ -248,6 +254,7 @@ def test_a_killed_driver_is_resumed_without_losing_or_repeating_epochs(ray_sessi
     capsys.readouterr()
     assert main(["sweep", "--resume", "--no-export", "--no-live", "--results", str(results)]) == 0
     assert not marker.exists()  # no pickle from the results folder was loaded
+    assert victim.read_bytes() == b"kept"
     err = capsys.readouterr().err
     assert f"trial {damaged['ray_id']} starts again from epoch 1: its checkpoint cannot be used" in err
     after = {t["id"]: t for t in _trials(results)}
