@@ -198,6 +198,11 @@ def reproduce_arguments(p: argparse.ArgumentParser) -> None:
         help="run the recipes whose data is there and list the others as not run (default: refuse)",
     )
     add_resume(p, what="an interrupted reproduction of REPORT", latest="the latest one")
+    p.add_argument(
+        "--no-export",
+        action="store_true",
+        help="skip exporting and verifying each recipe's trial (a quick check: no test figure under ONNX)",
+    )
     _add_run_output(p)
 
 
@@ -237,6 +242,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     results_dir = results_dir_of(args)
 
     def export(store: Store, trial_id: str) -> float | None:
+        if args.no_export:
+            return None
         return export_and_verify(store, trial_id, export_folder(results_dir))[0].verification.torch_metric
 
     rows = finish(args.report, results_dir=results_dir, outcome=outcome, export=export)
