@@ -44,14 +44,14 @@ def read_image(path: Path, *, width: int, height: int, grey: bool = False) -> np
     """
     try:
         with open_regular(path, what="image") as f, Image.open(f) as img:
-            if img.format == "PNG":
-                with open_regular(path, what="image") as again:
-                    short = png_shortfall(again)
-                if short:
-                    raise UnreadableImage(f"{path}: truncated ({short})", "the file was cut short: copy it again")
             # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
             img.draft("L" if grey else "RGB", (width, height))
             img.load()  # decoding happens here, inside the try: a truncated file raises now
+            if img.format == "PNG":  # Pillow is done with the file: the same handle, read again from the start
+                f.seek(0)
+                short = png_shortfall(f)
+                if short:
+                    raise UnreadableImage(f"{path}: truncated ({short})", "the file was cut short: copy it again")
             return to_array(img, width=width, height=height, grey=grey)
     except UnreadableImage:
         raise

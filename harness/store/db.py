@@ -58,7 +58,7 @@ def prepare_results_dir(results_dir: Path) -> Path:
 def _remove_new(path: Path) -> None:
     """The files a store that could not start left behind, where it holds nothing yet."""
     if path.is_file() and path.stat().st_size == 0:
-        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        for leftover in (path, *(path.with_name(path.name + end) for end in SIDE_FILES)):
             leftover.unlink(missing_ok=True)
 
 
