@@ -230,7 +230,10 @@ def print_verification(v: Verification) -> None:
         from harness.export.verify import GATES
         from harness.views.runtimes import render_matrix
 
-        console.print(render_matrix([c.as_json() for c in v.runtimes], rule=GATES[v.gate].rule))
+        rule = GATES[v.gate].rule
+        if any(c.gate == "reduced" for c in v.runtimes):
+            rule += f"; a row computed in bf16 or fp16: {GATES['reduced'].rule}"
+        console.print(render_matrix([c.as_json() for c in v.runtimes], rule=rule, fastest=v.fastest))
 
 
 def passed(v: Verification) -> bool:

@@ -218,9 +218,14 @@ def build_card(
     """The card as data (`--format json`): the file's metadata, and, when a store is given, its
     verifications of the file (`store_path`: where none was found) and the cross-runtime matrix
     of the latest verification that ran one (harness.export.matrix; rows as the store keeps them)."""
+    from harness.store.rows import fastest_deployment
+
     digest = file_sha256(path)
     found = verifications(store, meta=meta, path=path, digest=digest) if store else []
     matrices = [store.runtime_checks(v["export_id"]) for v in reversed(found)] if store else []
+    matrix = next((rows for rows in matrices if rows), [])
+    # an INT8 file's speed-up is against onnxruntime on its trial's float32 file
+    baseline = store.latest_matrix(meta["trial_id"]) if store and meta.get("quantize") else None
     return {
         "path": str(path),
         "sha256": digest,
@@ -228,7 +233,8 @@ def build_card(
         "store": str(store.path if store else store_path),
         "store_found": store is not None,
         "verifications": found,
-        "runtime_checks": next((rows for rows in matrices if rows), []),
+        "runtime_checks": matrix,
+        "fastest": fastest_deployment(matrix, baseline=baseline) if matrix else None,
     }
 
 

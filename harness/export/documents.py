@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from harness.runtimes.documents import ModelMetadata
-from harness.store.rows import Latency, RuntimeCheckRow
+from harness.store.rows import Fastest, Latency, RuntimeCheckRow
 
 __all__ = [
     "CardVerification",
@@ -63,6 +63,7 @@ class VerificationDocument(VerificationDetails):
     """A verification as `harness verify --format json` prints it: with its matrix's rows."""
 
     runtimes: list[RuntimeCheckRow]
+    fastest: Fastest | None  # the matrix's fastest row within its gate; None without a matrix or a passing row
 
 
 class TrialVerificationDocument(VerificationDocument):
@@ -99,3 +100,4 @@ class ModelCard(TypedDict):
     store_found: bool
     verifications: list[CardVerification]  # oldest first
     runtime_checks: list[RuntimeCheckRow]  # the matrix of the latest verification that ran one
+    fastest: Fastest | None  # its fastest row within the gate (harness.store.rows.fastest_deployment)

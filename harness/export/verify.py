@@ -32,12 +32,15 @@ from harness.store.rows import Latency
 
 if TYPE_CHECKING:
     from harness.runtimes.documents import ModelMetadata
-    from harness.store.rows import RuntimeCheck
+    from harness.store.rows import Fastest, RuntimeCheck
 
 MIN_AGREEMENT = 0.999  # top-1 agreement below this fails verification
 MAX_ABS_DIFF = 1e-3  # largest |torch - onnxruntime| output difference allowed
 MAX_PSNR_DIFF_DB = 0.1  # image outputs: PSNR under the two runtimes may differ this much
 MAX_INT8_DROP = 0.01  # an INT8 model may lose this much of the task metric (1 percentage point)
+# A runtime computing in bf16 or fp16 is judged as a deployment, not for bit parity: the task
+# metric as for INT8, and its top-1 answers agreeing with float32 PyTorch's this often.
+MIN_REDUCED_AGREEMENT = 0.99
 VERIFY_BATCH = 256
 
 
@@ -74,13 +77,21 @@ GATES: dict[str, Gate] = {
         f"task metric at most {100 * MAX_INT8_DROP:g} percentage point below float32 PyTorch",
         lambda v: v["metric"] - v["torch_metric"] >= -MAX_INT8_DROP,
     ),
+    "reduced": Gate(
+        f"task metric at most {100 * MAX_INT8_DROP:g} percentage point below float32 PyTorch,"
+        f" top-1 agreement >= {MIN_REDUCED_AGREEMENT:.0%}",
+        lambda v: v["metric"] - v["torch_metric"] >= -MAX_INT8_DROP and v["top1_agreement"] >= MIN_REDUCED_AGREEMENT,
+    ),
 }
+FULL_PRECISION = "f32"  # what a runtime row reports when it computed in float32
 
 
-def gate_of(head: Head, quantize: str | None) -> str:
-    """The GATES key for a file: "int8" when it is quantized, else its head kind (a plain string:
-    it is stored and printed)."""
-    return "int8" if quantize else str(head)
+def gate_of(head: Head, quantize: str | None, inference_precision: str = FULL_PRECISION) -> str:
+    """The GATES key for a file: "int8" when it is quantized, "reduced" for a float file that a
+    runtime computed in bf16 or fp16, else its head kind (a plain string: it is stored and printed)."""
+    if quantize:
+        return "int8"
+    return str(head) if inference_precision == FULL_PRECISION else "reduced"
 
 
 def compare(torch_out: torch.Tensor, out: torch.Tensor, labels: torch.Tensor, head: Head) -> Figures:
@@ -118,6 +129,7 @@ class Verification:
     size_ratio: float | None  # quantized file size / float32 file size
     latency: Latency | None  # see measure_latency
     runtimes: tuple[RuntimeCheck, ...] = ()  # the cross-runtime matrix, when one was asked for (harness.export.matrix)
+    fastest: Fastest | None = None  # the matrix's fastest row that passes its gate (harness.store.rows)
 
 
 @dataclass(frozen=True)
@@ -134,15 +146,15 @@ class TrialVerification:
 
 def verification_details(v: Verification) -> VerificationDetails:
     """What the store keeps (exports.details_json): every field in order, less the matrix, which has
-    a table of its own."""
+    a table of its own, and the fastest row, which is read from it."""
     details = asdict(v)
-    del details["runtimes"]
+    del details["runtimes"], details["fastest"]
     return cast(VerificationDetails, details)  # asdict's keys are the fields, which VerificationDetails declares
 
 
 def verification_json(v: Verification) -> VerificationDocument:
-    """Every field; the matrix rows (the last field) with their latency medians."""
-    return {**verification_details(v), "runtimes": [c.as_json() for c in v.runtimes]}
+    """Every field; the matrix rows with their latency medians, and the fastest that passes."""
+    return {**verification_details(v), "runtimes": [c.as_json() for c in v.runtimes], "fastest": v.fastest}
 
 
 def _clear(faster: list[float], slower: list[float]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from harness.store.rows import TrialRow
+from harness.store.rows import Fastest, TrialRow
 
 __all__ = [
     "FIELDS",
@@ -47,6 +47,7 @@ class OnnxFigures(TypedDict):
     onnx_speedup_clear: bool | None  # whether the two runtimes' spreads separate; None: no latency
     int8_change: float | None  # the INT8 model's task metric minus float32 PyTorch's
     onnx_runtimes: str | None  # the cross-runtime matrix: "5/5" runtimes passed; None: onnxruntime only
+    fastest: Fastest | None  # the fastest (runtime, precision) of its files within the gate; None: no matrix
 
 
 class RunFields(TypedDict):
@@ -95,6 +96,8 @@ class LeaderRow(TrialRow, OnnxFigures, RunFields, CostFields):
     onnx: str | None  # the latest float32 export's status
     onnx_details: str | None
     int8_details: str | None
+    onnx_matrix: str | None
+    int8_matrix: str | None
     runtimes_passed: int | None
     runtimes_checked: int | None
     n_seeds: int  # the seeds that trained normally (1 for one trial)
@@ -152,6 +155,7 @@ class BoardRow(TypedDict):
     onnx_speedup_clear: bool | None
     int8_change: float | None
     onnx_runtimes: str | None
+    fastest: Fastest | None
     trial_ids: str
     variant: str | None
     image_size: int | None

@@ -35,7 +35,7 @@ from harness.results.matching import (
 )
 from harness.results.ranking import rank, score, test_score, usable
 from harness.store.db import Store
-from harness.store.rows import EpochRow, TrialRow, TrialSummary
+from harness.store.rows import EpochRow, Fastest, TrialRow, TrialSummary, fastest_deployment, fastest_of
 
 if TYPE_CHECKING:
     from harness.config.presets import Recipe
@@ -234,7 +234,15 @@ def _onnx_figures(row: TrialSummary) -> OnnxFigures:
         "onnx_speedup_clear": latency.get("speedup_b1_clear", True) if latency else None,
         "int8_change": int8["ort_metric"] - int8["torch_metric"] if int8 else None,
         "onnx_runtimes": f"{row['runtimes_passed']}/{row['runtimes_checked']}" if row.get("runtimes_checked") else None,
+        "fastest": _fastest(row),
     }
+
+
+def _fastest(row: TrialSummary) -> Fastest | None:
+    """The fastest deployment within the gate over the trial's latest float32 and INT8 files."""
+    float_rows = json.loads(row.get("onnx_matrix") or "[]")
+    int8_rows = json.loads(row.get("int8_matrix") or "[]")
+    return fastest_of(fastest_deployment(float_rows), fastest_deployment(int8_rows, baseline=float_rows))
 
 
 def _mean(values: Sequence[float | None], *, all_or_none: bool = False) -> float | None:
@@ -377,6 +385,7 @@ def _board_row(row: LeaderRow, *, rank: int, grouped: bool, trial: str) -> Board
         "onnx_speedup_clear": row["onnx_speedup_clear"],
         "int8_change": row["int8_change"],
         "onnx_runtimes": row["onnx_runtimes"],
+        "fastest": row["fastest"],
         "trial_ids": row["trial_ids"],
         "variant": row["variant"],
         "image_size": row["image_size"],

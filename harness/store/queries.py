@@ -19,12 +19,15 @@ from harness.store.rows import EpochRow, ExportRow, ProbeRow, RuntimeCheckRow, S
 # Each trial's latest export of each kind (float32: quantize IS NULL, INT8: 'int8'), numbered in
 # one pass over the exports: a subquery per trial scanned them all for every trial (10,000
 # trials x 4,000 exports took 5.6 s).
-# `matrix`: each export's cross-runtime tally, counted as harness.runtimes.registry.tally counts it.
+# `matrix`: each export's cross-runtime tally, counted as harness.runtimes.registry.tally counts it;
+# `matrices`: each export's rows, as one JSON array (the board's fastest deployment reads them).
 LATEST_EXPORTS = (
     "WITH latest AS (SELECT id, trial_id, quantize, status, details_json,"
     " ROW_NUMBER() OVER (PARTITION BY trial_id, quantize ORDER BY id DESC) AS n FROM exports),"
     " matrix AS (SELECT export_id, SUM(status = 'passed') AS passed, COUNT(*) AS checked FROM runtime_checks"
-    f" WHERE informational = 0 AND status IN ({', '.join(repr(s.value) for s in COUNTED)}) GROUP BY export_id)"
+    f" WHERE informational = 0 AND status IN ({', '.join(repr(s.value) for s in COUNTED)}) GROUP BY export_id),"
+    " matrices AS (SELECT export_id, json_group_array(json(details_json)) AS rows FROM runtime_checks"
+    " GROUP BY export_id)"
 )
 EPOCH_COLUMNS = (
     "train_loss",
@@ -103,6 +106,16 @@ class Reads:
         rows = self._rows("SELECT details_json FROM runtime_checks WHERE export_id = ? ORDER BY id", (export_id,))
         return [json.loads(r["details_json"]) for r in rows]
 
+    def latest_matrix(self, trial_id: str, *, quantize: str | None = None) -> list[RuntimeCheckRow]:
+        """The cross-runtime matrix of the trial's latest export that ran one: its float32 file's,
+        or its quantized file's (`quantize` "int8"); empty when none ran."""
+        rows = self._rows(
+            "SELECT id FROM exports e WHERE trial_id = ? AND quantize IS ?"
+            " AND EXISTS (SELECT 1 FROM runtime_checks r WHERE r.export_id = e.id) ORDER BY id DESC LIMIT 1",
+            (trial_id, quantize),
+        )
+        return self.runtime_checks(rows[0]["id"]) if rows else []
+
     def probes(self, trial_id: str) -> list[ProbeRow]:
         """The probes recorded for a trial (harness.results.probes), by name, each with its detail parsed."""
         rows = self._rows(
@@ -151,11 +164,13 @@ class Reads:
             " AVG(e.epoch_time_s) AS mean_epoch_time_s, AVG(e.samples_per_s) AS mean_samples_per_s,"
             # the latest float32 export's status and figures, and the latest INT8 one's
             " f.status AS onnx, f.details_json AS onnx_details, q.details_json AS int8_details,"
-            " m.passed AS runtimes_passed, m.checked AS runtimes_checked"
+            " m.passed AS runtimes_passed, m.checked AS runtimes_checked,"
+            " fm.rows AS onnx_matrix, qm.rows AS int8_matrix"
             " FROM trials t LEFT JOIN epochs e ON e.trial_id = t.id"
             " LEFT JOIN latest f ON f.trial_id = t.id AND f.quantize IS NULL AND f.n = 1"
             " LEFT JOIN latest q ON q.trial_id = t.id AND q.quantize = 'int8' AND q.n = 1"
             " LEFT JOIN matrix m ON m.export_id = f.id"
+            " LEFT JOIN matrices fm ON fm.export_id = f.id LEFT JOIN matrices qm ON qm.export_id = q.id"
             f" {'WHERE ' + where if where else ''} GROUP BY t.id",
             params,
         )

@@ -8,6 +8,7 @@ declared on the row kind whose query adds them. No torch, no rich: any module ma
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,8 @@ class TrialSummary(TrialRow):
     onnx: str | None  # the latest float32 export's status
     onnx_details: str | None  # its details_json
     int8_details: str | None  # the latest INT8 export's details_json
+    onnx_matrix: str | None  # the latest float32 export's runtime_checks, a JSON array of their details
+    int8_matrix: str | None  # the latest INT8 export's, likewise
     runtimes_passed: int | None  # the latest float32 export's cross-runtime matrix: runtimes that passed
     runtimes_checked: int | None  # ... and that ran or tried to (None: no matrix)
 
@@ -248,6 +251,47 @@ class RuntimeCheck:
             "b1_p50_ms": self.b1_ms,
             "b1_spread_ms": self.b1_spread_ms,
         }
+
+
+class Fastest(TypedDict):
+    """The fastest deployment of an exported file that passes its gate (`fastest_deployment`)."""
+
+    runtime: str
+    precision: str  # what the runtime computed in, as its row says: "f32", "bf16", "int8+f32"
+    b1_ms: float  # batch-1 latency, the median of its rounds
+    # onnxruntime's batch-1 latency on the float32 file over this one's; None where that row is absent
+    speedup: float | None
+    metric_change: float  # its task metric less float32 PyTorch's, a proportion (-0.0002: -0.02 pp)
+
+
+def fastest_deployment(
+    rows: Sequence[RuntimeCheckRow], *, baseline: Sequence[RuntimeCheckRow] | None = None
+) -> Fastest | None:
+    """The row of `rows` (one file's matrix) with the lowest batch-1 latency among those whose
+    gate passed: informational rows count here (a bf16 row's gate is the task metric and top-1
+    agreement, harness.export.matrix), failed and missing ones do not. The speed-up is against
+    onnxruntime's row in `baseline`, the float32 file's matrix (default `rows`: a float32 file's
+    own). None when no row passed with a latency."""
+    against = rows if baseline is None else baseline
+    reference = next((r["b1_p50_ms"] for r in against if r["runtime"] == "onnxruntime"), None)
+    passing = [r for r in rows if r["gate_passed"] and r["b1_p50_ms"] and r["metric"] is not None]
+    if not passing:
+        return None
+    row = min(passing, key=lambda r: r["b1_p50_ms"] or math.inf)
+    b1 = row["b1_p50_ms"] or math.inf
+    return {
+        "runtime": row["runtime"],
+        "precision": row["precision"] or "f32",
+        "b1_ms": b1,
+        "speedup": reference / b1 if reference else None,
+        "metric_change": (row["metric"] or 0.0) - (row["torch_metric"] or 0.0),
+    }
+
+
+def fastest_of(*candidates: Fastest | None) -> Fastest | None:
+    """The lowest batch-1 latency of several files' fastest (a trial's float32 and INT8 files)."""
+    known = [c for c in candidates if c is not None]
+    return min(known, key=lambda c: c["b1_ms"]) if known else None
 
 
 class Latency(TypedDict):

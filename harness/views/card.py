@@ -211,7 +211,7 @@ def card_markdown(card: ModelCard) -> str:
         line = _none_recorded(card)
         lines += [markdown(f"{line[0].upper()}{line[1:]}.", starts_line=True), ""]
     if card["runtime_checks"]:
-        lines += ["## Runtimes", "", matrix_markdown(card["runtime_checks"])]
+        lines += ["## Runtimes", "", matrix_markdown(card["runtime_checks"], fastest=card.get("fastest"))]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -241,7 +241,7 @@ def render_card(card: ModelCard) -> RenderableType:
     else:
         parts.append(Text(terminal(_none_recorded(card)), style="dim"))
     if card["runtime_checks"]:
-        parts.append(render_matrix(card["runtime_checks"]))
+        parts.append(render_matrix(card["runtime_checks"], fastest=card.get("fastest")))
     return Group(*parts)
 
 

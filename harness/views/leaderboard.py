@@ -18,6 +18,7 @@ from harness.formats import DASH, count, lr, metric, pct, pp, sig3
 from harness.results.boards import FIELDS, Board, BoardRow, OnnxFigures, Reference
 from harness.results.leaderboard import SORTS
 from harness.results.ranking import test_score
+from harness.views.runtimes import fastest_label
 from harness.views.tables import fitted_table
 
 # A table shows this many rows of each task unless --top or --all says otherwise: drawing every
@@ -79,9 +80,9 @@ def silent_costs(board: Board) -> frozenset[str]:
 
 def board_fields(board: Board) -> tuple[str, ...]:
     """The columns worth printing: per-seed columns only for a grouped board, `seed` otherwise;
-    the run marks and the device only where some row has one; the costs where `silent_costs`
+    the run marks, the device and the fastest deployment only where some row has one; the costs where `silent_costs`
     leaves them."""
-    some = {key: any(row.get(key) for row in board["rows"]) for key in ("marks", "device", "vs_best")}
+    some = {key: any(row.get(key) for row in board["rows"]) for key in ("marks", "device", "vs_best", "fastest")}
     silent = silent_costs(board)
     return tuple(
         f
@@ -186,6 +187,7 @@ def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
         "onnx_ms": lambda r: speedup(r),
         "onnx_speedup": lambda r: DASH,
         "int8_change": lambda r: pp(r["int8_change"]),
+        "fastest": lambda r: fastest_label(r["fastest"]) if r.get("fastest") else DASH,
         "trial_ids": lambda r: r["trial_ids"],
         "marks": lambda r: r["marks"] or "",
         "data": lambda r: _data(r, varying=varying),
@@ -344,6 +346,7 @@ def render_board(board: Board, *, width: int) -> Table:
         ("onnx", "onnx", "left", 5),
         ("onnx_ms", "onnx ms (× torch)", "right", 3),
         ("int8_change", "int8", "right", 2),
+        ("fastest", "fastest deployment (batch 1)", "left", 4),
     ]
     cells["trial_id"] = lambda r: r.get("trial") or r["trial_id"]  # the short id, where it is unambiguous
     # Cells are plain text from the store: rich would read a `[` in an arch's name as markup.
@@ -361,7 +364,8 @@ def render_board(board: Board, *, width: int) -> Table:
             columns[j] = (*column[:3], 11)
         if (column[0] == "time_to_target_s" and not goal) or column[0] in silent:
             continue
-        if column[0] in ("data", "marks", "device", "vs_best") and not any(r[j] and r[j] != DASH for r in rows):
+        optional = ("data", "marks", "device", "vs_best", "fastest")
+        if column[0] in optional and not any(r[j] and r[j] != DASH for r in rows):
             continue
         if column[0] in ("best_metric_std", "test_metric_std") and not grouped:
             continue

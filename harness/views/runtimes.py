@@ -16,7 +16,7 @@ from harness.formats import DASH, pct, pp, sig3
 from harness.runtimes.base import tally
 
 if TYPE_CHECKING:
-    from harness.store.rows import RuntimeCheckRow
+    from harness.store.rows import Fastest, RuntimeCheckRow
 
 STYLE = {"passed": "green", "failed": "bold red", "error": "bold red", "info": "cyan", "not installed": "dim"}
 HEADERS = (
@@ -98,7 +98,22 @@ def title(rows: Sequence[RuntimeCheckRow]) -> str:
     return f"cross-runtime verification: {passed}/{checked} runtimes pass{where}"
 
 
-def render_matrix(rows: Sequence[RuntimeCheckRow], *, rule: str | None = None) -> Group:
+def fastest_label(fastest: Fastest | None) -> str:
+    """ "openvino-default bf16, 5.1x, -0.02 pp": the runtime, what it computed in, its batch-1
+    speed-up over onnxruntime on the float32 file, its task metric against float32 PyTorch."""
+    if fastest is None:
+        return "none within the gate"
+    speed = f", {fastest['speedup']:.1f}x" if fastest["speedup"] else ""
+    return f"{fastest['runtime']} {fastest['precision']}{speed}, {pp(fastest['metric_change'])}"
+
+
+def _fastest_note(fastest: Fastest | None) -> list[str]:
+    if fastest is None:
+        return []
+    return [f"fastest: {fastest_label(fastest)} (batch-1 latency against onnxruntime float32, within the gate)"]
+
+
+def render_matrix(rows: Sequence[RuntimeCheckRow], *, rule: str | None = None, fastest: Fastest | None = None) -> Group:
     table = Table(title=title(rows), title_justify="left")
     for header in HEADERS:
         table.add_column(header, justify="left" if header in HEADERS[:4] or header == "verdict" else "right")
@@ -107,14 +122,15 @@ def render_matrix(rows: Sequence[RuntimeCheckRow], *, rule: str | None = None) -
         # a runtime's version, provider and error come from the checked runtime: text, never markup
         table.add_row(*map(markup, rest), f"[{STYLE.get(row['status'], '')}]{markup(verdict)}[/]")
     lines = [Text(terminal(line), style="dim") for line in notes(rows)]
+    lines += [Text(terminal(line), style="bold") for line in _fastest_note(fastest)]
     if rule:
         passes = f"passes when: {rule} (against PyTorch float32, the whole test split)"
         lines.insert(0, Text(terminal(passes), style="dim"))
     return Group(table, *lines)
 
 
-def matrix_markdown(rows: Sequence[RuntimeCheckRow]) -> str:
+def matrix_markdown(rows: Sequence[RuntimeCheckRow], *, fastest: Fastest | None = None) -> str:
     out = [f"**{title(rows)}**", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     out += ["| " + " | ".join(markdown(c) for c in cells(row)) + " |" for row in rows]
-    out += ["", *(f"- {markdown(line, starts_line=True)}" for line in notes(rows))]
+    out += ["", *(f"- {markdown(line, starts_line=True)}" for line in [*notes(rows), *_fastest_note(fastest)])]
     return "\n".join(out) + "\n"

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from harness.cli.main import main
-from harness.export.verify import MAX_ABS_DIFF
+from harness.export.verify import MAX_ABS_DIFF, MAX_INT8_DROP, MIN_REDUCED_AGREEMENT
 from harness.runtimes.registry import all_runtimes
 from harness.store.db import Store
+from harness.store.rows import fastest_deployment
 
 KINDS = ("logits", "single_logit", "image")
 MUST_PASS = ("onnxruntime", "openvino", "opencv", "tract", "onnxruntime-node", "onnxruntime-web")
@@ -89,9 +90,13 @@ def test_the_openvino_bf16_trap(matrix, recwarn):
     assert all(m["rows"]["openvino"]["precision"] == "f32" for m in matrix.values())
     if bf16:
         assert {r["precision"] for r in defaults} == {"bf16"}
-        # the trap: at least one of the three models leaves the gate, each drifts far beyond f32
+        # the trap: bf16 leaves bit parity, each model drifts far beyond f32; so its rows are judged
+        # as a deployment (task metric and top-1 agreement), never by max abs difference
         assert max(r["max_abs_diff"] for r in defaults) > MAX_ABS_DIFF
-        assert any(r["gate_passed"] is False for r in defaults)
+        assert {r["gate"] for r in defaults} == {"reduced"}
+        for r in defaults:
+            within = r["metric"] - r["torch_metric"] >= -MAX_INT8_DROP and r["top1_agreement"] >= MIN_REDUCED_AGREEMENT
+            assert r["gate_passed"] is within
         for m in matrix.values():
             assert m["rows"]["openvino-default"]["max_abs_diff"] > 10 * m["rows"]["openvino"]["max_abs_diff"]
     else:
@@ -133,3 +138,38 @@ def test_sweep_checks_the_runtimes_before_it_trains(tmp_path, capsys):
     assert main(["sweep", "--runtime", "opencv,trt", "--results", str(tmp_path), "--no-live"]) == 2
     assert "unknown runtime 'trt'" in capsys.readouterr().err
     assert not (tmp_path / "harness.db").exists()
+
+
+def test_the_card_and_the_board_name_the_fastest_deployment_within_the_gate(matrix, capsys):
+    """Of a file's latest matrix, the row of the lowest batch-1 latency among those that passed
+    their gate (informational bf16 rows by the task metric and top-1 agreement), against
+    onnxruntime on the file; the board names the same. (Other tests here verify the digits file
+    again with fewer runtimes: the card reads whichever matrix is the latest.)"""
+    results = str(Path(matrix["logits"]["export"]["path"]).parents[1])
+    cards = {}
+    for kind, m in matrix.items():
+        assert main(["card", m["export"]["path"], "--results", results, "--format", "json"]) == 0
+        card = json.loads(capsys.readouterr().out)
+        rows, fastest = card["runtime_checks"], card["fastest"]
+        cards[m["details"]["task"]] = fastest
+        passing = [r for r in rows if r["gate_passed"]]
+        if not passing:
+            assert fastest is None, kind
+            continue
+        best = min(passing, key=lambda r: r["b1_p50_ms"])
+        assert (fastest["runtime"], fastest["precision"]) == (best["runtime"], best["precision"]), kind
+        onnxruntime = next(r["b1_p50_ms"] for r in rows if r["runtime"] == "onnxruntime")
+        assert fastest["speedup"] == pytest.approx(onnxruntime / best["b1_p50_ms"]) and fastest["speedup"] >= 1
+        assert fastest["metric_change"] == pytest.approx(best["metric"] - best["torch_metric"])
+        assert fastest == fastest_deployment(rows)
+        assert main(["card", m["export"]["path"], "--results", results, "--format", "markdown"]) == 0
+        named = f"- fastest: {fastest['runtime']} {fastest['precision']}, {fastest['speedup']:.1f}x"
+        assert named in capsys.readouterr().out
+    full = [matrix[k]["details"]["task"] for k in ("single_logit", "image")]  # matrices no other test replaced
+    assert all(cards[task] is not None for task in full), cards
+    assert main(["leaderboard", "--results", results, "--format", "json"]) == 0
+    named = {b["task"]: b["rows"][0]["fastest"] for b in json.loads(capsys.readouterr().out)}
+    assert named == cards
+    assert main(["leaderboard", "--results", results, "--format", "markdown"]) == 0
+    image = cards[matrix["image"]["details"]["task"]]
+    assert f"| {image['runtime']} {image['precision']}, {image['speedup']:.1f}x" in capsys.readouterr().out
