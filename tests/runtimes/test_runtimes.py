@@ -119,8 +119,10 @@ def test_verify_lists_a_runtime_that_is_not_installed(matrix):
 
     proc = verify("--runtime", "onnxruntime,tract", "--format", "json")
     assert proc.returncode == 0, proc.stderr
-    rows = {r["runtime"]: r for r in json.loads(proc.stdout)["runtimes"]}
+    document = json.loads(proc.stdout)
+    rows = {r["runtime"]: r for r in document["runtimes"]}
     assert rows["onnxruntime"]["status"] == "passed"
+    assert document["fastest"]["runtime"] == "onnxruntime" and document["fastest"]["speedup"] == 1.0
     assert rows["tract"]["status"] == "not installed" and "harness[runtimes]" in rows["tract"]["note"]
     proc = verify("--runtime", "tract")
     assert proc.returncode == 0 and "tract: not installed (pip install" in " ".join(proc.stdout.split())
