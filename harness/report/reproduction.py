@@ -107,6 +107,12 @@ def _marks(trial: TrialSummary, recipe: Recipe) -> list[str]:
     return budget_marks(trial_terms(config_of(trial), trial["epochs_run"]), recipe_epochs=recipe.spec.epochs)
 
 
+def precision_marks(precision: str | None) -> list[str]:
+    """["bf16 (chosen)"] for a recipe trained in another precision than the reports' (fp32): still a
+    full run, so not a quick check, but not as the report ran it."""
+    return [f"{precision} (chosen)"] if precision and precision != REPORT_PRECISION else []
+
+
 def _chosen(recipe: Recipe, found: list[tuple[TrialSummary, SweepListRow]]) -> tuple[TrialSummary, SweepListRow] | None:
     """The run that stands for the recipe: a full run (its whole training set, all its epochs)
     before a quick check, one that trained normally before one that did not, then the newest."""
@@ -152,8 +158,7 @@ def _row(
     # A run that ended early says how (interrupted, diverged, ...); only one that ran its whole
     # (smaller) plan is a quick check.
     status = "quick check" if marks and trial["status"] in ("finished", "stopped") else trial["status"]
-    if trial["precision"] and trial["precision"] != REPORT_PRECISION:  # a full run still, but not as the report ran
-        marks.append(f"{trial['precision']} (chosen)")
+    marks += precision_marks(trial["precision"])
     scored: Figures | _Unscored = _figures(trial, epochs, recipe) if usable(trial) else {"ours": None}
     return {
         **row,

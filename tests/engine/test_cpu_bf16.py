@@ -137,3 +137,10 @@ def test_the_bf16_probe_file_lives_in_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
     cpu_bf16.cached_gain("mlp", (4, 1, 8, 8), lambda: 1.0)
     assert Path(tmp_path / cpu_bf16.PROBE_FILE).is_file()
+
+
+def test_a_recipe_trained_in_bf16_is_marked_chosen_in_the_reproduction():
+    from harness.report.reproduction import precision_marks
+
+    assert precision_marks("bf16") == ["bf16 (chosen)"]
+    assert precision_marks("fp32") == [] and precision_marks(None) == []  # the reports' own; a store before schema 6
