@@ -56,6 +56,7 @@ class VerificationDetails(TypedDict):
     passed: bool
     quantize: str | None
     size_ratio: float | None  # INT8 file size / float32 file size
+    float_ops: dict[str, int] | None  # INT8: op type -> count computed in float ({}: none); float file: None
     latency: Latency | None  # None: not measured
 
 
