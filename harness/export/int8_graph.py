@@ -95,14 +95,14 @@ def rewrite_batchnorms(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
                 numpy_helper.from_array(shift.astype(np.float32), bias),
             ]
         )
-        conv = {"group": len(scale), "name": f"{node.name}_as_conv"}
+        group, name = len(scale), f"{node.name}_as_conv"
         if rank >= 3:
-            nodes.append(helper.make_node("Conv", [x, weight, bias], [y], **conv))
+            nodes.append(helper.make_node("Conv", [x, weight, bias], [y], name=name, group=group))
         else:  # Conv needs a spatial axis
             graph.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), axes))
             nodes += [
                 helper.make_node("Unsqueeze", [x, axes], [f"{y}_3d"], name=f"{node.name}_unsqueeze"),
-                helper.make_node("Conv", [f"{y}_3d", weight, bias], [f"{y}_conv"], **conv),
+                helper.make_node("Conv", [f"{y}_3d", weight, bias], [f"{y}_conv"], name=name, group=group),
                 helper.make_node("Squeeze", [f"{y}_conv", axes], [y], name=f"{node.name}_squeeze"),
             ]
         rewritten += 1
