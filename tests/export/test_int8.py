@@ -44,6 +44,7 @@ def vgg4(tmp_path_factory) -> Path:
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
+                assert m.running_mean is not None and m.running_var is not None  # track_running_stats
                 m.running_mean.uniform_(-1, 1)
                 m.running_var.uniform_(0.2, 3)
                 m.weight.uniform_(-1.5, 1.5)  # negative scales too
