@@ -20,9 +20,10 @@ from harness.errors import HarnessError
 from harness.export.int8_graph import float_ops, rewrite_batchnorms
 from harness.export.onnx import export_onnx
 from harness.export.quantize import check_rewrite, cpu_flags, quantize_int8, reduce_range
+from harness.runtimes.documents import Preprocessing
 from harness.views.tables import stayed_float
 
-PREP = {"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+PREP: Preprocessing = {"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
 
 
 def _ops(model: onnx.ModelProto) -> Counter[str]:
