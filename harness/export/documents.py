@@ -87,6 +87,7 @@ class CardVerification(TypedDict):
     task: str | None
     rule: str | None
     latency_p50_ms: float | None  # onnxruntime, batch 1, milliseconds
+    float_ops: dict[str, int] | None  # INT8: op type -> count computed in float; None: a float file, or not recorded
     status: str  # exported (never verified) | verified | failed
 
 
