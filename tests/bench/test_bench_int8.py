@@ -8,13 +8,17 @@ slows down for a while moves both. The CPU's model and its int8/bf16 flags are p
 figures: the INT8 speed-up depends on them (VNNI, AMX). The weights are vgg4_bn's at
 initialisation with BatchNorm statistics drawn away from the identity; the speed of a convolution
 does not depend on its weights, and the accuracy gate is measured on a trained model by
-`harness export --quantize int8` (docs/runtimes.md). It measures and prints; it asserts only
+`harness export --quantize int8` (docs/runtimes.md). To time a trained pair instead, set
+HARNESS_BENCH_ONNX to an exported float file with its `.int8.onnx` beside it (as `harness export
+--quantize int8` writes them); its task's first 64 test images are the input. It measures and prints; it asserts only
 correctness (the INT8 file runs integer throughout and tracks the float file), never a speed.
 The goal (>= 2x at batch 64, > 1x at batch 1 on VNNI/AMX CPUs) is printed beside the figures.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,10 +31,12 @@ import pytest
 import torch
 
 from harness.architectures import create_model
+from harness.datasets import load_task
 from harness.export.int8_graph import float_ops
 from harness.export.onnx import export_onnx
 from harness.export.quantize import VNNI_FLAGS, cpu_flags, quantize_int8
 from harness.runtimes.documents import Preprocessing
+from harness.runtimes.metadata import normalize
 
 pytestmark = pytest.mark.bench
 
@@ -49,8 +55,17 @@ def cpu_model() -> str:
     return next((ln.partition(":")[2].strip() for ln in text.splitlines() if ln.startswith("model name")), "unknown")
 
 
+def _trained(float_path: Path) -> tuple[Path, Path, np.ndarray]:
+    """An exported pair and its task's first 64 test images, normalised as the file says."""
+    meta = {p.key: p.value for p in onnx.load(str(float_path), load_external_data=False).metadata_props}
+    images = load_task(meta["task"]).test.images[:64]
+    return float_path, float_path.with_suffix(".int8.onnx"), normalize(images, json.loads(meta["preprocessing"]))
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> tuple[Path, Path, np.ndarray]:
+    if os.environ.get("HARNESS_BENCH_ONNX"):
+        return _trained(Path(os.environ["HARNESS_BENCH_ONNX"]))
     torch.manual_seed(0)
     model = create_model("vgg4_bn", in_shape=(3, 32, 32), num_outputs=10).eval()
     with torch.no_grad():
@@ -138,7 +153,7 @@ def test_bench_int8_vs_float32(benchmark, files):
 
     benchmark.pedantic(measure, rounds=1, iterations=1)
     benchmark.extra_info.update({"cpu": cpu, "threads": THREADS, "rounds": ROUNDS, **results})
-    print(f"\nvgg4_bn INT8 / float32 throughput, {THREADS} threads, {ROUNDS} paired rounds; {cpu}")
+    print(f"\n{float_path.name}: INT8 / float32 throughput, {THREADS} threads, {ROUNDS} paired rounds; {cpu}")
     for runtime, r in results.items():
         if isinstance(r, str):
             print(f"  {runtime}: did not run: {r}")
