@@ -8,7 +8,7 @@ kernels. The format follows onnxruntime's x86 guidance: QDQ, unsigned 8-bit acti
 signed 8-bit per-channel weights (U8S8, the operand order of the VNNI/AMX dot-product
 instructions), and weights reduced to 7 bits only on a CPU without VNNI, whose 16-bit
 intermediate sums would otherwise saturate. Measured on an AMD EPYC with avx512_vnni, 2 threads:
-vgg4_bn's INT8 file 2.7x the float32 file's throughput at batch 64 and at batch 1 (docs/runtimes.md).
+vgg4_bn's INT8 file 2.8x the float32 file's throughput at batch 64, 3.2x at batch 1 (docs/runtimes.md).
 """
 
 from __future__ import annotations
