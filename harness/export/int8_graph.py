@@ -67,6 +67,18 @@ def _affine(node: onnx.NodeProto, init: dict[str, onnx.TensorProto]) -> tuple[np
     return scale, beta - mean * scale
 
 
+def _names_used(graph: onnx.GraphProto) -> set[str]:
+    """Every tensor name a node reads, in this graph or a subgraph of it (If, Loop bodies read the
+    outer graph's initializers by name), and the graph's outputs."""
+    used = {o.name for o in graph.output}
+    for node in graph.node:
+        used.update(node.input)
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                used |= _names_used(sub)
+    return used
+
+
 def rewrite_batchnorms(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     """A copy of `model` in which each BatchNormalization with constant parameters is a depthwise
     1x1 Conv: weight scale/sqrt(var+eps), bias B - mean*scale/sqrt(var+eps), one group per channel.
@@ -96,20 +108,20 @@ def rewrite_batchnorms(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
                 numpy_helper.from_array(shift.astype(np.float32), bias),
             ]
         )
-        group, name = len(scale), f"{node.name}_as_conv"
+        group, name = len(scale), f"{y}_as_conv"  # named after its output: unique where node names may not be
         if rank >= 3:
             nodes.append(helper.make_node("Conv", [x, weight, bias], [y], name=name, group=group))
         else:  # Conv needs a spatial axis
             graph.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), axes))
             nodes += [
-                helper.make_node("Unsqueeze", [x, axes], [f"{y}_3d"], name=f"{node.name}_unsqueeze"),
+                helper.make_node("Unsqueeze", [x, axes], [f"{y}_3d"], name=f"{y}_unsqueeze"),
                 helper.make_node("Conv", [f"{y}_3d", weight, bias], [f"{y}_conv"], name=name, group=group),
-                helper.make_node("Squeeze", [f"{y}_conv", axes], [y], name=f"{node.name}_squeeze"),
+                helper.make_node("Squeeze", [f"{y}_conv", axes], [y], name=f"{y}_squeeze"),
             ]
         rewritten += 1
     del graph.node[:]
     graph.node.extend(nodes)
-    used = {name for n in graph.node for name in n.input}
+    used = _names_used(graph)
     kept = [t for t in graph.initializer if t.name in used]  # the BatchNormalizations' own parameters go
     del graph.initializer[:]
     graph.initializer.extend(kept)

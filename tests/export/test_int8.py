@@ -160,3 +160,32 @@ def test_reduce_range_only_without_an_int8_dot_product(tmp_path):
     assert not reduce_range(flags("avx512f amx_tile amx_int8"))
     assert reduce_range(flags("sse4_2 avx2 avx512f avx512bw"))
     assert not reduce_range(cpu_flags(tmp_path / "absent"))  # no /proc/cpuinfo: the full range
+
+
+def test_rewrite_of_nameless_batchnorms_on_a_sequence():
+    """Two BatchNormalizations without node names on (N, C, L): each becomes a Conv of its own
+    name (onnxruntime refuses a graph with two nodes of one name) and the outputs stay equal."""
+    rng = np.random.default_rng(0)
+    inits = []
+    for k in ("a", "b"):
+        for part, values in (("g", rng.uniform(-2, 2, 4)), ("b", rng.normal(size=4)), ("m", rng.normal(size=4))):
+            inits.append(numpy_helper.from_array(values.astype(np.float32), f"{k}{part}"))
+        inits.append(numpy_helper.from_array(rng.uniform(0.1, 3, 4).astype(np.float32), f"{k}v"))
+    nodes = [
+        helper.make_node("BatchNormalization", ["input", "ag", "ab", "am", "av"], ["h"]),
+        helper.make_node("BatchNormalization", ["h", "bg", "bb", "bm", "bv"], ["output"], epsilon=1e-3),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "seq",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, 7])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 4, 7])],
+        initializer=inits,
+    )
+    before = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    before.ir_version = 8
+    after, n = rewrite_batchnorms(before)
+    assert n == 2 and _ops(after) == Counter({"Conv": 2}) and len(after.graph.initializer) == 4
+    assert len({node.name for node in after.graph.node}) == 2
+    x = rng.standard_normal((3, 4, 7)).astype(np.float32)
+    np.testing.assert_allclose(_run(after, x), _run(before, x), rtol=1e-5, atol=1e-5)
