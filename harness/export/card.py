@@ -170,6 +170,7 @@ class _Recorded(TypedDict, total=False):
     task: str
     rule: str
     latency: Latency | None
+    float_ops: dict[str, int] | None
 
 
 def verifications(store: Store, *, meta: ModelMetadata, path: Path, digest: str) -> list[CardVerification]:
@@ -202,6 +203,7 @@ def verifications(store: Store, *, meta: ModelMetadata, path: Path, digest: str)
                 "task": details.get("task"),
                 "rule": details.get("rule"),
                 "latency_p50_ms": latency.get("onnxruntime_b1_p50_ms") if latency else None,
+                "float_ops": details.get("float_ops"),
                 "status": x["status"],  # exported (never verified) | verified | failed
             }
         )

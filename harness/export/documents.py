@@ -56,6 +56,7 @@ class VerificationDetails(TypedDict):
     passed: bool
     quantize: str | None
     size_ratio: float | None  # INT8 file size / float32 file size
+    float_ops: dict[str, int] | None  # INT8: op type -> count computed in float ({}: none); float file: None
     latency: Latency | None  # None: not measured
 
 
@@ -87,6 +88,7 @@ class CardVerification(TypedDict):
     task: str | None
     rule: str | None
     latency_p50_ms: float | None  # onnxruntime, batch 1, milliseconds
+    float_ops: dict[str, int] | None  # INT8: op type -> count computed in float; None: a float file, or not recorded
     status: str  # exported (never verified) | verified | failed
 
 

@@ -14,6 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import onnx
 import torch
 
 from harness.datasets import Split
@@ -24,6 +25,7 @@ from harness.export.documents import (
     VerificationDetails,
     VerificationDocument,
 )
+from harness.export.int8_graph import float_ops
 from harness.heads import Head
 from harness.runtimes.base import LATENCY_ROUNDS, phase
 from harness.runtimes.metadata import checked_metadata
@@ -127,6 +129,9 @@ class Verification:
     passed: bool
     quantize: str | None  # "int8" for a quantized file
     size_ratio: float | None  # quantized file size / float32 file size
+    # a quantized file: op type -> how many such ops it computes in float (harness.export.int8_graph),
+    # {} when it runs integer throughout; None for a float file
+    float_ops: dict[str, int] | None
     latency: Latency | None  # see measure_latency
     runtimes: tuple[RuntimeCheck, ...] = ()  # the cross-runtime matrix, when one was asked for (harness.export.matrix)
     fastest: Fastest | None = None  # the matrix's fastest row that passes its gate (harness.store.rows)
@@ -286,5 +291,6 @@ def verify_onnx(
         passed=GATES[gate].passes(numbers),
         quantize=quantize,
         size_ratio=size / float_size if quantize and float_size else None,
+        float_ops=dict(float_ops(onnx.load(str(onnx_path)))) if quantize else None,
         latency=measure_latency(str(onnx_path), model, x) if latency else None,
     )

@@ -15,6 +15,7 @@ from rich.text import Text
 from harness.escape import markdown, terminal
 from harness.formats import DASH, count, lr, metric, pct
 from harness.views.runtimes import matrix_markdown, render_matrix
+from harness.views.tables import stayed_float
 
 if TYPE_CHECKING:
     from harness.export.documents import CardVerification, ModelCard
@@ -190,7 +191,15 @@ def _rules(card: ModelCard) -> list[str]:
     rules = dict.fromkeys(
         f"{v['rule']} ({count(v['n'])} {v['task']} test images)" for v in card["verifications"] if v.get("rule")
     )
-    return [f"Passes when: {rule}." for rule in rules]
+    return [f"Passes when: {rule}." for rule in rules] + _float_ops(card)
+
+
+def _float_ops(card: ModelCard) -> list[str]:
+    """An INT8 file's latest recorded float ops, where it is slower than it could be, in one line."""
+    ops = next((v["float_ops"] for v in reversed(card["verifications"]) if v.get("float_ops") is not None), None)
+    if ops is None:
+        return []
+    return [f"INT8: {stayed_float(ops)}." if ops else "INT8: integer throughout (no op computed in float)."]
 
 
 def card_markdown(card: ModelCard) -> str:

@@ -270,6 +270,8 @@ def render_verification(v: Verification) -> Table:
         rows.append(("PSNR, PyTorch / onnxruntime", f"{v.torch_psnr:.3f} / {v.ort_psnr:.3f} dB"))
     if v.size_ratio is not None:
         rows.append(("size, INT8 / float32", f"{v.size_ratio:.2f}"))
+    if v.float_ops is not None:
+        rows.append(("float ops", markup(stayed_float(v.float_ops) or "nothing: integer throughout")))
     lat = v.latency
     if lat:
         rows += [
@@ -287,6 +289,14 @@ def render_verification(v: Verification) -> Table:
     for what, value in rows:
         table.add_row(what, value)
     return table
+
+
+def stayed_float(ops: Mapping[str, int]) -> str:
+    """A quantized file's float ops (Verification.float_ops) as one line, most first:
+    "BatchNormalization x3, Gemm x1 stayed float"; "" when there are none."""
+    if not ops:
+        return ""
+    return ", ".join(f"{op} x{n}" for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))) + " stayed float"
 
 
 def ratio(value: float, clear: bool) -> str:

@@ -127,6 +127,7 @@ def test_verification_shows_a_silent_cuda_fallback():
         passed=True,
         quantize=None,
         size_ratio=None,
+        float_ops=None,
         latency=None,
     )
     out = Console(width=200, record=True)

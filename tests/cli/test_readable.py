@@ -163,6 +163,7 @@ def test_an_image_model_is_verified_in_words_that_fit_it():
         ort_psnr=20.0,
         quantize=None,
         size_ratio=None,
+        float_ops=None,
         latency=None,
     )
     console = Console(width=200, record=True)
@@ -199,6 +200,7 @@ def test_a_long_path_folds_onto_the_next_line_and_is_never_cut():
         passed=True,
         quantize=None,
         size_ratio=None,
+        float_ops=None,
         latency=None,
     )
     console = Console(width=60, record=True)

@@ -90,6 +90,9 @@ def test_int8_file_carries_the_same_card(swept_copy, capsys):
     float_meta, int8_meta = (read_metadata(open_session(p), p) for p in (float_path, int8_path))
     assert int8_meta == {**float_meta, "quantize": "int8"}
     assert card_path(int8_path).name.endswith(".int8.md") and "(INT8)" in card_path(int8_path).read_text()
+    (document,) = (d for d in json.loads(capsys.readouterr().out) if d["quantize"])
+    assert isinstance(document["float_ops"], dict)  # what the INT8 file computes in float ({}: nothing)
+    assert "INT8: " in card_path(int8_path).read_text()  # the card says it too
 
 
 def test_card_command_table_json_markdown(swept, capsys):
