@@ -30,7 +30,7 @@ from harness.userfiles import read_regular
 
 AMX, AVX512 = "amx_bf16", "avx512_bf16"  # the /proc/cpuinfo flags, the faster first
 MIN_GAIN = 1.2  # auto takes bf16 on AVX512-BF16 alone from this measured speed-up over float32
-PROBE_ROUNDS = 3  # paired rounds, the order flipped each round; the ratio is their median
+PROBE_ROUNDS = 5  # paired rounds, the order flipped each round; the ratio is their median
 PROBE_STEPS = 1  # forward + backward steps per precision per round, at least ...
 PROBE_ROUND_S = 0.05  # ... and this long: a small network's step is too short to time alone
 PROBE_FILE = "cpu-bf16.json"

@@ -53,7 +53,7 @@ def test_each_trial_records_the_fake_gpu_ray_gave_it(fake_gpu_cluster, tmp_path,
     assert len(trials) == 4 and {t["status"] for t in trials} == {"finished"}
     for t in trials:
         (gpu,) = json.loads(t["gpu_ids"])
-        assert t["device"].startswith(f"fake GPU {gpu} (trained on cpu ") and t["precision"] == "fp32"
+        assert t["device"].startswith(f"fake GPU {gpu} (trained on cpu ") and t["precision"] in ("fp32", "bf16")
     # 4 trials at half a GPU each, at once: two on each
     assert Counter(json.loads(t["gpu_ids"])[0] for t in trials) == {"0": 2, "1": 2}
     # Each epoch's GPU-seconds: its training + validation wall seconds x the half GPU Ray held for it.
