@@ -46,6 +46,28 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> frozenset[str]:
+    """The flags of the first CPU in /proc/cpuinfo; empty where there is none (not Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+# The flags behind this machine's reduced-precision speed, as figures name them beside the CPU.
+SPEED_FLAGS = ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx_vnni")
+
+
+def cpu_speed_flags() -> list[str]:
+    """Which of SPEED_FLAGS this CPU has, e.g. ["avx512_bf16", "avx512_vnni"]."""
+    flags = cpu_flags()
+    return [f for f in SPEED_FLAGS if f in flags]
+
+
 def collect_environment(*, seed: int, argv: list[str] | None = None) -> Environment:
     import torch
 

@@ -16,6 +16,8 @@ from typing import Any
 from harness.config.spec import SweepSpec
 from harness.errors import lookup
 
+REPORT_PRECISION = "fp32"  # what the reports trained in (Keras and PyTorch defaults on Colab GPUs)
+
 # What a report measured -> the harness score that measures the same thing on our side.
 SCORES = {
     "test accuracy": "test_acc",  # the best checkpoint on the test split
@@ -280,8 +282,9 @@ def get_sweep_preset(name: str) -> Preset:
 def recipe_spec(recipe: Recipe, overrides: dict[str, Any]) -> SweepSpec:
     """One trial: the report's configuration exactly, except what the user overrides (e.g. --epochs).
     `overrides`: SweepSpec field -> value, as `harness.config.settings.given` reads a command line
-    (open: each field has its own type, which the SweepSpec it lands in checks)."""
-    return replace(recipe.spec, **_applicable(overrides))
+    (open: each field has its own type, which the SweepSpec it lands in checks). The precision is
+    the reports' (fp32) unless overridden: a bf16 recipe is marked as chosen beside its result."""
+    return replace(recipe.spec, **{"precision": REPORT_PRECISION, **_applicable(overrides)})
 
 
 def preset_sweeps(report: str, overrides: dict[str, Any]) -> list[SweepSpec]:

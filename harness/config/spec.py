@@ -17,6 +17,7 @@ from typing import Any, cast
 from harness.config.replicates import SEED_MAX, SEED_STEP, max_base_seed
 from harness.config.settings import declared, number_problem, setting
 from harness.config.trial_config import SharedSettings, TrialConfig
+from harness.environment import cpu_flags, cpu_model
 from harness.errors import HarnessError, lookup
 
 if sys.version_info >= (3, 11):
@@ -35,8 +36,9 @@ def _lr_range(text: str) -> tuple[float, float]:
 
 SEARCHES = ("grid", "random", "optuna")  # Ray Tune: grid/random variants, or its Optuna searcher
 SCHEDULERS = ("fifo", "asha")  # run every trial to the end, or stop weak ones early (ASHA)
-# auto: bf16 on GPUs with native bf16, else fp16 with loss scaling; fp32 on the CPU (harness/engine/device.py,
-# which holds what each one means; config stays torch-free)
+# auto: bf16 on GPUs with native bf16, else fp16 with loss scaling; on the CPU bf16 with AMX or where
+# AVX512-BF16 measures faster, else fp32 (harness/engine/device.py, which holds what each one means;
+# config stays torch-free)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Every sweep setting is declared once, below: its field (type, default, unit) and its Setting
@@ -154,9 +156,12 @@ class TrialSettings:
     )
     precision: str = setting(
         "auto",
-        help="auto (bf16 on GPUs with compute capability >= 8.0, fp16 with loss scaling on older ones,"
-        " fp32 on the CPU), fp32, bf16 or fp16 (these two need a GPU)",
+        help="auto (bf16 on GPUs with compute capability >= 8.0, fp16 with loss scaling on older ones;"
+        " on the CPU bf16 with AMX, or with AVX512-BF16 where a probe of the network measures >= 1.2x"
+        " float32, else fp32), fp32, bf16 (a GPU, or a CPU with AVX512-BF16 or AMX) or fp16 (a GPU);"
+        " `reproduce` trains in fp32 unless told",
         group="where it runs",
+        reproduce=True,
     )
 
 
@@ -389,12 +394,20 @@ class SweepSpec(TrialSettings):
 
     def _validate_precision(self) -> None:
         lookup("precision", dict.fromkeys(PRECISIONS), self.precision)
-        # Reduced precision on the CPU is refused, not emulated: with no GPU asked for, every trial
-        # would fail, so say it now. With the default share the cluster decides, and a trial that
-        # lands on the CPU refuses it itself (harness/engine/device.py).
-        if self.precision in ("bf16", "fp16") and self.gpus_per_trial == 0:
+        # Reduced precision the CPU lacks is refused, not emulated: with no GPU asked for, every
+        # trial would fail, so say it now. With the default share, or on a cluster (whose nodes
+        # may differ from this one), a trial that cannot have it refuses it itself
+        # (harness/engine/device.py).
+        if self.gpus_per_trial != 0:
+            return
+        if self.precision == "fp16":
             raise HarnessError(
-                f"--precision {self.precision} needs a GPU, but --gpus-per-trial is 0",
+                "--precision fp16 needs a GPU, but --gpus-per-trial is 0",
+                "pass --precision bf16 (on CPUs with AVX512-BF16 or AMX), auto or fp32 for CPU trials",
+            )
+        if self.precision == "bf16" and self.address is None and not {"amx_bf16", "avx512_bf16"} & cpu_flags():
+            raise HarnessError(
+                f"--precision bf16 needs a CPU with AVX512-BF16 or AMX, but this one ({cpu_model()}) has neither",
                 "pass --precision auto or fp32 for CPU trials, or give trials a GPU share",
             )
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from harness.engine.cpu_bf16 import AMX, MIN_GAIN, PROBE_BATCH, cached_gain, cpu_bf16, measure_gain
 from harness.engine.reported import Where
 from harness.environment import cpu_model
 from harness.errors import HarnessError
@@ -161,21 +162,18 @@ def choose_device(gpu_ids: Sequence[str]) -> Device:
     return Device(torch.device("cuda", index), f"cuda:{index} {props.name}", ids, capability, props.total_memory)
 
 
-def choose_precision(requested: str, device: Device) -> Precision:
+def choose_precision(requested: str, device: Device, *, gain: Callable[[], float] = lambda: 0.0) -> Precision:
     """auto: bf16 where the GPU has it natively (compute capability >= 8.0), fp16 with loss
-    scaling on older GPUs, fp32 on the CPU. An explicit choice is honoured or refused, never
-    changed. `torch.cuda.is_bf16_supported()` is not asked: it says True for emulated bf16."""
+    scaling on older GPUs; on the CPU bf16 with AMX, bf16 with AVX512-BF16 alone where `gain`
+    (bf16's measured training speed over float32, harness.engine.cpu_bf16) is at least
+    MIN_GAIN, else fp32. An explicit choice is honoured or refused, never changed.
+    `torch.cuda.is_bf16_supported()` is not asked: it says True for emulated bf16."""
     gpu = device.capability
+    if gpu is None:
+        return _cpu_precision(requested, device, gain)
     if requested == "auto":
-        if gpu is None:
-            return FP32
         return PRECISIONS["bf16" if gpu >= NATIVE_BF16 else "fp16"]
-    if requested != "fp32" and gpu is None:
-        raise HarnessError(
-            f"precision {requested} needs a CUDA GPU, but this trial trains on the CPU ({device.name})",
-            "pass --precision auto or fp32, or give trials a GPU with --gpus-per-trial",
-        )
-    if requested == "bf16" and gpu is not None and gpu < NATIVE_BF16:
+    if requested == "bf16" and gpu < NATIVE_BF16:
         raise HarnessError(
             f"precision bf16 needs compute capability 8.0 or newer, but {device.name} has"
             f" {gpu[0]}.{gpu[1]} (bf16 would be emulated, slowly)",
@@ -184,14 +182,44 @@ def choose_precision(requested: str, device: Device) -> Precision:
     return PRECISIONS[requested]
 
 
-def placement(model: nn.Module, *, device: Device, precision: str = "auto") -> Placement:
+def _cpu_precision(requested: str, device: Device, gain: Callable[[], float]) -> Precision:
+    native = cpu_bf16()
+    if requested == "auto":
+        return PRECISIONS["bf16"] if native == AMX or (native and gain() >= MIN_GAIN) else FP32
+    if requested == "fp16":
+        raise HarnessError(
+            f"precision fp16 needs a CUDA GPU, but this trial trains on the CPU ({device.name})",
+            "pass --precision bf16 (on CPUs with AVX512-BF16 or AMX), auto or fp32, or give trials a GPU",
+        )
+    if requested == "bf16" and native is None:
+        raise HarnessError(
+            f"precision bf16 needs a CPU with AVX512-BF16 or AMX, or a GPU, but this trial trains on"
+            f" {device.name}, which has neither (or torch's oneDNN cannot use them)",
+            "pass --precision auto or fp32, or give trials a GPU with --gpus-per-trial",
+        )
+    return PRECISIONS[requested]
+
+
+def placement(
+    model: nn.Module, *, device: Device, precision: str = "auto", probe: tuple[str, tuple[int, ...]] | None = None
+) -> Placement:
     """The trial's placement for `model` on `device` (from choose_device) in `precision`
-    (auto | fp32 | bf16 | fp16)."""
-    chosen = choose_precision(precision, device)
+    (auto | fp32 | bf16 | fp16). `probe`: the network's name and the shape of its training
+    batches, which auto measures bf16 on where the CPU has AVX512-BF16 alone (without it, fp32)."""
+    channels_last = has_convolutions(model)
+
+    def gain() -> float:
+        if probe is None:
+            return 0.0
+        name, shape = probe
+        shape = (min(shape[0], PROBE_BATCH), *shape[1:])
+        return cached_gain(name, shape, lambda: measure_gain(model, shape, channels_last=channels_last))
+
+    chosen = choose_precision(precision, device, gain=gain)
     return Placement(
         device=device.device,
         autocast_dtype=chosen.autocast_dtype,
-        channels_last=has_convolutions(model),
+        channels_last=channels_last,
         name=device.name,
         gpu_ids=device.gpu_ids,
         precision=chosen.name,

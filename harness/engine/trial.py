@@ -93,7 +93,7 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
         notes.append(load_init(model, spec.init))
     # The GPU Ray assigned (or the CPU when none): a trial given a GPU it cannot use fails here.
     chosen = choose_device(assigned_gpus())
-    where = placement(model, device=chosen, precision=spec.precision)
+    where = placement(model, device=chosen, precision=spec.precision, probe=(spec.arch, (spec.batch_size, *in_shape)))
     where.configure_backends()
     model, device = where.model(model), where.device
     # Memory-mapped from the decode-once cache (built by the driver; built here, under its lock,

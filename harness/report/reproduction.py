@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, TypedDict, cast
 
 from harness import stats
-from harness.config.presets import PRESETS, Recipe, recipe_spec
+from harness.config.presets import PRESETS, REPORT_PRECISION, Recipe, recipe_spec
 from harness.datasets import MissingData, get_task, locate
 from harness.report.document import (
     Against,
@@ -152,6 +152,8 @@ def _row(
     # A run that ended early says how (interrupted, diverged, ...); only one that ran its whole
     # (smaller) plan is a quick check.
     status = "quick check" if marks and trial["status"] in ("finished", "stopped") else trial["status"]
+    if trial["precision"] and trial["precision"] != REPORT_PRECISION:  # a full run still, but not as the report ran
+        marks.append(f"{trial['precision']} (chosen)")
     scored: Figures | _Unscored = _figures(trial, epochs, recipe) if usable(trial) else {"ours": None}
     return {
         **row,
