@@ -19,6 +19,11 @@ class LrSchedule:
     knots: tuple[tuple[float, float], ...]  # (progress, factor) pairs, progress ascending from 0 to 1
     description: str = ""
 
+    @property
+    def constant(self) -> bool:
+        """--lr at every step: nothing to set (fit leaves the optimizer's rate alone)."""
+        return all(factor == 1.0 for _, factor in self.knots)
+
     def factor(self, progress: float) -> float:
         """The multiple of the base learning rate at `progress` (clamped to 0..1)."""
         p = min(max(progress, 0.0), 1.0)

@@ -121,8 +121,8 @@ def fit(
             schedule=schedule,
             averaging=averaging,
         )
-        if schedule or averaging
-        else None
+        if (schedule and not schedule.constant) or averaging
+        else None  # the plain loop: nothing around each step
     )
 
     for epoch in range(start, epochs + 1):

@@ -186,3 +186,25 @@ def test_fit_with_all_the_techniques_records_tta_on_the_test_scores():
     # the last step ran at the triangle's end: 0.07 x the base rate, and the base is kept
     assert optimizer.param_groups[0]["initial_lr"] == 0.1
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * SCHEDULES["triangle"].factor(7 / 8))
+
+
+def test_the_constant_schedule_leaves_the_optimizer_alone():
+    assert SCHEDULES["constant"].constant and not SCHEDULES["triangle"].constant
+    data = (torch.randint(0, 256, (8, 3, 4, 4), dtype=torch.uint8), torch.randint(0, 2, (8,)))
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(48, 2))
+    optimizer = torch.optim.SGD(flat.parameters(), lr=0.5)
+    normalize = Normalizer((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), torch.device("cpu"))
+    kwargs = dict(train=data, val=data, test=data, epochs=1, batch_size=4, normalize=normalize)
+    list(
+        fit(
+            model=flat,
+            objective=OBJECTIVES[Head.LOGITS],
+            optimizer=optimizer,
+            generator=torch.Generator().manual_seed(0),
+            metric="val_acc",
+            mode="max",
+            schedule=SCHEDULES["constant"],
+            **kwargs,
+        )
+    )
+    assert "initial_lr" not in optimizer.param_groups[0] and optimizer.param_groups[0]["lr"] == 0.5
