@@ -11,12 +11,14 @@ from . import (  # noqa: F401
     itam2020_catsdogs_mnist,
     itesm2022_catsdogs,
     modern,
+    speed,
     uchile2020_cifar10,
     uni2022_catsdogs,
     uni2022_pokemon,
 )
 from ._registry import (
     ArchSpec,
+    DataInit,
     check_fits,
     check_input,
     count_macs,
@@ -38,6 +40,7 @@ __all__ = [
     "list_source",
     "load_user_code",
     "ArchSpec",
+    "DataInit",
     "check_fits",
     "check_input",
     "count_macs",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -57,6 +57,17 @@ class ArchSpec:
     def input_label(self) -> str:
         native = "x".join(map(str, self.input_shape))
         return f"any >= {self.min_side} px ({native})" if self.adaptive else native
+
+
+@runtime_checkable
+class DataInit(Protocol):
+    """A network whose initial weights depend on its training data (airbench's whitening layer,
+    harness.architectures.speed): the trial calls `init_from_data` once, after the framework's
+    init and before training, with a seeded sample of training images normalised as training
+    sees them (N, C, H, W float32, on the training device). Any registered or user's network
+    may define it; a trial fine-tuned from --init weights skips it."""
+
+    def init_from_data(self, images: torch.Tensor) -> None: ...
 
 
 _ARCHS: dict[str, ArchSpec] = {}

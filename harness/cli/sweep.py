@@ -51,7 +51,8 @@ def sweep_arguments(p: argparse.ArgumentParser) -> None:
         "--preset",
         metavar="REPORT",
         help="a report's sweep: its recipe first, then the space around it "
-        "(uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist)",
+        "(uni2022-catsdogs, uchile2020-cifar10, itesm2022-catsdogs, uni2022-pokemon, itam2020-catsdogs-mnist);"
+        " or speedrun-cifar10: one airbench-style trial that chases uchile2020's 72.90%% in less training time",
     )
     add_resume(p, what="an interrupted sweep", latest="the latest one in the store")
     p.add_argument("--no-export", action="store_true", help="skip exporting and verifying the best trial")

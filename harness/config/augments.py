@@ -58,6 +58,8 @@ KNOBS: dict[str, AugmentKnobs] = {
     # uni2022-pokemon: RandomRotation (15 deg chosen, nearest as torchvision) + horizontal and vertical flips
     "pokemon": AugmentKnobs(hflip=0.5, vflip=0.5, rotate_deg=15, interpolation="nearest"),
     "cifar": AugmentKnobs(hflip=0.5, crop_pad=4),  # the standard CIFAR crop + flip
+    # airbench94's: a flip and a shift of at most 2 pixels (airbench pads by reflection, this by zeros)
+    "airbench": AugmentKnobs(hflip=0.5, crop_pad=2),
     # users' own images (folder:, hf:): a horizontal flip and a small shift, the least that
     # helps almost any photo set and changes no label (no vertical flip, no rotation)
     "flip_crop": AugmentKnobs(hflip=0.5, crop_pad=4),

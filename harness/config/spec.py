@@ -87,7 +87,7 @@ class TrialSettings:
     )
     augment: str | None = setting(
         None,
-        help="batch augmentation preset: none, flip_crop, uni2022, itesm2022, pokemon, cifar",
+        help="batch augmentation preset: none, flip_crop, uni2022, itesm2022, pokemon, cifar, airbench",
         group="data",
         default_text="the task's reports'; flip_crop for folder: and hf:",
     )
@@ -129,6 +129,30 @@ class TrialSettings:
         group="what to train",
         metavar="TRIAL_ID|FILE",
         path="file_or_name",
+    )
+    label_smoothing: float = setting(
+        0.0,
+        help="label smoothing of the training loss, 0 <= EPS < 1, for networks with a logits head (airbench: 0.2)",
+        group="what to train",
+        metavar="EPS",
+    )
+    lr_schedule: str = setting(
+        "constant",
+        help="the learning rate over training, set every step: constant, triangle (airbench94's: 0.2 -> 1 x"
+        " --lr over the first 0.23 of the steps, then -> 0.07) or linear (1 -> 0)",
+        group="what to train",
+    )
+    averaging: str = setting(
+        "none",
+        help="weight averaging: none, or lookahead (airbench94's: every 5 steps an EMA of the weights, its"
+        " decay rising as progress**3, is copied back into them; each epoch ends on the average)",
+        group="what to train",
+    )
+    tta: str = setting(
+        "none",
+        help="test-time augmentation in validation and test scoring: none, or flip (the mean of the logits of"
+        " each image and its mirror; the test scores then also give acc_without_tta)",
+        group="what to train",
     )
     precision: str = setting(
         "auto",
@@ -298,6 +322,7 @@ class SweepSpec(TrialSettings):
             get_augment_knobs(self.augment)
         task.pixel_stats(self.pixels)
         get_framework(self.framework)
+        self._validate_techniques()
         if self.train_limit is not None and self.train_limit < 1:
             raise HarnessError(f"train limit {self.train_limit} is below 1", "pass --train-limit >= 1")
         if self.eval_limit is not None and self.eval_limit < 1:
@@ -345,6 +370,27 @@ class SweepSpec(TrialSettings):
             raise HarnessError(
                 f"--init file {self.init!r} is not .pt, .pth or .safetensors", "pass weights saved by torch"
             )
+
+    def _validate_techniques(self) -> None:
+        from harness.architectures import get_arch
+        from harness.config.techniques import get_averaging, get_schedule, get_tta
+        from harness.heads import Head
+
+        get_schedule(self.lr_schedule)
+        get_averaging(self.averaging)
+        get_tta(self.tta)
+        if not 0 <= self.label_smoothing < 1:  # also catches NaN
+            raise HarnessError(
+                f"label smoothing {self.label_smoothing} is not in [0, 1)", "pass --label-smoothing 0.2, or 0 for none"
+            )
+        if self.label_smoothing:
+            for arch in self.archs:
+                if get_arch(arch).head != Head.LOGITS:
+                    raise HarnessError(
+                        f"--label-smoothing: architecture {arch!r} has a {str(get_arch(arch).head)!r} head,"
+                        " with no classes to smooth over",
+                        "pass --label-smoothing 0 for it (smoothing needs a logits head)",
+                    )
 
     def _validate_precision(self) -> None:
         lookup("precision", dict.fromkeys(PRECISIONS), self.precision)

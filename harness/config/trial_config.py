@@ -26,6 +26,10 @@ class SharedSettings(TypedDict):
     framework: str
     pretrained: bool | None
     init: str | None  # a weights file: a trial id given to --init is its checkpoint's path here
+    label_smoothing: float
+    lr_schedule: str
+    averaging: str
+    tta: str
     precision: str
 
 

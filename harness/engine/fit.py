@@ -17,7 +17,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from harness.config.techniques import Lookahead, LrSchedule
 from harness.engine.device import Placement
+from harness.engine.steps import Steps
 from harness.engine.train import Augmentation, Normalizer, Objective, evaluate, train_one_epoch
 from harness.kinds import Mode, better
 
@@ -85,11 +87,18 @@ def fit(
     placement: Placement | None = None,
     num_classes: int | None = None,
     resume: Resume | None = None,
+    label_smoothing: float = 0.0,
+    schedule: LrSchedule | None = None,
+    averaging: Lookahead | None = None,
+    views: tuple[str, ...] = ("identity",),
 ) -> Iterator[EpochResult]:
     """Train epochs (resume.epoch + 1 or 1) .. `epochs` and yield each one's result; stop after a
     diverged epoch. `metric` names the validation metric (a key of EpochResult.metrics) that
     selects the best epoch, `mode` ("max" or "min") says which way is better. On the last epoch
-    the model is left holding the best weights (the ones the test scores are from)."""
+    the model is left holding the best weights (the ones the test scores are from).
+    `schedule` sets each step's learning rate over the whole run, `averaging` keeps a lookahead
+    average of the weights (harness.config.techniques); `views` are the test-time augmentation's,
+    used in validation and on the test split, which then also reports `acc_without_tta`."""
     best: float | None = None  # the best validation metric so far
     best_epoch, start = 0, 1
     if resume:
@@ -100,6 +109,21 @@ def fit(
     best_state = _copy_state(model)  # the best weights so far, kept for the final test scoring
     # fp16's loss scaler, kept across epochs (a resumed trial starts a new one: it recalibrates in a few steps)
     scaler = placement.grad_scaler() if placement else None
+    per_epoch = math.ceil(len(train[1]) / batch_size)  # optimizer steps per epoch (the last batch may be short)
+    # A resumed trial's schedule goes on where it stopped; its lookahead average starts again
+    # from the restored weights (which were the average when they were saved, at an epoch's end).
+    steps = (
+        Steps(
+            optimizer=optimizer,
+            model=model,
+            total=per_epoch * epochs,
+            done=per_epoch * (start - 1),
+            schedule=schedule,
+            averaging=averaging,
+        )
+        if (schedule and not schedule.constant) or averaging
+        else None  # the plain loop: nothing around each step
+    )
 
     for epoch in range(start, epochs + 1):
         trained = train_one_epoch(
@@ -114,6 +138,8 @@ def fit(
             augment=augment,
             placement=placement,
             scaler=scaler,
+            label_smoothing=label_smoothing,
+            steps=steps,
         )
         validated = evaluate(
             model=model,
@@ -123,6 +149,7 @@ def fit(
             batch_size=EVAL_BATCH,
             normalize=normalize,
             placement=placement,
+            views=views,
         )
         diverged = not (math.isfinite(trained["loss"]) and math.isfinite(validated["loss"]))
         metrics = _epoch_metrics(trained=trained, validated=validated)
@@ -144,7 +171,19 @@ def fit(
                 placement=placement,
                 num_classes=num_classes,
                 intervals=True,  # image scores: their bootstrap intervals over the test images
+                views=views,
             )
+            if len(views) > 1:  # the figure says it used test-time augmentation, and what it gave without
+                plain = evaluate(
+                    model=model,
+                    objective=objective,
+                    images=test[0],
+                    labels=test[1],
+                    batch_size=EVAL_BATCH,
+                    normalize=normalize,
+                    placement=placement,
+                )
+                scores.update(tta=list(views), acc_without_tta=plain["acc"])
         yield EpochResult(
             epoch=epoch, metrics=metrics, diverged=diverged, improved=improved, best_epoch=best_epoch, test=scores
         )

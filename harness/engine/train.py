@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from harness.engine.device import Placement
+from harness.engine.steps import Steps
 from harness.heads import Head
 from harness.stats import bootstrap
 
@@ -35,6 +36,19 @@ class Objective:
     # Per-sample scores whose mean has no binomial form (an image's PSNR and pixel accuracy): the
     # test scoring bootstraps their intervals over the test images. None: a classifier (Wilson).
     per_sample: Callable[[Tensor, Tensor], dict[str, Tensor]] | None = None
+    # The training loss with label smoothing eps in [0, 1): (out, y, eps) -> mean loss. None: the
+    # head has no classes to smooth over (SweepSpec.validate refuses --label-smoothing for it).
+    smoothed: Callable[[Tensor, Tensor, float], Tensor] | None = None
+
+    def training_loss(self, label_smoothing: float = 0.0) -> Callable[[Tensor, Tensor], Tensor]:
+        """The loss training minimises: `loss`, or its label-smoothed form. Evaluation always
+        scores the plain `loss`, so validation losses compare across smoothing settings."""
+        if not label_smoothing:
+            return self.loss
+        if self.smoothed is None:
+            raise ValueError("this objective has no label smoothing")
+        smoothed = self.smoothed
+        return lambda out, y: smoothed(out, y, label_smoothing)
 
 
 def _single_logit_loss(out: Tensor, y: Tensor) -> Tensor:
@@ -75,6 +89,7 @@ OBJECTIVES: dict[str, Objective] = {
         loss=F.cross_entropy,
         scores=lambda out, y: {"acc": (out.argmax(1) == y).sum()},
         predict=lambda out: out.argmax(1),
+        smoothed=lambda out, y, eps: F.cross_entropy(out, y, label_smoothing=eps),
     ),
     Head.SINGLE_LOGIT: Objective(
         loss=_single_logit_loss,
@@ -167,14 +182,20 @@ def train_one_epoch(
     augment: Augmentation | None = None,
     placement: Placement | None = None,
     scaler: torch.amp.GradScaler | None = None,
+    label_smoothing: float = 0.0,
+    steps: Steps | None = None,
 ) -> dict[str, float]:
     """One pass over the split in a random order; returns loss, acc (and extra scores), time_s,
     cpu_s (see `evaluate`), samples_per_s.
-    `scaler` (fp16 only: Placement.grad_scaler) scales the loss; it carries its scale across epochs."""
+    `scaler` (fp16 only: Placement.grad_scaler) scales the loss; it carries its scale across epochs.
+    `label_smoothing`: the training loss's (the reported loss is that one). `steps` sets each
+    step's learning rate and keeps the lookahead average (harness.engine.steps); its work is
+    inside the timed span, as airbench times it."""
     placement = placement or PLAIN
     model.train()
     device = next(model.parameters()).device  # where it computes; the split may live in host memory
     n = len(labels)
+    training_loss = objective.training_loss(label_smoothing)
     order = torch.randperm(n, generator=generator).to(images.device)
     loss_sum = torch.zeros((), device=device)
     sums: dict[str, Tensor] = {}
@@ -187,8 +208,10 @@ def train_one_epoch(
         with placement.autocast():  # the forward only: losses such as BCE are unsafe under autocast
             out = model(placement.inputs(x))
         out = out.float()
-        loss = objective.loss(out, y)
+        loss = training_loss(out, y)
         optimizer.zero_grad(set_to_none=True)
+        if steps:
+            steps.before()
         if scaler is None:  # fp32 and bf16: no loss scaling, nothing added to the step
             loss.backward()
             optimizer.step()
@@ -196,10 +219,14 @@ def train_one_epoch(
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+        if steps:
+            steps.after()
         # Accumulate on the device: a .item() per step would stall the GPU every batch.
         loss_sum += loss.detach() * len(idx)
         for key, value in objective.scores(out.detach(), y).items():
             sums[key] = sums[key] + value if key in sums else value
+    if steps:
+        steps.end_epoch()
     _sync(device)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {
@@ -211,18 +238,35 @@ def train_one_epoch(
     }
 
 
+# The views test-time augmentation averages (harness.config.techniques.TTA names them): on the
+# normalised batch (N, C, H, W).
+VIEWS: dict[str, Callable[[Tensor], Tensor]] = {
+    "identity": lambda x: x,
+    "hflip": lambda x: x.flip(3),
+}
+
+
 @torch.no_grad()
 def predict_outputs(
-    *, model: nn.Module, images: Tensor, batch_size: int, normalize: Normalizer, placement: Placement | None = None
+    *,
+    model: nn.Module,
+    images: Tensor,
+    batch_size: int,
+    normalize: Normalizer,
+    placement: Placement | None = None,
+    views: tuple[str, ...] = ("identity",),
 ) -> Tensor:
-    """Raw model outputs (float32) for a whole split, in eval mode, in order."""
+    """Raw model outputs (float32) for a whole split, in eval mode, in order; with several
+    `views` (test-time augmentation), the mean of the outputs over them (airbench averages logits)."""
     placement = placement or PLAIN
     model.eval()
     device = next(model.parameters()).device
     outputs = []
     for i in range(0, len(images), batch_size):
+        x = normalize(fetch(images, slice(i, i + batch_size), device))
         with placement.autocast():
-            outputs.append(model(placement.inputs(normalize(fetch(images, slice(i, i + batch_size), device)))).float())
+            out = [model(placement.inputs(VIEWS[view](x))).float() for view in views]
+        outputs.append(out[0] if len(out) == 1 else torch.stack(out).mean(0))
     return torch.cat(outputs)
 
 
@@ -243,8 +287,10 @@ def evaluate(
     placement: Placement | None = None,
     num_classes: int | None = None,
     intervals: bool = False,
+    views: tuple[str, ...] = ("identity",),
 ) -> dict[str, Any]:
-    """Clean evaluation (eval mode, no augmentation): loss, acc (and extra scores), time_s; with
+    """Clean evaluation (eval mode, no augmentation but the test-time `views`, whose outputs are
+    averaged): loss, acc (and extra scores), time_s; with
     `num_classes`, also "confusion": the confusion matrix as nested lists of counts; with
     `intervals`, "ci95": each per-sample score's bootstrap 95% interval (image outputs).
     `cpu_s`: the CPU time of this process over the same span (every thread: torch's intra-op
@@ -252,7 +298,9 @@ def evaluate(
     device = next(model.parameters()).device
     _sync(device)
     start, cpu_start = time.perf_counter(), time.process_time()
-    out = predict_outputs(model=model, images=images, batch_size=batch_size, normalize=normalize, placement=placement)
+    out = predict_outputs(
+        model=model, images=images, batch_size=batch_size, normalize=normalize, placement=placement, views=views
+    )
     labels = labels.to(device)
     loss = objective.loss(out, labels).item()
     scores: dict[str, Any] = {key: value.item() / len(labels) for key, value in objective.scores(out, labels).items()}

@@ -18,9 +18,10 @@ from typing import cast
 import torch
 from ray import tune
 
-from harness.architectures import count_params, create_model, get_arch
+from harness.architectures import DataInit, count_params, create_model, get_arch
 from harness.config.frameworks import get_framework
 from harness.config.spec import TrialSpec
+from harness.config.techniques import get_averaging, get_schedule, get_tta
 from harness.config.trial_config import TrialConfig
 from harness.datasets import DatasetSpec, get_task, load_task
 from harness.engine.augment import get_augment
@@ -121,6 +122,10 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
     )
     home = device if data_on == "gpu" else torch.device("cpu")
     tensors = {name: (images.to(home), labels.to(home)) for name, (images, labels) in splits.items()}
+    mean, std = task.pixel_stats(spec.pixels)
+    normalize = Normalizer(mean, std, device)
+    if isinstance(model, DataInit) and not spec.init:  # a network that sets weights from its data (whitening)
+        model.init_from_data(_init_sample(train_images, normalize=normalize, seed=spec.seed, device=device))
     params = count_params(model)
     optimizer = create_optimizer(
         spec.optimizer,
@@ -129,7 +134,6 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
         weight_decay=spec.weight_decay,
         **framework.optimizer_defaults.get(spec.optimizer, {}),
     )
-    mean, std = task.pixel_stats(spec.pixels)
     generator = torch.Generator().manual_seed(spec.seed)
     node = _node_name()
     # Tune's own restore is this run's retry of a failed attempt, newer than the store's
@@ -144,7 +148,7 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
         test=tensors["test"],
         epochs=spec.epochs,
         batch_size=spec.batch_size,
-        normalize=Normalizer(mean, std, device),
+        normalize=normalize,
         generator=generator,
         metric=task.metric,
         mode=task.mode,
@@ -153,6 +157,10 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
         # the test split's confusion matrix (the leaderboard's test column, `harness show`)
         num_classes=len(task.classes) if task.kind == "classification" else None,
         resume=resume[0] if resume else None,
+        label_smoothing=spec.label_smoothing,
+        schedule=get_schedule(spec.lr_schedule),
+        averaging=get_averaging(spec.averaging),
+        views=get_tta(spec.tta),
     )
     reported = False
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
@@ -177,6 +185,15 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
         # Killed after its last epoch was checkpointed and before Tune heard the trial end: nothing
         # is left to train, and Tune wants the metric once more (the store keeps its epoch once).
         tune.report(dict(resume[1]))
+
+
+INIT_SAMPLE = 5_000  # training images a data-dependent init sees (airbench whitens from 5,000)
+
+
+def _init_sample(images: torch.Tensor, *, normalize: Normalizer, seed: int, device: torch.device) -> torch.Tensor:
+    """Up to INIT_SAMPLE training images, a seeded draw, normalised as training sees them."""
+    rows = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:INIT_SAMPLE]
+    return normalize(images[rows].to(device))
 
 
 def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> tuple[Resume, EpochReport] | None:

@@ -73,7 +73,7 @@ def test_forward_backward_and_onnx_at_the_declared_input(name, tmp_path):
     out = model.train()(torch.randn(2, *spec.input_shape))
     assert out.shape == (2, *expected)
     out.float().square().mean().backward()
-    grads = [p.grad for p in model.parameters()]
+    grads = [p.grad for p in model.parameters() if p.requires_grad]  # frozen ones (airbench_cpu's whitening) get none
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
     model.eval()

@@ -62,7 +62,7 @@ def test_unknown_report_is_one_line(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "uchile2020-cifar10" in err
     assert main(["sweep", "--preset", "nope"]) == 2
-    assert "unknown report 'nope'" in capsys.readouterr().err
+    assert "unknown preset 'nope'" in capsys.readouterr().err
 
 
 @pytest.mark.slow
