@@ -19,6 +19,7 @@ The goal (>= 2x at batch 64, > 1x at batch 1 on VNNI/AMX CPUs) is printed beside
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -133,36 +134,46 @@ def paired_ratios(
     return out
 
 
+def _measure(float_path: Path, int8_path: Path, x: np.ndarray) -> dict[str, Any]:
+    """Every runtime's paired ratios. Run in a process of its own (test_bench_int8_vs_float32):
+    OpenVINO's CPU plugin, loaded into the pytest process beside torch, Ray and onnxruntime, made
+    a later test's process crash with a segmentation fault."""
+    makers = {"onnxruntime": _onnxruntime, "openvino": _openvino}
+    results: dict[str, Any] = {}
+    for runtime, make in makers.items():
+        try:
+            runs = {"float32": make(float_path), "int8": make(int8_path)}
+        except ImportError:
+            results[runtime] = "not installed"
+            continue
+        except Exception as exc:  # a runtime that cannot compile the file: its first line, as the matrix does
+            results[runtime] = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            continue
+        want, got = (np.asarray(runs[k](x)) for k in ("float32", "int8"))
+        assert got.shape == want.shape and np.isfinite(got).all()
+        # int8 tracks float32: outputs correlate (a broken quantization gives noise or a constant)
+        assert np.corrcoef(want.ravel(), got.ravel())[0, 1] > 0.9, runtime
+        results[runtime] = paired_ratios(runs, x)
+    # bf16 inference of the float32 file: OpenVINO's default on CPUs with bf16; onnxruntime's CPU
+    # provider has no bf16 path, so the float32 file is its only float row
+    try:
+        bf16 = {"float32": _openvino(float_path), "bf16": _openvino(float_path, hint=None)}
+    except ImportError:
+        return results
+    results["openvino bf16 (its default) over f32, float32 file"] = paired_ratios(bf16, x, other="bf16")
+    return results
+
+
 def test_bench_int8_vs_float32(benchmark, files):
     float_path, int8_path, x = files
     assert float_ops(onnx.load(str(int8_path))) == {}  # integer throughout: the rewrite did its job
     shown = sorted(f for f in cpu_flags() if f in (*VNNI_FLAGS, "avx512_bf16", "amx_bf16"))
     cpu = f"{cpu_model()}, flags: {' '.join(shown) or 'no VNNI/AMX'}"
-    makers = {"onnxruntime": _onnxruntime, "openvino": _openvino}
     results: dict[str, Any] = {}
 
     def measure() -> None:
-        for runtime, make in makers.items():
-            try:
-                runs = {"float32": make(float_path), "int8": make(int8_path)}
-            except ImportError:
-                results[runtime] = "not installed"
-                continue
-            except Exception as exc:  # a runtime that cannot compile the file: its first line, as the matrix does
-                results[runtime] = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                continue
-            want, got = (np.asarray(runs[k](x)) for k in ("float32", "int8"))
-            assert got.shape == want.shape and np.isfinite(got).all()
-            # int8 tracks float32: outputs correlate (a broken quantization gives noise or a constant)
-            assert np.corrcoef(want.ravel(), got.ravel())[0, 1] > 0.9, runtime
-            results[runtime] = paired_ratios(runs, x)
-        # bf16 inference of the float32 file: OpenVINO's default on CPUs with bf16; onnxruntime's CPU
-        # provider has no bf16 path, so the float32 file is its only float row
-        try:
-            bf16 = {"float32": _openvino(float_path), "bf16": _openvino(float_path, hint=None)}
-        except ImportError:
-            return
-        results["openvino bf16 (its default) over f32, float32 file"] = paired_ratios(bf16, x, other="bf16")
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            results.update(pool.apply(_measure, (float_path, int8_path, x)))
 
     benchmark.pedantic(measure, rounds=1, iterations=1)
     benchmark.extra_info.update({"cpu": cpu, "threads": THREADS, "rounds": ROUNDS, **results})
