@@ -1,9 +1,9 @@
 """bf16 on the CPU: whether this CPU and torch build have it, and whether it pays for a network.
 
 Two kinds of CPU compute bf16 natively through oneDNN: those with AMX (amx_bf16: tile matrix
-units, measured 2.0-2.3x float32 training for the reports' VGGs) and those with AVX512-BF16
-alone (bf16 dot products in the vector units, where the gain depends on the network: measured
-1.8-2.2x for vgg4_bn, vgg8_bn, cnn5_bn and cnn_small on the 2-core AMD EPYC, see the README).
+units, 2.0-2.3x float32 training for the reports' VGGs as measured on an Intel Xeon) and those
+with AVX512-BF16 alone (bf16 dot products in the vector units, where the gain depends on the
+network: measured 1.7-2.2x for vgg4_bn, vgg8_bn, cnn5_bn and cnn_small on the 2-core AMD EPYC, see the README).
 `auto` therefore takes bf16 on AMX, and on AVX512-BF16 alone only where a short probe of the
 trial's own network (forward and backward at its batch shape, paired rounds against float32)
 measures at least MIN_GAIN; the probe's answer is cached per CPU, torch build and shape, so a
