@@ -248,6 +248,7 @@ def test_a_board_rows_keys_are_the_json_and_csv_columns_in_their_order():
             "onnx_speedup_clear",
             "int8_change",
             "onnx_runtimes",
+            "fastest",
             "trial_ids",
             "variant",
             "image_size",
