@@ -194,6 +194,13 @@ def reproduce_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_settings(p, names=reproduce_settings(), default="the recipe's; a change is marked beside the result")
     p.add_argument(
+        "--recipe",
+        action="append",
+        metavar="LABEL",
+        help="run only the recipe of REPORT with this label, e.g. 'upsampling model 1' (a wrong label lists "
+        "them); repeat for several (default: every recipe)",
+    )
+    p.add_argument(
         "--skip-missing",
         action="store_true",
         help="run the recipes whose data is there and list the others as not run (default: refuse)",
@@ -219,10 +226,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     reporter = ConsoleReporter(live=not args.no_live and args.format == "table")
     overrides = given(args, SweepSpec)  # only the settings reproduce takes (--epochs, --train-limit, --data-dir)
     if args.resume:
-        if overrides or args.skip_missing:
+        if overrides or args.skip_missing or args.recipe:
             raise HarnessError(
                 "--resume continues a reproduction as it was started",
-                f"drop {', '.join(d.flag for d in declared(SweepSpec) if d.setting.reproduce)} and --skip-missing",
+                f"drop {', '.join(d.flag for d in declared(SweepSpec) if d.setting.reproduce)}, --recipe"
+                " and --skip-missing",
             )
         outcome = resume_reproduction(
             args.report,
@@ -232,7 +240,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             reporter=reporter,
         )
     else:
-        plan = plan_reproduction(args.report, overrides, skip_missing=args.skip_missing)  # refusals write nothing
+        plan = plan_reproduction(
+            args.report, overrides, skip_missing=args.skip_missing, recipes=args.recipe
+        )  # refusals write nothing
         outcome = reproduce(
             plan,
             results_dir=prepare_results_dir(results_dir_of(args)),

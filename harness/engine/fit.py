@@ -160,19 +160,12 @@ def fit(
         if epoch == epochs and not diverged:
             # The last epoch: the best checkpoint's weights, once, on the test split. Trials that
             # ASHA or a time budget stop earlier carry no test score (export verification has one).
+            # The last weights are scored too, under "last": what a report that printed its final
+            # epoch measured (the reports' scripts kept training past their best epoch).
+            last = _test_scores(model, objective, test, normalize, placement, views) if best_epoch != epoch else None
             model.load_state_dict(best_state)
-            scores = evaluate(
-                model=model,
-                objective=objective,
-                images=test[0],
-                labels=test[1],
-                batch_size=EVAL_BATCH,
-                normalize=normalize,
-                placement=placement,
-                num_classes=num_classes,
-                intervals=True,  # image scores: their bootstrap intervals over the test images
-                views=views,
-            )
+            scores = _test_scores(model, objective, test, normalize, placement, views, num_classes=num_classes)
+            scores["last"] = {"epoch": epoch, **(last or {k: v for k, v in scores.items() if k != "confusion"})}
             if len(views) > 1:  # the figure says it used test-time augmentation, and what it gave without
                 plain = evaluate(
                     model=model,
@@ -189,6 +182,31 @@ def fit(
         )
         if diverged:
             return  # a NaN/inf loss never recovers
+
+
+def _test_scores(
+    model: nn.Module,
+    objective: Objective,
+    test: Split,
+    normalize: Normalizer,
+    placement: Placement | None,
+    views: tuple[str, ...],
+    num_classes: int | None = None,
+) -> dict[str, Any]:
+    """The model as it stands on the test split: scores, n, the image outputs' bootstrap intervals
+    over the test images, and with `num_classes` the confusion matrix."""
+    return evaluate(
+        model=model,
+        objective=objective,
+        images=test[0],
+        labels=test[1],
+        batch_size=EVAL_BATCH,
+        normalize=normalize,
+        placement=placement,
+        num_classes=num_classes,
+        intervals=True,
+        views=views,
+    )
 
 
 def _epoch_metrics(*, trained: Mapping[str, float], validated: Mapping[str, float]) -> dict[str, float]:

@@ -83,6 +83,7 @@ class TrialReport(TypedDict):
     metric: str  # the task's validation metric, e.g. "val_acc"
     epochs: list[ShownEpoch]
     test: TestScores | None  # None: never scored on the test split
+    test_last: TestScores | None  # the last epoch's weights on the test split: "epoch" and its scores
     classes: list[str]
     confusion: list[list[int]] | None  # counts: row = true class, column = predicted
     confusion_normalised: list[list[float | None]] | None  # each row sums to 1
@@ -105,6 +106,7 @@ def trial_report(store: Store, trial_id: str) -> TrialReport:
     stored = store.epochs(trial_id)
     test = json.loads(trial["test_json"] or "{}")
     counts = test.pop("confusion", None)
+    last = test.pop("last", None)  # the last epoch's weights on the test split (absent in older stores)
     return {
         "trial": {
             "id": trial["id"],
@@ -135,6 +137,7 @@ def trial_report(store: Store, trial_id: str) -> TrialReport:
         "metric": task.metric,
         "epochs": [_epoch(e) for e in stored],
         "test": test or None,
+        "test_last": last,
         # a task not available here (a folder moved, a plugin not loaded) has no names: indices
         "classes": list(task.classes) or [str(i) for i in range(len(counts or []))],
         "confusion": counts,
@@ -293,6 +296,9 @@ def render_report(report: TrialReport) -> Group:
             if k not in ("epoch", "ci95")
         }
         parts.append(_kv_table(f"best checkpoint (epoch {report['test']['epoch']}) on the test split", scores))
+    if report["test_last"] and report["test_last"]["epoch"] != (report["test"] or {}).get("epoch"):
+        shown = {k: v for k, v in report["test_last"].items() if k not in ("epoch", "ci95")}
+        parts.append(_kv_table(f"last epoch ({report['test_last']['epoch']}) on the test split", shown))
     if report["confusion_normalised"]:
         parts.append(render_confusion(report))
     if report["exports"]:

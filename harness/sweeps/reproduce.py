@@ -35,12 +35,16 @@ def missing_data(specs: list[tuple[Recipe, SweepSpec]]) -> dict[str, str]:
     return missing
 
 
-def plan_reproduction(report: str, overrides: dict[str, Any], *, skip_missing: bool = False) -> Any:
-    """The report's recipes as one plan; every mistake and every missing file found first."""
+def plan_reproduction(
+    report: str, overrides: dict[str, Any], *, skip_missing: bool = False, recipes: list[str] | None = None
+) -> Any:
+    """The report's recipes (or those labelled in `recipes`) as one plan; every mistake and every
+    missing file found first."""
     from harness.sweeps.plan import Plan
 
     preset = get_preset(report)
-    specs = [(r, recipe_spec(r, overrides).validate()) for r in preset.recipes]
+    chosen = select_recipes(report, preset.recipes, recipes)
+    specs = [(r, recipe_spec(r, overrides).validate()) for r in chosen]
     missing = missing_data(specs)
     if missing and (not skip_missing or len(missing) == len(specs)):
         label, why = next(iter(missing.items()))
@@ -51,6 +55,22 @@ def plan_reproduction(report: str, overrides: dict[str, Any], *, skip_missing: b
         )
     runnable = [(r.label, s) for r, s in specs if r.label not in missing]
     return Plan.of_recipes(report, runnable, not_run=missing)
+
+
+def select_recipes(report: str, recipes: tuple[Recipe, ...], labels: list[str] | None) -> list[Recipe]:
+    """The recipes named by `labels` (a label as the report names the run, any case), in the
+    report's order; all of them without labels."""
+    if not labels:
+        return list(recipes)
+    by_label = {r.label.casefold(): r for r in recipes}
+    unknown = [label for label in labels if label.casefold() not in by_label]
+    if unknown:
+        raise HarnessError(
+            f"{report} has no recipe {unknown[0]!r}",
+            "pass one of " + ", ".join(repr(r.label) for r in recipes) + " to --recipe",
+        )
+    wanted = {label.casefold() for label in labels}
+    return [r for r in recipes if r.label.casefold() in wanted]
 
 
 def reproduce(
