@@ -61,6 +61,14 @@ class TrialSettings:
     epochs: int = setting(
         10, help="epochs per trial (full passes over the training split), >= 1", group="what to train", reproduce=True
     )
+    steps_per_epoch: int | None = setting(
+        None,
+        help="optimizer steps per epoch, the batches drawn from shuffled passes that run on across epochs"
+        " (Keras's steps_per_epoch, as itesm2022's model 1 trained), >= 1",
+        group="what to train",
+        metavar="N",
+        default_text="one pass over the training split",
+    )
     data_dir: str | None = setting(
         None,
         help="data root",
@@ -339,6 +347,10 @@ class SweepSpec(TrialSettings):
                 raise HarnessError(f"batch size {bs} is below 1", "pass --batch-size >= 1, e.g. 64")
         if self.epochs < 1:
             raise HarnessError(f"epochs {self.epochs} is below 1", "pass --epochs >= 1")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise HarnessError(
+                f"steps per epoch {self.steps_per_epoch} is below 1", "pass --steps-per-epoch >= 1, or leave it out"
+            )
         self._validate_seeds()
         for wd in _non_empty("--weight-decay", self.weight_decays):
             if not 0 <= wd < math.inf:

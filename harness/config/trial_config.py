@@ -16,6 +16,7 @@ class SharedSettings(TypedDict):
 
     task: str
     epochs: int
+    steps_per_epoch: int | None
     data_dir: str | None
     variant: str | None
     image_size: int | None

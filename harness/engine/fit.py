@@ -91,6 +91,7 @@ def fit(
     schedule: LrSchedule | None = None,
     averaging: Lookahead | None = None,
     views: tuple[str, ...] = ("identity",),
+    steps_per_epoch: int | None = None,
 ) -> Iterator[EpochResult]:
     """Train epochs (resume.epoch + 1 or 1) .. `epochs` and yield each one's result; stop after a
     diverged epoch. `metric` names the validation metric (a key of EpochResult.metrics) that
@@ -98,7 +99,8 @@ def fit(
     the model is left holding the best weights (the ones the test scores are from).
     `schedule` sets each step's learning rate over the whole run, `averaging` keeps a lookahead
     average of the weights (harness.config.techniques); `views` are the test-time augmentation's,
-    used in validation and on the test split, which then also reports `acc_without_tta`."""
+    used in validation and on the test split, which then also reports `acc_without_tta`.
+    `steps_per_epoch`: batches per epoch, drawn from passes that run on (default: one pass)."""
     best: float | None = None  # the best validation metric so far
     best_epoch, start = 0, 1
     if resume:
@@ -109,7 +111,8 @@ def fit(
     best_state = _copy_state(model)  # the best weights so far, kept for the final test scoring
     # fp16's loss scaler, kept across epochs (a resumed trial starts a new one: it recalibrates in a few steps)
     scaler = placement.grad_scaler() if placement else None
-    per_epoch = math.ceil(len(train[1]) / batch_size)  # optimizer steps per epoch (the last batch may be short)
+    # optimizer steps per epoch (the last batch of a pass may be short)
+    per_epoch = steps_per_epoch or math.ceil(len(train[1]) / batch_size)
     # A resumed trial's schedule goes on where it stopped; its lookahead average starts again
     # from the restored weights (which were the average when they were saved, at an epoch's end).
     steps = (
@@ -140,6 +143,7 @@ def fit(
             scaler=scaler,
             label_smoothing=label_smoothing,
             steps=steps,
+            steps_per_epoch=steps_per_epoch,
         )
         validated = evaluate(
             model=model,

@@ -9,6 +9,7 @@ there is no per-sample Python inside an epoch.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,6 +170,18 @@ def batch_inputs(
     return normalize(augment(x, generator) if augment else x)
 
 
+def epoch_order(n: int, batch_size: int, steps_per_epoch: int | None, generator: torch.Generator) -> Tensor:
+    """The indices one epoch trains on, in order: a random permutation of the split; with
+    `steps_per_epoch`, that many batches from fresh permutations one after another (Keras's
+    steps_per_epoch over a generator that reshuffles after each pass). The rest of a pass an
+    epoch leaves unused is dropped: the next epoch starts a new pass (Keras would go on with it)."""
+    if steps_per_epoch is None:
+        return torch.randperm(n, generator=generator)
+    wanted = steps_per_epoch * batch_size
+    passes = [torch.randperm(n, generator=generator) for _ in range(math.ceil(wanted / n))]
+    return torch.cat(passes)[:wanted]
+
+
 def train_one_epoch(
     *,
     model: nn.Module,
@@ -184,9 +197,10 @@ def train_one_epoch(
     scaler: torch.amp.GradScaler | None = None,
     label_smoothing: float = 0.0,
     steps: Steps | None = None,
+    steps_per_epoch: int | None = None,
 ) -> dict[str, float]:
-    """One pass over the split in a random order; returns loss, acc (and extra scores), time_s,
-    cpu_s (see `evaluate`), samples_per_s.
+    """One pass over the split in a random order (or `steps_per_epoch` batches: see `epoch_order`);
+    returns loss, acc (and extra scores) per image seen, time_s, cpu_s (see `evaluate`), samples_per_s.
     `scaler` (fp16 only: Placement.grad_scaler) scales the loss; it carries its scale across epochs.
     `label_smoothing`: the training loss's (the reported loss is that one). `steps` sets each
     step's learning rate and keeps the lookahead average (harness.engine.steps); its work is
@@ -194,9 +208,9 @@ def train_one_epoch(
     placement = placement or PLAIN
     model.train()
     device = next(model.parameters()).device  # where it computes; the split may live in host memory
-    n = len(labels)
     training_loss = objective.training_loss(label_smoothing)
-    order = torch.randperm(n, generator=generator).to(images.device)
+    order = epoch_order(len(labels), batch_size, steps_per_epoch, generator).to(images.device)
+    n = len(order)
     loss_sum = torch.zeros((), device=device)
     sums: dict[str, Tensor] = {}
     _sync(device)

@@ -158,6 +158,7 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
         num_classes=len(task.classes) if task.kind == "classification" else None,
         resume=resume[0] if resume else None,
         label_smoothing=spec.label_smoothing,
+        steps_per_epoch=spec.steps_per_epoch,
         schedule=get_schedule(spec.lr_schedule),
         averaging=get_averaging(spec.averaging),
         views=get_tta(spec.tta),

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from harness.engine.fit import EpochResult, Resume, fit
-from harness.engine.train import OBJECTIVES, Normalizer, evaluate
+from harness.engine.train import OBJECTIVES, Normalizer, epoch_order, evaluate
 from harness.kinds import Mode
 
 TIMES = ("epoch_time_s", "eval_time_s", "cpu_s", "samples_per_s")  # measured, so never equal between two runs
@@ -49,6 +49,7 @@ def _fit(
     resume: Resume | None = None,
     generator: torch.Generator | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    steps_per_epoch: int | None = None,
 ) -> Iterator[EpochResult]:
     return fit(
         model=model,
@@ -66,11 +67,13 @@ def _fit(
         augment=_flip,
         num_classes=2,
         resume=resume,
+        steps_per_epoch=steps_per_epoch,
     )
 
 
 def _untimed(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in metrics.items() if k not in (*TIMES, "time_s")}
+    """The figures without their timings (the last epoch's test scores, nested, too)."""
+    return {k: _untimed(v) if isinstance(v, dict) else v for k, v in metrics.items() if k not in (*TIMES, "time_s")}
 
 
 def test_every_epoch_reports_the_trial_metrics_and_only_the_last_scores_the_test_split():
@@ -85,9 +88,50 @@ def test_every_epoch_reports_the_trial_metrics_and_only_the_last_scores_the_test
         assert not r.diverged
     assert [r.test is None for r in results] == [True, True, False]
     test = results[-1].test
-    assert test is not None and set(test) == {"loss", "acc", "n", "time_s", "cpu_s", "confusion"}
+    assert test is not None and set(test) == {"loss", "acc", "n", "time_s", "cpu_s", "confusion", "last"}
     assert test["n"] == 100
     assert sum(map(sum, test["confusion"])) == 100  # every test image, once
+    assert test["last"]["epoch"] == 3 and test["last"]["n"] == 100 and "confusion" not in test["last"]
+
+
+def test_the_last_epochs_weights_are_scored_beside_the_best_ones():
+    """A validation split that learning makes worse: the best epoch comes early, and the last
+    weights (what a report that printed its final epoch measured) score on test as they stand."""
+    results = list(_fit(_model(), epochs=4, val_flipped=True, lr=0.05))
+    test = results[-1].test
+    assert results[-1].best_epoch < 4 and test is not None
+    images, labels = _split(100, seed=3)
+    expected = evaluate(
+        model=_weights_after(4),
+        objective=OBJECTIVES["logits"],
+        images=images,
+        labels=labels,
+        batch_size=512,
+        normalize=NORMALIZE,
+    )
+    assert test["last"]["epoch"] == 4
+    assert test["last"]["acc"] == expected["acc"] and test["last"]["loss"] == pytest.approx(expected["loss"])
+    assert test["last"]["acc"] != test["acc"]  # the two checkpoints differ, and so do their figures
+
+
+def _weights_after(epochs: int) -> nn.Module:
+    """The model as the run above leaves it after `epochs` epochs (a longer run, stopped there:
+    its first epochs draw and train alike, and no test scoring has loaded the best weights back)."""
+    model = _model()
+    for result in _fit(model, epochs=epochs + 1, val_flipped=True, lr=0.05):
+        if result.epoch == epochs:
+            break
+    return model
+
+
+def test_steps_per_epoch_draws_that_many_batches_from_passes_that_run_on():
+    generator = torch.Generator().manual_seed(0)
+    order = epoch_order(10, 4, 5, generator)  # 20 images from 10: two whole passes
+    assert len(order) == 20 and sorted(order[:10].tolist()) == list(range(10)) == sorted(order[10:].tolist())
+    assert len(epoch_order(10, 4, 2, generator)) == 8  # part of one pass; the rest is not carried over
+    assert sorted(epoch_order(10, 4, None, generator).tolist()) == list(range(10))  # the default: one pass
+    results = list(_fit(_model(), epochs=2, steps_per_epoch=3))
+    assert results[-1].metrics["samples_per_s"] > 0 and results[-1].test is not None
 
 
 @pytest.mark.parametrize(("metric", "mode"), [("val_acc", "max"), ("val_loss", "min"), ("val_loss", "max")])
@@ -144,7 +188,7 @@ def test_the_test_scores_are_the_best_epochs_weights():
         num_classes=2,
     )
     assert results[-1].test is not None
-    assert _untimed(results[-1].test) == _untimed(expected)
+    assert _untimed(results[-1].test) == _untimed(expected) | {"last": _untimed(results[-1].test["last"])}
 
 
 @pytest.mark.parametrize("k", [1, 2])
