@@ -97,3 +97,8 @@ def rank_key(value: float, mode: Mode) -> float:
 def sql_aggregate(mode: Mode) -> str:
     """The SQL aggregate that picks the best value of a column: MAX or MIN."""
     return Mode(mode).value.upper()
+
+
+# Which weights of a trial's checkpoint a probe scores: the best epoch's, or the ones its last
+# epoch ended with (kept beside the best where they differ: harness.engine.checkpoint.LAST_FILE).
+WEIGHTS = ("best", "last")

@@ -16,6 +16,7 @@ from rich.text import Text
 from harness.cli.shared import Command, add_format, add_results, add_results_to, results_dir_of
 from harness.errors import HarnessError
 from harness.escape import code, markup
+from harness.kinds import WEIGHTS
 from harness.report.document import Document
 from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
 from harness.safefile import refuse_links, write_text
@@ -145,6 +146,13 @@ def _readme(path: Path) -> str:
 def probe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("trial", metavar="TRIAL_ID", help="a trial id from `harness leaderboard`")
     p.add_argument("probe", metavar="PROBE", help=f"one of: {', '.join(PROBES)}")
+    p.add_argument(
+        "--weights",
+        choices=WEIGHTS,
+        default="best",
+        help="the trial's best checkpoint, or the weights its last epoch ended with (what a report that"
+        " printed its final epoch measured) (default: best)",
+    )
     add_results(p)
     add_format(p)
 
@@ -158,7 +166,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         Store.existing(results_dir_of(args), writer=True) as store,
         err_console.status(markup(f"probing trial {args.trial}: {args.probe}")),
     ):
-        record = run_probe(store, trial_id=args.trial, name=args.probe)
+        record = run_probe(store, trial_id=args.trial, name=args.probe, weights=args.weights)
     if args.format == "json":
         print_json(record)
         return 0
@@ -197,7 +205,7 @@ def probe_lines(record: ProbeRecord, probe: Probe) -> list[str]:
         f"{record['probe']:<{width}}  {_share(record['value'])} {interval}, n = {record['n']:,} {probe.unit}: "
         f"{probe.figure} ({probe.report})",
         f"{'baseline':<{width}}  {baseline}",
-        f"{'':<{width}}  {detail['note']}",
+        f"{'':<{width}}  {detail['weights'] + ' weights; ' if detail.get('weights') else ''}{detail['note']}",
     ]
 
 

@@ -17,6 +17,8 @@ from harness.engine.reported import EpochReport
 from harness.errors import HarnessError
 
 CHECKPOINT_FILE = "model.pt"
+# Beside a trial's best checkpoint when its last epoch was not the best: the weights it ended with.
+LAST_FILE = "last.pt"
 
 
 class Checkpoint(TypedDict):
@@ -53,12 +55,32 @@ def save_checkpoint(
     torch.save(checkpoint, Path(directory) / CHECKPOINT_FILE)
 
 
-def load_checkpoint(directory: str | Path) -> tuple[torch.nn.Module, TrialSpec, Checkpoint]:
-    """Rebuild the trial's model on the CPU, in eval mode; also return its spec and the raw dict."""
+def save_last_weights(directory: str | Path, *, weights: dict[str, Tensor], epoch: int) -> None:
+    """The weights a trial ended with, beside its best checkpoint (LAST_FILE)."""
+    torch.save({"model_state": weights, "epoch": epoch}, Path(directory) / LAST_FILE)
+
+
+def last_epoch_of(directory: str | Path) -> int | None:
+    """The epoch of the last weights kept beside the checkpoint, or None: the last epoch was the best."""
+    path = Path(directory) / LAST_FILE
+    if not path.is_file():
+        return None
+    epoch = torch.load(path, map_location="cpu", weights_only=True).get("epoch")
+    return epoch if isinstance(epoch, int) else None
+
+
+def load_checkpoint(directory: str | Path, *, weights: str = "best") -> tuple[torch.nn.Module, TrialSpec, Checkpoint]:
+    """Rebuild the trial's model on the CPU, in eval mode; also return its spec and the raw dict.
+    `weights="last"`: the weights training ended with (LAST_FILE), which are the best ones where
+    no such file is kept; the raw dict's "epoch" then says which epoch they are from."""
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
         raise HarnessError(f"checkpoint {str(path)!r} is missing", "re-run the sweep that wrote it")
     ckpt: Checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    last = Path(directory) / LAST_FILE
+    if weights == "last" and last.is_file():
+        kept = torch.load(last, map_location="cpu", weights_only=True)
+        ckpt = {**ckpt, "model_state": kept["model_state"], "epoch": kept["epoch"]}
     spec = TrialSpec.from_config(ckpt["trial"])
     task = get_task(spec.task)
     head = get_arch(spec.arch).head

@@ -67,6 +67,9 @@ class EpochResult:
     # evaluate returns them (loss, acc, extras, time_s, "confusion" when num_classes is given):
     # open, as the task's objective decides its extras.
     test: dict[str, Any] | None = None
+    # Only on the last epoch, where it is not the best: the weights training ended with (the model
+    # holds the best ones by then), which the caller keeps beside the best checkpoint.
+    last_weights: dict[str, Tensor] | None = None
 
 
 def fit(
@@ -160,13 +163,16 @@ def fit(
         improved = not diverged and (best is None or better(metrics[metric], best, mode))
         if improved:
             best, best_epoch, best_state = metrics[metric], epoch, _copy_state(model)
-        scores = None
+        scores, last_weights = None, None
         if epoch == epochs and not diverged:
             # The last epoch: the best checkpoint's weights, once, on the test split. Trials that
             # ASHA or a time budget stop earlier carry no test score (export verification has one).
             # The last weights are scored too, under "last": what a report that printed its final
             # epoch measured (the reports' scripts kept training past their best epoch).
-            last = _test_scores(model, objective, test, normalize, placement, views) if best_epoch != epoch else None
+            last = None
+            if best_epoch != epoch:
+                last = _test_scores(model, objective, test, normalize, placement, views)
+                last_weights = _copy_state(model)
             model.load_state_dict(best_state)
             scores = _test_scores(model, objective, test, normalize, placement, views, num_classes=num_classes)
             scores["last"] = {"epoch": epoch, **(last or {k: v for k, v in scores.items() if k != "confusion"})}
@@ -182,7 +188,13 @@ def fit(
                 )
                 scores.update(tta=list(views), acc_without_tta=plain["acc"])
         yield EpochResult(
-            epoch=epoch, metrics=metrics, diverged=diverged, improved=improved, best_epoch=best_epoch, test=scores
+            epoch=epoch,
+            metrics=metrics,
+            diverged=diverged,
+            improved=improved,
+            best_epoch=best_epoch,
+            test=scores,
+            last_weights=last_weights,
         )
         if diverged:
             return  # a NaN/inf loss never recovers

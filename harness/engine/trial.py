@@ -25,7 +25,7 @@ from harness.config.techniques import get_averaging, get_schedule, get_tta
 from harness.config.trial_config import TrialConfig
 from harness.datasets import DatasetSpec, get_task, load_task
 from harness.engine.augment import get_augment
-from harness.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
+from harness.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint, save_last_weights
 from harness.engine.device import Placement, choose_device, data_home, gpu_seconds, placement
 from harness.engine.fit import EpochResult, Resume, fit
 from harness.engine.optim import create_optimizer
@@ -164,6 +164,8 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
         views=get_tta(spec.tta),
     )
     reported = False
+    # the best checkpoint's file as saved, kept to go beside the last weights in the final checkpoint
+    best_file = _checkpoint_bytes(checkpoint) if resume else None
     for result in results:  # ends after the last epoch, or after a diverged one (the store marks the trial)
         reported = True
         metrics = _reported(result, params=params, node=node, where=where, data_on=data_on, gpu_share=gpu_share)
@@ -179,6 +181,14 @@ def run_trial(config: TrialConfig, recorded: Recorded | None = None, shipped: Sh
                     optimizer=optimizer,
                     generator=generator,
                 )
+                best_file = (Path(tmp) / CHECKPOINT_FILE).read_bytes()
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+        elif result.last_weights is not None and best_file is not None:
+            # The last epoch, past the best: the best checkpoint again, with the weights training
+            # ended with beside it (what a report that printed its final epoch measured; probes read them).
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / CHECKPOINT_FILE).write_bytes(best_file)
+                save_last_weights(tmp, weights=result.last_weights, epoch=result.epoch)
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
         else:
             tune.report(metrics)
@@ -195,6 +205,14 @@ def _init_sample(images: torch.Tensor, *, normalize: Normalizer, seed: int, devi
     """Up to INIT_SAMPLE training images, a seeded draw, normalised as training sees them."""
     rows = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:INIT_SAMPLE]
     return normalize(images[rows].to(device))
+
+
+def _checkpoint_bytes(checkpoint: tune.Checkpoint | None) -> bytes | None:
+    if not checkpoint:
+        return None
+    with checkpoint.as_directory() as directory:
+        path = Path(directory) / CHECKPOINT_FILE
+        return path.read_bytes() if path.is_file() else None
 
 
 def _restored(*, metric: str, checkpoint: tune.Checkpoint | None = None) -> tuple[Resume, EpochReport] | None:

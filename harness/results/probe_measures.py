@@ -37,11 +37,15 @@ class Subject:
     spec: TrialSpec
     task: DatasetSpec
     epochs: list[EpochRow]
+    weights: str = "best"  # the checkpoint's weights a probe scores: "best", or "last" (harness.engine.checkpoint)
 
     def test_scores(self) -> dict[str, Any]:
-        """Its best checkpoint's test scoring ({} when it has none: stopped before its last epoch):
-        epoch, loss, acc, n and the task's own scores, whose names are the task's (an open shape)."""
-        return json.loads(self.row["test_json"] or "{}")
+        """The test scoring of the weights probed ({} when there is none: stopped before its last
+        epoch): epoch, loss, acc, n and the task's own scores, whose names are the task's (open).
+        The last weights' are the best ones' where the last epoch was the best."""
+        scores: dict[str, Any] = json.loads(self.row["test_json"] or "{}")
+        last = scores.pop("last", None)
+        return (last or scores) if self.weights == "last" else scores
 
     def best_extra(self) -> dict[str, float]:
         """Its best epoch's task scores (extra_json), by name; {} when there is none."""
@@ -55,12 +59,18 @@ class Subject:
         return load_task(self.spec.task, self.spec.data_dir, variant=self.spec.variant, image_size=self.spec.image_size)
 
 
-class ProbeDetail(TypedDict):
-    """How a probe measured: what every probe's detail says; each probe adds its own counts."""
-
+class _Measured(TypedDict):
     split: str  # the split measured: "test" or "val"
     interval: str  # the interval's method, or why there is none
     note: str  # printed under the figure
+
+
+class ProbeDetail(_Measured, total=False):
+    """How a probe measured: what every probe's detail says; each probe adds its own counts."""
+
+    # which of the trial's weights it scored: "best epoch 16", "last epoch 20" (run_probe sets it for
+    # the probes that read a checkpoint; older rows lack it)
+    weights: str
 
 
 class BnDetail(ProbeDetail):
@@ -285,14 +295,15 @@ def augmented_test(subject: Subject, model: nn.Module | None) -> Finding:
         for seed in PASS_SEEDS
     ]
     images_n, passes = len(labels), [c / len(labels) for c in correct]
-    pooled, n = sum(correct), len(PASS_SEEDS) * len(labels)
-    value, baseline = pooled / n, subject.test_scores().get("acc")  # the pooled share is the mean over passes
+    pooled = sum(correct)
+    value, baseline = pooled / (len(PASS_SEEDS) * images_n), subject.test_scores().get("acc")  # the mean over passes
     return Finding(
         value=value,
-        n=n,
-        # The passes share their images, so the pooled count's interval is narrower than the
-        # images alone justify; the spread over passes is the augmentation's own variation.
-        interval=wilson(pooled, n),
+        n=images_n,
+        # The passes share their images: the interval is over the images (the mean count of a
+        # pass out of images_n), not over images x passes; the spread over passes is the
+        # augmentation's own variation.
+        interval=wilson(round(pooled / len(PASS_SEEDS)), images_n),
         baseline=baseline,
         detail=AugmentDetail(
             {
@@ -305,7 +316,7 @@ def augmented_test(subject: Subject, model: nn.Module | None) -> Finding:
                 "images": images_n,
                 "batch_size": PASS_BATCH,
                 "device": "cpu, float32",
-                "interval": "Wilson 95% of the pooled count",
+                "interval": "Wilson 95% over the images (the mean correct count of a pass)",
                 "note": f"{_points(value, baseline)}spread {min(passes):.2%} to {max(passes):.2%} over "
                 f"{len(PASS_SEEDS)} passes with augment {name!r}, eval mode",
             }

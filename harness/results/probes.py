@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError, lookup
+from harness.kinds import WEIGHTS
 from harness.results import probe_measures as m
 from harness.results.probe_measures import Finding, Subject
 from harness.store.rows import ProbeRow
@@ -63,7 +64,7 @@ PROBES: dict[str, Probe] = {
         report="uni2022-catsdogs",
         summary="test accuracy with the trial's training augmentation applied, 5 seeded passes",
         figure="test accuracy under the training augmentation, mean of 5 seeded passes",
-        unit="test images x 5 passes",
+        unit="test images (5 passes over each)",
         baseline="the trial's clean test accuracy",
         applies_to="classifiers trained with augmentation",
         refuse=m.augment_refusal,
@@ -93,8 +94,9 @@ def probes_help() -> str:
     return "probes:\n" + "\n".join(f"  {name:<{width}}  {p.report}: {p.summary}" for name, p in PROBES.items())
 
 
-def load_subject(store: Store, row: TrialRow) -> Subject:
-    """The trial of `row` as a probe sees it; its config must be stored (schema 3 on)."""
+def load_subject(store: Store, row: TrialRow, *, weights: str = "best") -> Subject:
+    """The trial of `row` as a probe sees it; its config must be stored (schema 3 on). `weights`:
+    the checkpoint's best weights, or the "last" ones training ended with."""
     from harness.config.spec import TrialSpec
     from harness.datasets import get_task
 
@@ -103,10 +105,12 @@ def load_subject(store: Store, row: TrialRow) -> Subject:
             f"trial {row['id']!r} has no stored config (a store from before schema 3)", "probe a trial of a later sweep"
         )
     spec = TrialSpec.from_config(json.loads(row["config_json"]))
-    return Subject(row=row, spec=spec, task=get_task(spec.task), epochs=store.epochs(row["id"]))
+    lookup("weights", dict.fromkeys(WEIGHTS), weights)
+    return Subject(row=row, spec=spec, task=get_task(spec.task), epochs=store.epochs(row["id"]), weights=weights)
 
 
-def _checkpoint(subject: Subject) -> nn.Module:
+def _checkpoint(subject: Subject) -> tuple[nn.Module, str]:
+    """The weights probed, in eval mode on the CPU with the framework's constants, and which they are."""
     from harness.engine.checkpoint import load_checkpoint
 
     path = subject.row["checkpoint_path"]
@@ -115,23 +119,35 @@ def _checkpoint(subject: Subject) -> nn.Module:
             f"trial {subject.row['id']!r} has no checkpoint (it diverged or never finished an epoch)",
             "pick another trial from `harness leaderboard`",
         )
-    return load_checkpoint(path)[0]  # eval mode, on the CPU, with its framework's constants
+    model, _, ckpt = load_checkpoint(path, weights=subject.weights)
+    last = max((e["epoch"] for e in subject.epochs), default=0)
+    if subject.weights == "last" and ckpt["epoch"] != last:
+        raise HarnessError(
+            f"trial {subject.row['id']!r} kept no weights of its last epoch {last} (its best was {ckpt['epoch']};"
+            " it trained before the harness kept them, or has not finished)",
+            "probe its best weights (leave out --weights), or re-run the trial",
+        )
+    return model, f"{subject.weights} epoch {ckpt['epoch']}"
 
 
-def run_probe(store: Store, *, trial_id: str, name: str) -> ProbeRecord:
+def run_probe(store: Store, *, trial_id: str, name: str, weights: str = "best") -> ProbeRecord:
     """Measure trial `trial_id` with probe `name` and record the figure (replacing an earlier
-    one); returns the stored row with the trial's id. Every refusal comes before the store is
-    written."""
+    one); returns the stored row with the trial's id. `weights`: the best checkpoint's, or the
+    "last" ones training ended with (the best ones where the last epoch was the best). Every
+    refusal comes before the store is written."""
     probe = get_probe(name)
     row = store.trial(trial_id)
-    subject = load_subject(store, row)
+    subject = load_subject(store, row, weights=weights)
     why = probe.refuse(subject)
     if why:
         raise HarnessError(
             f"probe {name} does not apply to trial {row['id']}: {why}",
             f"{name} measures {probe.applies_to}; `harness probe --help` lists the probes",
         )
-    found = probe.measure(subject, _checkpoint(subject) if probe.checkpoint else None)
+    model, which = _checkpoint(subject) if probe.checkpoint else (None, None)
+    found = probe.measure(subject, model)
+    if which:
+        found.detail["weights"] = which
     store.record_probe(
         trial_id=row["id"],
         probe=name,
