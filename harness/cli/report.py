@@ -17,7 +17,7 @@ from harness.cli.shared import Command, add_format, add_results, add_results_to,
 from harness.errors import HarnessError
 from harness.escape import code, markup
 from harness.kinds import WEIGHTS
-from harness.report.document import Document
+from harness.report.document import Document, finished
 from harness.results.probes import PROBES, Probe, ProbeRecord, get_probe, probes_help
 from harness.safefile import refuse_links, write_text
 from harness.userfiles import MiB, parse_json, read_regular, shape_problem
@@ -76,7 +76,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(doc)
         return 0
-    ran = sum(r.get("ours") is not None and r["status"] == "finished" for r in rows)
+    ran = sum(r.get("ours") is not None and finished(r) for r in rows)
     quick = sum(r["status"] == "quick check" for r in rows)
     console.print(  # the paths are the user's --out: text, never markup
         f"wrote {markup(out)} ({len(rows)} recipes: {ran} reproduced, {quick} quick checks,"
@@ -119,6 +119,11 @@ def read_rows(path: Path) -> Document:
     except UnicodeDecodeError as exc:
         raise HarnessError(f"{str(path)!r} is not a JSON rows file ({exc})", hint) from None
     doc = parse_json(text, what=repr(str(path)), hint=hint, kind="a JSON rows file")
+    if isinstance(doc, dict) and str(doc.get("format")).startswith("harness-reproduction/") and doc["format"] != FORMAT:
+        raise HarnessError(
+            f"{str(path)!r} holds rows of format {str(doc['format'])!r}, not {FORMAT!r}",
+            "render its document again from the store (`harness report --results DIR`)",
+        )
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise HarnessError(f"{str(path)!r} is not a reproduction rows file (format {FORMAT!r})", hint)
     problem = shape_problem(doc, Document, where="rows")

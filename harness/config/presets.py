@@ -33,6 +33,7 @@ class Recipe:
     published: float | None  # the figure the report printed, as a fraction
     measure: str  # what that figure is: "test accuracy", "validation accuracy", ...
     notes: str = ""  # where the report measured differently from the harness (which always evaluates clean)
+    published_about: bool = False  # the text gives the figure as approximate ("about 50%")
 
     @property
     def score(self) -> str:

@@ -31,28 +31,46 @@ __all__ = [
     "Row",
     "SizeCurve",
     "SizePoint",
+    "Verdict",
     "Where",
+    "finished",
 ]
 
 
 class Beside(TypedDict, total=False):
-    """The figures beside ours where the measured split is not the unbiased one."""
+    """A validation figure's row: the same weights on the test split (a larger split, unbiased)."""
 
-    test: float | None  # a validation figure chose the epoch: that checkpoint's test accuracy
-    test_ci95: list[float] | None  # [low, high], its Wilson interval
-    validation: float | None  # an image output's test figure: the validation figure that chose the epoch
+    test: float | None
+    test_ci95: list[float] | None  # [low, high]: Wilson's, or an image output's bootstrap
+    test_n: int | None  # test images
+
+
+class Verdict(TypedDict):
+    """A figure of ours against the published one (harness.report.measured.judge)."""
+
+    basis: str  # what was tested: "test split, last epoch", "as the report measured: ..."
+    value: float
+    n: int | None  # the images the test rests on
+    p_value: float | None  # the exact binomial test's; None: a bootstrap interval's verdict
+    verdict: str  # "above" | "below" | "indistinguishable"
 
 
 class Figures(Beside):
-    """Ours as the report measured it, its 95% interval and the test against the published figure."""
+    """Ours as the report measured it (after the recipe's last epoch), its 95% interval, the best
+    checkpoint's figure beside it, and the verdicts against the published figure."""
 
     ours: float | None  # a fraction
-    split: str  # "test" | "validation"
-    n: int | None  # images the figure counts over; None: no count (older stores, image outputs)
+    split: str  # "test" | "validation": where the report measured
+    measured_epoch: int | None  # the epoch ours is after: the recipe's last
     ci95: list[float] | None  # [low, high]
     ci95_method: str | None  # "wilson" | "bootstrap"
-    p_value: float | None  # the exact binomial test against the published figure (classification)
+    val_n: int | None  # validation images
+    best: float | None  # the same measure of the checkpoint with the best validation figure
+    best_ci95: list[float] | None
+    n: int | None  # the images the verdict rests on (the largest split that measures the same)
+    p_value: float | None  # the main verdict's (the first of `verdicts`)
     verdict: str | None  # "above" | "below" | "indistinguishable"; None: nothing to test against
+    verdicts: list[Verdict]  # on the largest split first, then the probes that measured as the report did
 
 
 class DataUsed(TypedDict):
@@ -86,6 +104,7 @@ class ProbeLine(TypedDict):
     interval: str | None  # how the interval was computed, in words
     baseline: float | None
     note: str | None
+    weights: str | None  # which weights it scored: "last epoch 20", "best epoch 16"; None: older rows (the best)
 
 
 class RecipeFields(TypedDict):
@@ -99,6 +118,7 @@ class RecipeFields(TypedDict):
     image_size: int | None  # pixels
     measure: str  # what the published figure is: "test accuracy", ...
     published: float | None  # as a fraction
+    published_about: bool  # printed as an approximate figure ("about 50%")
     notes: str  # where the report measured differently
 
 
@@ -127,11 +147,16 @@ class Row(_Stated, Beside, total=False):
     probes: list[ProbeLine]
     # trained normally: the keys of `Figures` but `ours` (and `Beside`'s, above)
     split: str
-    n: int | None
+    measured_epoch: int | None
     ci95: list[float] | None
     ci95_method: str | None
+    val_n: int | None
+    best: float | None
+    best_ci95: list[float] | None
+    n: int | None
     p_value: float | None
     verdict: str | None
+    verdicts: list[Verdict]
 
 
 class SizePoint(TypedDict):
@@ -263,3 +288,8 @@ class CompareRow(_Published):
     notes: str
     status: str
     quick_check: None  # never a quick check: only runs on the recipe's own budget count
+
+
+def finished(row: Row) -> bool:
+    """A full run of the recipe (its status may add that it trained on fewer images than the report)."""
+    return row["status"].split(",")[0] == "finished"

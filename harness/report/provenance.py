@@ -17,6 +17,7 @@ from pathlib import Path
 class ReportData:
     text: str  # what the report trained and tested on, in one line
     train_images: int | None = None  # its training images, where stated: a data-size curve is extrapolated there
+    unit: str = "images"  # what they are called in a status line ("1,800 of 8,000 photos")
 
 
 # (report, task) -> the report's data, as REPORTS.md states it
@@ -24,6 +25,7 @@ REPORT_DATA: dict[tuple[str, str], ReportData] = {
     ("uni2022-catsdogs", "cats_vs_dogs"): ReportData(
         "Kaggle chetankv/dogs-cats-images: 8,000 training photos (4,000 per class), 2,000 test photos, full size",
         8_000,
+        "photos",
     ),
     ("uchile2020-cifar10", "cifar10"): ReportData(
         "CIFAR-10 (torchvision): data_batch_1 to train (10,000), data_batch_2 to validate, test_batch to test",
@@ -32,6 +34,7 @@ REPORT_DATA: dict[tuple[str, str], ReportData] = {
     ("itesm2022-catsdogs", "cats_vs_dogs"): ReportData(
         "Kaggle dogs vs cats (25,000 photos): split A 8,000 train / 2,000 test, split B 20,000 train / 5,000 test",
         8_000,
+        "photos",
     ),
     ("uni2022-pokemon", "pokemon150"): ReportData(
         "Kaggle lantian773030/pokemonclassification (~7,000 images, 150 classes), split not stated",

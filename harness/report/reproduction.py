@@ -21,12 +21,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
-from harness import stats
 from harness.config.presets import PRESETS, REPORT_PRECISION, Recipe, recipe_spec
 from harness.datasets import MissingData, get_task, locate
 from harness.report.document import (
     Against,
-    Beside,
     BestConfig,
     Beyond,
     Curve,
@@ -39,16 +37,17 @@ from harness.report.document import (
     ReportSection,
     Row,
     SizeCurve,
+    finished,
 )
+from harness.report.measured import figures
 from harness.report.provenance import offline_caveats, report_data
 from harness.report.published import other_figures
-from harness.results.intervals import against_published, counts
 from harness.results.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
-from harness.results.ranking import epoch_score, rank, score, usable
+from harness.results.ranking import epoch_score, rank, usable
 from harness.store.db import Store
 from harness.store.rows import EpochRow, ProbeRow, SweepListRow, TrialSummary
 
-FORMAT = "harness-reproduction/1"
+FORMAT = "harness-reproduction/2"  # 2: ours after the last epoch, the best checkpoint beside it, verdicts
 
 
 def _spec(sweep: SweepListRow) -> dict[str, Any]:
@@ -78,7 +77,7 @@ def collect(store: Store, *, data_root: str | None = None) -> Document:
             found = _trials_of(store, recipe, runs)
             rows.append(_row(store, report, recipe, found, runs, data_root))
             size_points.append(_size_curve(store, report, recipe, found, rows[-1]))
-            if rows[-1]["status"] == "finished":
+            if finished(rows[-1]):
                 full[recipe.label] = (store.epochs(rows[-1]["trial_id"]), rows[-1]["best_epoch"])
         reports.append(
             {
@@ -146,6 +145,7 @@ def _row(
         "image_size": want["image_size"],
         "measure": recipe.measure,
         "published": recipe.published,
+        "published_about": recipe.published_about,
         "notes": recipe.notes,
     }
     chosen = _chosen(recipe, found)
@@ -159,10 +159,14 @@ def _row(
     # (smaller) plan is a quick check.
     status = "quick check" if marks and trial["status"] in ("finished", "stopped") else trial["status"]
     marks += precision_marks(trial["precision"])
-    scored: Figures | _Unscored = _figures(trial, epochs, recipe) if usable(trial) else {"ours": None}
-    return {
+    probes = store.probes(trial["id"])
+    scored: Figures | _Unscored = figures(trial, epochs, recipe, probes) if usable(trial) else {"ours": None}
+    data_root = _spec(sweep)["recipes"][0]["spec"].get("data_dir")
+    data = _data(report, recipe, env, data_root=data_root)
+    fewer = _fewer_images(report, recipe, data)
+    done: Row = {
         **row,
-        "status": status,
+        "status": f"{status}, {fewer}" if fewer and status == "finished" else status,
         "marks": ", ".join(marks) or None,
         "trial_id": trial["id"],
         "command": sweep["command"],
@@ -172,11 +176,36 @@ def _row(
         "cpu_s": sum(e.get("cpu_s") or 0.0 for e in epochs) or None,
         "hardware": _hardware(env),
         "side_by_side": len(_spec(sweep).get("recipes", [])),
-        "data": _data(report, recipe, env, data_root=_spec(sweep)["recipes"][0]["spec"].get("data_dir")),
+        "data": data,
         **scored,
         "curve": _curve(epochs, recipe),
-        "probes": [_probe(p) for p in store.probes(trial["id"])],
+        "probes": [_probe(p) for p in probes],
     }
+    return cast(Row, relative_paths(done, data_root))
+
+
+def _fewer_images(report: str, recipe: Recipe, data: DataUsed) -> str | None:
+    """ "1,800 of 8,000 photos" where the run trained on fewer source images than the report did."""
+    theirs = report_data(report, recipe.spec.task)
+    ours = (data.get("counts") or {}).get("train")
+    if not theirs or not theirs.train_images or not ours or ours >= theirs.train_images:
+        return None
+    return f"{ours:,} of {theirs.train_images:,} {theirs.unit}"
+
+
+def relative_paths(value: Any, data_root: str | None) -> Any:
+    """Every string in `value` with the data root written as `<data root>`: the document says
+    where under the root its data was, never a machine's own folders."""
+    if not data_root:
+        return value
+    root = str(data_root).rstrip("/")
+    if isinstance(value, str):
+        return value.replace(root, "<data root>")
+    if isinstance(value, dict):
+        return {k: relative_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [relative_paths(v, root) for v in value]
+    return value
 
 
 def _probe(row: ProbeRow) -> ProbeLine:
@@ -195,6 +224,7 @@ def _probe(row: ProbeRow) -> ProbeLine:
         "interval": row["detail"].get("interval"),
         "baseline": row["baseline"],
         "note": row["detail"].get("note"),
+        "weights": row["detail"].get("weights"),
     }
 
 
@@ -217,7 +247,8 @@ def _not_run(row: RecipeFields, report: str, recipe: Recipe, runs: list[SweepLis
         if queued
         else "not run yet"
     )
-    return {**row, "status": status, "missing": why, "ours": None, "command": f"harness reproduce {report}"}
+    not_run: Row = {**row, "status": status, "missing": why, "ours": None, "command": f"harness reproduce {report}"}
+    return cast(Row, relative_paths(not_run, data_root))
 
 
 def _labels(sweep: SweepListRow) -> set[str]:
@@ -258,56 +289,6 @@ def _data(report: str, recipe: Recipe, env: dict[str, Any], *, data_root: str | 
     }
 
 
-def _figures(trial: TrialSummary, epochs: list[EpochRow], recipe: Recipe) -> Figures:
-    """Ours as the report measured it, its 95% interval and the test against the published figure."""
-    key = recipe.score
-    published = recipe.published
-    if get_task(recipe.spec.task).kind == "classification":
-        ours = score(trial, epochs, key)
-        found = counts(trial, epochs, key)
-        interval = stats.wilson(*found) if found else None
-        test = against_published(trial, epochs, score=key, published=published)
-        extra: Beside = {}
-        if key != "test_acc":  # a validation figure chose the epoch: the test figure beside it is unbiased
-            test_found = counts(trial, epochs, "test_acc")
-            test_ci = stats.wilson(*test_found) if test_found else None
-            extra = {"test": score(trial, epochs, "test_acc"), "test_ci95": _pair(test_ci)}
-        return {
-            "ours": ours,
-            "split": "test" if key.startswith("test_") else "validation",
-            "n": found[1] if found else None,
-            "ci95": _pair(interval),
-            "ci95_method": interval.method if interval else None,
-            "p_value": test["p_value"],
-            "verdict": test["significance"],
-            **extra,
-        }
-    # An image output's figure has no binomial count: its test split's bootstrap interval over
-    # images. The report's validation figure chose the epoch (biased up); the test figure of that
-    # checkpoint is the unbiased one, and the one with an interval. The validation one stays beside it.
-    name = key.removeprefix("val_")
-    figures = json.loads(trial.get("test_json") or "{}")
-    bounds = (figures.get("ci95") or {}).get(name)
-    ours = figures.get(name)
-    verdict = None
-    if bounds and published is not None:
-        verdict = "above" if published < bounds[0] else "below" if published > bounds[1] else "indistinguishable"
-    return {
-        "ours": ours,
-        "split": "test",
-        "n": figures.get("n"),
-        "ci95": list(bounds) if bounds else None,
-        "ci95_method": "bootstrap" if bounds else None,
-        "p_value": None,
-        "verdict": verdict,
-        "validation": score(trial, epochs, key),
-    }
-
-
-def _pair(interval: stats.Interval | None) -> list[float] | None:
-    return [interval.low, interval.high] if interval else None
-
-
 def _curve(epochs: list[EpochRow], recipe: Recipe) -> Curve:
     """Per epoch: the validation figure the report's measure follows, and train accuracy."""
     key = recipe.score if recipe.score.startswith("val_") else "val_acc"
@@ -325,7 +306,7 @@ def _size_curve(
     """The recipe at all its epochs on subsets of our training set (`--train-limit`) beside the
     full run: the figure against training images, fitted as a + b ln(n) and read at the report's
     training-set size where it is stated. None with fewer than two sizes."""
-    if row.get("ours") is None or row["status"] != "finished":
+    if row.get("ours") is None or not finished(row):
         return None
     data = row.get("data")
     full = (data["counts"] if data else None) or {}
@@ -336,8 +317,8 @@ def _size_curve(
         limit = config_of(trial).get("train_limit")
         if limit and usable(trial) and trial["epochs_run"] >= recipe.spec.epochs and int(limit) not in points:
             epochs = store.epochs(trial["id"])
-            figures = _figures(trial, epochs, recipe)
-            points[int(limit)] = (figures["ours"], figures["ci95"])
+            found_figures = figures(trial, epochs, recipe, [])
+            points[int(limit)] = (found_figures["ours"], found_figures["ci95"])
     if len(points) < 2:
         return None
     sizes = sorted(points)
@@ -394,7 +375,7 @@ def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow
         sweep = next(s for s in others if s["id"] == best["sweep_id"])
         budget = [t for t in trials if t["sweep_id"] == sweep["id"]]
         cpu = sum(e.get("cpu_s") or 0.0 for t in budget for e in store.epochs(t["id"]))
-        figures = _figures(best, store.epochs(best["id"]), recipe)
+        best_figures = figures(best, store.epochs(best["id"]), recipe, [])
         config = config_of(best)
         out.append(
             {
@@ -408,7 +389,7 @@ def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow
                     seed=config.get("seed"),
                 ),
                 "trial_id": best["id"],
-                "figures": figures,
+                "figures": best_figures,
                 "measure": recipe.measure,
                 "selected_by": task.metric,
                 "command": sweep["command"],

@@ -16,20 +16,26 @@ from urllib.parse import quote
 from harness.escape import code, markdown
 from harness.formats import plural
 from harness.paths import safe_name
-from harness.report.document import Beyond, Document, OtherFigure, ReportSection, Row, SizeCurve
+from harness.report.document import Beyond, Document, OtherFigure, ReportSection, Row, SizeCurve, Verdict
 
 HOW_TO_READ = """\
-How to read it. *Ours* is measured the way the report measured its figure: the test accuracy of
-the checkpoint with the best validation accuracy, or the best epoch's validation accuracy where
-the report printed a validation figure. For the upsampling models (Keras binary accuracy) ours is
-the test split's figure of the best checkpoint, because the validation figure chose that epoch;
-the validation figure is listed beside it. *95% CI*: Wilson's interval over the images of the split
-(classification), a percentile bootstrap over the test images (image outputs). *Verdict*: the exact
-binomial test of our correct count against the published accuracy at alpha 0.05 (the published
-figure's own uncertainty is unknown and is taken as exact); for bootstrap rows, whether the
-published figure lies outside our interval. A *quick check* ran on a subset or fewer epochs than
-the recipe, and is not a reproduction. *Wall time* depends on what else the machine ran at the
-time; the *CPU-seconds* (the trial process's own, training and validation) do not."""
+How to read it. *Ours* is measured the way the report measured its figure, after the recipe's
+last epoch (every report printed its final epoch): the test accuracy of the weights training ended
+with, or that epoch's validation figure where the report printed one. *Best checkpoint* is the
+same measure of the checkpoint with the best validation figure (the one the harness keeps and
+exports; chosen on validation, so its validation figure is biased up). *95% CI*: Wilson's interval
+over the images of the split (classification), a percentile bootstrap over the test images (image
+outputs); repeated passes over the same images count each image once. *Verdict*: on the largest
+split that measures the same weights (a validation figure is also measured on the test split, and
+the verdict rests on the split with more images, whose count it gives): the exact binomial test of
+our correct count against the published accuracy at alpha 0.05 (the published figure's own
+uncertainty is unknown and is taken as exact; an approximate one, "about 50%", at its value); for
+bootstrap rows, whether the published figure lies outside our interval. A probe that measured the
+same weights the way the report did gives a second verdict, shown where it differs. Each recipe
+value is marked *report* (stated in the text, with where) or *chosen* (with why). A *quick
+check* ran on a subset or fewer epochs than the recipe, and is not a reproduction. *Wall time*
+depends on what else the machine ran at the time; the *CPU-seconds* (the trial process's own,
+training and validation) do not."""
 
 
 def pct(value: float | None) -> str:
@@ -56,19 +62,44 @@ def _number(value: float | None, unit: float, spec: str = ",.0f") -> str:
     return "-" if value is None else format(value / unit, spec)
 
 
+def _one_verdict(verdict: Verdict) -> str:
+    split = verdict["basis"].split(" split")[0] if " split" in verdict["basis"] else None
+    how = [f"p {verdict['p_value']:.2g}"] if verdict["p_value"] is not None else []
+    how += [f"{markdown(split)} n {verdict['n']:,}"] if split and verdict["n"] else []
+    return markdown(verdict["verdict"]) + (f" ({', '.join(how)})" if how else "")
+
+
 def _verdict(row: Row) -> str:
-    verdict = row.get("verdict")
-    if verdict is None:
+    """The main verdict, and a probe's that measured as the report did where it says otherwise."""
+    verdicts = row.get("verdicts") or []
+    if not verdicts:
         return "-"
-    p = row.get("p_value")
-    return markdown(verdict) + (f" (p {p:.2g})" if p is not None else "")
+    text = _one_verdict(verdicts[0])
+    for other in verdicts[1:]:
+        if other["verdict"] != verdicts[0]["verdict"]:
+            text += f"; as the report measured: {_one_verdict(other)}"
+    return text
+
+
+def _published(row: Row) -> str:
+    return ("about " if row.get("published_about") else "") + pct(row["published"])
 
 
 def _ours(row: Row) -> str:
     if row.get("ours") is None:
         return "-"
     text = pct(row["ours"]) + _ci(row.get("ci95"))
+    if row.get("test") is not None:  # a validation figure: the same weights on the (larger) test split
+        text += f"; test {pct(row['test'])}{_ci(row.get('test_ci95'))}"
     return text + (f" ({markdown(row['marks'])})" if row.get("marks") else "")
+
+
+def _best(row: Row) -> str:
+    if row.get("best") is None:
+        return "-"
+    return (
+        pct(row["best"]) + _ci(row.get("best_ci95")) + (f", epoch {row['best_epoch']}" if row.get("best_epoch") else "")
+    )
 
 
 def _status(row: Row) -> str:
@@ -110,14 +141,14 @@ def render(doc: Document, *, source: str) -> str:
 def summary(doc: Document) -> list[str]:
     """The summary table: one line per recipe of every report (the README shows it too)."""
     lines = [
-        "| report | recipe | published | ours [95% CI] | difference | verdict | status |",
-        "|---|---|---|---|---|---|---|",
+        "| report | recipe | published | ours, last epoch [95% CI] | best checkpoint | difference | verdict | status |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for report in doc["reports"]:
         for row in report["rows"]:
             lines.append(
-                f"| {markdown(report['report'])} | {markdown(row['recipe'])} | {pct(row['published'])} | {_ours(row)} "
-                f"| {_diff(row.get('ours'), row['published'])} | {_verdict(row)} | {_status(row)} |"
+                f"| {markdown(report['report'])} | {markdown(row['recipe'])} | {_published(row)} | {_ours(row)} "
+                f"| {_best(row)} | {_diff(row.get('ours'), row['published'])} | {_verdict(row)} | {_status(row)} |"
             )
     return lines
 
@@ -139,13 +170,14 @@ def _section(report: ReportSection) -> list[str]:
     lines = [
         f"## {markdown(name)}",
         "",
-        "| recipe | network | measure | published | ours [95% CI] | difference | verdict |",
+        "| recipe | network | measure | published | ours, last epoch [95% CI] | best checkpoint | difference "
+        "| verdict |",
     ]
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for row in report["rows"]:
         lines.append(
             f"| {markdown(row['recipe'])} | {code(row['arch'], cell=True)} | {markdown(row['measure'])} "
-            f"| {pct(row['published'])} | {_ours(row)} "
+            f"| {_published(row)} | {_ours(row)} | {_best(row)} "
             f"| {_diff(row.get('ours'), row['published'])} | {_verdict(row)} |"
         )
     lines.append("")
@@ -165,15 +197,7 @@ def _recipe(report: str, index: int, row: Row) -> list[str]:
         status = markdown(row["status"], starts_line=True)
         return [head, "", f"- {status}{why}. Runs with: {code(row['command'])}", ""]
     lines = [head, "", f"- Status: {_status(row)}; command: {code(row['command'])}"]
-    figure = f"- Ours: {pct(row.get('ours'))}{_ci(row.get('ci95'))}"
-    if row.get("ours") is not None:
-        figure += f", {markdown(row['split'])} split" + (f" ({row['n']:,} images)" if row.get("n") else "")
-        figure += f", best epoch {row['best_epoch']}" if row.get("best_epoch") else ""
-    if row.get("test") is not None:
-        figure += f"; test accuracy of that checkpoint {pct(row['test'])}{_ci(row.get('test_ci95'))}"
-    if row.get("validation") is not None:
-        figure += f"; validation figure of that epoch {pct(row['validation'])}"
-    lines.append(figure)
+    lines += _figures(row)
     epochs = f"{row['epochs']} of {plural(row['epochs_planned'], 'epoch')}"
     lines.append(
         f"- Budget: {epochs}; wall {_duration(row.get('wall_s'))}, "
@@ -188,9 +212,11 @@ def _recipe(report: str, index: int, row: Row) -> list[str]:
         lines.append(f"- The report differs: {markdown(row['notes'])}")
     for probe in row.get("probes") or []:
         interval = _ci(probe["ci95"]) if probe.get("ci95") else " (exact)"
-        again = code(f"harness probe {row['trial_id']} {probe['probe']}")
+        last = (probe.get("weights") or "").startswith("last")
+        again = code(f"harness probe {row['trial_id']} {probe['probe']}" + (" --weights last" if last else ""))
+        weights = f", {markdown(probe['weights'])} weights" if probe.get("weights") else ""
         lines.append(
-            f"- Measured as the report did ({again}): "
+            f"- Measured as the report did ({again}{weights}): "
             f"{markdown(probe['figure'])} {pct(probe['value'])}{interval}; "
             f"{markdown(probe['baseline_is'])} {pct(probe['baseline'])}"
             + (f"; {markdown(probe['note'])}" if probe.get("note") else "")
@@ -200,6 +226,33 @@ def _recipe(report: str, index: int, row: Row) -> list[str]:
         target = quote(curve_png(report, index), safe="/")
         lines += ["", f"![learning curve of {markdown(row['recipe'])}]({target})"]
     return [*lines, ""]
+
+
+def _figures(row: Row) -> list[str]:
+    """Ours after the last epoch, the same weights on the test split, the best checkpoint, the verdicts."""
+    figure = f"- Ours: {pct(row.get('ours'))}{_ci(row.get('ci95'))}"
+    if row.get("ours") is None:
+        return [figure]
+    images = row.get("val_n") if row["split"] == "validation" else row.get("n")
+    figure += f" after epoch {row['measured_epoch']}" if row.get("measured_epoch") else ""
+    figure += f", {markdown(row['split'])} split" + (f" ({images:,} images)" if images else "")
+    if row.get("test") is not None:
+        count = f" ({row['test_n']:,} images)" if row.get("test_n") else ""
+        figure += f"; the same weights on the test split {pct(row['test'])}{_ci(row.get('test_ci95'))}{count}"
+    lines = [figure]
+    if row.get("best") is not None:
+        lines.append(
+            f"- Best checkpoint (by validation, epoch {row.get('best_epoch')}): {pct(row['best'])}"
+            f"{_ci(row.get('best_ci95'))}"
+        )
+    for verdict in row.get("verdicts") or []:
+        count = f" ({verdict['n']:,} images)" if verdict["n"] else ""
+        p = f" (p {verdict['p_value']:.2g})" if verdict["p_value"] is not None else ""
+        lines.append(
+            f"- Verdict, {markdown(verdict['basis'])}{count}: {pct(verdict['value'])} against "
+            f"{_published(row)}: {markdown(verdict['verdict'])}{p}"
+        )
+    return lines
 
 
 def _data(rows: list[Row]) -> list[str]:

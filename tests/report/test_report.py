@@ -44,8 +44,9 @@ def test_a_quick_reproduction_gives_all_four_recipes_with_intervals_marked_as_qu
     section = text[text.index(f"## {REPORT}") :]
     table = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
     assert len(table) == len(PRESETS[REPORT].recipes) == 4
-    for line in table:
-        assert re.search(r"\d+\.\d\d% \[\d+\.\d, \d+\.\d\] \(subset 200, 1 of (40|10) epochs\)", line), line
+    for line in table:  # a validation figure, then the same weights on the test split with its interval
+        figure = r"\d+\.\d\d%( \[\d+\.\d, \d+\.\d\])?; test \d+\.\d\d% \[\d+\.\d, \d+\.\d\]"
+        assert re.search(figure + r" \(subset 200, 1 of (40|10) epochs\)", line), line
     assert section.count("- Status: quick check: subset 200, 1 of") == 4
     summary = [line for line in text.splitlines() if line.startswith(f"| {REPORT} |")]
     assert len(summary) == 4 and all(
@@ -80,17 +81,22 @@ def test_the_rows_hold_the_figures_the_document_prints(quick_reproduction, tmp_p
     rows = {r["recipe"]: r for r in next(r for r in doc["reports"] if r["report"] == REPORT)["rows"]}
     cats = rows["cats vs dogs, 150 px"]
     low, high = cats["ci95"]
-    assert cats["split"] == "validation" and cats["n"] == 200 and low <= cats["ours"] <= high
-    assert cats["verdict"] in ("above", "below", "indistinguishable") and 0 <= cats["p_value"] <= 1
+    # the report printed its last epoch's validation accuracy: ours is that, on our 200 validation
+    # photos; the same weights on the 2,000 test photos carry the verdict (the larger split)
+    assert cats["split"] == "validation" and cats["val_n"] == 200 and low <= cats["ours"] <= high
+    assert cats["measured_epoch"] == 1 and cats["best_epoch"] == 1 and cats["best"] == cats["ours"]
     assert cats["test"] is not None and cats["test_ci95"][0] <= cats["test"] <= cats["test_ci95"][1]
+    assert cats["n"] == cats["test_n"] == 2000 and cats["verdicts"][0]["basis"] == "test split, last epoch"
+    assert cats["verdict"] in ("above", "below", "indistinguishable") and 0 <= cats["p_value"] <= 1
     for label in ("upsampling model 1", "upsampling model 2", "upsampling model 3"):
         row = rows[label]
-        low, high = row["ci95"]
-        assert row["ci95_method"] == "bootstrap" and low <= row["ours"] <= high and row["split"] == "test"
-        assert row["validation"] is not None  # the figure the report printed, measured on our validation split
+        low, high = row["test_ci95"]  # the validation figure has no per-image interval; the test one does
+        assert row["split"] == "validation" and row["ours"] is not None and row["ci95"] is None
+        assert low <= row["test"] <= high and row["n"] == row["test_n"] == 10_000 and row["val_n"] > 5_000
         assert row["verdict"] == (
             "above" if low > row["published"] else "below" if high < row["published"] else "indistinguishable"
         )
+        assert row["p_value"] is None and row["verdicts"][0]["basis"] == "test split, last epoch"
         assert row["framework"] == "keras" and row["curve"]["metric"] == "val_keras_acc"
     # the other reports were never run in this store: every recipe still has its row and reason
     other = [r for rep in doc["reports"] if rep["report"] != REPORT for r in rep["rows"]]
@@ -193,9 +199,13 @@ def _doc(**row: object) -> dict:
         "best_epoch": 20, "wall_s": 3725.0, "cpu_s": 2500.0, "hardware": "AMD EPYC, 2 CPUs, no GPU",
         "side_by_side": 2, "data": None, "ours": 0.70, "split": "test", "n": 2000, "ci95": [0.68, 0.72],
         "ci95_method": "wilson", "p_value": 1e-12, "verdict": "below", "curve": {"epoch": []}, "probes": [],
+        "published_about": False, "measured_epoch": 25, "val_n": 200, "best": 0.71, "best_ci95": [0.69, 0.73],
+        "verdicts": [
+            {"basis": "test split, last epoch", "value": 0.70, "n": 2000, "p_value": 1e-12, "verdict": "below"},
+        ],
     }  # fmt: skip
     return {
-        "format": "harness-reproduction/1",
+        "format": "harness-reproduction/2",
         "reports": [{"report": "itesm2022-catsdogs", "rows": [{**base, **row}]}],
     }
 
@@ -208,7 +218,13 @@ def test_a_rendered_recipe_states_its_figure_interval_verdict_budget_and_probes(
         "baseline_is": "the trial's clean test accuracy", "value": 0.62, "baseline": 0.70, "note": "spread 61% to 63%",
     }  # fmt: skip
     text = render(_doc(probes=[probe]), source="x")
-    assert "| itesm2022-catsdogs | r1 | 77.45% | 70.00% [68.0, 72.0] | -7.45 pp | below (p 1e-12) | finished |" in text
+    assert (
+        "| itesm2022-catsdogs | r1 | 77.45% | 70.00% [68.0, 72.0] | 71.00% [69.0, 73.0], epoch 20 | -7.45 pp "
+        "| below (p 1e-12, test n 2,000) | finished |" in text
+    )
+    assert "- Ours: 70.00% [68.0, 72.0] after epoch 25, test split (2,000 images)" in text
+    assert "- Best checkpoint (by validation, epoch 20): 71.00% [69.0, 73.0]" in text
+    assert "- Verdict, test split, last epoch (2,000 images): 70.00% against 77.45%: below (p 1e-12)" in text
     assert (
         "- Budget: 25 of 25 epochs; wall 1 h 02 min, 2,500 CPU-seconds; AMD EPYC, 2 CPUs, no GPU, side by side" in text
     )
@@ -219,3 +235,15 @@ def test_a_rendered_recipe_states_its_figure_interval_verdict_budget_and_probes(
     assert "the trial's clean test accuracy 70.00%; spread 61% to 63%" in text
     quick = render(_doc(status="quick check", marks="subset 200, 1 of 25 epochs", epochs=1), source="x")
     assert "70.00% [68.0, 72.0] (subset 200, 1 of 25 epochs)" in quick and "quick check: subset 200" in quick
+    # a probe that measured the last weights as the report did: its verdict beside ours where it differs
+    as_report = {
+        "basis": "as the report measured: x",
+        "value": 0.76,
+        "n": 2000,
+        "p_value": 0.3,
+        "verdict": "indistinguishable",
+    }
+    both = render(_doc(verdicts=[_doc()["reports"][0]["rows"][0]["verdicts"][0], as_report]), source="x")
+    assert "| below (p 1e-12, test n 2,000); as the report measured: indistinguishable (p 0.3) |" in both
+    about = render(_doc(published=0.5, published_about=True), source="x")
+    assert "| r1 | about 50.00% |" in about
