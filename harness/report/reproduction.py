@@ -194,13 +194,13 @@ def _fewer_images(report: str, recipe: Recipe, data: DataUsed) -> str | None:
 
 
 def relative_paths(value: Any, data_root: str | None) -> Any:
-    """Every string in `value` with the data root written as `<data root>`: the document says
+    """Every string in `value` with the data root written as `$HARNESS_DATA_DIR`: the document says
     where under the root its data was, never a machine's own folders."""
-    if not data_root:
+    root = str(data_root or "").rstrip("/")
+    if not root:  # none, or "/": nothing machine-specific to hide, and "" would match everywhere
         return value
-    root = str(data_root).rstrip("/")
     if isinstance(value, str):
-        return value.replace(root, "<data root>")
+        return value.replace(root, "$HARNESS_DATA_DIR")
     if isinstance(value, dict):
         return {k: relative_paths(v, root) for k, v in value.items()}
     if isinstance(value, list):

@@ -77,7 +77,10 @@ def test_the_rows_hold_the_figures_the_document_prints(quick_reproduction, tmp_p
     monkeypatch.setenv("HARNESS_DATA_DIR", str(shared_data))
     out = tmp_path / "reproduction.md"
     assert main(["report", "--results", str(quick_reproduction), "--out", str(out)]) == 0
-    doc = json.loads(out.with_suffix(".json").read_text())
+    text = out.with_suffix(".json").read_text()
+    doc = json.loads(text)
+    # where the data was, relative to the data root: never this machine's folder
+    assert str(shared_data) not in text + out.read_text() and "$HARNESS_DATA_DIR/cats_vs_dogs" in text
     rows = {r["recipe"]: r for r in next(r for r in doc["reports"] if r["report"] == REPORT)["rows"]}
     cats = rows["cats vs dogs, 150 px"]
     low, high = cats["ci95"]
@@ -247,3 +250,16 @@ def test_a_rendered_recipe_states_its_figure_interval_verdict_budget_and_probes(
     assert "| below (p 1e-12, test n 2,000); as the report measured: indistinguishable (p 0.3) |" in both
     about = render(_doc(published=0.5, published_about=True), source="x")
     assert "| r1 | about 50.00% |" in about
+
+
+# A machine's own folders: the document and every page in docs/ say where data is relative to the
+# data root (`$HARNESS_DATA_DIR/cats_vs_dogs`), never where one machine kept it. System files a page
+# tells the reader to look at (/proc/cpuinfo, a Debian package's /usr/share/...) are not these.
+MACHINE_PATH = re.compile(r"(?<![\w.~/-])/(?:work|home|root|tmp|Users|mnt|srv|var/folders)/")
+
+
+def test_no_page_in_docs_names_a_machines_own_folders():
+    pages = [p for p in DOCS.rglob("*") if p.suffix in (".md", ".json")]
+    assert DOCS / "reproduction.json" in pages and DOCS / "reproduction.md" in pages
+    found = [f"{p.name}: {m.group(0)}" for p in pages for m in MACHINE_PATH.finditer(p.read_text())]
+    assert not found, found
