@@ -42,6 +42,7 @@ from harness.report.document import (
 )
 from harness.report.provenance import offline_caveats, report_data
 from harness.report.published import other_figures
+from harness.report.recipe_values import recipe_marks
 from harness.results.intervals import against_published, counts
 from harness.results.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.results.ranking import epoch_score, rank, score, usable
@@ -147,6 +148,7 @@ def _row(
         "measure": recipe.measure,
         "published": recipe.published,
         "notes": recipe.notes,
+        "values": [mark.row() for mark in recipe_marks(report, recipe.label)],
     }
     chosen = _chosen(recipe, found)
     if chosen is None:
