@@ -30,10 +30,10 @@ SCORES = {
 class Recipe:
     label: str  # how the report names the run
     spec: SweepSpec  # this one trial: every list holds one value
-    published: float | None  # the figure the report printed, as a fraction
+    published: float | None  # the figure the report printed, as a fraction (harness.report.published's headline)
     measure: str  # what that figure is: "test accuracy", "validation accuracy", ...
     notes: str = ""  # where the report measured differently from the harness (which always evaluates clean)
-    published_about: bool = False  # the text gives the figure as approximate ("about 50%")
+    published_about: bool = False  # the report gives `published` as approximate (uni2022-pokemon's "50%")
 
     @property
     def score(self) -> str:
@@ -51,9 +51,17 @@ class Preset:
 
 
 def _recipe(
-    label: str, base: SweepSpec, arch: str, published: float | None, measure: str, notes: str = "", **changes: Any
+    label: str,
+    base: SweepSpec,
+    arch: str,
+    published: float | None,
+    measure: str,
+    notes: str = "",
+    *,
+    published_about: bool = False,
+    **changes: Any,
 ) -> Recipe:
-    return Recipe(label, replace(base, archs=(arch,), **changes), published, measure, notes)
+    return Recipe(label, replace(base, archs=(arch,), **changes), published, measure, notes, published_about)
 
 
 UNI_CATS = SweepSpec(
@@ -183,9 +191,11 @@ PRESETS: dict[str, Preset] = {
                     "CNN",
                     POKEMON,
                     "cnn5_bn",
-                    None,
+                    0.5,
                     "test accuracy",
-                    "published qualitatively only: train ~98%, test ~50%",
+                    "about 50%, said of both networks trained with augmentation (and train about 98%);"
+                    " the text prints no figure per network",
+                    published_about=True,
                 ),
                 _recipe(
                     "ResNet",
@@ -193,7 +203,9 @@ PRESETS: dict[str, Preset] = {
                     "resnet4",
                     0.5,
                     "test accuracy",
-                    "about 50% (read from its curves), the better of the two",
+                    "about 50%, said of both networks trained with augmentation (and train about 98%);"
+                    " the conclusion says the ResNet's test accuracy was the higher, without a figure",
+                    published_about=True,
                 ),
             ),
             baselines=("resnet18",),
@@ -206,7 +218,7 @@ PRESETS: dict[str, Preset] = {
                     "upsampling model 1",
                     ITAM_MNIST,
                     "upsample_a",
-                    0.8149,
+                    0.81466,
                     "Keras binary accuracy (val_keras_acc)",
                     "capped near 0.8155 by grey target pixels; the harness ranks by pixel accuracy",
                     batch_sizes=(32,),
@@ -215,7 +227,7 @@ PRESETS: dict[str, Preset] = {
                     "upsampling model 2",
                     ITAM_MNIST,
                     "upsample_b",
-                    0.8145,
+                    0.81488,
                     "Keras binary accuracy (val_keras_acc)",
                     "capped near 0.8155 by grey target pixels",
                     batch_sizes=(30,),
@@ -224,7 +236,7 @@ PRESETS: dict[str, Preset] = {
                     "upsampling model 3",
                     ITAM_MNIST,
                     "upsample_c",
-                    0.8149,
+                    0.81472,
                     "Keras binary accuracy (val_keras_acc)",
                     "capped near 0.8155 by grey target pixels",
                     batch_sizes=(15,),

@@ -107,6 +107,15 @@ class ProbeLine(TypedDict):
     weights: str | None  # which weights it scored: "last epoch 20", "best epoch 16"; None: older rows (the best)
 
 
+class MarkRow(TypedDict):
+    """A mark as the reproduction document's row holds it."""
+
+    setting: str
+    value: str | int | float | None
+    source: str  # "report" or "chosen"
+    where: str  # report: where the text states it; chosen: why
+
+
 class RecipeFields(TypedDict):
     """Every row: the recipe as the report states it."""
 
@@ -119,7 +128,9 @@ class RecipeFields(TypedDict):
     measure: str  # what the published figure is: "test accuracy", ...
     published: float | None  # as a fraction
     published_about: bool  # printed as an approximate figure ("about 50%")
+    published_where: str | None  # as printed, and where in the text; None: the text prints none
     notes: str  # where the report measured differently
+    values: list[MarkRow]  # each setting's value and whether the report states it (harness.report.recipe_values)
 
 
 class _Stated(RecipeFields):
@@ -226,8 +237,9 @@ class Beyond(_Searched, total=False):
 class OtherFigure(TypedDict):
     """One of a report's other published figures (harness.report.published)."""
 
-    what: str  # in the report's words
-    published: str  # as printed
+    what: str  # in plain English
+    published: str  # as printed ("about" where the text is approximate)
+    where: str  # where the text prints it
     ours: float | None
     measure: str | None  # how the recipe's run measures it; None: not compared
     why: str  # why there is no "ours"

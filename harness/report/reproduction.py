@@ -41,7 +41,8 @@ from harness.report.document import (
 )
 from harness.report.measured import figures
 from harness.report.provenance import offline_caveats, report_data
-from harness.report.published import other_figures
+from harness.report.published import headline, other_figures
+from harness.report.recipe_values import recipe_marks
 from harness.results.matching import budget_marks, config_of, differences, recipe_terms, trial_terms
 from harness.results.ranking import epoch_score, rank, usable
 from harness.store.db import Store
@@ -102,6 +103,16 @@ def _trials_of(store: Store, recipe: Recipe, runs: list[SweepListRow]) -> list[t
     return found
 
 
+def _where_printed(report: str, recipe: Recipe) -> str | None:
+    """The published figure as the text prints it, and where: "0.7967 (Table 1, Época 40, validation)"."""
+    figure = headline(report, recipe.label)
+    if figure is None:
+        return None
+    labels = ", ".join(figure.models)
+    belongs = f"; said of {labels}" if len(figure.models) > 1 else ""
+    return f"{figure.printed!s} ({figure.where}{belongs})"
+
+
 def _marks(trial: TrialSummary, recipe: Recipe) -> list[str]:
     return budget_marks(trial_terms(config_of(trial), trial["epochs_run"]), recipe_epochs=recipe.spec.epochs)
 
@@ -146,7 +157,9 @@ def _row(
         "measure": recipe.measure,
         "published": recipe.published,
         "published_about": recipe.published_about,
+        "published_where": _where_printed(report, recipe),
         "notes": recipe.notes,
+        "values": [mark.row() for mark in recipe_marks(report, recipe.label)],
     }
     chosen = _chosen(recipe, found)
     if chosen is None:

@@ -195,8 +195,8 @@ def _recipe(report: str, index: int, row: Row) -> list[str]:
     if row.get("trial_id") is None:  # not run, or queued behind the recipes of a running reproduction
         why = f" ({markdown(row['missing'])})" if row.get("missing") else ""
         status = markdown(row["status"], starts_line=True)
-        return [head, "", f"- {status}{why}. Runs with: {code(row['command'])}", ""]
-    lines = [head, "", f"- Status: {_status(row)}; command: {code(row['command'])}"]
+        return [head, "", f"- {status}{why}. Runs with: {code(row['command'])}", *_printed(row), *_settings(row), ""]
+    lines = [head, "", f"- Status: {_status(row)}; command: {code(row['command'])}", *_printed(row), *_settings(row)]
     lines += _figures(row)
     epochs = f"{row['epochs']} of {plural(row['epochs_planned'], 'epoch')}"
     lines.append(
@@ -253,6 +253,23 @@ def _figures(row: Row) -> list[str]:
             f"{_published(row)}: {markdown(verdict['verdict'])}{p}"
         )
     return lines
+
+
+def _printed(row: Row) -> list[str]:
+    if not row.get("published_where"):
+        return ["- Published: no figure for this run in the text"]
+    return [f"- Published: {_published(row)}, printed {markdown(row['published_where'])}"]
+
+
+def _settings(row: Row) -> list[str]:
+    """The recipe's values: those its report states, then those chosen here, each with why."""
+    marks = row.get("values") or []
+    stated = [f"{m['setting']} {code(m['value'])}" for m in marks if m["source"] == "report"]
+    chosen = [f"{m['setting']} {code(m['value'])} ({markdown(m['where'])})" for m in marks if m["source"] != "report"]
+    return [
+        *([f"- As the report states: {', '.join(stated)}"] if stated else []),
+        *([f"- Chosen here, not in the report: {'; '.join(chosen)}"] if chosen else []),
+    ]
 
 
 def _data(rows: list[Row]) -> list[str]:
@@ -333,14 +350,19 @@ def _beyond(beyond: list[Beyond], report: str) -> list[str]:
 def _others(others: list[OtherFigure]) -> list[str]:
     if not others:
         return []
-    lines = ["### Other published figures", "", "| figure | published | ours | note |", "|---|---|---|---|"]
+    lines = [
+        "### Other published figures",
+        "",
+        "| figure | published | where in the text | ours | note |",
+        "|---|---|---|---|---|",
+    ]
     for figure in others:
         value = figure.get("ours")
         loss = "loss" in (figure.get("measure") or "")
         ours = "-" if value is None else f"{value:.4f}" if loss else pct(value)
         lines.append(
-            f"| {markdown(figure['what'])} | {markdown(figure['published'])} | {ours} "
-            f"| {markdown(figure.get('why') or figure['measure'])} |"
+            f"| {markdown(figure['what'])} | {markdown(figure['published'])} | {markdown(figure.get('where', ''))} "
+            f"| {ours} | {markdown(figure.get('why') or figure['measure'])} |"
         )
     return [*lines, ""]
 

@@ -122,7 +122,8 @@ def test_every_published_figure_has_a_row_run_or_not_run_with_its_reason():
         for recipe in preset.recipes:
             row = by_report[report][recipe.label]
             assert row["published"] == recipe.published
-            summary = f"| {report} | {recipe.label} | {pct(recipe.published)} |"
+            about = "about " if recipe.published_about else ""
+            summary = f"| {report} | {recipe.label} | {about}{pct(recipe.published)} |"
             assert summary in text, summary
             if row["status"].startswith("not run"):
                 assert row["command"] and (row["status"] == "not run yet" or row["missing"])
