@@ -2,8 +2,8 @@
 recipes ran (each trial that trained normally exported and verified), and `harness compare
 REPORT`, the same table from whatever the store already holds.
 
-The number we compare is the one the report printed, measured our way (`Recipe.score`); a run
-on a subset or with fewer epochs says so.
+The number we compare is the one the report printed, measured as the report measured it, after
+the recipe's last epoch (harness.report.measured); a run on a subset or with fewer epochs says so.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.config.presets import Recipe, get_preset
 from harness.kinds import SweepStatus
 from harness.report.document import CompareRow, FinishRow
+from harness.report.measured import as_reported
 from harness.results.matching import budget_marks, config_of, data_notes, differences, recipe_terms, trial_terms
 from harness.store.db import Store
 from harness.store.rows import TrialSummary
@@ -27,19 +28,22 @@ def finish(report: str, *, results_dir: Path, outcome: Outcome, export: Exporter
     """One row per recipe of the report, from the store: the recipes that ran (exported and
     verified by `export` when they trained normally and the run was not interrupted) and those
     that did not."""
-    from harness.results.ranking import score, usable
+    from harness.results.ranking import usable
     from harness.sweeps.plan import Plan
 
     rows: list[FinishRow] = []
     with Store.existing(results_dir, writer=True) as store:
         plan = Plan.from_json(store.sweep(outcome.sweep_id)["spec_json"])
         by_recipe = {config_of(t).get("recipe"): t for t in store.trial_summaries(sweep_id=outcome.sweep_id)}
+        planned = {label for label, _ in plan.recipes} | set(plan.not_run)
         for recipe in get_preset(report).recipes:
+            if recipe.label not in planned:  # left out with --recipe
+                continue
             trial = by_recipe.get(recipe.label)
             row = _row(report, recipe, trial, plan.not_run.get(recipe.label))
             if trial and usable(trial):
                 epochs = store.epochs(trial["id"])
-                row["ours"] = score(trial, epochs, recipe.score)
+                row["ours"] = as_reported(trial, epochs, recipe)
                 if outcome.status != SweepStatus.INTERRUPTED:
                     row["ours_test"] = export(store, trial["id"])
             rows.append(row)
@@ -77,7 +81,7 @@ def compare(store: Store, report: str) -> list[CompareRow]:
     the same network on the same data and budget (measured as the report measured), the closest
     other run when there is none, and the best network of any kind on the same data."""
     from harness.datasets import get_task
-    from harness.results.ranking import rank, score, usable
+    from harness.results.ranking import rank, usable
 
     rows: list[CompareRow] = []
     for recipe in get_preset(report).recipes:
@@ -104,16 +108,16 @@ def compare(store: Store, report: str) -> list[CompareRow]:
                 "task": task.name,
                 "measure": recipe.measure,
                 "published": recipe.published,
-                "ours": score(mine, epochs[mine["id"]], recipe.score) if mine else None,
+                "ours": as_reported(mine, epochs[mine["id"]], recipe) if mine else None,
                 "trial_id": mine and mine["id"],
                 "epochs": mine and mine["epochs_run"],
                 "recipe_epochs": want["epochs"],
                 "best_arch": best and best["arch"],
                 "best_trial_id": best and best["id"],
-                "best": score(best, epochs[best["id"]], recipe.score) if best else None,
+                "best": as_reported(best, epochs[best["id"]], recipe) if best else None,
                 "closest_trial_id": closest and closest["id"],
                 "closest_arch": closest and closest["arch"],
-                "closest": score(closest, epochs[closest["id"]], recipe.score) if closest else None,
+                "closest": as_reported(closest, epochs[closest["id"]], recipe) if closest else None,
                 "closest_differs": "; ".join(diffs[closest["id"]]) if closest else None,
                 "notes": recipe.notes,
                 "status": "stored" if mine else "no matching run",

@@ -127,6 +127,12 @@ def figures(trial: TrialSummary, epochs: list[EpochRow], recipe: Recipe, probes:
     }
 
 
+def as_reported(trial: TrialSummary, epochs: list[EpochRow], recipe: Recipe) -> float | None:
+    """Ours for `recipe`, after its last epoch; None where the store cannot say (a trial past its
+    best epoch from before the harness scored its last weights)."""
+    return figures(trial, epochs, recipe, [])["ours"]
+
+
 def _probe_verdicts(probes: list[ProbeRow], published: float | None, last_epoch: int | None) -> list[Verdict]:
     """A probe that measured the last epoch's weights as the report did, tested like ours (a
     count over its images). Probes of other weights are listed in the row, not judged here."""

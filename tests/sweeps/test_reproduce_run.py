@@ -118,3 +118,26 @@ def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(
         assert store.sweep()["status"] == "finished"
         for trial in store._rows("SELECT id FROM trials"):
             assert [e["epoch"] for e in store.epochs(trial["id"])] == list(range(1, 21))  # each epoch exactly once
+
+
+def test_recipe_runs_only_the_recipes_named(ray_session, tmp_path, shared_data, capsys):
+    results = tmp_path / "results"
+    flags = ["--epochs", "1", "--train-limit", "64", "--data-dir", str(shared_data), "--no-export", "--no-live"]
+    argv = ["reproduce", "itam2020-catsdogs-mnist", "--recipe", "UPSAMPLING MODEL 3", *flags]
+    capsys.readouterr()
+    assert main([*argv, "--results", str(results), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["recipe"] for r in rows] == ["upsampling model 3"] and rows[0]["status"] == "finished"
+    with Store.existing(results) as store:
+        (trial,) = store._rows("SELECT config_json FROM trials")
+    assert json.loads(trial["config_json"])["recipe"] == "upsampling model 3"
+
+    # a label the report does not have: one line naming the labels, nothing written
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["reproduce", "itam2020-catsdogs-mnist", "--recipe", "model 9", "--results", str(elsewhere)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no recipe 'model 9'" in err and "'upsampling model 1'" in err
+    assert not elsewhere.exists()
+    # --resume continues a reproduction as it was started: no --recipe beside it
+    assert main(["reproduce", "itam2020-catsdogs-mnist", "--resume", "--recipe", "x", "--results", str(results)]) == 2
+    assert "--resume continues a reproduction as it was started" in capsys.readouterr().err
