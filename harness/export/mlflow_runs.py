@@ -59,6 +59,8 @@ def local_tracking(text: str) -> Tracking:
     a plain folder on this machine. A server (http, databricks, a database URL), an in-memory
     SQLite, an SQLite file that is not MLflow's and an MLflow file store are refused in one line."""
     scheme = text.split(":", 1)[0].lower() if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", text) else ""
+    if text.lower() in ("databricks", "databricks-uc", "uc"):  # MLflow's names for Databricks, not folders
+        scheme = "databricks"
     if scheme == "sqlite":
         parts = urlsplit(text)
         path = text[len("sqlite:///") :] if text.lower().startswith("sqlite:///") else ""
