@@ -18,9 +18,9 @@ from harness.paths import absolute
 from harness.views.console import console, err_console, print_warning
 
 EXAMPLES = """examples:
-  harness export-runs --to mlflow --tracking-uri sqlite:///mlruns/mlflow.db
-  harness export-runs --to mlflow --tracking-uri mlruns/ --sweep SWEEP_ID
-  mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db
+  harness export-runs --to mlflow --tracking-uri sqlite:///tracking/mlflow.db
+  harness export-runs --to mlflow --tracking-uri tracking/ --sweep SWEEP_ID
+  mlflow ui --backend-store-uri sqlite:///tracking/mlflow.db
   harness export-runs --to tensorboard tb/ --results results/
   tensorboard --logdir tb/
 """
@@ -120,12 +120,12 @@ def cmd_export_runs(args: argparse.Namespace) -> int:
 
 EXPORT_RUNS = Command(
     help="write the store's trials as MLflow or TensorBoard runs",
-    description="Write every ended trial (of one sweep, with --sweep) as a run: its config as "
-    "params (MLflow) or hparams (TensorBoard), every epoch's metrics with step = epoch, tags for its "
-    "sweep, status, device and precision, and (MLflow) its exported ONNX file and card as artifacts. "
-    "MLflow: one experiment per task, in a local tracking store only (an SQLite file or a folder), "
-    "the artifacts beside it. TensorBoard: one folder per trial under DIR. A run already there is "
-    "skipped, so exporting again adds only new trials.",
+    description="Write every ended trial (of one sweep, with --sweep) as a run: its config as params\n"
+    "(MLflow) or hparams (TensorBoard), every epoch's metrics with step = epoch, tags for its\n"
+    "sweep, status, device and precision, and (MLflow) its exported ONNX file and card as\n"
+    "artifacts. MLflow: one experiment per task, in a local tracking store only (an SQLite file or\n"
+    "a folder), the artifacts beside it. TensorBoard: one folder per trial under DIR. A run\n"
+    "already there is skipped, so exporting again adds only the new trials.",
     arguments=export_runs_arguments,
     run=cmd_export_runs,
     epilog=EXAMPLES,
