@@ -28,6 +28,7 @@ from harness.export.runs import TRIAL_TAG, Progress, TrialRun, Written
 from harness.kinds import USABLE
 from harness.paths import absolute, safe_name, writable_dir
 from harness.safefile import refuse_link
+from harness.userfiles import file_kind
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -104,7 +105,14 @@ def _check_db(db: Path, text: str) -> None:
     refuse_link(db, what="MLflow tracking store")
     if db.is_dir():
         raise HarnessError(f"--tracking-uri {text!r} names a folder", f"pass the folder itself, or {URI_HINT}")
-    if not db.exists() or db.stat().st_size == 0:
+    if not db.exists():
+        return
+    if not db.is_file():  # a FIFO would block MLflow's first read
+        raise HarnessError(
+            f"{str(db)!r} is a {file_kind(db.stat().st_mode)}, not an SQLite file; nothing was written",
+            "pass a new file or an MLflow store's file",
+        )
+    if db.stat().st_size == 0:
         return
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:

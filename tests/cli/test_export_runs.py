@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -238,6 +239,7 @@ def test_tensorboard_runs_equal_the_store(swept_copy, tmp_path, cwd, capsys):
         (["--to", "mlflow", "--tracking-uri", "sqlite:///RESULTS/harness.db"], "is not an MLflow tracking store"),
         (["--to", "mlflow", "--tracking-uri", "FILESTORE"], "holds an MLflow file store"),
         (["--to", "mlflow", "--tracking-uri", "AFILE"], "is a file, not a folder"),
+        (["--to", "mlflow", "--tracking-uri", "sqlite:///FIFO"], "is a FIFO, not an SQLite file"),
         (["--to", "tensorboard", "AFILE"], "is a file"),
         (["--to", "tensorboard", "DIR", "--sweep", "nope"], "no sweep 'nope'"),
         (["--to", "mlflow", "--tracking-uri", "DIR", "--sweep", "nope"], "no sweep 'nope'"),
@@ -249,7 +251,9 @@ def test_refusals_are_one_line_and_write_nothing(argv, expected, swept_copy, tmp
     (tmp_path / "filestore" / "0" / "meta.yaml").write_text("name: Default\n")
     (tmp_path / "afile").write_text("not a folder")
     (tmp_path / "empty").mkdir()
+    os.mkfifo(tmp_path / "fifo.db")  # opened, it would block the export
     words = {
+        "FIFO": str(tmp_path / "fifo.db"),
         "DIR": str(tmp_path / "target"),
         "RESULTS": str(swept_copy),
         "FILESTORE": str(tmp_path / "filestore"),
