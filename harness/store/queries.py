@@ -93,6 +93,11 @@ class Reads:
             )
         return rows[0]
 
+    def trials(self, *, sweep_id: str | None = None) -> list[TrialRow]:
+        """Every trial (of one sweep, when given), in the order they started."""
+        where, params = (" WHERE sweep_id = ?", (sweep_id,)) if sweep_id else ("", ())
+        return cast("list[TrialRow]", self._rows(f"SELECT * FROM trials{where} ORDER BY started_at, id", params))
+
     def short_ids(self) -> dict[str, str]:
         """Each trial's id as tables show it: Ray's short id where no other trial shares it."""
         rows = self._rows("SELECT id, ray_id, COUNT(*) OVER (PARTITION BY ray_id) AS n FROM trials")
