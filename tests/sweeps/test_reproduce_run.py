@@ -62,7 +62,7 @@ def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(
         REPORT,
         "--skip-missing",
         "--epochs",
-        "20",
+        "6",  # model 1's epochs are 100 batches of 32 (its report's steps_per_epoch): both run at once
         "--train-limit",
         "64",
         "--data-dir",
@@ -111,33 +111,37 @@ def test_recipes_run_side_by_side_print_their_rows_when_interrupted_and_resume(
     rows = json.loads(capsys.readouterr().out)
     assert not marker.exists()
     finished = rows[:2]
-    assert all(r["status"] == "finished" and r["quick_check"] == "subset 64, 20 of 25 epochs" for r in finished)
+    assert all(r["status"] == "finished" and r["quick_check"] == "subset 64, 6 of 25 epochs" for r in finished)
     assert all(r["ours"] is not None and r["ours_test"] is not None for r in finished)
     assert [r["status"] for r in rows[2:]] == ["not run: data missing"] * 2
     with Store.existing(results) as store:
         assert store.sweep()["status"] == "finished"
         for trial in store._rows("SELECT id FROM trials"):
-            assert [e["epoch"] for e in store.epochs(trial["id"])] == list(range(1, 21))  # each epoch exactly once
+            assert [e["epoch"] for e in store.epochs(trial["id"])] == list(range(1, 7))  # each epoch exactly once
 
 
 def test_recipe_runs_only_the_recipes_named(ray_session, tmp_path, shared_data, capsys):
     results = tmp_path / "results"
     flags = ["--epochs", "1", "--train-limit", "64", "--data-dir", str(shared_data), "--no-export", "--no-live"]
-    argv = ["reproduce", "itam2020-catsdogs-mnist", "--recipe", "UPSAMPLING MODEL 3", *flags]
+    argv = ["reproduce", REPORT, "--recipe", "MODEL 1 (64 px, split A)", *flags]
     capsys.readouterr()
     assert main([*argv, "--results", str(results), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["recipe"] for r in rows] == ["upsampling model 3"] and rows[0]["status"] == "finished"
+    assert [r["recipe"] for r in rows] == ["model 1 (64 px, split A)"] and rows[0]["status"] == "finished"
     with Store.existing(results) as store:
-        (trial,) = store._rows("SELECT config_json FROM trials")
-    assert json.loads(trial["config_json"])["recipe"] == "upsampling model 3"
+        (trial,) = store._rows("SELECT id, config_json FROM trials")
+        (epoch,) = store.epochs(trial["id"])
+    config = json.loads(trial["config_json"])
+    assert config["recipe"] == "model 1 (64 px, split A)" and config["steps_per_epoch"] == 100
+    # its report's fit(): 100 batches of 32 an epoch, drawn from passes over the 64 images
+    assert epoch["samples_per_s"] * epoch["epoch_time_s"] == pytest.approx(100 * 32)
 
     # a label the report does not have: one line naming the labels, nothing written
     elsewhere = tmp_path / "elsewhere"
-    assert main(["reproduce", "itam2020-catsdogs-mnist", "--recipe", "model 9", "--results", str(elsewhere)]) == 2
+    assert main(["reproduce", REPORT, "--recipe", "model 9", "--results", str(elsewhere)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "has no recipe 'model 9'" in err and "'upsampling model 1'" in err
+    assert err.count("\n") == 1 and "has no recipe 'model 9'" in err and "'model 2 (split A)'" in err
     assert not elsewhere.exists()
     # --resume continues a reproduction as it was started: no --recipe beside it
-    assert main(["reproduce", "itam2020-catsdogs-mnist", "--resume", "--recipe", "x", "--results", str(results)]) == 2
+    assert main(["reproduce", REPORT, "--resume", "--recipe", "x", "--results", str(results)]) == 2
     assert "--resume continues a reproduction as it was started" in capsys.readouterr().err
