@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from harness import __version__, signals
-from harness.cli import board, catalog, export, report, sweep
+from harness.cli import board, catalog, export, report, site, sweep
 from harness.cli.shared import Command, Parser, add_debug
 from harness.errors import HarnessError, from_os_error
 from harness.paths import absolutize_environment
@@ -52,6 +52,7 @@ COMMANDS: dict[str, Command] = {
     "card": export.CARD,
     "web": export.WEB,
     "predict": export.PREDICT,
+    "site": site.SITE,
     "archs": catalog.ARCHS,
     "data": catalog.DATA,
 }
