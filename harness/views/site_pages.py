@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from harness.results.show import TrialReport
 
 STYLE = """\
-body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 82em; padding: 0 1em; color: #222 }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 110em; padding: 0 1em; color: #222 }
 nav { margin-bottom: 1em } nav a { margin-right: 1em }
 table { border-collapse: collapse; margin: .6em 0 1.2em } caption { text-align: left; font-weight: bold }
 th, td { border: 1px solid #ccc; padding: .2em .5em; vertical-align: top } th { background: #f3f3f3 }
@@ -145,7 +145,9 @@ def board_headers(board: Board) -> dict[str, str]:
 def board_fields_shown(board: Board) -> list[str]:
     """The board's columns: the terminal table's and the markdown's (`board_fields`), with the
     data column where the split or image size varies."""
-    fields = [f for f in board_fields(board) if f != "onnx_speedup"]
+    # as the terminal table: no race to a target where the task has no published figure
+    dropped = {"onnx_speedup", *(() if board["target"] else ("time_to_target_s",))}
+    fields = [f for f in board_fields(board) if f not in dropped]
     cells = board_cells(board)
     if any(cells["data"](row) for row in board["rows"]):
         fields.insert(fields.index("best_metric"), "data")
@@ -161,6 +163,7 @@ def board_table(board: Board, *, trial_href: dict[str, str]) -> str:
     """The board's rows as a sortable table: each cell the terminal's text, each number's exact
     value in `data-value` (what the sort reads, and what `harness leaderboard --format json` says)."""
     fields, cells, headers = board_fields_shown(board), board_cells(board), board_headers(board)
+    cells["trial_id"] = lambda r: r.get("trial") or r["trial_id"]  # the short id, where it is unambiguous
     head = "".join(
         f'<th data-field="{f}" title="sort by this column">{html(headers.get(f, f.replace("_", " ")))}</th>'
         for f in fields
