@@ -1,9 +1,10 @@
-"""Untrusted text escaped for where it goes: a terminal, rich markup, markdown.
+"""Untrusted text escaped for where it goes: a terminal, rich markup, markdown, HTML.
 
 Labels, file and folder names, task names and ONNX metadata come from files anyone can write. In
 a terminal an ESC starts a command (a window title, an OSC-8 link, a clear screen, a cursor move)
 and a newline forges a line; in rich markup a `[` starts a style or a link; in markdown a `<`
-starts HTML (script), a newline and `#` a heading, a `|` a table cell. Each function here makes
+starts HTML (script), a newline and `#` a heading, a `|` a table cell; in HTML a `<` starts a tag
+and a `"` ends an attribute's value. Each function here makes
 such text read as itself in one destination, and nothing else. No torch: `predict` imports it.
 """
 
@@ -112,3 +113,15 @@ def code(text: object, *, cell: bool = False) -> str:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", line)), default=0) + 1)
     pad = " " if line.startswith("`") or line.endswith("`") else ""
     return f"{fence}{pad}{line}{pad}{fence}"
+
+
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
+
+
+def html(text: object) -> str:
+    """For HTML text and quoted attribute values (`harness site`): `<`, `>`, `&` and both quotes as
+    entities, so no tag, attribute or entity can start inside it; control characters written out
+    (a bidi override would reorder what the page shows). Line breaks are kept: inside `<pre>` they
+    are lines, elsewhere a space."""
+    shown = visible_controls(str(text), keep="\n")
+    return "".join(_HTML_ENTITIES.get(c, c) for c in shown)

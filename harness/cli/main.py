@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from harness import __version__, signals
-from harness.cli import board, catalog, export, report, runs, sweep
+from harness.cli import board, catalog, export, report, runs, site, sweep
 from harness.cli.shared import Command, Parser, add_debug
 from harness.errors import HarnessError, from_os_error
 from harness.paths import absolutize_environment
@@ -53,6 +53,7 @@ COMMANDS: dict[str, Command] = {
     "web": export.WEB,
     "predict": export.PREDICT,
     "export-runs": runs.EXPORT_RUNS,
+    "site": site.SITE,
     "archs": catalog.ARCHS,
     "data": catalog.DATA,
 }

@@ -195,6 +195,12 @@ def _cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
     }
 
 
+def board_cells(board: Board) -> dict[str, Callable[[BoardRow], str]]:
+    """Per field, its cell as plain text, as the table and markdown show it (`harness site`
+    escapes it for HTML)."""
+    return _cells(board)
+
+
 def head(board: Board, *, rows: int | None) -> tuple[Board, str | None]:
     """The board with its first `rows` rows only (all of them when None), and, when that left
     some out, the line that says how many and how to see them."""
@@ -216,17 +222,7 @@ def board_markdown(board: Board) -> str:
     lines = [f"### {markdown(_title(board))}", "", "| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
     lines += ["| " + " | ".join(markdown(cells[f](row)) for f in fields) + " |" for row in board["rows"]]
     if board["references"]:
-        keys = (
-            "report",
-            "run",
-            "network",
-            "measure",
-            "published",
-            "ours",
-            "difference",
-            "vs published",
-            "closest other run",
-        )
+        keys = REFERENCE_HEADERS
         lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
         lines += ["| " + " | ".join(_reference_cells(ref, styled=False)) + " |" for ref in board["references"]]
         lines += ["", f"*{SIGNIFICANCE_NOTE}.*"]
@@ -248,23 +244,54 @@ def boards_csv(boards: list[Board]) -> str:
     return out.getvalue()
 
 
-def _reference_cells(ref: Reference, *, styled: bool) -> list[str]:
-    """A reference's cells as rich markup (`styled`) or as markdown, its text escaped for either."""
-    escape = markup if styled else markdown
+REFERENCE_HEADERS = (
+    "report",
+    "run",
+    "network",
+    "measure",
+    "published",
+    "ours",
+    "difference",
+    "vs published",
+    "closest other run",
+)
+
+
+def reference_texts(ref: Reference) -> list[str]:
+    """A reference's cells as plain text, in REFERENCE_HEADERS' order (`harness site` escapes
+    them for HTML)."""
     diff = ref["difference"]
     ours = pct(ref["ours"]) if ref["trial_id"] else "no matching run"
     if ref["closest_trial_id"]:
         closest = f"{ref['closest_arch']} {pct(ref['closest'])} ({ref['closest_trial_id']}: {ref['closest_differs']})"
     else:
         closest = DASH
-    style = "dim" if diff is None else "green" if diff >= 0 else "red"
     shown = pp(diff) if diff is not None else DASH
     return [
-        *map(escape, (ref["report"], ref["run"], ref["arch"], ref["measure"])),
+        ref["report"],
+        ref["run"],
+        ref["arch"],
+        ref["measure"],
         pct(ref["published"]),
+        ours,
+        shown,
+        _significance(ref),
+        closest,
+    ]
+
+
+def _reference_cells(ref: Reference, *, styled: bool) -> list[str]:
+    """A reference's cells as rich markup (`styled`) or as markdown, its text escaped for either."""
+    escape = markup if styled else markdown
+    report, run, arch, measure, published, ours, shown, significance, closest = reference_texts(ref)
+    diff = ref["difference"]
+    style = "dim" if diff is None else "green" if diff >= 0 else "red"
+    return [
+        *map(escape, (report, run, arch, measure)),
+        published,
         f"[dim]{ours}[/]" if styled and not ref["trial_id"] else ours,
         f"[{style}]{shown}[/]" if styled else shown,
-        escape(_significance(ref)),
+        escape(significance),
         escape(closest),
     ]
 
