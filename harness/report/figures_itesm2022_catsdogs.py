@@ -168,7 +168,7 @@ def _itesm_evaluate() -> list[Figure]:
     return out
 
 
-_WEB = "12 photos from Google (7 dogs, 5 cats), no labelled set here; `harness predict` on photos is the same use"
+_WEB = "12 photos from Google (7 dogs, 5 cats), no labelled set here; harness predict on photos is the same use"
 
 
 def _web(n: int, dogs: int, cats: int, section: str) -> list[Figure]:
