@@ -238,7 +238,7 @@ def test_each_reports_task_has_its_published_reference_rows(swept, capsys):
     keras_row = {**trial, "arch": "upsample_a", "epochs_run": 10, "best_epoch": 4, "config_json": json.dumps(upsample)}
     epochs = {"t1": [{"epoch": 4, "val_acc": 0.95, "extra_json": json.dumps({"val_keras_acc": 0.81})}]}
     keras = references("mnist_upsample", [keras_row], epochs)[0]  # measured as the report did
-    assert keras["ours"] == 0.81 and keras["difference"] == pytest.approx(0.81 - 0.8149)
+    assert keras["ours"] == 0.81 and keras["difference"] == pytest.approx(0.81 - 0.81466)  # model 1 printed 0.81466
     # the same network under PyTorch's defaults is another experiment than the Keras report's recipe
     torch_row = {**keras_row, "config_json": json.dumps({**upsample, "framework": "pytorch"})}
     plain = references("mnist_upsample", [torch_row], epochs)[0]
