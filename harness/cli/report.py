@@ -35,11 +35,20 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
         "--png", action="store_true", help="also write the learning curves it links, under reproduction/ beside it"
     )
     p.add_argument("--readme", metavar="FILE", help="also put the summary table into FILE, between its two markers")
+    p.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="ROWS.json",
+        help="also keep the finished rows of this rows file (another machine's, or the committed"
+        " docs/reproduction.json) for recipes the store has no finished run of; repeatable",
+    )
     add_format(p)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.cli.shared import results_dir_of
+    from harness.report.keep import keep_finished
     from harness.views.report import render, with_summary, write_curves
 
     out = Path(args.out)
@@ -48,6 +57,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"--out {args.out!r} does not end in .md", "pass --out a markdown file, e.g. docs/reproduction.md"
         )
     rows_file = rows_path(out)
+    if args.from_rows and args.keep:
+        raise HarnessError("--keep needs a store to add to", "drop --from, or render the kept file itself with --from")
+    kept_files = [read_rows(Path(k)) for k in args.keep]  # each refused in one line before anything is read
+    kept: list[str] = []
     if args.from_rows:
         doc = read_rows(Path(args.from_rows))
     else:
@@ -57,6 +70,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         with Store.existing(results_dir_of(args)) as store:
             doc = collect(store, data_root=str(resolve_data_root(None)))
+        for other in kept_files:
+            doc, labels = keep_finished(doc, other)
+            kept += labels
     # the file names are the user's --out: code spans, so a `<` or a backtick in them stays text
     rerender = code(f"harness report --from {rows_file.name} --out {out.name}")
     source = f"{code(rows_file.name)} beside this file; re-render: {rerender}"
@@ -85,6 +101,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         + (f" and {len(pngs)} learning curves under {markup(out.parent / 'reproduction')}" if pngs else ""),
         highlight=False,
     )
+    if kept:
+        console.print(markup(f"kept {len(kept)} finished rows from --keep: {'; '.join(kept)}"), highlight=False)
     return 0
 
 

@@ -66,6 +66,9 @@ def printed(figure: Figure) -> str:
     return ("about " if figure.about else "") + figure.printed + (f" of {figure.of}" if figure.of else "")
 
 
+NO_RUN = "its recipe has no full run in the store"  # why a figure has no "ours"
+
+
 def other_figures(report: str, runs: dict[str, tuple[list[EpochRow], int | None]]) -> list[OtherFigure]:
     """The report's figures beside its headlines, with ours from `runs` (recipe label -> its
     epochs and best epoch); a figure said of several recipes gets one line per recipe."""
@@ -79,7 +82,7 @@ def other_figures(report: str, runs: dict[str, tuple[list[EpochRow], int | None]
                 run = runs.get(label or "")
                 ours = MEASURES[figure.measure](*run) if run else None
                 if ours is None:
-                    why = "its run did not record it" if run else "its recipe has no full run in the store"
+                    why = "its run did not record it" if run else NO_RUN
             what = figure.what + (f" ({label})" if label and len(figure.models) > 1 else "")
             out.append(
                 {

@@ -109,6 +109,53 @@ def test_the_rows_hold_the_figures_the_document_prints(quick_reproduction, tmp_p
     assert split_b and all(r["status"] == "not run: data not available offline" for r in split_b)
 
 
+@pytest.mark.slow
+def test_keep_adds_another_machines_finished_rows_to_the_store_s_own(quick_reproduction, tmp_path, capsys):
+    """Recipes run on other machines: the committed rows' finished runs are kept where this store
+    (itam2020's quick checks only) has no finished run; its own quick checks stay where the kept
+    file has no finished row either."""
+    out = tmp_path / "reproduction.md"
+    argv = [
+        "report",
+        "--results",
+        str(quick_reproduction),
+        "--out",
+        str(out),
+        "--keep",
+        str(DOCS / "reproduction.json"),
+    ]
+    assert main(argv) == 0
+    committed = json.loads((DOCS / "reproduction.json").read_text())
+    doc = json.loads(out.with_suffix(".json").read_text())
+    old = {(s["report"], r["recipe"]): r for s in committed["reports"] for r in s["rows"]}
+    new = {(s["report"], r["recipe"]): r for s in doc["reports"] for r in s["rows"]}
+    kept = [key for key, row in old.items() if finished(row)]
+    assert kept and all(new[key] == old[key] for key in kept)
+    assert "kept" in capsys.readouterr().out
+    quick = [key for key in new if key[0] == REPORT and key not in kept]
+    assert quick and all(new[key]["status"].startswith("quick check") for key in quick)
+    # the report's other figures measured on a kept run come with it
+    others = {s["report"]: s["others"] for s in doc["reports"]}
+    assert others == {s["report"]: s["others"] for s in committed["reports"]}
+
+
+def test_a_finished_run_in_the_store_wins_over_a_kept_row():
+    from harness.report.keep import keep_finished
+
+    committed = json.loads((DOCS / "reproduction.json").read_text())
+    forged = json.loads(json.dumps(committed))
+    for section in forged["reports"]:
+        for row in section["rows"]:
+            row.update(status="finished", ours=0.99)
+    merged, labels = keep_finished(committed, forged)
+    rows = [r for s in merged["reports"] for r in s["rows"]]
+    originals = [r for s in committed["reports"] for r in s["rows"]]
+    # every row the store finished is its own; every other one is the kept file's
+    for row, original in zip(rows, originals, strict=True):
+        assert row == original if finished(original) else row["ours"] == 0.99
+    assert len(labels) == sum(not finished(r) for r in originals)
+
+
 def test_the_committed_document_re_renders_byte_for_byte_from_its_committed_rows(tmp_path):
     out = tmp_path / "reproduction.md"
     assert main(["report", "--from", str(DOCS / "reproduction.json"), "--out", str(out)]) == 0
@@ -147,6 +194,8 @@ def test_every_published_figure_has_a_row_run_or_not_run_with_its_reason():
         (["--from", "{other_json}"], "is not a reproduction rows file"),
         (["--out", "{tmp}/doc.txt"], "does not end in .md"),
         (["--results", "{tmp}/nowhere"], "no results store at"),
+        (["--keep", "{garbage}"], "is not a JSON rows file"),
+        (["--from", "{garbage}", "--keep", "{garbage}"], "--keep needs a store to add to"),
     ],
 )
 def test_mistakes_are_one_line_and_exit_2_with_nothing_written(tmp_path, capsys, argv, message):
