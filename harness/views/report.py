@@ -369,8 +369,9 @@ def _others(others: list[OtherFigure]) -> list[str]:
 
 def write_curves(doc: Document, folder: Path) -> list[Path]:
     """One learning-curve PNG per recipe that ran: our validation figure and train accuracy per
-    epoch, the published figure as a line. Needs matplotlib (harness[plots]). A link at the
-    folder or at any PNG's name is refused before the first is drawn."""
+    epoch, the published figure as a line; a recipe's older PNG is removed once it has no curve.
+    Needs matplotlib (harness[plots]). A link at the folder or at any PNG's name is refused
+    before the first is drawn."""
     from harness.safefile import refuse_links, subfolder
     from harness.views.plots import save_curve
 
@@ -392,4 +393,10 @@ def write_curves(doc: Document, folder: Path) -> list[Path]:
             published=row.get("published"),
             published_label=f"published {row['measure']}",
         )
+    drawn = {path for path, *_ in curves}
+    for report in doc["reports"]:  # a recipe whose run is gone (a lost store) leaves no stale curve behind
+        for index in range(1, len(report["rows"]) + 1):
+            stale = folder / curve_png(report["report"], index)
+            if stale not in drawn and stale.is_file() and not stale.is_symlink():
+                stale.unlink()
     return [path for path, *_ in curves]

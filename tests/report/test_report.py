@@ -318,3 +318,18 @@ def test_no_page_in_docs_names_a_machines_own_folders():
     assert DOCS / "reproduction.json" in pages and DOCS / "reproduction.md" in pages
     found = [f"{p.name}: {m.group(0)}" for p in pages for m in MACHINE_PATH.finditer(p.read_text())]
     assert not found, found
+
+
+def test_png_removes_the_curve_of_a_recipe_that_no_longer_has_one(tmp_path):
+    from harness.views.report import write_curves
+
+    doc = json.loads((DOCS / "reproduction.json").read_text())
+    index, report = next(
+        (i, s["report"]) for s in doc["reports"] for i, r in enumerate(s["rows"], start=1) if not r.get("curve")
+    )
+    (tmp_path / "reproduction").mkdir()
+    stale = tmp_path / "reproduction" / f"{report}-{index}.png"
+    stale.write_bytes(b"\x89PNG an older run's curve")
+    written = write_curves(doc, tmp_path)
+    assert not stale.exists() and written and all(p.read_bytes().startswith(b"\x89PNG") for p in written)
+    assert sorted((tmp_path / "reproduction").iterdir()) == sorted(written)
