@@ -118,6 +118,7 @@ class TrialSettings:
         " (the test split is always scored whole)",
         group="data",
         metavar="N",
+        reproduce=True,
     )
     framework: str = setting(
         "pytorch",

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -55,6 +57,27 @@ def _spec(sweep: SweepListRow) -> dict[str, Any]:
     # the sweep's plan as harness.sweeps.plan wrote it; read for a few keys (reproduce, recipes, not_run)
     spec: dict[str, Any] = json.loads(sweep["spec_json"])
     return spec
+
+
+def portable_command(command: str) -> str:
+    """The command as the document shows it: an absolute path in it (a results folder, a data
+    root, a plugin file) is this machine's and reads `.../NAME`; every other word as typed."""
+    if not command:
+        return command
+    try:
+        words = shlex.split(command)
+    except ValueError:  # not shlex.join's output (a hand-edited store): nothing to split, no path shown
+        return command.split(" ", 1)[0] + " ..."
+    return shlex.join(_portable_word(word) for word in words)
+
+
+def _portable_word(word: str) -> str:
+    flag, _, value = word.partition("=") if word.startswith("--") and "=" in word else ("", "", word)
+    if not (value.startswith(("/", "~", "\\")) or re.match(r"[A-Za-z]:[\\/]", value)):
+        return word
+    name = re.split(r"[\\/]", value.rstrip("/\\"))[-1]
+    shown = f".../{name}" if name and not name.startswith("~") else "..."
+    return f"{flag}={shown}" if flag else shown
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -182,7 +205,7 @@ def _row(
         "status": f"{status}, {fewer}" if fewer and status == "finished" else status,
         "marks": ", ".join(marks) or None,
         "trial_id": trial["id"],
-        "command": sweep["command"],
+        "command": portable_command(sweep["command"]),
         "epochs": trial["epochs_run"],
         "best_epoch": trial["best_epoch"],
         "wall_s": _seconds(trial["started_at"], trial["ended_at"]),
@@ -405,7 +428,7 @@ def _beyond(store: Store, recipes: tuple[Recipe, ...], others: list[SweepListRow
                 "figures": best_figures,
                 "measure": recipe.measure,
                 "selected_by": task.metric,
-                "command": sweep["command"],
+                "command": portable_command(sweep["command"]),
                 "trials": len(budget),
                 "cpu_s": cpu or None,
                 "wall_s": _seconds(sweep["created_at"], sweep["finished_at"]),

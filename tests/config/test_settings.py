@@ -122,6 +122,6 @@ def test_the_trial_config_names_every_field_with_its_type():
 
 
 def test_reproduce_takes_the_settings_marked_for_it():
-    assert set(reproduce_settings()) == {"epochs", "train_limit", "data_dir", "precision"}
+    assert set(reproduce_settings()) == {"epochs", "train_limit", "eval_limit", "data_dir", "precision"}
     args = build_parser().parse_args(["reproduce", "uni2022-catsdogs", "--epochs", "2", "--train-limit", "50"])
     assert given(args, SweepSpec) == {"epochs": 2, "train_limit": 50}

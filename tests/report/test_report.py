@@ -16,6 +16,7 @@ from realfiles import ROOT
 from harness.cli.main import main
 from harness.config.presets import PRESETS
 from harness.report.document import finished
+from harness.report.reproduction import portable_command
 from harness.views.report import pct
 
 DOCS = ROOT / "docs"
@@ -24,11 +25,13 @@ REPORT = "itam2020-catsdogs-mnist"
 
 @pytest.fixture(scope="module")
 def quick_reproduction(ray_session, tmp_path_factory, shared_data) -> Path:
-    """The issue's quick check: itam2020's four recipes, 1 epoch on 200 training images each."""
+    """The issue's quick check: itam2020's four recipes, 1 epoch on 200 training images each,
+    validated on 500 (the test splits whole: MNIST's 10,000 through each upsampling model)."""
     results = tmp_path_factory.mktemp("quick-repro")
     # --no-export: the document's figures come from the store (each trial's test scores), not from
     # the exports, which cost 4 x 45 s here; tests/sweeps/test_reproduce_run.py exports its recipes
-    argv = ["reproduce", REPORT, "--epochs", "1", "--train-limit", "200", "--data-dir", str(shared_data), "--no-export"]
+    argv = ["reproduce", REPORT, "--epochs", "1", "--train-limit", "200", "--eval-limit", "500", "--no-export"]
+    argv += ["--data-dir", str(shared_data)]
     assert main([*argv, "--results", str(results), "--no-live"]) == 0
     return results
 
@@ -47,16 +50,19 @@ def test_a_quick_reproduction_gives_all_four_recipes_with_intervals_marked_as_qu
     assert len(table) == len(PRESETS[REPORT].recipes) == 4
     for line in table:  # a validation figure, then the same weights on the test split with its interval
         figure = r"\d+\.\d\d%( \[\d+\.\d, \d+\.\d\])?; test \d+\.\d\d% \[\d+\.\d, \d+\.\d\]"
-        assert re.search(figure + r" \(subset 200, 1 of (40|10) epochs\)", line), line
-    assert section.count("- Status: quick check: subset 200, 1 of") == 4
+        assert re.search(figure + r" \(subset 200, val subset 500, 1 of (40|10) epochs\)", line), line
+    assert section.count("- Status: quick check: subset 200, val subset 500, 1 of") == 4
     summary = [line for line in text.splitlines() if line.startswith(f"| {REPORT} |")]
     assert len(summary) == 4 and all(
-        line.endswith("quick check: subset 200, 1 of 40 epochs |")
-        or line.endswith("quick check: subset 200, 1 of 10 epochs |")
+        line.endswith("quick check: subset 200, val subset 500, 1 of 40 epochs |")
+        or line.endswith("quick check: subset 200, val subset 500, 1 of 10 epochs |")
         for line in summary
     )
     # the command that produced each row, the data beside the report's, the curves it links
-    assert section.count(f"command: `harness reproduce {REPORT} --epochs 1 --train-limit 200") == 4
+    assert section.count(f"command: `harness reproduce {REPORT} --epochs 1 --train-limit 200 --eval-limit 500") == 4
+    # the folders it ran with are this machine's: the command shows their names, not where they are
+    assert str(quick_reproduction) not in text and str(shared_data) not in text
+    assert section.count(f"--data-dir .../{shared_data.name} --results .../{quick_reproduction.name}") == 4
     assert "the report: MNIST (Keras)" in section and "caveat: 1,000 training photos per class" in section
     pngs = sorted((out.parent / "reproduction").glob(f"{REPORT}-*.png"))
     assert [p.name for p in pngs] == [f"{REPORT}-{i}.png" for i in (1, 2, 3, 4)]
@@ -96,7 +102,7 @@ def test_the_rows_hold_the_figures_the_document_prints(quick_reproduction, tmp_p
         row = rows[label]
         low, high = row["test_ci95"]  # the validation figure has no per-image interval; the test one does
         assert row["split"] == "validation" and row["ours"] is not None and row["ci95"] is None
-        assert low <= row["test"] <= high and row["n"] == row["test_n"] == 10_000 and row["val_n"] > 5_000
+        assert low <= row["test"] <= high and row["n"] == row["test_n"] == 10_000 and row["val_n"] == 500
         assert row["verdict"] == (
             "above" if low > row["published"] else "below" if high < row["published"] else "indistinguishable"
         )
@@ -333,3 +339,21 @@ def test_png_removes_the_curve_of_a_recipe_that_no_longer_has_one(tmp_path):
     written = write_curves(doc, tmp_path)
     assert not stale.exists() and written and all(p.read_bytes().startswith(b"\x89PNG") for p in written)
     assert sorted((tmp_path / "reproduction").iterdir()) == sorted(written)
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("harness reproduce r --results /home/ana/runs --no-live", "harness reproduce r --results .../runs --no-live"),
+        (
+            "harness reproduce r --data-dir=/srv/data/ --recipe 'model 1'",
+            "harness reproduce r --data-dir=.../data --recipe 'model 1'",
+        ),
+        ("harness sweep --plugin ~/nets.py --plugin ~", "harness sweep --plugin .../nets.py --plugin ..."),
+        ("harness reproduce r --results 'C:\\Users\\ana\\runs'", "harness reproduce r --results .../runs"),
+        ("harness reproduce r --results '/home/ana/unclosed", "harness ..."),  # not shlex.join's: nothing of it shown
+        ("harness reproduce r --precision auto", "harness reproduce r --precision auto"),
+    ],
+)
+def test_the_document_shows_a_command_without_this_machines_folders(stored, shown):
+    assert portable_command(stored) == shown
