@@ -389,7 +389,7 @@ def write_curves(doc: Document, folder: Path) -> list[Path]:
             path,
             title=f"{report['report']}\n{row['recipe']} ({row['arch']})",
             epochs=curve["epoch"],
-            series={f"validation ({curve['metric']})": curve["val"], "train accuracy": curve["train_acc"]},
+            series={f"validation ({curve['metric']})": curve["val"], "train (train_acc)": curve["train_acc"]},
             published=row.get("published"),
             published_label=f"published {row['measure']}",
         )
