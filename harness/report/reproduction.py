@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,6 +23,7 @@ from typing import Any, TypedDict, cast
 
 from harness.config.presets import PRESETS, REPORT_PRECISION, Recipe, recipe_spec
 from harness.datasets import MissingData, get_task, locate
+from harness.report.command import portable_command
 from harness.report.document import (
     Against,
     BestConfig,
@@ -57,27 +56,6 @@ def _spec(sweep: SweepListRow) -> dict[str, Any]:
     # the sweep's plan as harness.sweeps.plan wrote it; read for a few keys (reproduce, recipes, not_run)
     spec: dict[str, Any] = json.loads(sweep["spec_json"])
     return spec
-
-
-def portable_command(command: str) -> str:
-    """The command as the document shows it: an absolute path in it (a results folder, a data
-    root, a plugin file) is this machine's and reads `.../NAME`; every other word as typed."""
-    if not command:
-        return command
-    try:
-        words = shlex.split(command)
-    except ValueError:  # not shlex.join's output (a hand-edited store): nothing to split, no path shown
-        return command.split(" ", 1)[0] + " ..."
-    return shlex.join(_portable_word(word) for word in words)
-
-
-def _portable_word(word: str) -> str:
-    flag, _, value = word.partition("=") if word.startswith("--") and "=" in word else ("", "", word)
-    if not (value.startswith(("/", "~", "\\")) or re.match(r"[A-Za-z]:[\\/]", value)):
-        return word
-    name = re.split(r"[\\/]", value.rstrip("/\\"))[-1]
-    shown = f".../{name}" if name and not name.startswith("~") else "..."
-    return f"{flag}={shown}" if flag else shown
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:

@@ -15,8 +15,8 @@ from realfiles import ROOT
 
 from harness.cli.main import main
 from harness.config.presets import PRESETS
+from harness.report.command import portable_command
 from harness.report.document import finished
-from harness.report.reproduction import portable_command
 from harness.views.report import pct
 
 DOCS = ROOT / "docs"
